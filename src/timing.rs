@@ -1,0 +1,53 @@
+//! The timing rules behind fencing, in one place so that validation, the state machine and the
+//! documentation agree. docs/ARCHITECTURE.md derives them.
+
+use std::time::Duration;
+
+/// Safety margin between the moment the JobManager must be dead (SIGKILL sent and reaped) and the
+/// earliest moment the ZooKeeper server could expire the leader's session. It covers signal
+/// delivery, reaping, and scheduling delays of the guard process.
+pub const FENCE_MARGIN: Duration = Duration::from_secs(1);
+
+/// How often the daemon asks the ZooKeeper server something to learn that the session is alive.
+/// Every answered request moves "last heard from the server" forward.
+pub fn heartbeat_interval(session_timeout: Duration) -> Duration {
+    (session_timeout / 10).max(Duration::from_millis(50))
+}
+
+/// How long after the last answer from the server the JobManager may keep running before it
+/// must begin to stop (SIGTERM), so that after `stop_grace` and the SIGKILL it is dead
+/// `FENCE_MARGIN` before the server could expire the session.
+///
+/// `None` when the timings cannot keep that promise with room for at least two missed
+/// heartbeats, i.e. `stop_grace + FENCE_MARGIN + 2 * heartbeat > session_timeout`.
+pub fn fence_after(session_timeout: Duration, stop_grace: Duration) -> Option<Duration> {
+    let reserved = stop_grace + FENCE_MARGIN + 2 * heartbeat_interval(session_timeout);
+    if reserved > session_timeout {
+        return None;
+    }
+    Some(session_timeout - stop_grace - FENCE_MARGIN)
+}
+
+/// The longest `stop_grace` that `fence_after` accepts for a session timeout.
+pub fn max_stop_grace(session_timeout: Duration) -> Duration {
+    session_timeout.saturating_sub(FENCE_MARGIN + 2 * heartbeat_interval(session_timeout))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_timings_leave_room_to_reconnect() {
+        let fence = fence_after(Duration::from_secs(10), Duration::from_secs(3)).unwrap();
+        assert_eq!(fence, Duration::from_secs(6));
+    }
+
+    #[test]
+    fn stop_grace_too_long_for_session_is_refused() {
+        assert_eq!(fence_after(Duration::from_secs(4), Duration::from_secs(3)), None);
+        assert_eq!(max_stop_grace(Duration::from_secs(10)), Duration::from_secs(7));
+        assert!(fence_after(Duration::from_secs(10), max_stop_grace(Duration::from_secs(10))).is_some());
+        assert!(fence_after(Duration::from_secs(10), Duration::from_millis(7001)).is_none());
+    }
+}
