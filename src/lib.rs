@@ -2,4 +2,5 @@
 //! ZooKeeper election. See docs/ARCHITECTURE.md for the bird's-eye view.
 
 pub mod config;
+pub mod machine;
 pub mod timing;

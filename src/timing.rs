@@ -5,8 +5,10 @@ use std::time::Duration;
 
 /// Safety margin between the moment the JobManager must be dead (SIGKILL sent and reaped) and the
 /// earliest moment the ZooKeeper server could expire the leader's session. It covers signal
-/// delivery, reaping, and scheduling delays of the guard process.
-pub const FENCE_MARGIN: Duration = Duration::from_secs(1);
+/// delivery, reaping, scheduling delays of the guard process, and the up to one tick (default
+/// tickTime 2000 ms: half a tick for a follower to report a session touch to the leader, up to
+/// one tick of expiry rounding) by which the server's view of the session can lag ours.
+pub const FENCE_MARGIN: Duration = Duration::from_secs(2);
 
 /// How often the daemon asks the ZooKeeper server something to learn that the session is alive.
 /// Every answered request moves "last heard from the server" forward.
@@ -40,14 +42,24 @@ mod tests {
     #[test]
     fn default_timings_leave_room_to_reconnect() {
         let fence = fence_after(Duration::from_secs(10), Duration::from_secs(3)).unwrap();
-        assert_eq!(fence, Duration::from_secs(6));
+        assert_eq!(fence, Duration::from_secs(5));
     }
 
     #[test]
     fn stop_grace_too_long_for_session_is_refused() {
-        assert_eq!(fence_after(Duration::from_secs(4), Duration::from_secs(3)), None);
-        assert_eq!(max_stop_grace(Duration::from_secs(10)), Duration::from_secs(7));
-        assert!(fence_after(Duration::from_secs(10), max_stop_grace(Duration::from_secs(10))).is_some());
-        assert!(fence_after(Duration::from_secs(10), Duration::from_millis(7001)).is_none());
+        assert_eq!(
+            fence_after(Duration::from_secs(4), Duration::from_secs(3)),
+            None
+        );
+        assert_eq!(
+            max_stop_grace(Duration::from_secs(10)),
+            Duration::from_secs(6)
+        );
+        assert!(fence_after(
+            Duration::from_secs(10),
+            max_stop_grace(Duration::from_secs(10))
+        )
+        .is_some());
+        assert!(fence_after(Duration::from_secs(10), Duration::from_millis(6001)).is_none());
     }
 }
