@@ -2,5 +2,13 @@
 //! ZooKeeper election. See docs/ARCHITECTURE.md for the bird's-eye view.
 
 pub mod config;
+pub mod daemon;
+pub mod election;
+pub mod guard;
+pub mod identity;
+pub mod jobmanager;
+pub mod logging;
 pub mod machine;
+pub mod mono;
+pub mod probe;
 pub mod timing;

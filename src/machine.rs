@@ -48,6 +48,9 @@ pub enum Event {
     SessionStarted {
         /// The session timeout the server granted; the fence is computed from it.
         negotiated_timeout: Duration,
+        /// When the connection attempt that created the session began: the server created the
+        /// session after that, so it cannot expire before `started_at + negotiated_timeout`.
+        started_at: Instant,
     },
     /// The server answered a request that was sent at `sent_at`: the session was alive then.
     HeardFromServer {
@@ -356,14 +359,17 @@ impl Machine {
     pub fn handle_event(&mut self, now: Instant, event: Event) -> Vec<Action> {
         let mut out = Vec::new();
         match event {
-            Event::SessionStarted { negotiated_timeout } => {
+            Event::SessionStarted {
+                negotiated_timeout,
+                started_at,
+            } => {
                 self.fence_after = timing::fence_after(negotiated_timeout, self.timings.stop_grace);
                 if self.fence_after.is_none() {
                     out.push(Action::Report(Report::SessionTimeoutTooShort {
                         negotiated: negotiated_timeout,
                     }));
                 }
-                self.last_heard = Some(now);
+                self.last_heard = Some(started_at);
                 self.disconnected_since = None;
             }
             Event::HeardFromServer { sent_at } => {
@@ -657,6 +663,7 @@ mod tests {
             t0,
             Event::SessionStarted {
                 negotiated_timeout: SESSION,
+                started_at: t0,
             },
         );
         let out = m.handle_event(t0, Event::Elected { epoch: 7 });
@@ -702,6 +709,7 @@ mod tests {
             t0,
             Event::SessionStarted {
                 negotiated_timeout: SESSION,
+                started_at: t0,
             },
         );
         out.extend(m.handle_event(
@@ -981,6 +989,7 @@ mod tests {
             t0,
             Event::SessionStarted {
                 negotiated_timeout: SESSION,
+                started_at: t0,
             },
         );
         m.handle_event(t0, Event::Elected { epoch: 1 });
@@ -1048,6 +1057,7 @@ mod tests {
             t0,
             Event::SessionStarted {
                 negotiated_timeout: SESSION,
+                started_at: t0,
             },
         );
         m.handle_event(t0, Event::Elected { epoch: 1 });
@@ -1106,6 +1116,7 @@ mod tests {
             t0,
             Event::SessionStarted {
                 negotiated_timeout: SESSION,
+                started_at: t0,
             },
         );
         let out = m.handle_event(t0, Event::ShutdownRequested);
@@ -1131,6 +1142,7 @@ mod tests {
             t0,
             Event::SessionStarted {
                 negotiated_timeout: Duration::from_secs(4),
+                started_at: t0,
             },
         );
         assert!(has(
@@ -1153,6 +1165,7 @@ mod tests {
             t0,
             Event::SessionStarted {
                 negotiated_timeout: SESSION,
+                started_at: t0,
             },
         );
         let late = t0 + secs(6.0);

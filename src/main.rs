@@ -1,1 +1,111 @@
-fn main() {}
+//! The `flink-ha-supervisor` command line: a thin shell over the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use flink_ha_supervisor::config::Settings;
+use flink_ha_supervisor::logging::{self, LogFormat};
+use flink_ha_supervisor::{daemon, guard};
+
+/// Keeps exactly one Flink JobManager running across hosts through a ZooKeeper election.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Join the election and run the local JobManager while this node leads.
+    Run {
+        /// The TOML configuration file (see config/flink-ha-supervisor.toml).
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Log line format on stdout.
+        #[arg(long, value_enum, default_value = "json")]
+        log_format: LogFormat,
+    },
+    /// Internal: the fence guard between the daemon and its JobManager (see guard.rs).
+    #[command(hide = true)]
+    FenceGuard {
+        /// SIGTERM to SIGKILL when the guard stops the JobManager on its own.
+        #[arg(long, value_parser = humantime::parse_duration)]
+        stop_grace: Duration,
+        /// The initial lease, CLOCK_MONOTONIC nanoseconds.
+        #[arg(long)]
+        lease_until_ns: u64,
+        /// The JobManager's command.
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run { config, log_format } => run(config, log_format),
+        Command::FenceGuard {
+            stop_grace,
+            lease_until_ns,
+            command,
+        } => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("tokio runtime");
+            let code = runtime.block_on(guard::run(guard::GuardArgs {
+                stop_grace,
+                lease_until_ns,
+                command,
+            }));
+            ExitCode::from(code.clamp(0, 255) as u8)
+        }
+    }
+}
+
+fn run(config: PathBuf, log_format: LogFormat) -> ExitCode {
+    let (settings, warnings) = match Settings::load(&config) {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            eprintln!("flink-ha-supervisor: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    logging::init(log_format);
+    for warning in &warnings {
+        tracing::warn!(
+            event = "config_warning",
+            key = warning.key,
+            "{}",
+            warning.message
+        );
+    }
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("flink-ha-supervisor: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(daemon::run(settings, shutdown_signal())) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "the daemon failed");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Resolves on the first SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
+    tokio::select! {
+        _ = term.recv() => {},
+        _ = int.recv() => {},
+    }
+}

@@ -1,0 +1,314 @@
+//! The ZooKeeper adapter: one session, the election on it, the heartbeat that proves the session
+//! alive, and the session's state changes, all reported as machine events.
+//!
+//! The election is zookeeper-client's lock recipe (`Client::lock` with a Curator-style
+//! `LockPrefix`): an EPHEMERAL_SEQUENTIAL node under the election path, the lowest leads, each
+//! contender watches only its predecessor, and a create that meets a connection loss finds its
+//! own node again instead of leaving an orphan. The recipe does not say when leadership is lost
+//! afterwards; this adapter watches the node itself and the session's state for that.
+
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
+use zookeeper_client as zk;
+
+use crate::identity::{self, Child};
+use crate::machine::Event;
+
+/// Pause before contending again after an unexpected error.
+const RETRY_PAUSE: Duration = Duration::from_secs(1);
+
+/// How long a resignation waits for the delete of the election node before contending again
+/// (the lock's drop deletes it in the background in any case).
+const DELETE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Where and how to reach ZooKeeper.
+#[derive(Debug, Clone)]
+pub struct ZkTarget {
+    /// `zookeeper.quorum`, with an optional chroot suffix.
+    pub quorum: String,
+    /// `zookeeper.session_timeout` (requested; the server may grant another).
+    pub session_timeout: Duration,
+    /// `zookeeper.connect_timeout`.
+    pub connect_timeout: Duration,
+}
+
+impl ZkTarget {
+    /// Makes a new session. Retries are the caller's business.
+    pub async fn connect(&self) -> Result<zk::Client, zk::Error> {
+        zk::Client::connector()
+            .with_session_timeout(self.session_timeout)
+            .with_connection_timeout(self.connect_timeout)
+            .connect(&self.quorum)
+            .await
+    }
+}
+
+/// What the daemon can ask of the election.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Request {
+    /// Delete our node (the JobManager is stopped) and contend again at the back of the queue.
+    Resign,
+}
+
+/// An event of one session, tagged with the session's generation so that the daemon can drop
+/// late events of a session it has replaced.
+pub type SessionEvent = (u64, Event);
+
+/// The running tasks of one session.
+pub struct Session {
+    requests: UnboundedSender<Request>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    state: zk::StateWatcher,
+}
+
+impl Session {
+    /// Starts contending on `client` and reporting its events as `(generation, event)`.
+    pub fn start(
+        client: zk::Client,
+        generation: u64,
+        path: String,
+        identity: Vec<u8>,
+        heartbeat_interval: Duration,
+        events: UnboundedSender<SessionEvent>,
+    ) -> Session {
+        let (requests, requests_rx) = mpsc::unbounded_channel();
+        let state = client.state_watcher();
+        let tasks = vec![
+            tokio::spawn(watch_state(
+                client.state_watcher(),
+                generation,
+                events.clone(),
+            )),
+            tokio::spawn(heartbeat(
+                client.clone(),
+                path.clone(),
+                heartbeat_interval,
+                generation,
+                events.clone(),
+            )),
+            tokio::spawn(contend(
+                client,
+                path,
+                identity,
+                requests_rx,
+                generation,
+                events,
+            )),
+        ];
+        Session {
+            requests,
+            tasks,
+            state,
+        }
+    }
+
+    /// Passes a request to the election task.
+    pub fn request(&self, request: Request) {
+        let _ = self.requests.send(request);
+    }
+
+    /// Leaves the election: ends every task of the session and closes it, upon which the server
+    /// deletes the election node at once, so a standby takes over without waiting for a session
+    /// timeout. Waits up to `wait` for the close to be acknowledged.
+    pub async fn close(mut self, wait: Duration) {
+        for task in &self.tasks {
+            task.abort();
+        }
+        for task in self.tasks.drain(..) {
+            let _ = task.await;
+        }
+        // Every Client clone is gone now, which makes the client send CloseSession.
+        let _ = tokio::time::timeout(wait, async {
+            while !matches!(
+                self.state.peek_state(),
+                zk::SessionState::Closed | zk::SessionState::Expired
+            ) {
+                self.state.changed().await;
+            }
+        })
+        .await;
+    }
+}
+
+async fn watch_state(
+    mut state: zk::StateWatcher,
+    generation: u64,
+    events: UnboundedSender<SessionEvent>,
+) {
+    loop {
+        let event = match state.changed().await {
+            zk::SessionState::Disconnected => Event::SessionDisconnected,
+            zk::SessionState::SyncConnected | zk::SessionState::ConnectedReadOnly => {
+                Event::SessionReconnected
+            }
+            zk::SessionState::Expired | zk::SessionState::AuthFailed => {
+                let _ = events.send((generation, Event::SessionExpired));
+                return;
+            }
+            zk::SessionState::Closed => return,
+        };
+        if events.send((generation, event)).is_err() {
+            return;
+        }
+    }
+}
+
+/// Asks the server for a `sync` every `interval`; each answer proves the session was alive when
+/// the request was sent. `sync` goes through the ensemble's leader, so a follower cut off from
+/// the quorum cannot answer it.
+async fn heartbeat(
+    client: zk::Client,
+    path: String,
+    interval: Duration,
+    generation: u64,
+    events: UnboundedSender<SessionEvent>,
+) {
+    loop {
+        let sent_at = Instant::now();
+        match tokio::time::timeout(interval * 2, client.sync(&path)).await {
+            Ok(Ok(())) => {
+                if events
+                    .send((generation, Event::HeardFromServer { sent_at }))
+                    .is_err()
+                {
+                    return;
+                }
+            }
+            Ok(Err(zk::Error::SessionExpired | zk::Error::ClientClosed)) => return,
+            Ok(Err(_)) | Err(_) => {}
+        }
+        tokio::time::sleep_until((sent_at + interval).into()).await;
+    }
+}
+
+/// Why holding leadership ended.
+enum Held {
+    /// Our node is gone or the session with it.
+    Lost,
+    /// A request from the daemon.
+    Requested(Request),
+}
+
+async fn contend(
+    client: zk::Client,
+    path: String,
+    identity: Vec<u8>,
+    mut requests: UnboundedReceiver<Request>,
+    generation: u64,
+    events: UnboundedSender<SessionEvent>,
+) {
+    let options = zk::LockOptions::new(zk::Acls::anyone_all())
+        .with_ancestor_options(zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all()))
+        .expect("persistent ancestors are valid");
+    loop {
+        let prefix = match zk::LockPrefix::new_curator(&path, identity::LOCK_NAME) {
+            Ok(prefix) => prefix,
+            Err(e) => {
+                tracing::error!(path, error = %e, "election.path is not a valid ZooKeeper path");
+                return;
+            }
+        };
+        let lock = tokio::select! {
+            lock = client.lock(prefix, &identity, options.clone()) => lock,
+            request = requests.recv() => match request {
+                Some(Request::Resign) => continue,
+                None => return,
+            },
+        };
+        let lock = match lock {
+            Ok(lock) => lock.into_owned(),
+            Err(zk::Error::SessionExpired | zk::Error::ClientClosed) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "contending for leadership failed; retrying");
+                tokio::time::sleep(RETRY_PAUSE).await;
+                continue;
+            }
+        };
+        let node = lock.lock_path().to_string();
+        let Some(epoch) = identity::contender_sequence(&node) else {
+            tracing::error!(node, "the election node has no sequence number; resigning");
+            continue;
+        };
+        tracing::debug!(node, epoch, "holding the lowest election node");
+        if events.send((generation, Event::Elected { epoch })).is_err() {
+            return;
+        }
+        tokio::spawn(report_children(client.clone(), path.clone()));
+        let held = tokio::select! {
+            () = watch_until_gone(&client, &node) => Held::Lost,
+            request = requests.recv() => match request {
+                Some(request) => Held::Requested(request),
+                None => return,
+            },
+        };
+        match held {
+            Held::Lost => {
+                let _ = events.send((generation, Event::LeadershipLost));
+                // Contend again: the session may still be alive (someone deleted our node).
+            }
+            Held::Requested(Request::Resign) => {
+                let _ = tokio::time::timeout(DELETE_TIMEOUT, client.delete(&node, None)).await;
+            }
+        }
+        drop(lock);
+    }
+}
+
+/// Returns when `node` no longer exists or the session ended.
+async fn watch_until_gone(client: &zk::Client, node: &str) {
+    loop {
+        match client.check_and_watch_stat(node).await {
+            Ok((None, _)) => return,
+            Ok((Some(_), watcher)) => {
+                let event = watcher.changed().await;
+                if event.event_type == zk::EventType::NodeDeleted
+                    || event.session_state.is_terminated()
+                {
+                    return;
+                }
+            }
+            Err(zk::Error::SessionExpired | zk::Error::ClientClosed) => return,
+            Err(_) => tokio::time::sleep(RETRY_PAUSE / 4).await,
+        }
+    }
+}
+
+/// Logs children of the election path that are not contenders or carry malformed data.
+async fn report_children(client: zk::Client, path: String) {
+    let path = path.as_str();
+    let Ok(names) = client.list_children(path).await else {
+        return;
+    };
+    for name in names {
+        let data = client
+            .get_data(&format!("{path}/{name}"))
+            .await
+            .map(|(data, _)| data)
+            .unwrap_or_default();
+        match identity::classify(&name, &data) {
+            Child::Foreign { name } => {
+                tracing::warn!(
+                    event = "foreign_child",
+                    path,
+                    child = name,
+                    "a child of the election path is not a contender; ignored"
+                )
+            }
+            Child::Contender {
+                name,
+                identity: Err(why),
+                ..
+            } => {
+                tracing::warn!(
+                    event = "malformed_contender",
+                    path,
+                    child = name,
+                    why,
+                    "a contender's data is not a node identity"
+                )
+            }
+            Child::Contender { .. } => {}
+        }
+    }
+}

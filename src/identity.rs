@@ -1,0 +1,139 @@
+//! The identity a daemon writes into its election node, and the tolerant reading of the
+//! election path's children (other daemons' nodes, foreign nodes, malformed data).
+
+use serde::{Deserialize, Serialize};
+
+/// The lock name inside election node names: `_c_<uuid>-latch-<sequence>` (Curator's
+/// `LeaderLatch` layout, as written by zookeeper-client's `LockPrefix::new_curator`).
+pub const LOCK_NAME: &str = "latch-";
+
+/// Width of the sequence suffix ZooKeeper appends to sequential nodes.
+const SEQUENCE_DIGITS: usize = 10;
+
+/// What a contender tells the others about itself, as JSON in its election node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeIdentity {
+    /// `node.id` of the daemon.
+    pub node_id: String,
+    /// Host name of the machine.
+    pub host: String,
+    /// host:port of the JobManager's REST endpoint (from `jobmanager.ready_url`).
+    pub rest_address: String,
+    /// host:port of the JobManager's RPC endpoint (`jobmanager.rpc_address`).
+    pub rpc_address: String,
+    /// Process id of the daemon.
+    pub pid: u32,
+    /// Version of the daemon that wrote the node.
+    pub version: String,
+}
+
+impl NodeIdentity {
+    /// The node's data as written to ZooKeeper.
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("an identity always serializes")
+    }
+}
+
+/// One child of the election path, classified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Child {
+    /// A daemon's election node.
+    Contender {
+        /// The child's name.
+        name: String,
+        /// Its sequence number (the leadership epoch when it leads).
+        sequence: u64,
+        /// Its identity; `Err` holds why the data could not be read as one.
+        identity: Result<NodeIdentity, String>,
+    },
+    /// A child that is not an election node (another program's, or a typo).
+    Foreign {
+        /// The child's name.
+        name: String,
+    },
+}
+
+/// The sequence number of an election node name, or `None` when the name is not one.
+pub fn contender_sequence(name: &str) -> Option<u64> {
+    if !name.contains(LOCK_NAME) || name.len() < SEQUENCE_DIGITS {
+        return None;
+    }
+    let digits = &name[name.len() - SEQUENCE_DIGITS..];
+    if !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// Classifies a child of the election path from its name and data.
+pub fn classify(name: &str, data: &[u8]) -> Child {
+    match contender_sequence(name) {
+        None => Child::Foreign {
+            name: name.to_string(),
+        },
+        Some(sequence) => Child::Contender {
+            name: name.to_string(),
+            sequence,
+            identity: serde_json::from_slice(data).map_err(|e| format!("not a node identity: {e}")),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn identity() -> NodeIdentity {
+        NodeIdentity {
+            node_id: "jm1".into(),
+            host: "host1".into(),
+            rest_address: "host1:8081".into(),
+            rpc_address: "host1:6123".into(),
+            pid: 12,
+            version: "0.1.0".into(),
+        }
+    }
+
+    #[test]
+    fn a_contender_round_trips() {
+        let name = "_c_0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0-latch-0000000042";
+        assert_eq!(
+            classify(name, &identity().to_json()),
+            Child::Contender {
+                name: name.into(),
+                sequence: 42,
+                identity: Ok(identity())
+            }
+        );
+    }
+
+    #[test]
+    fn malformed_data_is_reported_not_fatal() {
+        let name = "_c_x-latch-0000000001";
+        match classify(name, b"{not json") {
+            Child::Contender {
+                sequence: 1,
+                identity: Err(why),
+                ..
+            } => assert!(why.contains("not a node identity")),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn foreign_children_are_recognised() {
+        for name in [
+            "lock",
+            "latch-12",
+            "_c_x-latch-00000000ab",
+            "other-0000000001",
+            "",
+        ] {
+            assert_eq!(
+                classify(name, b""),
+                Child::Foreign { name: name.into() },
+                "{name}"
+            );
+        }
+    }
+}
