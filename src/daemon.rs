@@ -234,14 +234,14 @@ fn log_report(node: &str, role: Role, report: &Report) {
         Role::Leader { epoch } => Some(epoch),
         Role::Standby => None,
     };
-    let d = |d: &Duration| humantime::format_duration(*d).to_string();
+    let d = |d: &Duration| d.as_millis() as u64;
     match report {
         Report::Elected { epoch } => tracing::info!(event = "elected", node, epoch, "this node leads"),
         Report::JobManagerSpawned { pid, attempt } => {
             tracing::info!(event = "jobmanager_spawned", node, epoch, pid, attempt, "JobManager started")
         },
         Report::JobManagerReady { startup } => {
-            tracing::info!(event = "jobmanager_ready", node, epoch, startup = d(startup), "JobManager ready")
+            tracing::info!(event = "jobmanager_ready", node, epoch, startup_ms = d(startup), "JobManager ready")
         },
         Report::JobManagerExited { code } => {
             tracing::warn!(event = "jobmanager_exited", node, epoch, code, "JobManager exited on its own")
@@ -250,7 +250,7 @@ fn log_report(node: &str, role: Role, report: &Report) {
             tracing::info!(event = "jobmanager_stopped", node, epoch, ?reason, code, "JobManager stopped")
         },
         Report::JobManagerRestartScheduled { delay, restarts_in_window } => tracing::warn!(
-            event = "jobmanager_restarted", node, epoch, delay = d(delay), restarts_in_window, "restarting the JobManager"
+            event = "jobmanager_restarted", node, epoch, delay_ms = d(delay), restarts_in_window, "restarting the JobManager"
         ),
         Report::JobManagerSpawnFailed { error } => {
             tracing::error!(event = "jobmanager_spawn_failed", node, epoch, error, "cannot start the JobManager")
@@ -259,7 +259,7 @@ fn log_report(node: &str, role: Role, report: &Report) {
             event = "resigned", node, epoch, restarts_in_window, "the JobManager keeps failing; giving leadership away"
         ),
         Report::Fenced { silent_for } => tracing::error!(
-            event = "fenced", node, epoch, silent_for = d(silent_for),
+            event = "fenced", node, epoch, silent_for_ms = d(silent_for),
             "no proof that the session is alive; stopping the JobManager before the session could expire"
         ),
         Report::LeadershipLost => tracing::warn!(event = "leadership_lost", node, "leadership lost"),
@@ -267,12 +267,12 @@ fn log_report(node: &str, role: Role, report: &Report) {
             tracing::warn!(event = "session_disconnected", node, epoch, "lost the connection to ZooKeeper")
         },
         Report::SessionReconnected { disconnected_for } => tracing::info!(
-            event = "session_reconnected", node, epoch, disconnected_for = d(disconnected_for), "reconnected to ZooKeeper"
+            event = "session_reconnected", node, epoch, disconnected_for_ms = d(disconnected_for), "reconnected to ZooKeeper"
         ),
         Report::SessionExpired => tracing::warn!(event = "session_expired", node, "the ZooKeeper session expired; rejoining"),
         Report::SessionTimeoutTooShort { negotiated } => tracing::error!(
-            event = "session_timeout_too_short", node, negotiated = d(negotiated),
-            max_stop_grace = d(&timing::max_stop_grace(*negotiated)),
+            event = "session_timeout_too_short", node, negotiated_ms = d(negotiated),
+            max_stop_grace_ms = d(&timing::max_stop_grace(*negotiated)),
             "the server granted a session timeout too short to stop the JobManager in time; this node will not run it. Lower jobmanager.stop_grace or raise the server's minSessionTimeout"
         ),
         Report::Shutdown => tracing::info!(event = "shutdown", node, epoch, "shutting down"),

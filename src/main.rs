@@ -61,6 +61,8 @@ fn main() -> ExitCode {
                 lease_until_ns,
                 command,
             }));
+            // The read of stdin sits on a blocking thread that a normal runtime drop would wait for.
+            runtime.shutdown_background();
             ExitCode::from(code.clamp(0, 255) as u8)
         }
     }
