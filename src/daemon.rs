@@ -209,15 +209,26 @@ async fn connect(target: ZkTarget, generation: u64, notes: UnboundedSender<Note>
     }
 }
 
-/// What this daemon writes into its election node.
+/// What this daemon writes into its election node. The REST address is `ready_url`'s, with a
+/// loopback host replaced by the host name, since other hosts read it.
 fn identity_of(settings: &Settings) -> NodeIdentity {
     let host = nix::unistd::gethostname()
         .ok()
         .and_then(|h| h.into_string().ok())
         .unwrap_or_else(|| "unknown".into());
     let url = &settings.jobmanager.ready_url;
-    let authority = url.split_once("://").map_or(url.as_str(), |(_, rest)| rest);
-    let rest_address = authority.split('/').next().unwrap_or_default().to_string();
+    let authority = url
+        .split_once("://")
+        .map_or(url.as_str(), |(_, rest)| rest)
+        .split('/')
+        .next()
+        .unwrap_or_default();
+    let rest_address = match authority.rsplit_once(':') {
+        Some((h, port)) if ["127.0.0.1", "localhost", "[::1]", "0.0.0.0"].contains(&h) => {
+            format!("{host}:{port}")
+        }
+        _ => authority.to_string(),
+    };
     NodeIdentity {
         node_id: settings.node.id.clone(),
         host,
