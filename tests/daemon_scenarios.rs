@@ -1,0 +1,254 @@
+//! The daemon end to end: real ZooKeeper servers, real daemon processes, stand-in JobManagers.
+//! Every scenario also asserts that no two JobManagers ever ran at the same moment.
+
+mod cluster;
+mod support;
+
+use std::time::{Duration, Instant};
+
+use cluster::{mono_ns, mono_of, secs_between, Cluster, Options};
+use nix::sys::signal::Signal;
+use support::{standin, wait_until, ProxyGroup, ZkEnsemble};
+
+/// Generous slack for process starts and scheduling on a loaded two-core machine.
+const SLACK: Duration = Duration::from_secs(5);
+
+fn single_zk() -> ZkEnsemble {
+    ZkEnsemble::builder()
+        .servers(1)
+        .tick_time(Duration::from_millis(200))
+        .min_session_timeout(Duration::from_millis(400))
+        .max_session_timeout(Duration::from_secs(60))
+        .start()
+}
+
+fn ensemble() -> ZkEnsemble {
+    ZkEnsemble::builder()
+        .servers(3)
+        .tick_time(Duration::from_millis(200))
+        .min_session_timeout(Duration::from_millis(400))
+        .max_session_timeout(Duration::from_secs(60))
+        .start()
+}
+
+fn control(cluster: &Cluster, i: usize, what: &str) {
+    let addr = format!("127.0.0.1:{}", cluster.daemons[i].port);
+    let _ = standin::http_get(&addr, &format!("/control/{what}"), Duration::from_millis(500));
+}
+
+#[test]
+fn three_daemons_run_exactly_one_jobmanager() {
+    let zk = single_zk();
+    let mut cluster = Cluster::new(3, Options::default(), |_| zk.connect_string());
+    cluster.start_all();
+    let leader = cluster.wait_for_leader(Duration::from_secs(30), None);
+    // Give the standbys every chance to (wrongly) start one too.
+    wait_until(Duration::from_secs(10), Duration::from_millis(100), || {
+        (0..3).all(|i| cluster.events(i, "session_started").len() == 1)
+    });
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < deadline {
+        assert_eq!(cluster.serving_daemons(), vec![leader], "{}", cluster.dump());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(cluster.standin_events("start").len(), 1, "{}", cluster.dump());
+    for i in (0..3).filter(|&i| i != leader) {
+        assert!(cluster.events(i, "elected").is_empty(), "standby {i} was elected:\n{}", cluster.dump());
+    }
+    let elected = cluster.events(leader, "elected");
+    assert_eq!(elected.len(), 1);
+    cluster.assert_never_two_jobmanagers();
+}
+
+#[test]
+fn sigkill_of_the_leader_daemon_fails_over_within_the_session_timeout() {
+    let zk = single_zk();
+    let options = Options::default();
+    let session = options.session_timeout;
+    let mut cluster = Cluster::new(2, options, |_| zk.connect_string());
+    cluster.start(0);
+    assert_eq!(cluster.wait_for_leader(Duration::from_secs(30), None), 0);
+    cluster.start(1);
+    wait_until(Duration::from_secs(10), Duration::from_millis(50), || !cluster.events(1, "session_started").is_empty());
+
+    let killed_at = mono_ns();
+    cluster.signal(0, Signal::SIGKILL);
+    // The orphaned JobManager dies with its daemon (the guard sees its control pipe close).
+    wait_until(Duration::from_secs(5), Duration::from_millis(20), || !cluster.serving(0));
+    let new = cluster.wait_for_leader(session + SLACK + Duration::from_secs(10), Some(0));
+    assert_eq!(new, 1);
+    let started = mono_of(cluster.starts_of(1).first().expect("jm2 started"));
+    let failover = secs_between(killed_at, started);
+    eprintln!("SIGKILL failover: new JobManager spawned {failover:.2}s after the kill (session {session:?})");
+    assert!(failover < (session + SLACK).as_secs_f64(), "failover took {failover:.2}s\n{}", cluster.dump());
+    cluster.assert_never_two_jobmanagers();
+}
+
+#[test]
+fn sigterm_of_the_leader_hands_over_without_waiting_for_the_session_timeout() {
+    let zk = single_zk();
+    let options = Options { session_timeout: Duration::from_secs(20), ..Options::default() };
+    let mut cluster = Cluster::new(2, options, |_| zk.connect_string());
+    cluster.start(0);
+    assert_eq!(cluster.wait_for_leader(Duration::from_secs(30), None), 0);
+    cluster.start(1);
+    wait_until(Duration::from_secs(10), Duration::from_millis(50), || !cluster.events(1, "session_started").is_empty());
+
+    let t0 = Instant::now();
+    cluster.signal(0, Signal::SIGTERM);
+    assert_eq!(cluster.wait_exit(0, Duration::from_secs(10)), Some(0), "{}", cluster.dump());
+    assert_eq!(cluster.wait_for_leader(Duration::from_secs(15), Some(0)), 1);
+    let handover = t0.elapsed();
+    eprintln!("SIGTERM handover: new JobManager ready {handover:?} after the signal");
+    assert!(handover < Duration::from_secs(10), "handover waited for the 20s session: {handover:?}");
+    // The old leader stopped its JobManager gracefully, then left.
+    let stopped = cluster.events(0, "jobmanager_stopped");
+    assert_eq!(stopped.len(), 1, "{}", cluster.dump());
+    assert_eq!(stopped[0]["reason"], "Shutdown");
+    assert!(!cluster.events(0, "exited").is_empty());
+    cluster.assert_never_two_jobmanagers();
+}
+
+#[test]
+fn a_crashed_jobmanager_is_restarted_locally() {
+    let zk = single_zk();
+    let mut cluster = Cluster::new(2, Options::default(), |_| zk.connect_string());
+    cluster.start(0);
+    assert_eq!(cluster.wait_for_leader(Duration::from_secs(30), None), 0);
+    cluster.start(1);
+    control(&cluster, 0, "crash");
+    wait_until(Duration::from_secs(15), Duration::from_millis(50), || cluster.starts_of(0).len() == 2);
+    assert_eq!(cluster.wait_for_leader(Duration::from_secs(10), None), 0);
+    let exited = cluster.events(0, "jobmanager_exited");
+    assert_eq!(exited.len(), 1, "{}", cluster.dump());
+    assert_eq!(exited[0]["code"], 1);
+    assert_eq!(cluster.events(0, "jobmanager_restarted").len(), 1);
+    assert!(cluster.starts_of(1).is_empty(), "the standby must not take over for one crash");
+    cluster.assert_never_two_jobmanagers();
+}
+
+#[test]
+fn a_crash_loop_makes_the_leader_resign_and_a_standby_take_over() {
+    let zk = single_zk();
+    let options = Options { restart_limit: 1, ..Options::default() };
+    let mut cluster = Cluster::new(2, options, |_| zk.connect_string());
+    cluster.start(0);
+    assert_eq!(cluster.wait_for_leader(Duration::from_secs(30), None), 0);
+    cluster.start(1);
+    wait_until(Duration::from_secs(10), Duration::from_millis(50), || !cluster.events(1, "session_started").is_empty());
+    control(&cluster, 0, "crash");
+    wait_until(Duration::from_secs(15), Duration::from_millis(50), || cluster.starts_of(0).len() == 2);
+    assert_eq!(cluster.wait_for_leader(Duration::from_secs(10), None), 0);
+    control(&cluster, 0, "crash");
+    assert_eq!(cluster.wait_for_leader(Duration::from_secs(20), Some(0)), 1, "{}", cluster.dump());
+    assert_eq!(cluster.events(0, "resigned").len(), 1, "{}", cluster.dump());
+    assert_eq!(cluster.starts_of(0).len(), 2, "no third start after resigning");
+    cluster.assert_never_two_jobmanagers();
+}
+
+#[test]
+fn a_hung_jobmanager_counts_as_failed_and_is_replaced() {
+    let zk = single_zk();
+    let mut cluster = Cluster::new(1, Options::default(), |_| zk.connect_string());
+    cluster.start(0);
+    assert_eq!(cluster.wait_for_leader(Duration::from_secs(30), None), 0);
+    control(&cluster, 0, "hang");
+    wait_until(Duration::from_secs(15), Duration::from_millis(50), || cluster.starts_of(0).len() == 2);
+    let stopped = cluster.events(0, "jobmanager_stopped");
+    assert_eq!(stopped.len(), 1, "{}", cluster.dump());
+    assert_eq!(stopped[0]["reason"], "Unhealthy");
+    assert_eq!(cluster.wait_for_leader(Duration::from_secs(10), None), 0);
+    cluster.assert_never_two_jobmanagers();
+}
+
+#[test]
+fn a_leader_cut_off_from_zookeeper_is_fenced_before_its_session_can_expire() {
+    let zk = ensemble();
+    let options = Options::default();
+    let session = options.session_timeout;
+    let proxies = ProxyGroup::for_ensemble(&zk);
+    let mut cluster = Cluster::new(2, options, |i| if i == 0 { proxies.connect_string() } else { zk.connect_string() });
+    cluster.start(0);
+    assert_eq!(cluster.wait_for_leader(Duration::from_secs(30), None), 0);
+    cluster.start(1);
+    wait_until(Duration::from_secs(10), Duration::from_millis(50), || !cluster.events(1, "session_started").is_empty());
+
+    let cut_at = mono_ns();
+    proxies.blackhole();
+    let new = cluster.wait_for_leader(session * 2 + SLACK, Some(0));
+    assert_eq!(new, 1);
+    let fenced = cluster.events(0, "fenced");
+    assert_eq!(fenced.len(), 1, "{}", cluster.dump());
+    // The old JobManager stopped (SIGTERM, recorded by the stand-in) before the session could
+    // expire, counted from the cut; the new one started after the session expired.
+    let term = cluster.standin_events("term");
+    let jm1_term = term.iter().find(|e| e["name"] == "jm1").expect("jm1 got SIGTERM");
+    let stop_s = secs_between(cut_at, mono_of(jm1_term));
+    let start_s = secs_between(cut_at, mono_of(&cluster.starts_of(1)[0]));
+    eprintln!("partition: old JobManager stopped {stop_s:.2}s, new one started {start_s:.2}s after the cut");
+    assert!(stop_s < session.as_secs_f64(), "{stop_s:.2}s\n{}", cluster.dump());
+    assert!(start_s >= session.as_secs_f64() * 0.9, "the standby started before the session could expire: {start_s:.2}s");
+    assert!(stop_s < start_s);
+    cluster.assert_never_two_jobmanagers();
+
+    // Healing the partition: the old leader finds its session expired and rejoins as a standby.
+    proxies.restore();
+    wait_until(Duration::from_secs(30), Duration::from_millis(100), || cluster.events(0, "session_started").len() == 2);
+    assert_eq!(cluster.serving_daemons(), vec![1]);
+    cluster.assert_never_two_jobmanagers();
+}
+
+#[test]
+fn a_paused_leader_loses_its_jobmanager_before_the_standby_starts_and_rejoins_as_standby() {
+    let zk = single_zk();
+    let options = Options::default();
+    let session = options.session_timeout;
+    let mut cluster = Cluster::new(2, options, |_| zk.connect_string());
+    cluster.start(0);
+    assert_eq!(cluster.wait_for_leader(Duration::from_secs(30), None), 0);
+    cluster.start(1);
+    wait_until(Duration::from_secs(10), Duration::from_millis(50), || !cluster.events(1, "session_started").is_empty());
+
+    let paused_at = mono_ns();
+    cluster.signal(0, Signal::SIGSTOP);
+    assert_eq!(cluster.wait_for_leader(session * 2 + SLACK, Some(0)), 1, "{}", cluster.dump());
+    let term = cluster.standin_events("term");
+    let jm1_term = term.iter().find(|e| e["name"] == "jm1").expect("jm1 got SIGTERM from its guard");
+    let start = mono_of(&cluster.starts_of(1)[0]);
+    eprintln!(
+        "SIGSTOP: old JobManager stopped {:.2}s, new one started {:.2}s after the pause",
+        secs_between(paused_at, mono_of(jm1_term)),
+        secs_between(paused_at, start)
+    );
+    assert!(mono_of(jm1_term) < start);
+    cluster.assert_never_two_jobmanagers();
+
+    cluster.signal(0, Signal::SIGCONT);
+    wait_until(Duration::from_secs(30), Duration::from_millis(100), || cluster.events(0, "session_started").len() == 2);
+    assert!(!cluster.events(0, "session_expired").is_empty(), "{}", cluster.dump());
+    // Back as a standby: no new JobManager of its own, the other keeps serving.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < deadline {
+        assert_eq!(cluster.serving_daemons(), vec![1]);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(cluster.starts_of(0).len(), 1, "{}", cluster.dump());
+    cluster.assert_never_two_jobmanagers();
+}
+
+#[test]
+fn a_zookeeper_server_restart_within_the_session_keeps_the_leader() {
+    let zk = single_zk();
+    let options = Options { session_timeout: Duration::from_secs(20), stop_grace: Duration::from_millis(500), ..Options::default() };
+    let mut cluster = Cluster::new(1, options, |_| zk.connect_string());
+    cluster.start(0);
+    assert_eq!(cluster.wait_for_leader(Duration::from_secs(30), None), 0);
+    zk.stop(0);
+    wait_until(Duration::from_secs(10), Duration::from_millis(50), || !cluster.events(0, "session_disconnected").is_empty());
+    zk.start_server(0);
+    wait_until(Duration::from_secs(15), Duration::from_millis(50), || !cluster.events(0, "session_reconnected").is_empty());
+    assert!(cluster.events(0, "fenced").is_empty(), "{}", cluster.dump());
+    assert!(cluster.events(0, "jobmanager_stopped").is_empty());
+    assert_eq!(cluster.starts_of(0).len(), 1);
+    assert!(cluster.serving(0));
+}
