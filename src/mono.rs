@@ -29,7 +29,9 @@ pub fn from_instant(at: Instant) -> u64 {
 pub fn to_instant(ns: u64) -> Instant {
     let (now, now_ns) = (Instant::now(), now_ns());
     if ns >= now_ns {
-        now + Duration::from_nanos(ns - now_ns)
+        // A deadline beyond what Instant can hold means "never": a year is as good.
+        let ahead = Duration::from_nanos(ns - now_ns).min(Duration::from_secs(365 * 24 * 3600));
+        now + ahead
     } else {
         now.checked_sub(Duration::from_nanos(now_ns - ns))
             .unwrap_or(now)
