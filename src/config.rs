@@ -33,8 +33,7 @@ pub const DEFAULT_RPC_PORT: u16 = 6123;
 
 /// Session timeouts a ZooKeeper server with default settings grants: 2 to 20 times its
 /// default `tickTime` of 2000 ms. Outside this range the server clamps the requested value.
-pub const DEFAULT_SERVER_SESSION_RANGE: (Duration, Duration) =
-    (Duration::from_secs(4), Duration::from_secs(40));
+pub const DEFAULT_SERVER_SESSION_RANGE: (Duration, Duration) = (Duration::from_secs(4), Duration::from_secs(40));
 
 /// The complete, validated configuration of one supervisor.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -174,12 +173,7 @@ pub struct ConfigError {
 
 impl ConfigError {
     fn new(kind: ConfigErrorKind, key: impl Into<String>, message: impl Into<String>) -> Self {
-        ConfigError {
-            kind,
-            key: key.into(),
-            env_var: None,
-            message: one_line(&message.into()),
-        }
+        ConfigError { kind, key: key.into(), env_var: None, message: one_line(&message.into()) }
     }
 
     fn invalid(key: impl Into<String>, message: impl Into<String>) -> Self {
@@ -260,10 +254,7 @@ const DEFAULTS: &[(&str, &str)] = &[
 ];
 
 /// Numeric defaults.
-const COUNT_DEFAULTS: &[(&str, u32)] = &[
-    ("jobmanager.health_failures", 3),
-    ("jobmanager.restart_limit", 3),
-];
+const COUNT_DEFAULTS: &[(&str, u32)] = &[("jobmanager.health_failures", 3), ("jobmanager.restart_limit", 3)];
 
 /// The type a key expects, for the checks that run before deserialization.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -278,14 +269,7 @@ enum Kind {
 /// Every key, section by section, in documentation order.
 const SCHEMA: &[(&str, &[(&str, Kind)])] = &[
     ("node", &[("id", Kind::Text)]),
-    (
-        "zookeeper",
-        &[
-            ("quorum", Kind::Text),
-            ("session_timeout", Kind::Duration),
-            ("connect_timeout", Kind::Duration),
-        ],
-    ),
+    ("zookeeper", &[("quorum", Kind::Text), ("session_timeout", Kind::Duration), ("connect_timeout", Kind::Duration)]),
     ("election", &[("path", Kind::Text)]),
     (
         "jobmanager",
@@ -309,19 +293,13 @@ const SCHEMA: &[(&str, &[(&str, Kind)])] = &[
 
 /// All dotted keys, in documentation order.
 pub fn known_keys() -> Vec<String> {
-    SCHEMA
-        .iter()
-        .flat_map(|(section, keys)| keys.iter().map(move |(key, _)| format!("{section}.{key}")))
-        .collect()
+    SCHEMA.iter().flat_map(|(section, keys)| keys.iter().map(move |(key, _)| format!("{section}.{key}"))).collect()
 }
 
 /// The environment variable that sets a dotted key: `zookeeper.session_timeout` ->
 /// `FHS_ZOOKEEPER__SESSION_TIMEOUT`.
 pub fn env_var_name(key: &str) -> String {
-    format!(
-        "{ENV_PREFIX}_{}",
-        key.to_uppercase().replace('.', ENV_SEPARATOR)
-    )
+    format!("{ENV_PREFIX}_{}", key.to_uppercase().replace('.', ENV_SEPARATOR))
 }
 
 impl Settings {
@@ -369,10 +347,7 @@ impl Settings {
         let hostname = hostname();
 
         let internal = |e: config::ConfigError| {
-            ConfigError::invalid(
-                &file_key,
-                format!("internal error building the defaults: {e}"),
-            )
+            ConfigError::invalid(&file_key, format!("internal error building the defaults: {e}"))
         };
         let mut builder = config::Config::builder();
         for (key, value) in DEFAULTS {
@@ -385,51 +360,34 @@ impl Settings {
             builder = builder
                 .set_default("node.id", host.as_str())
                 .map_err(internal)?
-                .set_default(
-                    "jobmanager.rpc_address",
-                    format!("{host}:{DEFAULT_RPC_PORT}"),
-                )
+                .set_default("jobmanager.rpc_address", format!("{host}:{DEFAULT_RPC_PORT}"))
                 .map_err(internal)?;
         }
         if let Some(home) = &env.flink_home {
             let script = Path::new(home).join("bin").join("jobmanager.sh");
             let command = vec![script.display().to_string(), "start-foreground".to_string()];
-            builder = builder
-                .set_default("jobmanager.command", command)
-                .map_err(internal)?;
+            builder = builder.set_default("jobmanager.command", command).map_err(internal)?;
         }
-        builder = builder
-            .add_source(config::File::from_str(&text, config::FileFormat::Toml))
-            .add_source(
-                config::Environment::with_prefix(ENV_PREFIX)
-                    // Without this the prefix separator defaults to the nesting separator,
-                    // and only FHS__NODE__ID would match.
-                    .prefix_separator("_")
-                    .separator(ENV_SEPARATOR)
-                    .source(Some(env.plain.clone())),
-            );
+        builder = builder.add_source(config::File::from_str(&text, config::FileFormat::Toml)).add_source(
+            config::Environment::with_prefix(ENV_PREFIX)
+                // Without this the prefix separator defaults to the nesting separator,
+                // and only FHS__NODE__ID would match.
+                .prefix_separator("_")
+                .separator(ENV_SEPARATOR)
+                .source(Some(env.plain.clone())),
+        );
         if let Some(command) = &env.command {
-            builder = builder
-                .set_override("jobmanager.command", command.clone())
-                .map_err(internal)?;
+            builder = builder.set_override("jobmanager.command", command.clone()).map_err(internal)?;
         }
         for (name, value) in &env.jobmanager_env {
-            builder = builder
-                .set_override(format!("jobmanager.env.{name}"), value.as_str())
-                .map_err(internal)?;
+            builder = builder.set_override(format!("jobmanager.env.{name}"), value.as_str()).map_err(internal)?;
         }
 
-        let built = builder
-            .build()
-            .map_err(|e| from_config_error(e, &file_key, &env.origins))?;
+        let built = builder.build().map_err(|e| from_config_error(e, &file_key, &env.origins))?;
         check_tree(&built.cache, &env.origins)?;
         check_required(&built.cache, &env, &hostname)?;
-        let settings: Settings = built
-            .try_deserialize()
-            .map_err(|e| from_config_error(e, &file_key, &env.origins))?;
-        let warnings = settings
-            .validate()
-            .map_err(|e| e.with_env_origin(&env.origins))?;
+        let settings: Settings = built.try_deserialize().map_err(|e| from_config_error(e, &file_key, &env.origins))?;
+        let warnings = settings.validate().map_err(|e| e.with_env_origin(&env.origins))?;
         Ok((settings, warnings))
     }
 
@@ -465,18 +423,12 @@ impl Settings {
         check_znode_path(&self.election.path).map_err(|problem| {
             ConfigError::invalid(
                 "election.path",
-                format!(
-                    "{problem}; set it to an absolute ZooKeeper path such as \"/flink/leader\""
-                ),
+                format!("{problem}; set it to an absolute ZooKeeper path such as \"/flink/leader\""),
             )
         })?;
 
         let jm = &self.jobmanager;
-        if jm
-            .command
-            .first()
-            .map_or(true, |program| program.trim().is_empty())
-        {
+        if jm.command.first().map_or(true, |program| program.trim().is_empty()) {
             return Err(ConfigError::invalid(
                 "jobmanager.command",
                 "must name a program; set it to the JobManager's argv, e.g. [\"/opt/flink/bin/jobmanager.sh\", \"start-foreground\"]",
@@ -485,9 +437,7 @@ impl Settings {
         if let Some(arg) = jm.command.iter().find(|a| a.contains('\0')) {
             return Err(ConfigError::invalid(
                 "jobmanager.command",
-                format!(
-                    "argument {arg:?} contains a NUL byte, which no program can receive; remove it"
-                ),
+                format!("argument {arg:?} contains a NUL byte, which no program can receive; remove it"),
             ));
         }
         for (name, value) in &jm.env {
@@ -504,15 +454,9 @@ impl Settings {
                 ));
             }
         }
-        for (key, path) in [
-            ("jobmanager.workdir", &jm.workdir),
-            ("jobmanager.log_file", &jm.log_file),
-        ] {
+        for (key, path) in [("jobmanager.workdir", &jm.workdir), ("jobmanager.log_file", &jm.log_file)] {
             if path.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
-                return Err(ConfigError::invalid(
-                    key,
-                    "must not be empty; set a path or remove the key",
-                ));
+                return Err(ConfigError::invalid(key, "must not be empty; set a path or remove the key"));
             }
         }
         check_http_url(&jm.ready_url).map_err(|problem| {
@@ -529,16 +473,8 @@ impl Settings {
         })?;
 
         let positive = [
-            (
-                "zookeeper.session_timeout",
-                self.zookeeper.session_timeout,
-                "10s",
-            ),
-            (
-                "zookeeper.connect_timeout",
-                self.zookeeper.connect_timeout,
-                "3s",
-            ),
+            ("zookeeper.session_timeout", self.zookeeper.session_timeout, "10s"),
+            ("zookeeper.connect_timeout", self.zookeeper.connect_timeout, "3s"),
             ("jobmanager.start_timeout", jm.start_timeout, "20s"),
             ("jobmanager.health_interval", jm.health_interval, "2s"),
             ("jobmanager.restart_window", jm.restart_window, "5m"),
@@ -580,10 +516,7 @@ impl Settings {
 
         if timing::fence_after(session, grace).is_none() {
             let raise = match min_session_timeout(grace) {
-                Some(min) => format!(
-                    "raise zookeeper.session_timeout to at least {}",
-                    fmt_duration(min)
-                ),
+                Some(min) => format!("raise zookeeper.session_timeout to at least {}", fmt_duration(min)),
                 None => "raise zookeeper.session_timeout".to_string(),
             };
             let message = if timing::fence_after(session, Duration::ZERO).is_none() {
@@ -685,10 +618,7 @@ impl EnvLayer {
             } else if let Some(var) = strip_prefix_ignore_case(rest, "JOBMANAGER__ENV__") {
                 // config::Environment lowercases the whole name, which would turn JAVA_HOME into
                 // java_home; these are set directly instead.
-                let valid = !var.is_empty()
-                    && var
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+                let valid = !var.is_empty() && var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
                 if !valid {
                     let mut error = ConfigError::new(
                         ConfigErrorKind::Invalid,
@@ -698,9 +628,7 @@ impl EnvLayer {
                     error.env_var = Some(name);
                     return Err(error);
                 }
-                layer
-                    .origins
-                    .insert(format!("jobmanager.env.{var}"), name.clone());
+                layer.origins.insert(format!("jobmanager.env.{var}"), name.clone());
                 layer.jobmanager_env.push((var.to_string(), value));
                 continue;
             } else {
@@ -714,15 +642,12 @@ impl EnvLayer {
 
 fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
     let head = s.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix)
-        .then(|| &s[prefix.len()..])
+    head.eq_ignore_ascii_case(prefix).then(|| &s[prefix.len()..])
 }
 
 fn hostname() -> Result<String, String> {
     let name = nix::unistd::gethostname().map_err(|e| e.to_string())?;
-    let name = name
-        .into_string()
-        .map_err(|_| "the host name is not valid UTF-8".to_string())?;
+    let name = name.into_string().map_err(|_| "the host name is not valid UTF-8".to_string())?;
     if name.is_empty() {
         return Err("the host name is empty".into());
     }
@@ -734,11 +659,7 @@ fn hostname() -> Result<String, String> {
 /// crate silently converts e.g. 2.6 to 3 and "yes" to 1 for integers.)
 fn check_tree(root: &Value, origins: &BTreeMap<String, String>) -> Result<(), ConfigError> {
     let ValueKind::Table(top) = &root.kind else {
-        return Err(ConfigError::new(
-            ConfigErrorKind::WrongType,
-            "(root)",
-            "the configuration is not a table",
-        ));
+        return Err(ConfigError::new(ConfigErrorKind::WrongType, "(root)", "the configuration is not a table"));
     };
     let sections: Vec<String> = SCHEMA.iter().map(|(s, _)| format!("[{s}]")).collect();
     let mut names: Vec<&String> = top.keys().collect();
@@ -746,11 +667,7 @@ fn check_tree(root: &Value, origins: &BTreeMap<String, String>) -> Result<(), Co
     for name in names {
         let value = &top[name];
         let Some((section, keys)) = SCHEMA.iter().find(|(s, _)| s == name) else {
-            return Err(unknown_key(
-                name,
-                origins,
-                format!("known sections: {}", sections.join(", ")),
-            ));
+            return Err(unknown_key(name, origins, format!("known sections: {}", sections.join(", "))));
         };
         let ValueKind::Table(table) = &value.kind else {
             return Err(ConfigError::new(
@@ -769,11 +686,7 @@ fn check_tree(root: &Value, origins: &BTreeMap<String, String>) -> Result<(), Co
             let full = format!("{section}.{entry}");
             let Some((_, kind)) = keys.iter().find(|(k, _)| k == entry) else {
                 let known: Vec<&str> = keys.iter().map(|(k, _)| *k).collect();
-                return Err(unknown_key(
-                    &full,
-                    origins,
-                    format!("known keys in [{section}]: {}", known.join(", ")),
-                ));
+                return Err(unknown_key(&full, origins, format!("known keys in [{section}]: {}", known.join(", "))));
             };
             check_kind(&full, *kind, &table[entry], origins)?;
         }
@@ -782,23 +695,13 @@ fn check_tree(root: &Value, origins: &BTreeMap<String, String>) -> Result<(), Co
 }
 
 fn unknown_key(full: &str, origins: &BTreeMap<String, String>, known: String) -> ConfigError {
-    let var = origins
-        .iter()
-        .find(|(k, _)| *k == full || k.starts_with(&format!("{full}.")))
-        .map(|(_, v)| v.clone());
+    let var = origins.iter().find(|(k, _)| *k == full || k.starts_with(&format!("{full}."))).map(|(_, v)| v.clone());
     let hint = match suggest(full) {
-        Some(close) if var.is_some() => format!(
-            " (did you mean `{close}`, set by {}?)",
-            env_var_name(&close)
-        ),
+        Some(close) if var.is_some() => format!(" (did you mean `{close}`, set by {}?)", env_var_name(&close)),
         Some(close) => format!(" (did you mean `{close}`?)"),
         None => String::new(),
     };
-    let mut error = ConfigError::new(
-        ConfigErrorKind::UnknownKey,
-        full,
-        format!("unknown key `{full}`{hint}; {known}"),
-    );
+    let mut error = ConfigError::new(ConfigErrorKind::UnknownKey, full, format!("unknown key `{full}`{hint}; {known}"));
     error.env_var = var;
     error
 }
@@ -848,50 +751,35 @@ fn describe(value: &Value) -> String {
     }
 }
 
-fn check_kind(
-    key: &str,
-    kind: Kind,
-    value: &Value,
-    origins: &BTreeMap<String, String>,
-) -> Result<(), ConfigError> {
-    let wrong = |message: String| {
-        ConfigError::new(ConfigErrorKind::WrongType, key, message).with_env_origin(origins)
-    };
+fn check_kind(key: &str, kind: Kind, value: &Value, origins: &BTreeMap<String, String>) -> Result<(), ConfigError> {
+    let wrong = |message: String| ConfigError::new(ConfigErrorKind::WrongType, key, message).with_env_origin(origins);
     match (kind, &value.kind) {
         (Kind::Text, ValueKind::String(_)) => Ok(()),
-        (Kind::Text, _) => Err(wrong(format!(
-            "expected a string, found {}; write it in double quotes",
-            describe(value)
-        ))),
+        (Kind::Text, _) => {
+            Err(wrong(format!("expected a string, found {}; write it in double quotes", describe(value))))
+        }
         (Kind::Duration, ValueKind::String(s)) => match humantime::parse_duration(s) {
             Ok(_) => Ok(()),
             Err(e) => Err(wrong(format!(
                 "invalid duration {s:?} ({e}); write a number with a unit, e.g. \"4s\", \"250ms\" or \"5m\""
             ))),
         },
-        (Kind::Duration, ValueKind::I64(n)) => Err(wrong(format!(
-            "the number {n} has no unit; write a duration string such as \"{n}s\" or \"{n}ms\""
-        ))),
-        (Kind::Duration, _) => Err(wrong(format!(
-            "expected a duration string such as \"4s\" or \"250ms\", found {}",
-            describe(value)
-        ))),
+        (Kind::Duration, ValueKind::I64(n)) => {
+            Err(wrong(format!("the number {n} has no unit; write a duration string such as \"{n}s\" or \"{n}ms\"")))
+        }
+        (Kind::Duration, _) => {
+            Err(wrong(format!("expected a duration string such as \"4s\" or \"250ms\", found {}", describe(value))))
+        }
         (Kind::Count, ValueKind::I64(n)) if u32::try_from(*n).is_ok() => Ok(()),
         (Kind::Count, ValueKind::U64(n)) if u32::try_from(*n).is_ok() => Ok(()),
         // Values from the environment are always strings.
-        (Kind::Count, ValueKind::String(s))
-            if origins.contains_key(key) && s.trim().parse::<u32>().is_ok() =>
-        {
-            Ok(())
+        (Kind::Count, ValueKind::String(s)) if origins.contains_key(key) && s.trim().parse::<u32>().is_ok() => Ok(()),
+        (Kind::Count, ValueKind::String(s)) if !origins.contains_key(key) => {
+            Err(wrong(format!("expected a whole number, found the string {s:?}; write the number without quotes")))
         }
-        (Kind::Count, ValueKind::String(s)) if !origins.contains_key(key) => Err(wrong(format!(
-            "expected a whole number, found the string {s:?}; write the number without quotes"
-        ))),
-        (Kind::Count, _) => Err(wrong(format!(
-            "expected a whole number from 0 to {}, found {}",
-            u32::MAX,
-            describe(value)
-        ))),
+        (Kind::Count, _) => {
+            Err(wrong(format!("expected a whole number from 0 to {}, found {}", u32::MAX, describe(value))))
+        }
         (Kind::List, ValueKind::Array(items)) => {
             for (i, item) in items.iter().enumerate() {
                 if !matches!(item.kind, ValueKind::String(_)) {
@@ -913,10 +801,7 @@ fn check_kind(
                     return Err(ConfigError::new(
                         ConfigErrorKind::WrongType,
                         format!("{key}.{name}"),
-                        format!(
-                            "expected a string, found {}; write it in double quotes",
-                            describe(item)
-                        ),
+                        format!("expected a string, found {}; write it in double quotes", describe(item)),
                     )
                     .with_env_origin(origins));
                 }
@@ -931,21 +816,15 @@ fn check_kind(
 }
 
 fn lookup<'a>(root: &'a Value, key: &str) -> Option<&'a Value> {
-    key.split('.')
-        .try_fold(root, |value, part| match &value.kind {
-            ValueKind::Table(table) => table.get(part),
-            _ => None,
-        })
+    key.split('.').try_fold(root, |value, part| match &value.kind {
+        ValueKind::Table(table) => table.get(part),
+        _ => None,
+    })
 }
 
 /// Required keys, checked before serde so that the message says how to set them.
-fn check_required(
-    root: &Value,
-    env: &EnvLayer,
-    hostname: &Result<String, String>,
-) -> Result<(), ConfigError> {
-    let missing =
-        |key: &str, message: String| Err(ConfigError::new(ConfigErrorKind::Missing, key, message));
+fn check_required(root: &Value, env: &EnvLayer, hostname: &Result<String, String>) -> Result<(), ConfigError> {
+    let missing = |key: &str, message: String| Err(ConfigError::new(ConfigErrorKind::Missing, key, message));
     if lookup(root, "zookeeper.quorum").is_none() {
         return missing(
             "zookeeper.quorum",
@@ -976,52 +855,30 @@ fn check_required(
 }
 
 /// Turns what the config crate reports into one of our one-line errors.
-fn from_config_error(
-    error: config::ConfigError,
-    file: &str,
-    origins: &BTreeMap<String, String>,
-) -> ConfigError {
+fn from_config_error(error: config::ConfigError, file: &str, origins: &BTreeMap<String, String>) -> ConfigError {
     match error {
         config::ConfigError::FileParse { cause, .. } => ConfigError::new(
             ConfigErrorKind::Syntax,
             file,
-            format!(
-                "{}; fix the TOML syntax",
-                toml_error_line(&cause.to_string())
-            ),
+            format!("{}; fix the TOML syntax", toml_error_line(&cause.to_string())),
         ),
-        config::ConfigError::NotFound(key) => ConfigError::new(
-            ConfigErrorKind::Missing,
-            &key,
-            "required but not set; see docs/configuration.md",
-        )
-        .with_env_origin(origins),
-        config::ConfigError::At {
-            error,
-            key: Some(key),
-            ..
-        } => ConfigError::new(
+        config::ConfigError::NotFound(key) => {
+            ConfigError::new(ConfigErrorKind::Missing, &key, "required but not set; see docs/configuration.md")
+                .with_env_origin(origins)
+        }
+        config::ConfigError::At { error, key: Some(key), .. } => ConfigError::new(
             ConfigErrorKind::WrongType,
             &key,
             format!("{error}; see docs/configuration.md for the expected form"),
         )
         .with_env_origin(origins),
-        config::ConfigError::Type {
-            unexpected,
-            expected,
-            key: Some(key),
-            ..
-        } => ConfigError::new(
+        config::ConfigError::Type { unexpected, expected, key: Some(key), .. } => ConfigError::new(
             ConfigErrorKind::WrongType,
             &key,
             format!("expected {expected}, found {unexpected}; see docs/configuration.md"),
         )
         .with_env_origin(origins),
-        other => ConfigError::new(
-            ConfigErrorKind::WrongType,
-            file,
-            format!("{other}; see docs/configuration.md"),
-        ),
+        other => ConfigError::new(ConfigErrorKind::WrongType, file, format!("{other}; see docs/configuration.md")),
     }
 }
 
@@ -1029,24 +886,12 @@ fn from_config_error(
 /// position and the explanation.
 fn toml_error_line(text: &str) -> String {
     let lines: Vec<&str> = text.lines().map(str::trim).collect();
-    let position = lines
-        .first()
-        .copied()
-        .unwrap_or("TOML syntax error")
-        .replace("TOML parse error", "TOML syntax error");
+    let position =
+        lines.first().copied().unwrap_or("TOML syntax error").replace("TOML parse error", "TOML syntax error");
     let caret = lines.iter().rposition(|l| l.contains('^'));
     let explanation: Vec<&str> = match caret {
-        Some(i) => lines[i + 1..]
-            .iter()
-            .copied()
-            .filter(|l| !l.is_empty())
-            .collect(),
-        None => lines
-            .iter()
-            .skip(1)
-            .copied()
-            .filter(|l| !l.is_empty())
-            .collect(),
+        Some(i) => lines[i + 1..].iter().copied().filter(|l| !l.is_empty()).collect(),
+        None => lines.iter().skip(1).copied().filter(|l| !l.is_empty()).collect(),
     };
     if explanation.is_empty() {
         position
@@ -1165,9 +1010,7 @@ fn check_znode_path(path: &str) -> Result<(), String> {
     // The characters ZooKeeper's PathUtils refuses.
     let refused = |c: char| matches!(u32::from(c), 0x00..=0x1f | 0x7f..=0x9f | 0xd800..=0xf8ff | 0xfff0..=0xffff);
     if path.chars().any(refused) {
-        return Err(format!(
-            "{path:?} contains a character ZooKeeper refuses in paths"
-        ));
+        return Err(format!("{path:?} contains a character ZooKeeper refuses in paths"));
     }
     Ok(())
 }
@@ -1176,9 +1019,7 @@ fn check_znode_path(path: &str) -> Result<(), String> {
 fn check_http_url(url: &str) -> Result<(), String> {
     let lower = url.to_ascii_lowercase();
     if lower.starts_with("https://") {
-        return Err(format!(
-            "{url:?} uses https, but the health check speaks plain http only"
-        ));
+        return Err(format!("{url:?} uses https, but the health check speaks plain http only"));
     }
     if !lower.starts_with("http://") {
         return Err(format!("{url:?} does not start with http://"));
@@ -1204,20 +1045,14 @@ mod tests {
     use std::io::Write;
 
     /// Lines every test file gets unless the test sets the same key itself.
-    const BASE: &[&str] = &[
-        "zookeeper.quorum = \"zk1:2181\"",
-        "jobmanager.command = [\"/bin/jm\", \"start-foreground\"]",
-    ];
+    const BASE: &[&str] =
+        &["zookeeper.quorum = \"zk1:2181\"", "jobmanager.command = [\"/bin/jm\", \"start-foreground\"]"];
 
     /// A TOML text of dotted keys: BASE plus `lines`, a line of `lines` replacing the BASE line
     /// of the same key.
     fn toml(lines: &[&str]) -> String {
         let key = |line: &str| line.split('=').next().unwrap().trim().to_string();
-        let mut text: Vec<&str> = BASE
-            .iter()
-            .copied()
-            .filter(|b| !lines.iter().any(|l| key(l) == key(b)))
-            .collect();
+        let mut text: Vec<&str> = BASE.iter().copied().filter(|b| !lines.iter().any(|l| key(l) == key(b))).collect();
         text.extend(lines);
         text.join("\n") + "\n"
     }
@@ -1228,10 +1063,7 @@ mod tests {
         file
     }
 
-    fn load_text(
-        text: &str,
-        env: &[(&str, &str)],
-    ) -> Result<(Settings, Vec<ConfigWarning>), ConfigError> {
+    fn load_text(text: &str, env: &[(&str, &str)]) -> Result<(Settings, Vec<ConfigWarning>), ConfigError> {
         let file = write(text);
         let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string()));
         Settings::load_with_env(file.path(), env)
@@ -1300,14 +1132,8 @@ mod tests {
         let (example, warnings) = Settings::load_with_env(&path, Vec::new()).unwrap();
 
         // Set explicitly, because they have no default.
-        assert_eq!(
-            example.zookeeper.quorum,
-            "zk1.example.org:2181,zk2.example.org:2181,zk3.example.org:2181"
-        );
-        assert_eq!(
-            example.jobmanager.command,
-            ["/opt/flink/bin/jobmanager.sh", "start-foreground"]
-        );
+        assert_eq!(example.zookeeper.quorum, "zk1.example.org:2181,zk2.example.org:2181,zk3.example.org:2181");
+        assert_eq!(example.jobmanager.command, ["/opt/flink/bin/jobmanager.sh", "start-foreground"]);
 
         // Everything else equals what a file with only the required keys gets.
         let mut minimal = load(&[]);
@@ -1378,10 +1204,7 @@ budget = "20s"
         assert_eq!(s.jobmanager.workdir, Some(PathBuf::from("/opt/flink")));
         assert_eq!(s.jobmanager.ready_url, "http://jm7:8081/overview");
         assert_eq!(s.jobmanager.rpc_address, "jm7:6123");
-        assert_eq!(
-            s.jobmanager.log_file,
-            Some(PathBuf::from("/var/log/jm.out"))
-        );
+        assert_eq!(s.jobmanager.log_file, Some(PathBuf::from("/var/log/jm.out")));
         assert_eq!(s.jobmanager.start_timeout, secs(8));
         assert_eq!(s.jobmanager.stop_grace, Duration::from_millis(2500));
         assert_eq!(s.jobmanager.health_interval, secs(1));
@@ -1396,10 +1219,7 @@ budget = "20s"
     fn default_command_comes_from_flink_home() {
         let text = "zookeeper.quorum = \"zk1:2181\"\n";
         let (s, _) = load_text(text, &[("FLINK_HOME", "/opt/flink-2.3.0/")]).unwrap();
-        assert_eq!(
-            s.jobmanager.command,
-            ["/opt/flink-2.3.0/bin/jobmanager.sh", "start-foreground"]
-        );
+        assert_eq!(s.jobmanager.command, ["/opt/flink-2.3.0/bin/jobmanager.sh", "start-foreground"]);
         // An explicit command wins over FLINK_HOME.
         let s = load_env(&[], &[("FLINK_HOME", "/opt/flink")]);
         assert_eq!(s.jobmanager.command, ["/bin/jm", "start-foreground"]);
@@ -1409,11 +1229,7 @@ budget = "20s"
     fn missing_command_without_flink_home_names_both() {
         let text = "zookeeper.quorum = \"zk1:2181\"\n";
         let e = error_text(text, &[]);
-        assert_error(
-            &e,
-            "jobmanager.command",
-            &["FLINK_HOME", "FHS_JOBMANAGER__COMMAND"],
-        );
+        assert_error(&e, "jobmanager.command", &["FLINK_HOME", "FHS_JOBMANAGER__COMMAND"]);
         assert_eq!(e.kind(), ConfigErrorKind::Missing);
         // An empty FLINK_HOME is no FLINK_HOME.
         let e = error_text(text, &[("FLINK_HOME", "")]);
@@ -1433,11 +1249,7 @@ budget = "20s"
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("nope.toml");
         let e = Settings::load_with_env(&path, Vec::new()).unwrap_err();
-        assert_error(
-            &e,
-            &path.display().to_string(),
-            &["cannot read", "--config"],
-        );
+        assert_error(&e, &path.display().to_string(), &["cannot read", "--config"]);
         assert_eq!(e.kind(), ConfigErrorKind::File);
     }
 
@@ -1453,11 +1265,7 @@ budget = "20s"
     fn toml_syntax_error_names_file_and_line() {
         let file = write("[zookeeper]\nquorum = zk1:2181\n");
         let e = Settings::load_with_env(file.path(), Vec::new()).unwrap_err();
-        assert_error(
-            &e,
-            &file.path().display().to_string(),
-            &["TOML syntax error at line 2", "fix the TOML syntax"],
-        );
+        assert_error(&e, &file.path().display().to_string(), &["TOML syntax error at line 2", "fix the TOML syntax"]);
         assert_eq!(e.kind(), ConfigErrorKind::Syntax);
         assert!(!e.to_string().contains('\n'));
     }
@@ -1482,15 +1290,7 @@ budget = "20s"
     #[test]
     fn unknown_section_is_named() {
         let e = error(&["zookeper.quorum = \"zk1:2181\""]);
-        assert_error(
-            &e,
-            "zookeper",
-            &[
-                "unknown key `zookeper`",
-                "did you mean `zookeeper`?",
-                "[zookeeper]",
-            ],
-        );
+        assert_error(&e, "zookeper", &["unknown key `zookeper`", "did you mean `zookeeper`?", "[zookeeper]"]);
         let e = error(&["flink.home = \"/opt/flink\""]);
         assert_error(&e, "flink", &["unknown key `flink`", "known sections"]);
         assert!(!e.to_string().contains("did you mean"), "{e}");
@@ -1499,11 +1299,7 @@ budget = "20s"
     #[test]
     fn unparsable_duration_names_key_value_and_example() {
         let e = error(&["zookeeper.session_timeout = \"4 seconds please\""]);
-        assert_error(
-            &e,
-            "zookeeper.session_timeout",
-            &["\"4 seconds please\"", "\"4s\""],
-        );
+        assert_error(&e, "zookeeper.session_timeout", &["\"4 seconds please\"", "\"4s\""]);
         assert_eq!(e.kind(), ConfigErrorKind::WrongType);
         let e = error(&["jobmanager.stop_grace = \"3x\""]);
         assert_error(&e, "jobmanager.stop_grace", &["\"3x\"", "\"4s\""]);
@@ -1518,11 +1314,7 @@ budget = "20s"
     #[test]
     fn wrong_types_name_the_key() {
         let e = error(&["jobmanager.health_failures = \"three\""]);
-        assert_error(
-            &e,
-            "jobmanager.health_failures",
-            &["whole number", "\"three\""],
-        );
+        assert_error(&e, "jobmanager.health_failures", &["whole number", "\"three\""]);
         // The config crate alone would round 2.5 to 3.
         let e = error(&["jobmanager.health_failures = 2.5"]);
         assert_error(&e, "jobmanager.health_failures", &["whole number", "2.5"]);
@@ -1535,11 +1327,7 @@ budget = "20s"
         let e = error(&["jobmanager.command = [\"/bin/jm\", 3]"]);
         assert_error(&e, "jobmanager.command", &["element 1"]);
         let e = error(&["jobmanager.env.FLINK_PARALLELISM = 4"]);
-        assert_error(
-            &e,
-            "jobmanager.env.FLINK_PARALLELISM",
-            &["expected a string"],
-        );
+        assert_error(&e, "jobmanager.env.FLINK_PARALLELISM", &["expected a string"]);
         let e = error(&["election = \"/flink/leader\""]);
         assert_error(&e, "election", &["expected a table [election]"]);
     }
@@ -1579,12 +1367,7 @@ budget = "20s"
     fn chroot_must_be_absolute_and_not_slash_terminated() {
         let s = load(&["zookeeper.quorum = \"zk1:2181,zk2:2181,zk3:2181/apps/flink\""]);
         assert_eq!(s.zookeeper.quorum, "zk1:2181,zk2:2181,zk3:2181/apps/flink");
-        for quorum in [
-            "zk1:2181/apps/flink/",
-            "zk1:2181/",
-            "zk1:2181/apps//flink",
-            "zk1:2181/apps/..",
-        ] {
+        for quorum in ["zk1:2181/apps/flink/", "zk1:2181/", "zk1:2181/apps//flink", "zk1:2181/apps/.."] {
             let e = error(&[&format!("zookeeper.quorum = {quorum:?}")]);
             assert_error(&e, "zookeeper.quorum", &["chroot"]);
         }
@@ -1611,11 +1394,7 @@ budget = "20s"
     fn empty_command_is_refused() {
         for command in ["[]", "[\"\"]", "[\" \", \"start-foreground\"]"] {
             let e = error(&[&format!("jobmanager.command = {command}")]);
-            assert_error(
-                &e,
-                "jobmanager.command",
-                &["must name a program", "start-foreground"],
-            );
+            assert_error(&e, "jobmanager.command", &["must name a program", "start-foreground"]);
         }
     }
 
@@ -1699,10 +1478,7 @@ budget = "20s"
         let longest = timing::max_stop_grace(secs(10));
         let too_long = longest + Duration::from_millis(1);
         let min_session = min_session_timeout(too_long).unwrap();
-        let e = error(&[&format!(
-            "jobmanager.stop_grace = \"{}\"",
-            fmt_duration(too_long)
-        )]);
+        let e = error(&[&format!("jobmanager.stop_grace = \"{}\"", fmt_duration(too_long))]);
         assert_error(
             &e,
             "jobmanager.stop_grace",
@@ -1714,18 +1490,12 @@ budget = "20s"
         );
         assert_eq!(e.kind(), ConfigErrorKind::Timing);
         // The longest allowed grace is allowed.
-        let s = load(&[&format!(
-            "jobmanager.stop_grace = \"{}\"",
-            fmt_duration(longest)
-        )]);
+        let s = load(&[&format!("jobmanager.stop_grace = \"{}\"", fmt_duration(longest))]);
         assert_eq!(s.jobmanager.stop_grace, longest);
         // The minimum session timeout named in the message is enough.
         let s = load(&[
             &format!("jobmanager.stop_grace = \"{}\"", fmt_duration(too_long)),
-            &format!(
-                "zookeeper.session_timeout = \"{}\"",
-                fmt_duration(min_session)
-            ),
+            &format!("zookeeper.session_timeout = \"{}\"", fmt_duration(min_session)),
         ]);
         assert_eq!(s.zookeeper.session_timeout, min_session);
         assert!(timing::fence_after(min_session - Duration::from_millis(1), too_long).is_none());
@@ -1736,11 +1506,7 @@ budget = "20s"
         // With today's FENCE_MARGIN a 4s session leaves no room for the default 3s grace.
         assert!(timing::fence_after(secs(4), secs(3)).is_none());
         let e = error(&["zookeeper.session_timeout = \"4s\""]);
-        assert_error(
-            &e,
-            "jobmanager.stop_grace",
-            &["zookeeper.session_timeout = 4s"],
-        );
+        assert_error(&e, "jobmanager.stop_grace", &["zookeeper.session_timeout = 4s"]);
     }
 
     #[test]
@@ -1750,36 +1516,21 @@ budget = "20s"
             "zookeeper.connect_timeout = \"500ms\"",
             "jobmanager.stop_grace = \"0s\"",
         ]);
-        assert_error(
-            &e,
-            "jobmanager.stop_grace",
-            &["no time", "zookeeper.session_timeout to at least"],
-        );
+        assert_error(&e, "jobmanager.stop_grace", &["no time", "zookeeper.session_timeout to at least"]);
     }
 
     #[test]
     fn connect_timeout_not_below_session_timeout_is_an_error() {
         for connect in ["10s", "12s"] {
             let e = error(&[&format!("zookeeper.connect_timeout = {connect:?}")]);
-            assert_error(
-                &e,
-                "zookeeper.connect_timeout",
-                &["zookeeper.session_timeout", "not shorter"],
-            );
+            assert_error(&e, "zookeeper.connect_timeout", &["zookeeper.session_timeout", "not shorter"]);
         }
     }
 
     #[test]
     fn session_timeout_not_below_budget_is_an_error() {
-        let e = error(&[
-            "zookeeper.session_timeout = \"30s\"",
-            "failover.budget = \"30s\"",
-        ]);
-        assert_error(
-            &e,
-            "failover.budget",
-            &["zookeeper.session_timeout", "crashed leader", "never"],
-        );
+        let e = error(&["zookeeper.session_timeout = \"30s\"", "failover.budget = \"30s\""]);
+        assert_error(&e, "failover.budget", &["zookeeper.session_timeout", "crashed leader", "never"]);
         assert_eq!(e.kind(), ConfigErrorKind::Timing);
     }
 
@@ -1842,10 +1593,7 @@ budget = "20s"
                 ("FHS_NODE__ID", "jm2"),
                 ("FHS_ZOOKEEPER__QUORUM", "zk9:2181/x"),
                 ("FHS_JOBMANAGER__HEALTH_FAILURES", "5"),
-                (
-                    "FHS_JOBMANAGER__COMMAND",
-                    " /opt/f/bin/jobmanager.sh \t start-foreground ",
-                ),
+                ("FHS_JOBMANAGER__COMMAND", " /opt/f/bin/jobmanager.sh \t start-foreground "),
                 ("FHS_JOBMANAGER__ENV__JAVA_HOME", "/usr/lib/jvm/java-17"),
                 ("FHS_JOBMANAGER__LOG_FILE", "/var/log/jm.out"),
                 ("PATH", "/usr/bin"),
@@ -1856,53 +1604,23 @@ budget = "20s"
         assert_eq!(s.node.id, "jm2");
         assert_eq!(s.zookeeper.quorum, "zk9:2181/x");
         assert_eq!(s.jobmanager.health_failures, 5);
-        assert_eq!(
-            s.jobmanager.command,
-            ["/opt/f/bin/jobmanager.sh", "start-foreground"]
-        );
+        assert_eq!(s.jobmanager.command, ["/opt/f/bin/jobmanager.sh", "start-foreground"]);
         // The variable's name keeps its case, and the file's entries stay.
-        let env: Vec<(&str, &str)> = s
-            .jobmanager
-            .env
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        assert_eq!(
-            env,
-            [
-                ("FLINK_CONF_DIR", "/etc/flink"),
-                ("JAVA_HOME", "/usr/lib/jvm/java-17")
-            ]
-        );
-        assert_eq!(
-            s.jobmanager.log_file,
-            Some(PathBuf::from("/var/log/jm.out"))
-        );
+        let env: Vec<(&str, &str)> = s.jobmanager.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(env, [("FLINK_CONF_DIR", "/etc/flink"), ("JAVA_HOME", "/usr/lib/jvm/java-17")]);
+        assert_eq!(s.jobmanager.log_file, Some(PathBuf::from("/var/log/jm.out")));
     }
 
     #[test]
     fn environment_alone_can_supply_required_keys() {
-        let (s, _) = load_text(
-            "",
-            &[
-                ("FHS_ZOOKEEPER__QUORUM", "zk1:2181"),
-                ("FLINK_HOME", "/opt/flink"),
-            ],
-        )
-        .unwrap();
+        let (s, _) = load_text("", &[("FHS_ZOOKEEPER__QUORUM", "zk1:2181"), ("FLINK_HOME", "/opt/flink")]).unwrap();
         assert_eq!(s.zookeeper.quorum, "zk1:2181");
         assert_eq!(s.jobmanager.command[0], "/opt/flink/bin/jobmanager.sh");
     }
 
     #[test]
     fn environment_variable_names_are_case_insensitive() {
-        let s = load_env(
-            &[],
-            &[
-                ("fhs_node__id", "jm3"),
-                ("Fhs_Jobmanager__Restart_Limit", "1"),
-            ],
-        );
+        let s = load_env(&[], &[("fhs_node__id", "jm3"), ("Fhs_Jobmanager__Restart_Limit", "1")]);
         assert_eq!(s.node.id, "jm3");
         assert_eq!(s.jobmanager.restart_limit, 1);
     }
@@ -1927,59 +1645,32 @@ budget = "20s"
         );
         assert_eq!(e.env_var(), Some("FHS_ZOOKEEPER_SESSION_TIMEOUT"));
         let e = error_env(&[], &[("FHS_ZOOKEEPER__SESION_TIMEOUT", "4s")]);
-        assert_error(
-            &e,
-            "zookeeper.sesion_timeout",
-            &["FHS_ZOOKEEPER__SESION_TIMEOUT"],
-        );
+        assert_error(&e, "zookeeper.sesion_timeout", &["FHS_ZOOKEEPER__SESION_TIMEOUT"]);
     }
 
     #[test]
     fn jobmanager_env_variable_names_from_the_environment_are_checked() {
         let e = error_env(&[], &[("FHS_JOBMANAGER__ENV__A.B", "1")]);
-        assert_error(
-            &e,
-            "jobmanager.env.A.B",
-            &["(set by FHS_JOBMANAGER__ENV__A.B)", "[jobmanager.env]"],
-        );
+        assert_error(&e, "jobmanager.env.A.B", &["(set by FHS_JOBMANAGER__ENV__A.B)", "[jobmanager.env]"]);
     }
 
     #[test]
     fn errors_about_environment_values_name_the_variable() {
         let e = error_env(&[], &[("FHS_ZOOKEEPER__SESSION_TIMEOUT", "4")]);
-        assert_error(
-            &e,
-            "zookeeper.session_timeout",
-            &["(set by FHS_ZOOKEEPER__SESSION_TIMEOUT)", "\"4\"", "\"4s\""],
-        );
+        assert_error(&e, "zookeeper.session_timeout", &["(set by FHS_ZOOKEEPER__SESSION_TIMEOUT)", "\"4\"", "\"4s\""]);
         let e = error_env(&[], &[("FHS_JOBMANAGER__HEALTH_FAILURES", "yes")]);
-        assert_error(
-            &e,
-            "jobmanager.health_failures",
-            &["FHS_JOBMANAGER__HEALTH_FAILURES", "whole number"],
-        );
+        assert_error(&e, "jobmanager.health_failures", &["FHS_JOBMANAGER__HEALTH_FAILURES", "whole number"]);
         let e = error_env(&[], &[("FHS_ELECTION__PATH", "flink/leader")]);
-        assert_error(
-            &e,
-            "election.path",
-            &["(set by FHS_ELECTION__PATH)", "relative"],
-        );
+        assert_error(&e, "election.path", &["(set by FHS_ELECTION__PATH)", "relative"]);
         let e = error_env(&[], &[("FHS_JOBMANAGER__COMMAND", "   ")]);
-        assert_error(
-            &e,
-            "jobmanager.command",
-            &["FHS_JOBMANAGER__COMMAND", "must name a program"],
-        );
+        assert_error(&e, "jobmanager.command", &["FHS_JOBMANAGER__COMMAND", "must name a program"]);
         let e = error_env(&[], &[("FHS_ZOOKEEPER__SESSION_TIMEOUT", "30s")]);
         assert_error(&e, "failover.budget", &["zookeeper.session_timeout"]);
     }
 
     #[test]
     fn environment_override_can_fix_a_bad_file_value() {
-        let s = load_env(
-            &["jobmanager.stop_grace = \"9s\""],
-            &[("FHS_JOBMANAGER__STOP_GRACE", "2s")],
-        );
+        let s = load_env(&["jobmanager.stop_grace = \"9s\""], &[("FHS_JOBMANAGER__STOP_GRACE", "2s")]);
         assert_eq!(s.jobmanager.stop_grace, secs(2));
     }
 
@@ -1999,10 +1690,7 @@ budget = "20s"
 
     #[test]
     fn env_var_names_follow_the_documented_form() {
-        assert_eq!(
-            env_var_name("zookeeper.session_timeout"),
-            "FHS_ZOOKEEPER__SESSION_TIMEOUT"
-        );
+        assert_eq!(env_var_name("zookeeper.session_timeout"), "FHS_ZOOKEEPER__SESSION_TIMEOUT");
         assert_eq!(known_keys().len(), 18);
     }
 }

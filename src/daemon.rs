@@ -1,19 +1,22 @@
 //! `flink-ha-supervisor run`: the event loop that feeds the state machine from the adapters
-//! (ZooKeeper session and election, the JobManager process, probes, signals) and carries out the
-//! actions it returns. It decides nothing itself.
+//! (ZooKeeper session and election, the leader record, the JobManager process, probes, signals)
+//! and carries out the actions it returns. It decides nothing itself.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use tokio::sync::mpsc::{self, UnboundedSender};
+use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use zookeeper_client as zk;
 
+use crate::audit_log;
 use crate::config::Settings;
 use crate::election::{self, Request, Session, ZkTarget};
+use crate::failover::{self, Failover, FailoverStats};
 use crate::identity::NodeIdentity;
 use crate::jobmanager::{self, Running};
-use crate::machine::{Action, Event, Machine, Report, Role, Timings};
+use crate::machine::{Action, Event, Machine, Report, Role, StopReason, Timings};
 use crate::probe::Probe;
+use crate::record::{Term, TermSpec};
 use crate::timing;
 
 /// Pause between attempts to make a session.
@@ -25,158 +28,298 @@ const CLOSE_WAIT: Duration = Duration::from_secs(3);
 /// Messages from the adapters that are not machine events of a session or a process.
 enum Note {
     /// A new session for `generation` is up.
-    Connected {
-        generation: u64,
-        client: zk::Client,
-        started_at: Instant,
-    },
+    Connected { generation: u64, client: zk::Client, started_at: Instant },
     /// A probe finished.
     Probed(bool),
 }
 
-/// Runs the daemon until `shutdown` resolves and the shutdown completed.
-pub async fn run(
-    settings: Settings,
-    shutdown: impl std::future::Future<Output = ()>,
-) -> anyhow::Result<()> {
-    let node_id = settings.node.id.clone();
-    let identity = identity_of(&settings);
-    let target = ZkTarget {
-        quorum: settings.zookeeper.quorum.clone(),
-        session_timeout: settings.zookeeper.session_timeout,
-        connect_timeout: settings.zookeeper.connect_timeout,
-    };
-    let path = settings.election.path.clone();
-    let spec = jobmanager::Spec {
-        guard_exe: std::env::current_exe()?,
-        settings: settings.jobmanager.clone(),
-    };
-    let probe = Probe::new(
-        &settings.jobmanager.ready_url,
-        settings
-            .jobmanager
-            .health_interval
-            .clamp(Duration::from_millis(200), Duration::from_secs(5)),
-    );
-    let mut machine = Machine::new(Timings {
-        start_timeout: settings.jobmanager.start_timeout,
-        stop_grace: settings.jobmanager.stop_grace,
-        health_interval: settings.jobmanager.health_interval,
-        health_failures: settings.jobmanager.health_failures,
-        restart_limit: settings.jobmanager.restart_limit,
-        restart_window: settings.jobmanager.restart_window,
-    });
+/// The receiving ends of the adapters' channels.
+struct Inbox {
+    process: UnboundedReceiver<Event>,
+    session: UnboundedReceiver<election::SessionEvent>,
+    notes: UnboundedReceiver<Note>,
+    failovers: UnboundedReceiver<Failover>,
+}
 
-    let (process_tx, mut process_rx) = mpsc::unbounded_channel::<Event>();
-    let (session_tx, mut session_rx) = mpsc::unbounded_channel::<election::SessionEvent>();
-    let (note_tx, mut note_rx) = mpsc::unbounded_channel::<Note>();
-    let mut generation = 1;
-    let mut session: Option<Session> = None;
-    let mut connecting = tokio::spawn(connect(target.clone(), generation, note_tx.clone()));
-    let mut jm: Option<Running> = None;
+/// The monotonic instants of the current leadership term, for the failover's parts.
+#[derive(Debug, Default)]
+struct TermClock {
+    elected: Option<Instant>,
+    spawned: Option<Instant>,
+    ready_reported: bool,
+}
+
+/// The adapters around the machine and the state they need.
+struct Daemon {
+    settings: Settings,
+    identity: NodeIdentity,
+    target: ZkTarget,
+    spec: jobmanager::Spec,
+    probe: Probe,
+    machine: Machine,
+    process_tx: UnboundedSender<Event>,
+    session_tx: UnboundedSender<election::SessionEvent>,
+    note_tx: UnboundedSender<Note>,
+    failover_tx: UnboundedSender<Failover>,
+    /// The session generation whose events count; older sessions' events are dropped.
+    generation: u64,
+    session: Option<Session>,
+    negotiated_timeout: Duration,
+    connecting: tokio::task::JoinHandle<()>,
+    jm: Option<Running>,
+    term: Option<Term>,
+    clock: TermClock,
+    stats: FailoverStats,
+}
+
+/// Runs the daemon until `shutdown` resolves and the shutdown completed.
+pub async fn run(settings: Settings, shutdown: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
+    let (mut daemon, mut inbox) = Daemon::new(settings)?;
     tokio::pin!(shutdown);
     let mut shutdown_seen = false;
-
-    tracing::info!(
-        event = "joined",
-        node = node_id,
-        path,
-        quorum = target.quorum,
+    audit_log!(
+        info,
+        "joined",
+        daemon.node(),
+        None,
+        path = daemon.settings.election.path,
+        quorum = daemon.target.quorum,
         "contending for leadership"
     );
     loop {
-        let mut pending: VecDeque<Event> = VecDeque::new();
-        let deadline = machine.poll_timeout();
-        let mut actions = tokio::select! {
+        let deadline = daemon.machine.poll_timeout();
+        let now = Instant::now;
+        let actions = tokio::select! {
             biased;
             () = &mut shutdown, if !shutdown_seen => {
                 shutdown_seen = true;
-                machine.handle_event(Instant::now(), Event::ShutdownRequested)
+                daemon.machine.handle_event(now(), Event::ShutdownRequested)
             },
-            Some(event) = process_rx.recv() => machine.handle_event(Instant::now(), event),
-            Some((g, event)) = session_rx.recv() => {
-                if g == generation { machine.handle_event(Instant::now(), event) } else { Vec::new() }
+            Some(event) = inbox.process.recv() => daemon.machine.handle_event(now(), event),
+            Some((generation, event)) = inbox.session.recv() => {
+                if generation == daemon.generation { daemon.machine.handle_event(now(), event) } else { Vec::new() }
             },
-            Some(note) = note_rx.recv() => match note {
-                Note::Connected { generation: g, client, started_at } if g == generation => {
-                    let negotiated_timeout = client.session_timeout();
-                    tracing::info!(event = "session_started", node = node_id, session_id = %client.session_id(),
-                        negotiated_timeout = %humantime::format_duration(negotiated_timeout), "ZooKeeper session established");
-                    session = Some(Session::start(client, g, path.clone(), identity.to_json(),
-                        timing::heartbeat_interval(negotiated_timeout), session_tx.clone()));
-                    machine.handle_event(Instant::now(), Event::SessionStarted { negotiated_timeout, started_at })
-                },
-                Note::Connected { .. } => Vec::new(),
-                Note::Probed(ok) => machine.handle_event(Instant::now(), Event::ProbeResult { ok }),
+            Some(note) = inbox.notes.recv() => daemon.on_note(note),
+            Some(measured) = inbox.failovers.recv() => {
+                daemon.on_failover(&measured);
+                Vec::new()
             },
-            () = sleep_until(deadline), if deadline.is_some() => machine.handle_timeout(Instant::now()),
+            () = sleep_until(deadline), if deadline.is_some() => daemon.machine.handle_timeout(now()),
         };
+        if daemon.execute(actions).await {
+            audit_log!(info, "exited", daemon.node(), None, "shutdown complete");
+            return Ok(());
+        }
+    }
+}
+
+impl Daemon {
+    fn new(settings: Settings) -> anyhow::Result<(Daemon, Inbox)> {
+        let (process_tx, process) = mpsc::unbounded_channel();
+        let (session_tx, session) = mpsc::unbounded_channel();
+        let (note_tx, notes) = mpsc::unbounded_channel();
+        let (failover_tx, failovers) = mpsc::unbounded_channel();
+        let target = ZkTarget {
+            quorum: settings.zookeeper.quorum.clone(),
+            session_timeout: settings.zookeeper.session_timeout,
+            connect_timeout: settings.zookeeper.connect_timeout,
+        };
+        let jm = &settings.jobmanager;
+        let daemon = Daemon {
+            identity: identity_of(&settings),
+            spec: jobmanager::Spec { guard_exe: std::env::current_exe()?, settings: jm.clone() },
+            probe: Probe::new(
+                &jm.ready_url,
+                jm.health_interval.clamp(Duration::from_millis(200), Duration::from_secs(5)),
+            ),
+            machine: Machine::new(Timings {
+                start_timeout: jm.start_timeout,
+                stop_grace: jm.stop_grace,
+                health_interval: jm.health_interval,
+                health_failures: jm.health_failures,
+                restart_limit: jm.restart_limit,
+                restart_window: jm.restart_window,
+            }),
+            connecting: tokio::spawn(connect(target.clone(), 1, note_tx.clone())),
+            target,
+            process_tx,
+            session_tx,
+            note_tx,
+            failover_tx,
+            generation: 1,
+            session: None,
+            negotiated_timeout: settings.zookeeper.session_timeout,
+            jm: None,
+            term: None,
+            clock: TermClock::default(),
+            stats: FailoverStats::default(),
+            settings,
+        };
+        Ok((daemon, Inbox { process, session, notes, failovers }))
+    }
+
+    fn node(&self) -> &str {
+        &self.settings.node.id
+    }
+
+    fn on_note(&mut self, note: Note) -> Vec<Action> {
+        match note {
+            Note::Connected { generation, client, started_at } if generation == self.generation => {
+                let negotiated_timeout = client.session_timeout();
+                self.negotiated_timeout = negotiated_timeout;
+                audit_log!(info, "session_started", self.node(), None, session_id = %client.session_id(),
+                    negotiated_timeout_ms = negotiated_timeout.as_millis() as u64, "ZooKeeper session established");
+                self.session = Some(Session::start(
+                    client,
+                    generation,
+                    self.settings.election.path.clone(),
+                    self.identity.to_json(),
+                    timing::heartbeat_interval(negotiated_timeout),
+                    self.session_tx.clone(),
+                ));
+                self.machine.handle_event(Instant::now(), Event::SessionStarted { negotiated_timeout, started_at })
+            }
+            Note::Connected { .. } => Vec::new(),
+            Note::Probed(ok) => self.machine.handle_event(Instant::now(), Event::ProbeResult { ok }),
+        }
+    }
+
+    fn on_failover(&mut self, f: &Failover) {
+        self.stats.record(f);
+        let epoch = self.epoch();
+        let budget_ms = self.settings.failover.budget.as_millis() as u64;
+        let ms = |d: Duration| d.as_millis() as u64;
+        macro_rules! failover_record {
+            ($level:ident, $event:literal, $message:literal) => {
+                audit_log!($level, $event, self.node(), epoch,
+                    previous_node = f.previous_node, previous_epoch = f.previous_epoch, cause = f.cause.as_str(),
+                    outage_ms = ms(f.outage), detection_ms = ms(f.detection), election_ms = ms(f.election),
+                    start_ms = ms(f.start), readiness_ms = ms(f.readiness), error_bound_ms = ms(f.error_bound),
+                    budget_ms, within_budget = f.within_budget,
+                    outage_start = %rfc3339_ms(f.outage_start_ms), ready_at = %rfc3339_ms(f.ready_ms),
+                    failovers_total = self.stats.summary().count, $message)
+            };
+        }
+        failover_record!(info, "failover_completed", "failover completed");
+        if !f.within_budget {
+            failover_record!(warn, "budget_exceeded", "failover exceeded the budget");
+        }
+    }
+
+    fn epoch(&self) -> Option<u64> {
+        match self.machine.role() {
+            Role::Leader { epoch } => Some(epoch),
+            Role::Standby => None,
+        }
+    }
+
+    /// Carries out actions, and the actions of the events they cause; true when the process is
+    /// to exit.
+    async fn execute(&mut self, mut actions: Vec<Action>) -> bool {
+        let mut pending: VecDeque<Event> = VecDeque::new();
         loop {
             for action in actions {
                 match action {
                     Action::SpawnJobManager { lease_until } => {
-                        match Running::spawn(&spec, lease_until, process_tx.clone()) {
-                            Ok(running) => jm = Some(running),
-                            Err(e) => pending.push_back(Event::JobManagerSpawnFailed {
-                                error: e.to_string(),
-                            }),
+                        match Running::spawn(&self.spec, lease_until, self.process_tx.clone()) {
+                            Ok(running) => self.jm = Some(running),
+                            Err(e) => pending.push_back(Event::JobManagerSpawnFailed { error: e.to_string() }),
                         }
                     }
                     Action::RenewLease { until } => {
-                        if let Some(jm) = jm.as_mut() {
+                        if let Some(jm) = self.jm.as_mut() {
                             jm.renew(until).await;
                         }
                     }
                     Action::StopJobManager { reason, grace } => {
-                        tracing::info!(node = node_id, ?reason, grace = %humantime::format_duration(grace), "stopping the JobManager");
-                        if let Some(jm) = jm.as_mut() {
+                        if reason == StopReason::Shutdown {
+                            if let Some(term) = &self.term {
+                                term.stopping("shutdown");
+                            }
+                        }
+                        if let Some(jm) = self.jm.as_mut() {
                             jm.stop(grace).await;
                         }
                     }
                     Action::Probe => {
-                        let (probe, note_tx) = (probe.clone(), note_tx.clone());
+                        let (probe, note_tx) = (self.probe.clone(), self.note_tx.clone());
                         tokio::spawn(async move {
                             let _ = note_tx.send(Note::Probed(probe.check().await));
                         });
                     }
                     Action::Resign => {
-                        if let Some(session) = &session {
+                        if let Some(term) = self.term.take() {
+                            term.release("resigned").await;
+                        }
+                        if let Some(session) = &self.session {
                             session.request(Request::Resign);
                         }
                     }
                     Action::NewSession => {
-                        if let Some(old) = session.take() {
+                        self.term = None;
+                        if let Some(old) = self.session.take() {
                             tokio::spawn(old.close(Duration::ZERO));
                         }
-                        connecting.abort();
-                        generation += 1;
-                        connecting =
-                            tokio::spawn(connect(target.clone(), generation, note_tx.clone()));
+                        self.connecting.abort();
+                        self.generation += 1;
+                        self.connecting =
+                            tokio::spawn(connect(self.target.clone(), self.generation, self.note_tx.clone()));
                     }
                     Action::LeaveElection => {
-                        connecting.abort();
-                        if let Some(session) = session.take() {
+                        self.connecting.abort();
+                        if let Some(term) = self.term.take() {
+                            term.release("shutdown").await;
+                        }
+                        if let Some(session) = self.session.take() {
                             session.close(CLOSE_WAIT).await;
                         }
                         pending.push_back(Event::LeftElection);
                     }
-                    Action::Exit => {
-                        tracing::info!(event = "exited", node = node_id, "shutdown complete");
-                        return Ok(());
+                    Action::Exit => return true,
+                    Action::Report(report) => {
+                        self.follow_report(&report);
+                        log_report(self.node(), self.epoch(), &report);
                     }
-                    Action::Report(report) => log_report(&node_id, machine.role(), &report),
                 }
             }
-            let Some(event) = pending.pop_front() else {
-                break;
-            };
-            if matches!(event, Event::JobManagerExited { .. }) {
-                jm = None;
-            }
-            actions = machine.handle_event(Instant::now(), event);
+            let Some(event) = pending.pop_front() else { break };
+            actions = self.machine.handle_event(Instant::now(), event);
         }
-        if !machine.jobmanager().is_live() {
-            jm = None;
+        if !self.machine.jobmanager().is_live() {
+            self.jm = None;
+        }
+        false
+    }
+
+    /// Keeps the leader record and the term's clock in step with what the machine reports.
+    fn follow_report(&mut self, report: &Report) {
+        let now = Instant::now();
+        match report {
+            Report::Elected { epoch } => {
+                self.clock = TermClock { elected: Some(now), ..TermClock::default() };
+                self.term = self.session.as_ref().map(|session| {
+                    let spec = TermSpec {
+                        path: failover::record_path(&self.settings.election.path),
+                        node: self.settings.node.id.clone(),
+                        epoch: *epoch,
+                        session_timeout: self.negotiated_timeout,
+                        budget: self.settings.failover.budget,
+                    };
+                    Term::begin(session.client().clone(), spec, self.failover_tx.clone())
+                });
+            }
+            Report::JobManagerSpawned { .. } => {
+                self.clock.spawned.get_or_insert(now);
+            }
+            Report::JobManagerReady { .. } if !self.clock.ready_reported => {
+                self.clock.ready_reported = true;
+                if let (Some(term), Some(elected), Some(spawned)) = (&self.term, self.clock.elected, self.clock.spawned)
+                {
+                    term.ready(spawned - elected, now - spawned);
+                }
+            }
+            Report::LeadershipLost | Report::SessionExpired => self.term = None,
+            _ => {}
         }
     }
 }
@@ -194,11 +337,7 @@ async fn connect(target: ZkTarget, generation: u64, notes: UnboundedSender<Note>
         let started_at = Instant::now();
         match target.connect().await {
             Ok(client) => {
-                let _ = notes.send(Note::Connected {
-                    generation,
-                    client,
-                    started_at,
-                });
+                let _ = notes.send(Note::Connected { generation, client, started_at });
                 return;
             }
             Err(e) => {
@@ -209,24 +348,20 @@ async fn connect(target: ZkTarget, generation: u64, notes: UnboundedSender<Note>
     }
 }
 
+/// Milliseconds since the Unix epoch as RFC 3339 UTC with millisecond precision.
+fn rfc3339_ms(ms: i64) -> String {
+    let t = std::time::UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64);
+    humantime::format_rfc3339_millis(t).to_string()
+}
+
 /// What this daemon writes into its election node. The REST address is `ready_url`'s, with a
 /// loopback host replaced by the host name, since other hosts read it.
 fn identity_of(settings: &Settings) -> NodeIdentity {
-    let host = nix::unistd::gethostname()
-        .ok()
-        .and_then(|h| h.into_string().ok())
-        .unwrap_or_else(|| "unknown".into());
+    let host = nix::unistd::gethostname().ok().and_then(|h| h.into_string().ok()).unwrap_or_else(|| "unknown".into());
     let url = &settings.jobmanager.ready_url;
-    let authority = url
-        .split_once("://")
-        .map_or(url.as_str(), |(_, rest)| rest)
-        .split('/')
-        .next()
-        .unwrap_or_default();
+    let authority = url.split_once("://").map_or(url.as_str(), |(_, rest)| rest).split('/').next().unwrap_or_default();
     let rest_address = match authority.rsplit_once(':') {
-        Some((h, port)) if ["127.0.0.1", "localhost", "[::1]", "0.0.0.0"].contains(&h) => {
-            format!("{host}:{port}")
-        }
+        Some((h, port)) if ["127.0.0.1", "localhost", "[::1]", "0.0.0.0"].contains(&h) => format!("{host}:{port}"),
         _ => authority.to_string(),
     };
     NodeIdentity {
@@ -239,53 +374,44 @@ fn identity_of(settings: &Settings) -> NodeIdentity {
     }
 }
 
-/// Writes one report as a structured log line.
-fn log_report(node: &str, role: Role, report: &Report) {
-    let epoch = match role {
-        Role::Leader { epoch } => Some(epoch),
-        Role::Standby => None,
-    };
-    let d = |d: &Duration| d.as_millis() as u64;
+/// Writes one machine report as an audit record (docs/audit-events.md).
+fn log_report(node: &str, epoch: Option<u64>, report: &Report) {
+    let ms = |d: &Duration| d.as_millis() as u64;
     match report {
-        Report::Elected { epoch } => tracing::info!(event = "elected", node, epoch, "this node leads"),
+        Report::Elected { epoch } => audit_log!(info, "elected", node, Some(*epoch), "this node leads"),
         Report::JobManagerSpawned { pid, attempt } => {
-            tracing::info!(event = "jobmanager_spawned", node, epoch, pid, attempt, "JobManager started")
+            audit_log!(info, "jobmanager_spawned", node, epoch, pid, attempt, "JobManager started")
         },
         Report::JobManagerReady { startup } => {
-            tracing::info!(event = "jobmanager_ready", node, epoch, startup_ms = d(startup), "JobManager ready")
+            audit_log!(info, "jobmanager_ready", node, epoch, startup_ms = ms(startup), "JobManager ready")
         },
         Report::JobManagerExited { code } => {
-            tracing::warn!(event = "jobmanager_exited", node, epoch, code, "JobManager exited on its own")
+            audit_log!(warn, "jobmanager_exited", node, epoch, code, "JobManager exited on its own")
         },
         Report::JobManagerStopped { reason, code } => {
-            tracing::info!(event = "jobmanager_stopped", node, epoch, ?reason, code, "JobManager stopped")
+            audit_log!(info, "jobmanager_stopped", node, epoch, reason = ?reason, code, "JobManager stopped")
         },
-        Report::JobManagerRestartScheduled { delay, restarts_in_window } => tracing::warn!(
-            event = "jobmanager_restarted", node, epoch, delay_ms = d(delay), restarts_in_window, "restarting the JobManager"
-        ),
+        Report::JobManagerRestartScheduled { delay, restarts_in_window } => audit_log!(warn, "jobmanager_restarted",
+            node, epoch, delay_ms = ms(delay), restarts_in_window, "restarting the JobManager"),
         Report::JobManagerSpawnFailed { error } => {
-            tracing::error!(event = "jobmanager_spawn_failed", node, epoch, error, "cannot start the JobManager")
+            audit_log!(error, "jobmanager_spawn_failed", node, epoch, error, "cannot start the JobManager")
         },
-        Report::Resigned { restarts_in_window } => tracing::error!(
-            event = "resigned", node, epoch, restarts_in_window, "the JobManager keeps failing; giving leadership away"
-        ),
-        Report::Fenced { silent_for } => tracing::error!(
-            event = "fenced", node, epoch, silent_for_ms = d(silent_for),
-            "no proof that the session is alive; stopping the JobManager before the session could expire"
-        ),
-        Report::LeadershipLost => tracing::warn!(event = "leadership_lost", node, "leadership lost"),
+        Report::Resigned { restarts_in_window } => audit_log!(error, "resigned", node, epoch, restarts_in_window,
+            "the JobManager keeps failing; giving leadership away"),
+        Report::Fenced { silent_for } => audit_log!(error, "fenced", node, epoch, silent_for_ms = ms(silent_for),
+            "no proof that the session is alive; stopping the JobManager before the session could expire"),
+        Report::LeadershipLost => audit_log!(warn, "leadership_lost", node, None, "leadership lost"),
         Report::SessionDisconnected => {
-            tracing::warn!(event = "session_disconnected", node, epoch, "lost the connection to ZooKeeper")
+            audit_log!(warn, "session_disconnected", node, epoch, "lost the connection to ZooKeeper")
         },
-        Report::SessionReconnected { disconnected_for } => tracing::info!(
-            event = "session_reconnected", node, epoch, disconnected_for_ms = d(disconnected_for), "reconnected to ZooKeeper"
-        ),
-        Report::SessionExpired => tracing::warn!(event = "session_expired", node, "the ZooKeeper session expired; rejoining"),
-        Report::SessionTimeoutTooShort { negotiated } => tracing::error!(
-            event = "session_timeout_too_short", node, negotiated_ms = d(negotiated),
-            max_stop_grace_ms = d(&timing::max_stop_grace(*negotiated)),
-            "the server granted a session timeout too short to stop the JobManager in time; this node will not run it. Lower jobmanager.stop_grace or raise the server's minSessionTimeout"
-        ),
-        Report::Shutdown => tracing::info!(event = "shutdown", node, epoch, "shutting down"),
+        Report::SessionReconnected { disconnected_for } => audit_log!(info, "session_reconnected", node, epoch,
+            disconnected_for_ms = ms(disconnected_for), "reconnected to ZooKeeper"),
+        Report::SessionExpired => {
+            audit_log!(warn, "session_expired", node, None, "the ZooKeeper session expired; rejoining")
+        },
+        Report::SessionTimeoutTooShort { negotiated } => audit_log!(error, "session_timeout_too_short", node, None,
+            negotiated_ms = ms(negotiated), max_stop_grace_ms = ms(&timing::max_stop_grace(*negotiated)),
+            "the server granted a session timeout too short to stop the JobManager in time; this node will not run it. Lower jobmanager.stop_grace or raise the server's minSessionTimeout"),
+        Report::Shutdown => audit_log!(info, "shutdown", node, epoch, "shutting down"),
     }
 }

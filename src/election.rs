@@ -57,6 +57,7 @@ pub type SessionEvent = (u64, Event);
 
 /// The running tasks of one session.
 pub struct Session {
+    client: zk::Client,
     requests: UnboundedSender<Request>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     state: zk::StateWatcher,
@@ -75,32 +76,16 @@ impl Session {
         let (requests, requests_rx) = mpsc::unbounded_channel();
         let state = client.state_watcher();
         let tasks = vec![
-            tokio::spawn(watch_state(
-                client.state_watcher(),
-                generation,
-                events.clone(),
-            )),
-            tokio::spawn(heartbeat(
-                client.clone(),
-                path.clone(),
-                heartbeat_interval,
-                generation,
-                events.clone(),
-            )),
-            tokio::spawn(contend(
-                client,
-                path,
-                identity,
-                requests_rx,
-                generation,
-                events,
-            )),
+            tokio::spawn(watch_state(client.state_watcher(), generation, events.clone())),
+            tokio::spawn(heartbeat(client.clone(), path.clone(), heartbeat_interval, generation, events.clone())),
+            tokio::spawn(contend(client.clone(), path, identity, requests_rx, generation, events)),
         ];
-        Session {
-            requests,
-            tasks,
-            state,
-        }
+        Session { client, requests, tasks, state }
+    }
+
+    /// The session's client, for other adapters (the leader record).
+    pub fn client(&self) -> &zk::Client {
+        &self.client
     }
 
     /// Passes a request to the election task.
@@ -118,30 +103,23 @@ impl Session {
         for task in self.tasks.drain(..) {
             let _ = task.await;
         }
+        let Session { client, mut state, .. } = self;
+        drop(client);
         // Every Client clone is gone now, which makes the client send CloseSession.
         let _ = tokio::time::timeout(wait, async {
-            while !matches!(
-                self.state.peek_state(),
-                zk::SessionState::Closed | zk::SessionState::Expired
-            ) {
-                self.state.changed().await;
+            while !matches!(state.peek_state(), zk::SessionState::Closed | zk::SessionState::Expired) {
+                state.changed().await;
             }
         })
         .await;
     }
 }
 
-async fn watch_state(
-    mut state: zk::StateWatcher,
-    generation: u64,
-    events: UnboundedSender<SessionEvent>,
-) {
+async fn watch_state(mut state: zk::StateWatcher, generation: u64, events: UnboundedSender<SessionEvent>) {
     loop {
         let event = match state.changed().await {
             zk::SessionState::Disconnected => Event::SessionDisconnected,
-            zk::SessionState::SyncConnected | zk::SessionState::ConnectedReadOnly => {
-                Event::SessionReconnected
-            }
+            zk::SessionState::SyncConnected | zk::SessionState::ConnectedReadOnly => Event::SessionReconnected,
             zk::SessionState::Expired | zk::SessionState::AuthFailed => {
                 let _ = events.send((generation, Event::SessionExpired));
                 return;
@@ -168,10 +146,7 @@ async fn heartbeat(
         let sent_at = Instant::now();
         match tokio::time::timeout(interval * 2, client.sync(&path)).await {
             Ok(Ok(())) => {
-                if events
-                    .send((generation, Event::HeardFromServer { sent_at }))
-                    .is_err()
-                {
+                if events.send((generation, Event::HeardFromServer { sent_at })).is_err() {
                     return;
                 }
             }
@@ -262,9 +237,7 @@ async fn watch_until_gone(client: &zk::Client, node: &str) {
             Ok((None, _)) => return,
             Ok((Some(_), watcher)) => {
                 let event = watcher.changed().await;
-                if event.event_type == zk::EventType::NodeDeleted
-                    || event.session_state.is_terminated()
-                {
+                if event.event_type == zk::EventType::NodeDeleted || event.session_state.is_terminated() {
                     return;
                 }
             }
@@ -281,11 +254,7 @@ async fn report_children(client: zk::Client, path: String) {
         return;
     };
     for name in names {
-        let data = client
-            .get_data(&format!("{path}/{name}"))
-            .await
-            .map(|(data, _)| data)
-            .unwrap_or_default();
+        let data = client.get_data(&format!("{path}/{name}")).await.map(|(data, _)| data).unwrap_or_default();
         match identity::classify(&name, &data) {
             Child::Foreign { name } => {
                 tracing::warn!(
@@ -295,11 +264,7 @@ async fn report_children(client: zk::Client, path: String) {
                     "a child of the election path is not a contender; ignored"
                 )
             }
-            Child::Contender {
-                name,
-                identity: Err(why),
-                ..
-            } => {
+            Child::Contender { name, identity: Err(why), .. } => {
                 tracing::warn!(
                     event = "malformed_contender",
                     path,

@@ -64,10 +64,7 @@ pub enum Status {
 impl Status {
     /// Parses a status line; `None` for anything else.
     pub fn parse(line: &str) -> Option<Status> {
-        let (word, rest) = line
-            .trim_end()
-            .split_once(' ')
-            .unwrap_or((line.trim_end(), ""));
+        let (word, rest) = line.trim_end().split_once(' ').unwrap_or((line.trim_end(), ""));
         match word {
             "spawned" => rest.parse().ok().map(Status::Spawned),
             "spawn-failed" => Some(Status::SpawnFailed(rest.to_string())),
@@ -80,9 +77,7 @@ impl Status {
 
 /// The exit code convention: the status code, or 128 + the signal number.
 pub fn exit_code(status: ExitStatus) -> i32 {
-    status
-        .code()
-        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
+    status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
 }
 
 /// Runs the guard until the JobManager is gone; returns the process exit code.
@@ -179,10 +174,7 @@ fn spawn(command: &[String]) -> std::io::Result<Child> {
     use std::os::fd::AsFd;
     let stdout = std::io::stderr().as_fd().try_clone_to_owned()?;
     let mut cmd = Command::new(&command[0]);
-    cmd.args(&command[1..])
-        .stdin(Stdio::null())
-        .stdout(Stdio::from(stdout))
-        .stderr(Stdio::inherit());
+    cmd.args(&command[1..]).stdin(Stdio::null()).stdout(Stdio::from(stdout)).stderr(Stdio::inherit());
     let guard_pid = std::process::id() as i32;
     // SAFETY: only async-signal-safe system calls between fork and exec.
     unsafe {

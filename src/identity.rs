@@ -68,9 +68,7 @@ pub fn contender_sequence(name: &str) -> Option<u64> {
 /// Classifies a child of the election path from its name and data.
 pub fn classify(name: &str, data: &[u8]) -> Child {
     match contender_sequence(name) {
-        None => Child::Foreign {
-            name: name.to_string(),
-        },
+        None => Child::Foreign { name: name.to_string() },
         Some(sequence) => Child::Contender {
             name: name.to_string(),
             sequence,
@@ -99,11 +97,7 @@ mod tests {
         let name = "_c_0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0-latch-0000000042";
         assert_eq!(
             classify(name, &identity().to_json()),
-            Child::Contender {
-                name: name.into(),
-                sequence: 42,
-                identity: Ok(identity())
-            }
+            Child::Contender { name: name.into(), sequence: 42, identity: Ok(identity()) }
         );
     }
 
@@ -111,29 +105,15 @@ mod tests {
     fn malformed_data_is_reported_not_fatal() {
         let name = "_c_x-latch-0000000001";
         match classify(name, b"{not json") {
-            Child::Contender {
-                sequence: 1,
-                identity: Err(why),
-                ..
-            } => assert!(why.contains("not a node identity")),
+            Child::Contender { sequence: 1, identity: Err(why), .. } => assert!(why.contains("not a node identity")),
             other => panic!("{other:?}"),
         }
     }
 
     #[test]
     fn foreign_children_are_recognised() {
-        for name in [
-            "lock",
-            "latch-12",
-            "_c_x-latch-00000000ab",
-            "other-0000000001",
-            "",
-        ] {
-            assert_eq!(
-                classify(name, b""),
-                Child::Foreign { name: name.into() },
-                "{name}"
-            );
+        for name in ["lock", "latch-12", "_c_x-latch-00000000ab", "other-0000000001", ""] {
+            assert_eq!(classify(name, b""), Child::Foreign { name: name.into() }, "{name}");
         }
     }
 }

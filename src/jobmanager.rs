@@ -44,11 +44,7 @@ pub struct Running {
 impl Running {
     /// Starts the guard, which starts the JobManager. Events go to `events`; the last one for
     /// this process is `JobManagerExited` or `JobManagerSpawnFailed`.
-    pub fn spawn(
-        spec: &Spec,
-        lease_until: Instant,
-        events: UnboundedSender<Event>,
-    ) -> std::io::Result<Running> {
+    pub fn spawn(spec: &Spec, lease_until: Instant, events: UnboundedSender<Event>) -> std::io::Result<Running> {
         let s = &spec.settings;
         let mut cmd = Command::new(&spec.guard_exe);
         cmd.arg("fence-guard")
@@ -68,10 +64,7 @@ impl Running {
         }
         match &s.log_file {
             Some(path) => {
-                let file = std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(path)?;
+                let file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
                 cmd.stderr(Stdio::from(file));
             }
             None => {
@@ -115,42 +108,27 @@ impl Running {
             let guard_status = child.wait().await;
             gone2.store(true, Ordering::SeqCst);
             if !spawn_failed {
-                let code =
-                    code.unwrap_or_else(|| guard_status.map(guard::exit_code).unwrap_or(255));
+                let code = code.unwrap_or_else(|| guard_status.map(guard::exit_code).unwrap_or(255));
                 let _ = events.send(Event::JobManagerExited { code });
             }
         });
-        Ok(Running {
-            control,
-            guard_pid,
-            jm_pid,
-            gone,
-        })
+        Ok(Running { control, guard_pid, jm_pid, gone })
     }
 
     /// Moves the fence deadline the guard enforces.
     pub async fn renew(&mut self, until: Instant) {
-        let _ = self
-            .control
-            .write_all(guard::lease_line(mono::from_instant(until)).as_bytes())
-            .await;
+        let _ = self.control.write_all(guard::lease_line(mono::from_instant(until)).as_bytes()).await;
     }
 
     /// Asks the guard to stop the JobManager: SIGTERM to its group, SIGKILL after `grace`. If the
     /// guard itself does not finish in time, kills both.
     pub async fn stop(&mut self, grace: Duration) {
-        let _ = self
-            .control
-            .write_all(guard::stop_line(grace).as_bytes())
-            .await;
+        let _ = self.control.write_all(guard::stop_line(grace).as_bytes()).await;
         let (guard_pid, jm_pid, gone) = (self.guard_pid, self.jm_pid.clone(), self.gone.clone());
         tokio::spawn(async move {
             tokio::time::sleep(grace + GUARD_SLACK).await;
             if !gone.load(Ordering::SeqCst) {
-                tracing::error!(
-                    guard_pid,
-                    "the fence guard did not stop the JobManager in time; killing both"
-                );
+                tracing::error!(guard_pid, "the fence guard did not stop the JobManager in time; killing both");
                 let jm = jm_pid.load(Ordering::SeqCst);
                 if jm != 0 {
                     let _ = killpg(Pid::from_raw(jm as i32), Signal::SIGKILL);

@@ -4,6 +4,7 @@
 pub mod config;
 pub mod daemon;
 pub mod election;
+pub mod failover;
 pub mod guard;
 pub mod identity;
 pub mod jobmanager;
@@ -11,4 +12,5 @@ pub mod logging;
 pub mod machine;
 pub mod mono;
 pub mod probe;
+pub mod record;
 pub mod timing;

@@ -13,15 +13,38 @@ pub enum LogFormat {
 
 /// Installs the global subscriber writing to stdout. `RUST_LOG` overrides the default `info`.
 pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,zookeeper_client=warn"));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,zookeeper_client=warn"));
     let builder = fmt().with_env_filter(filter).with_writer(std::io::stdout);
     match format {
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .init(),
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).init(),
         LogFormat::Text => builder.init(),
     }
+}
+
+/// The tracing target of audit records (docs/audit-events.md).
+pub const AUDIT_TARGET: &str = "audit";
+
+/// The audit schema version written as `v` on every audit record.
+pub const AUDIT_SCHEMA_VERSION: u32 = 1;
+
+/// Lets `None` stand for "no epoch" without a type annotation at each call.
+pub fn epoch_value(epoch: Option<u64>) -> Option<u64> {
+    epoch
+}
+
+/// Logs one audit record: `audit_log!(level, "event", node, epoch, fields..., "message")`,
+/// with `target: "audit"`, the schema version `v`, the event name, the node and the epoch
+/// (omitted when `None`) on every record.
+#[macro_export]
+macro_rules! audit_log {
+    ($level:ident, $event:expr, $node:expr, $epoch:expr, $($rest:tt)+) => {
+        tracing::$level!(
+            target: "audit",
+            v = $crate::logging::AUDIT_SCHEMA_VERSION,
+            event = $event,
+            node = $node,
+            epoch = $crate::logging::epoch_value($epoch),
+            $($rest)+
+        )
+    };
 }

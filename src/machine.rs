@@ -157,10 +157,7 @@ pub enum Report {
     /// The JobManager was stopped on our request.
     JobManagerStopped { reason: StopReason, code: i32 },
     /// A failed JobManager will be restarted after `delay`.
-    JobManagerRestartScheduled {
-        delay: Duration,
-        restarts_in_window: u32,
-    },
+    JobManagerRestartScheduled { delay: Duration, restarts_in_window: u32 },
     /// The JobManager could not be spawned.
     JobManagerSpawnFailed { error: String },
     /// Too many restarts within the window: giving leadership away.
@@ -227,10 +224,7 @@ impl JobManager {
     pub fn is_live(self) -> bool {
         matches!(
             self,
-            JobManager::Spawning { .. }
-                | JobManager::Starting { .. }
-                | JobManager::Ready
-                | JobManager::Stopping { .. }
+            JobManager::Spawning { .. } | JobManager::Starting { .. } | JobManager::Ready | JobManager::Stopping { .. }
         )
     }
 }
@@ -359,15 +353,10 @@ impl Machine {
     pub fn handle_event(&mut self, now: Instant, event: Event) -> Vec<Action> {
         let mut out = Vec::new();
         match event {
-            Event::SessionStarted {
-                negotiated_timeout,
-                started_at,
-            } => {
+            Event::SessionStarted { negotiated_timeout, started_at } => {
                 self.fence_after = timing::fence_after(negotiated_timeout, self.timings.stop_grace);
                 if self.fence_after.is_none() {
-                    out.push(Action::Report(Report::SessionTimeoutTooShort {
-                        negotiated: negotiated_timeout,
-                    }));
+                    out.push(Action::Report(Report::SessionTimeoutTooShort { negotiated: negotiated_timeout }));
                 }
                 self.last_heard = Some(started_at);
                 self.disconnected_since = None;
@@ -390,9 +379,7 @@ impl Machine {
             }
             Event::SessionReconnected => {
                 if let Some(since) = self.disconnected_since.take() {
-                    out.push(Action::Report(Report::SessionReconnected {
-                        disconnected_for: now - since,
-                    }));
+                    out.push(Action::Report(Report::SessionReconnected { disconnected_for: now - since }));
                 }
             }
             Event::SessionExpired => {
@@ -446,9 +433,7 @@ impl Machine {
                 out.push(Action::Report(Report::Shutdown));
                 match self.jm {
                     JobManager::Stopping { .. } => {}
-                    j if j.is_live() => {
-                        self.stop(StopReason::Shutdown, self.timings.stop_grace, &mut out)
-                    }
+                    j if j.is_live() => self.stop(StopReason::Shutdown, self.timings.stop_grace, &mut out),
                     _ => {
                         self.jm = JobManager::Stopped;
                         out.push(Action::LeaveElection);
@@ -470,9 +455,7 @@ impl Machine {
                 if ok {
                     self.jm = JobManager::Ready;
                     self.probe_failures = 0;
-                    out.push(Action::Report(Report::JobManagerReady {
-                        startup: now - since,
-                    }));
+                    out.push(Action::Report(Report::JobManagerReady { startup: now - since }));
                     self.next_probe = Some(now + self.timings.health_interval);
                 } else {
                     self.next_probe = Some(now + READINESS_POLL);
@@ -528,29 +511,18 @@ impl Machine {
         if !self.has_authority(now) {
             return;
         }
-        while self
-            .restarts
-            .front()
-            .is_some_and(|t| now.duration_since(*t) > self.timings.restart_window)
-        {
+        while self.restarts.front().is_some_and(|t| now.duration_since(*t) > self.timings.restart_window) {
             self.restarts.pop_front();
         }
         let restarts = self.restarts.len() as u32;
         if restarts >= self.timings.restart_limit {
-            out.push(Action::Report(Report::Resigned {
-                restarts_in_window: restarts,
-            }));
+            out.push(Action::Report(Report::Resigned { restarts_in_window: restarts }));
             self.resign(out);
             return;
         }
         self.restarts.push_back(now);
-        let delay = RESTART_BACKOFF_BASE
-            .saturating_mul(1 << restarts.min(16))
-            .min(RESTART_BACKOFF_MAX);
-        out.push(Action::Report(Report::JobManagerRestartScheduled {
-            delay,
-            restarts_in_window: restarts + 1,
-        }));
+        let delay = RESTART_BACKOFF_BASE.saturating_mul(1 << restarts.min(16)).min(RESTART_BACKOFF_MAX);
+        out.push(Action::Report(Report::JobManagerRestartScheduled { delay, restarts_in_window: restarts + 1 }));
         self.jm = JobManager::Backoff { until: now + delay };
     }
 
@@ -586,14 +558,8 @@ impl Machine {
 
     fn check_fence(&mut self, now: Instant, out: &mut Vec<Action>) {
         let running = self.jm.is_live() && !matches!(self.jm, JobManager::Stopping { .. });
-        if running
-            && !self.has_authority(now)
-            && matches!(self.role, Role::Leader { .. })
-            && !self.shutting_down
-        {
-            let silent_for = self
-                .last_heard
-                .map_or(Duration::ZERO, |t| now.saturating_duration_since(t));
+        if running && !self.has_authority(now) && matches!(self.role, Role::Leader { .. }) && !self.shutting_down {
+            let silent_for = self.last_heard.map_or(Duration::ZERO, |t| now.saturating_duration_since(t));
             out.push(Action::Report(Report::Fenced { silent_for }));
             self.stop(StopReason::Fenced, self.timings.stop_grace, out);
         }
@@ -606,9 +572,7 @@ impl Machine {
         if self.jm != JobManager::Stopped || !self.has_authority(now) || self.resign_pending {
             return;
         }
-        let lease_until = self
-            .fence_deadline()
-            .expect("authority implies a fence deadline");
+        let lease_until = self.fence_deadline().expect("authority implies a fence deadline");
         self.jm = JobManager::Spawning { since: now };
         self.lease_sent = Some(lease_until);
         out.push(Action::SpawnJobManager { lease_until });
@@ -659,13 +623,7 @@ mod tests {
     /// A machine with a session at `t0` that has just been elected; returns it with the lease.
     fn leader(t0: Instant) -> (Machine, Instant) {
         let mut m = Machine::new(timings());
-        m.handle_event(
-            t0,
-            Event::SessionStarted {
-                negotiated_timeout: SESSION,
-                started_at: t0,
-            },
-        );
+        m.handle_event(t0, Event::SessionStarted { negotiated_timeout: SESSION, started_at: t0 });
         let out = m.handle_event(t0, Event::Elected { epoch: 7 });
         let lease = out
             .iter()
@@ -705,25 +663,10 @@ mod tests {
     fn standby_never_spawns() {
         let t0 = Instant::now();
         let mut m = Machine::new(timings());
-        let mut out = m.handle_event(
-            t0,
-            Event::SessionStarted {
-                negotiated_timeout: SESSION,
-                started_at: t0,
-            },
-        );
-        out.extend(m.handle_event(
-            t0 + secs(1.0),
-            Event::HeardFromServer {
-                sent_at: t0 + secs(1.0),
-            },
-        ));
+        let mut out = m.handle_event(t0, Event::SessionStarted { negotiated_timeout: SESSION, started_at: t0 });
+        out.extend(m.handle_event(t0 + secs(1.0), Event::HeardFromServer { sent_at: t0 + secs(1.0) }));
         out.extend(m.handle_timeout(t0 + secs(100.0)));
-        assert!(
-            out.iter()
-                .all(|a| !matches!(a, Action::SpawnJobManager { .. })),
-            "{out:?}"
-        );
+        assert!(out.iter().all(|a| !matches!(a, Action::SpawnJobManager { .. })), "{out:?}");
         assert_eq!(m.poll_timeout(), None);
     }
 
@@ -731,10 +674,7 @@ mod tests {
     fn elected_spawns_with_lease_at_the_fence_deadline() {
         let t0 = Instant::now();
         let (m, lease) = leader(t0);
-        assert_eq!(
-            lease,
-            t0 + SESSION - Duration::from_secs(3) - timing::FENCE_MARGIN
-        );
+        assert_eq!(lease, t0 + SESSION - Duration::from_secs(3) - timing::FENCE_MARGIN);
         assert_eq!(m.role(), Role::Leader { epoch: 7 });
     }
 
@@ -743,13 +683,7 @@ mod tests {
         let t0 = Instant::now();
         let (mut m, _) = leader(t0);
         let out = m.handle_event(t0, Event::JobManagerSpawned { pid: 42 });
-        assert!(has(
-            &out,
-            &Action::Report(Report::JobManagerSpawned {
-                pid: 42,
-                attempt: 0
-            })
-        ));
+        assert!(has(&out, &Action::Report(Report::JobManagerSpawned { pid: 42, attempt: 0 })));
         assert_eq!(m.poll_timeout(), Some(t0 + READINESS_POLL));
         assert_eq!(m.handle_timeout(t0 + READINESS_POLL), vec![Action::Probe]);
         // No second probe while one is in flight.
@@ -758,14 +692,8 @@ mod tests {
         assert_eq!(m.poll_timeout(), Some(t0 + secs(0.3) + READINESS_POLL));
         m.handle_timeout(t0 + secs(0.6));
         let out = m.handle_event(t0 + secs(0.7), Event::ProbeResult { ok: true });
-        assert!(has(
-            &out,
-            &Action::Report(Report::JobManagerReady { startup: secs(0.7) })
-        ));
-        assert_eq!(
-            m.poll_timeout(),
-            Some(t0 + secs(0.7) + Duration::from_secs(2)).min(m.fence_deadline())
-        );
+        assert!(has(&out, &Action::Report(Report::JobManagerReady { startup: secs(0.7) })));
+        assert_eq!(m.poll_timeout(), Some(t0 + secs(0.7) + Duration::from_secs(2)).min(m.fence_deadline()));
     }
 
     #[test]
@@ -774,52 +702,28 @@ mod tests {
         let mut m = ready_leader(t0);
         let deadline = m.fence_deadline().unwrap();
         let out = m.handle_event(t0 + secs(2.0), Event::SessionDisconnected);
-        assert!(
-            stops(&out).is_empty(),
-            "disconnect alone does not stop: {out:?}"
-        );
+        assert!(stops(&out).is_empty(), "disconnect alone does not stop: {out:?}");
         // Probes go on; the JobManager keeps serving until the deadline.
         let before = m.handle_timeout(deadline - secs(0.001));
         assert!(stops(&before).is_empty(), "{before:?}");
         m.handle_event(deadline - secs(0.001), Event::ProbeResult { ok: true });
         let out = m.handle_timeout(deadline);
-        assert_eq!(
-            stops(&out),
-            vec![(StopReason::Fenced, Duration::from_secs(3))]
-        );
-        assert!(has(
-            &out,
-            &Action::Report(Report::Fenced {
-                silent_for: deadline - t0
-            })
-        ));
+        assert_eq!(stops(&out), vec![(StopReason::Fenced, Duration::from_secs(3))]);
+        assert!(has(&out, &Action::Report(Report::Fenced { silent_for: deadline - t0 })));
         // Dead before the session could expire: deadline + grace + margin = last heard + timeout.
-        assert_eq!(
-            deadline + Duration::from_secs(3) + timing::FENCE_MARGIN,
-            t0 + SESSION
-        );
+        assert_eq!(deadline + Duration::from_secs(3) + timing::FENCE_MARGIN, t0 + SESSION);
     }
 
     #[test]
     fn hearing_from_the_server_moves_the_deadline_and_renews_the_lease() {
         let t0 = Instant::now();
         let mut m = ready_leader(t0);
-        let out = m.handle_event(
-            t0 + secs(4.0),
-            Event::HeardFromServer {
-                sent_at: t0 + secs(3.5),
-            },
-        );
+        let out = m.handle_event(t0 + secs(4.0), Event::HeardFromServer { sent_at: t0 + secs(3.5) });
         let until = t0 + secs(3.5) + Duration::from_secs(5);
         assert!(has(&out, &Action::RenewLease { until }), "{out:?}");
         assert_eq!(m.fence_deadline(), Some(until));
         // An older answer arriving late never moves the deadline back.
-        let out = m.handle_event(
-            t0 + secs(4.1),
-            Event::HeardFromServer {
-                sent_at: t0 + secs(2.0),
-            },
-        );
+        let out = m.handle_event(t0 + secs(4.1), Event::HeardFromServer { sent_at: t0 + secs(2.0) });
         assert!(out.iter().all(|a| !matches!(a, Action::RenewLease { .. })));
         assert_eq!(m.fence_deadline(), Some(until));
         assert!(stops(&m.handle_timeout(t0 + secs(8.0))).is_empty());
@@ -831,18 +735,8 @@ mod tests {
         let mut m = ready_leader(t0);
         m.handle_event(t0 + secs(1.0), Event::SessionDisconnected);
         let out = m.handle_event(t0 + secs(3.0), Event::SessionReconnected);
-        assert!(has(
-            &out,
-            &Action::Report(Report::SessionReconnected {
-                disconnected_for: secs(2.0)
-            })
-        ));
-        m.handle_event(
-            t0 + secs(3.1),
-            Event::HeardFromServer {
-                sent_at: t0 + secs(3.0),
-            },
-        );
+        assert!(has(&out, &Action::Report(Report::SessionReconnected { disconnected_for: secs(2.0) })));
+        m.handle_event(t0 + secs(3.1), Event::HeardFromServer { sent_at: t0 + secs(3.0) });
         assert!(stops(&m.handle_timeout(t0 + secs(7.0))).is_empty());
         assert_eq!(m.role(), Role::Leader { epoch: 7 });
         assert_eq!(m.jobmanager(), JobManager::Ready);
@@ -855,29 +749,11 @@ mod tests {
         let deadline = m.fence_deadline().unwrap();
         m.handle_timeout(deadline);
         let out = m.handle_event(deadline + secs(3.0), Event::JobManagerExited { code: 143 });
-        assert!(has(
-            &out,
-            &Action::Report(Report::JobManagerStopped {
-                reason: StopReason::Fenced,
-                code: 143
-            })
-        ));
-        assert!(
-            out.iter()
-                .all(|a| !matches!(a, Action::SpawnJobManager { .. })),
-            "no restart without authority"
-        );
+        assert!(has(&out, &Action::Report(Report::JobManagerStopped { reason: StopReason::Fenced, code: 143 })));
+        assert!(out.iter().all(|a| !matches!(a, Action::SpawnJobManager { .. })), "no restart without authority");
         let later = deadline + secs(3.5);
         let out = m.handle_event(later, Event::HeardFromServer { sent_at: later });
-        assert!(
-            has(
-                &out,
-                &Action::SpawnJobManager {
-                    lease_until: later + Duration::from_secs(5)
-                }
-            ),
-            "{out:?}"
-        );
+        assert!(has(&out, &Action::SpawnJobManager { lease_until: later + Duration::from_secs(5) }), "{out:?}");
     }
 
     #[test]
@@ -885,16 +761,11 @@ mod tests {
         let t0 = Instant::now();
         let mut m = ready_leader(t0);
         let out = m.handle_event(t0 + secs(1.0), Event::SessionExpired);
-        assert_eq!(
-            stops(&out),
-            vec![(StopReason::LeadershipLost, Duration::ZERO)]
-        );
+        assert_eq!(stops(&out), vec![(StopReason::LeadershipLost, Duration::ZERO)]);
         assert!(has(&out, &Action::NewSession));
         assert_eq!(m.role(), Role::Standby);
         let out = m.handle_event(t0 + secs(1.1), Event::JobManagerExited { code: 137 });
-        assert!(out
-            .iter()
-            .all(|a| !matches!(a, Action::SpawnJobManager { .. } | Action::Resign)));
+        assert!(out.iter().all(|a| !matches!(a, Action::SpawnJobManager { .. } | Action::Resign)));
     }
 
     #[test]
@@ -904,10 +775,7 @@ mod tests {
         let deadline = m.fence_deadline().unwrap();
         m.handle_timeout(deadline);
         let out = m.handle_event(deadline + secs(1.0), Event::LeadershipLost);
-        assert_eq!(
-            stops(&out),
-            vec![(StopReason::LeadershipLost, Duration::ZERO)]
-        );
+        assert_eq!(stops(&out), vec![(StopReason::LeadershipLost, Duration::ZERO)]);
     }
 
     #[test]
@@ -915,27 +783,15 @@ mod tests {
         let t0 = Instant::now();
         let mut m = ready_leader(t0);
         let out = m.handle_event(t0 + secs(2.0), Event::JobManagerExited { code: 1 });
+        assert!(has(&out, &Action::Report(Report::JobManagerExited { code: 1 })));
         assert!(has(
             &out,
-            &Action::Report(Report::JobManagerExited { code: 1 })
+            &Action::Report(Report::JobManagerRestartScheduled { delay: RESTART_BACKOFF_BASE, restarts_in_window: 1 })
         ));
-        assert!(has(
-            &out,
-            &Action::Report(Report::JobManagerRestartScheduled {
-                delay: RESTART_BACKOFF_BASE,
-                restarts_in_window: 1
-            })
-        ));
-        assert_eq!(
-            m.poll_timeout(),
-            Some(t0 + secs(2.0) + RESTART_BACKOFF_BASE)
-        );
+        assert_eq!(m.poll_timeout(), Some(t0 + secs(2.0) + RESTART_BACKOFF_BASE));
         assert!(m.handle_timeout(t0 + secs(2.4)).is_empty());
         let out = m.handle_timeout(t0 + secs(2.5));
-        assert!(
-            matches!(out.as_slice(), [Action::SpawnJobManager { .. }]),
-            "{out:?}"
-        );
+        assert!(matches!(out.as_slice(), [Action::SpawnJobManager { .. }]), "{out:?}");
     }
 
     #[test]
@@ -951,27 +807,15 @@ mod tests {
             now += secs(1.0);
             let out = m.handle_event(now, Event::JobManagerExited { code: 1 });
             if has(&out, &Action::Resign) {
-                assert_eq!(
-                    round,
-                    timings().restart_limit,
-                    "resigned after {round} restarts"
-                );
-                assert!(has(
-                    &out,
-                    &Action::Report(Report::Resigned {
-                        restarts_in_window: 2
-                    })
-                ));
+                assert_eq!(round, timings().restart_limit, "resigned after {round} restarts");
+                assert!(has(&out, &Action::Report(Report::Resigned { restarts_in_window: 2 })));
                 resigned = true;
                 break;
             }
             now += secs(10.0);
             m.handle_event(now, Event::HeardFromServer { sent_at: now });
             let out = m.handle_timeout(now);
-            assert!(
-                matches!(out.as_slice(), [Action::SpawnJobManager { .. }]),
-                "{out:?}"
-            );
+            assert!(matches!(out.as_slice(), [Action::SpawnJobManager { .. }]), "{out:?}");
         }
         assert!(resigned);
         assert_eq!(m.role(), Role::Standby);
@@ -985,13 +829,7 @@ mod tests {
         t.restart_limit = 1;
         t.restart_window = Duration::from_secs(60);
         let mut m = Machine::new(t);
-        m.handle_event(
-            t0,
-            Event::SessionStarted {
-                negotiated_timeout: SESSION,
-                started_at: t0,
-            },
-        );
+        m.handle_event(t0, Event::SessionStarted { negotiated_timeout: SESSION, started_at: t0 });
         m.handle_event(t0, Event::Elected { epoch: 1 });
         m.handle_event(t0, Event::JobManagerSpawned { pid: 1 });
         m.handle_event(t0 + secs(1.0), Event::JobManagerExited { code: 1 });
@@ -1000,10 +838,7 @@ mod tests {
         m.handle_timeout(later);
         m.handle_event(later, Event::JobManagerSpawned { pid: 2 });
         let out = m.handle_event(later + secs(1.0), Event::JobManagerExited { code: 1 });
-        assert!(
-            !has(&out, &Action::Resign),
-            "the first restart is out of the window: {out:?}"
-        );
+        assert!(!has(&out, &Action::Resign), "the first restart is out of the window: {out:?}");
     }
 
     #[test]
@@ -1019,18 +854,11 @@ mod tests {
             if i < 2 {
                 assert!(stops(&out).is_empty());
             } else {
-                assert_eq!(
-                    stops(&out),
-                    vec![(StopReason::Unhealthy, Duration::from_secs(3))]
-                );
+                assert_eq!(stops(&out), vec![(StopReason::Unhealthy, Duration::from_secs(3))]);
             }
         }
         let out = m.handle_event(now + secs(1.0), Event::JobManagerExited { code: 143 });
-        assert!(
-            out.iter()
-                .any(|a| matches!(a, Action::Report(Report::JobManagerRestartScheduled { .. }))),
-            "{out:?}"
-        );
+        assert!(out.iter().any(|a| matches!(a, Action::Report(Report::JobManagerRestartScheduled { .. }))), "{out:?}");
     }
 
     #[test]
@@ -1053,35 +881,19 @@ mod tests {
         let mut t = timings();
         t.start_timeout = Duration::from_secs(3);
         let mut m = Machine::new(t);
-        m.handle_event(
-            t0,
-            Event::SessionStarted {
-                negotiated_timeout: SESSION,
-                started_at: t0,
-            },
-        );
+        m.handle_event(t0, Event::SessionStarted { negotiated_timeout: SESSION, started_at: t0 });
         m.handle_event(t0, Event::Elected { epoch: 1 });
         m.handle_event(t0, Event::JobManagerSpawned { pid: 1 });
         let out = m.handle_timeout(t0 + secs(3.0));
-        assert_eq!(
-            stops(&out),
-            vec![(StopReason::Unhealthy, Duration::from_secs(3))]
-        );
+        assert_eq!(stops(&out), vec![(StopReason::Unhealthy, Duration::from_secs(3))]);
     }
 
     #[test]
     fn spawn_failure_counts_as_a_failure() {
         let t0 = Instant::now();
         let (mut m, _) = leader(t0);
-        let out = m.handle_event(
-            t0,
-            Event::JobManagerSpawnFailed {
-                error: "no such file".into(),
-            },
-        );
-        assert!(out
-            .iter()
-            .any(|a| matches!(a, Action::Report(Report::JobManagerRestartScheduled { .. }))));
+        let out = m.handle_event(t0, Event::JobManagerSpawnFailed { error: "no such file".into() });
+        assert!(out.iter().any(|a| matches!(a, Action::Report(Report::JobManagerRestartScheduled { .. }))));
     }
 
     #[test]
@@ -1089,36 +901,19 @@ mod tests {
         let t0 = Instant::now();
         let mut m = ready_leader(t0);
         let out = m.handle_event(t0 + secs(2.0), Event::ShutdownRequested);
-        assert_eq!(
-            stops(&out),
-            vec![(StopReason::Shutdown, Duration::from_secs(3))]
-        );
-        assert!(
-            !has(&out, &Action::LeaveElection),
-            "the node stays until the JobManager is gone"
-        );
+        assert_eq!(stops(&out), vec![(StopReason::Shutdown, Duration::from_secs(3))]);
+        assert!(!has(&out, &Action::LeaveElection), "the node stays until the JobManager is gone");
         let out = m.handle_event(t0 + secs(4.0), Event::JobManagerExited { code: 0 });
         assert!(has(&out, &Action::LeaveElection));
-        assert!(!out
-            .iter()
-            .any(|a| matches!(a, Action::SpawnJobManager { .. })));
-        assert_eq!(
-            m.handle_event(t0 + secs(4.1), Event::LeftElection),
-            vec![Action::Exit]
-        );
+        assert!(!out.iter().any(|a| matches!(a, Action::SpawnJobManager { .. })));
+        assert_eq!(m.handle_event(t0 + secs(4.1), Event::LeftElection), vec![Action::Exit]);
     }
 
     #[test]
     fn shutdown_of_a_standby_leaves_at_once_and_ignores_a_late_election() {
         let t0 = Instant::now();
         let mut m = Machine::new(timings());
-        m.handle_event(
-            t0,
-            Event::SessionStarted {
-                negotiated_timeout: SESSION,
-                started_at: t0,
-            },
-        );
+        m.handle_event(t0, Event::SessionStarted { negotiated_timeout: SESSION, started_at: t0 });
         let out = m.handle_event(t0, Event::ShutdownRequested);
         assert!(has(&out, &Action::LeaveElection));
         assert!(m.handle_event(t0, Event::Elected { epoch: 3 }).is_empty());
@@ -1138,45 +933,23 @@ mod tests {
     fn a_negotiated_timeout_too_short_for_the_grace_never_runs_the_jobmanager() {
         let t0 = Instant::now();
         let mut m = Machine::new(timings());
-        let out = m.handle_event(
-            t0,
-            Event::SessionStarted {
-                negotiated_timeout: Duration::from_secs(4),
-                started_at: t0,
-            },
-        );
-        assert!(has(
-            &out,
-            &Action::Report(Report::SessionTimeoutTooShort {
-                negotiated: Duration::from_secs(4)
-            })
-        ));
+        let out =
+            m.handle_event(t0, Event::SessionStarted { negotiated_timeout: Duration::from_secs(4), started_at: t0 });
+        assert!(has(&out, &Action::Report(Report::SessionTimeoutTooShort { negotiated: Duration::from_secs(4) })));
         let out = m.handle_event(t0, Event::Elected { epoch: 1 });
-        assert!(!out
-            .iter()
-            .any(|a| matches!(a, Action::SpawnJobManager { .. })));
+        assert!(!out.iter().any(|a| matches!(a, Action::SpawnJobManager { .. })));
     }
 
     #[test]
     fn elected_with_a_stale_session_waits_for_proof_of_life() {
         let t0 = Instant::now();
         let mut m = Machine::new(timings());
-        m.handle_event(
-            t0,
-            Event::SessionStarted {
-                negotiated_timeout: SESSION,
-                started_at: t0,
-            },
-        );
+        m.handle_event(t0, Event::SessionStarted { negotiated_timeout: SESSION, started_at: t0 });
         let late = t0 + secs(6.0);
         let out = m.handle_event(late, Event::Elected { epoch: 1 });
-        assert!(!out
-            .iter()
-            .any(|a| matches!(a, Action::SpawnJobManager { .. })));
+        assert!(!out.iter().any(|a| matches!(a, Action::SpawnJobManager { .. })));
         let out = m.handle_event(late, Event::HeardFromServer { sent_at: late });
-        assert!(out
-            .iter()
-            .any(|a| matches!(a, Action::SpawnJobManager { .. })));
+        assert!(out.iter().any(|a| matches!(a, Action::SpawnJobManager { .. })));
     }
 
     #[test]
@@ -1191,10 +964,7 @@ mod tests {
             now = m.poll_timeout().unwrap();
             let out = m.handle_timeout(now);
             if !stops(&out).is_empty() {
-                assert_eq!(
-                    stops(&out),
-                    vec![(StopReason::Fenced, Duration::from_secs(3))]
-                );
+                assert_eq!(stops(&out), vec![(StopReason::Fenced, Duration::from_secs(3))]);
                 fenced = true;
                 break;
             }

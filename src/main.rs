@@ -47,20 +47,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Run { config, log_format } => run(config, log_format),
-        Command::FenceGuard {
-            stop_grace,
-            lease_until_ns,
-            command,
-        } => {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("tokio runtime");
-            let code = runtime.block_on(guard::run(guard::GuardArgs {
-                stop_grace,
-                lease_until_ns,
-                command,
-            }));
+        Command::FenceGuard { stop_grace, lease_until_ns, command } => {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
+            let code = runtime.block_on(guard::run(guard::GuardArgs { stop_grace, lease_until_ns, command }));
             // The read of stdin sits on a blocking thread that a normal runtime drop would wait for.
             runtime.shutdown_background();
             ExitCode::from(code.clamp(0, 255) as u8)
@@ -78,12 +67,7 @@ fn run(config: PathBuf, log_format: LogFormat) -> ExitCode {
     };
     logging::init(log_format);
     for warning in &warnings {
-        tracing::warn!(
-            event = "config_warning",
-            key = warning.key,
-            "{}",
-            warning.message
-        );
+        tracing::warn!(event = "config_warning", key = warning.key, "{}", warning.message);
     }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,

@@ -10,8 +10,7 @@ use nix::time::{clock_gettime, ClockId};
 
 /// Nanoseconds of CLOCK_MONOTONIC now.
 pub fn now_ns() -> u64 {
-    let ts = clock_gettime(ClockId::CLOCK_MONOTONIC)
-        .expect("CLOCK_MONOTONIC is always available on Linux");
+    let ts = clock_gettime(ClockId::CLOCK_MONOTONIC).expect("CLOCK_MONOTONIC is always available on Linux");
     ts.tv_sec() as u64 * 1_000_000_000 + ts.tv_nsec() as u64
 }
 
@@ -33,8 +32,7 @@ pub fn to_instant(ns: u64) -> Instant {
         let ahead = Duration::from_nanos(ns - now_ns).min(Duration::from_secs(365 * 24 * 3600));
         now + ahead
     } else {
-        now.checked_sub(Duration::from_nanos(now_ns - ns))
-            .unwrap_or(now)
+        now.checked_sub(Duration::from_nanos(now_ns - ns)).unwrap_or(now)
     }
 }
 

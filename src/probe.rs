@@ -18,10 +18,7 @@ impl Probe {
             .no_proxy()
             .build()
             .expect("a plain HTTP client always builds");
-        Probe {
-            client,
-            url: url.to_string(),
-        }
+        Probe { client, url: url.to_string() }
     }
 
     /// True when the URL answers 200.

@@ -47,19 +47,9 @@ mod tests {
 
     #[test]
     fn stop_grace_too_long_for_session_is_refused() {
-        assert_eq!(
-            fence_after(Duration::from_secs(4), Duration::from_secs(3)),
-            None
-        );
-        assert_eq!(
-            max_stop_grace(Duration::from_secs(10)),
-            Duration::from_secs(6)
-        );
-        assert!(fence_after(
-            Duration::from_secs(10),
-            max_stop_grace(Duration::from_secs(10))
-        )
-        .is_some());
+        assert_eq!(fence_after(Duration::from_secs(4), Duration::from_secs(3)), None);
+        assert_eq!(max_stop_grace(Duration::from_secs(10)), Duration::from_secs(6));
+        assert!(fence_after(Duration::from_secs(10), max_stop_grace(Duration::from_secs(10))).is_some());
         assert!(fence_after(Duration::from_secs(10), Duration::from_millis(6001)).is_none());
     }
 }

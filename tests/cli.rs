@@ -11,13 +11,7 @@ fn run_with_config(toml: &str) -> (Output, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("fhs.toml");
     std::fs::write(&path, toml).unwrap();
-    let output = daemon()
-        .arg("run")
-        .arg("--config")
-        .arg(&path)
-        .env_remove("FLINK_HOME")
-        .output()
-        .unwrap();
+    let output = daemon().arg("run").arg("--config").arg(&path).env_remove("FLINK_HOME").output().unwrap();
     (output, dir)
 }
 
@@ -26,19 +20,11 @@ fn assert_refused(output: &Output, needles: &[&str]) {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "stderr: {stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
-    assert_eq!(
-        stderr.trim_end().lines().count(),
-        1,
-        "one line expected: {stderr}"
-    );
+    assert_eq!(stderr.trim_end().lines().count(), 1, "one line expected: {stderr}");
     for needle in needles {
         assert!(stderr.contains(needle), "{needle:?} missing in: {stderr}");
     }
-    assert!(
-        output.stdout.is_empty(),
-        "nothing may start: {}",
-        String::from_utf8_lossy(&output.stdout)
-    );
+    assert!(output.stdout.is_empty(), "nothing may start: {}", String::from_utf8_lossy(&output.stdout));
 }
 
 const VALID: &str = r#"
@@ -51,28 +37,20 @@ command = ["/bin/true"]
 #[test]
 fn a_missing_config_file_is_named() {
     let missing = PathBuf::from("/nonexistent/fhs.toml");
-    let output = daemon()
-        .arg("run")
-        .arg("--config")
-        .arg(&missing)
-        .output()
-        .unwrap();
+    let output = daemon().arg("run").arg("--config").arg(&missing).output().unwrap();
     assert_refused(&output, &["/nonexistent/fhs.toml"]);
 }
 
 #[test]
 fn an_unknown_key_is_named() {
-    let (output, _dir) =
-        run_with_config(&VALID.replace("[zookeeper]", "[zookeeper]\nsesion_timeout = \"4s\""));
+    let (output, _dir) = run_with_config(&VALID.replace("[zookeeper]", "[zookeeper]\nsesion_timeout = \"4s\""));
     assert_refused(&output, &["zookeeper.sesion_timeout"]);
 }
 
 #[test]
 fn an_unparsable_duration_names_key_and_value() {
-    let (output, _dir) = run_with_config(&VALID.replace(
-        "[zookeeper]",
-        "[zookeeper]\nsession_timeout = \"ten seconds\"",
-    ));
+    let (output, _dir) =
+        run_with_config(&VALID.replace("[zookeeper]", "[zookeeper]\nsession_timeout = \"ten seconds\""));
     assert_refused(&output, &["zookeeper.session_timeout", "ten seconds"]);
 }
 
@@ -84,15 +62,13 @@ fn an_empty_quorum_is_refused() {
 
 #[test]
 fn a_relative_election_path_is_refused() {
-    let (output, _dir) =
-        run_with_config(&format!("{VALID}\n[election]\npath = \"flink/leader\"\n"));
+    let (output, _dir) = run_with_config(&format!("{VALID}\n[election]\npath = \"flink/leader\"\n"));
     assert_refused(&output, &["election.path"]);
 }
 
 #[test]
 fn a_stop_grace_that_breaks_the_fencing_promise_is_refused() {
-    let (output, _dir) =
-        run_with_config(&VALID.replace("[jobmanager]", "[jobmanager]\nstop_grace = \"9s\""));
+    let (output, _dir) = run_with_config(&VALID.replace("[jobmanager]", "[jobmanager]\nstop_grace = \"9s\""));
     assert_refused(&output, &["jobmanager.stop_grace"]);
 }
 
@@ -124,9 +100,6 @@ fn the_fence_guard_reports_a_command_that_cannot_start() {
         .unwrap();
     assert_eq!(output.status.code(), Some(127));
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        stdout.starts_with("spawn-failed /nonexistent/jm"),
-        "{stdout}"
-    );
+    assert!(stdout.starts_with("spawn-failed /nonexistent/jm"), "{stdout}");
     assert!(!String::from_utf8_lossy(&output.stderr).contains("panicked"));
 }

@@ -71,6 +71,7 @@ fn sigkill_of_the_leader_daemon_fails_over_within_the_session_timeout() {
     cluster.start(1);
     wait_until(Duration::from_secs(10), Duration::from_millis(50), || !cluster.events(1, "session_started").is_empty());
 
+    cluster.wait_ready_reported(0, 1, Duration::from_secs(10));
     let killed_at = mono_ns();
     cluster.signal(0, Signal::SIGKILL);
     // The orphaned JobManager dies with its daemon (the guard sees its control pipe close).
@@ -82,6 +83,33 @@ fn sigkill_of_the_leader_daemon_fails_over_within_the_session_timeout() {
     eprintln!("SIGKILL failover: new JobManager spawned {failover:.2}s after the kill (session {session:?})");
     assert!(failover < (session + SLACK).as_secs_f64(), "failover took {failover:.2}s\n{}", cluster.dump());
     cluster.assert_never_two_jobmanagers();
+
+    // The new leader measured the outage from the old leader's last refresh of its record.
+    let measured = wait_for_failover_record(&cluster, 1);
+    eprintln!("failover_completed: {measured}");
+    assert_eq!(measured["cause"], "leader_lost");
+    assert_eq!(measured["previous_node"], "jm1");
+    assert_eq!(measured["within_budget"], true);
+    let outage_ms = measured["outage_ms"].as_u64().unwrap();
+    let observed_ms = (failover * 1000.0) as u64;
+    assert!(outage_ms + 500 >= observed_ms, "outage {outage_ms} ms < observed spawn {observed_ms} ms");
+    assert!(outage_ms <= observed_ms + 3000, "outage {outage_ms} ms far above observed {observed_ms} ms");
+    assert_parts_add_up(&measured);
+}
+
+/// Waits for daemon `i`'s `failover_completed` record.
+fn wait_for_failover_record(cluster: &Cluster, i: usize) -> serde_json::Value {
+    support::wait_for(Duration::from_secs(10), Duration::from_millis(50), || {
+        cluster.events(i, "failover_completed").into_iter().next()
+    })
+}
+
+/// The parts of an outage add up to it, within the record's error bound and write latencies.
+fn assert_parts_add_up(record: &serde_json::Value) {
+    let field = |name: &str| record[name].as_u64().unwrap_or_else(|| panic!("{name} in {record}")) as i64;
+    let parts = field("detection_ms") + field("election_ms") + field("start_ms") + field("readiness_ms");
+    let outage = field("outage_ms");
+    assert!((parts - outage).abs() <= 250, "parts {parts} ms vs outage {outage} ms: {record}");
 }
 
 #[test]
@@ -94,6 +122,7 @@ fn sigterm_of_the_leader_hands_over_without_waiting_for_the_session_timeout() {
     cluster.start(1);
     wait_until(Duration::from_secs(10), Duration::from_millis(50), || !cluster.events(1, "session_started").is_empty());
 
+    cluster.wait_ready_reported(0, 1, Duration::from_secs(10));
     let t0 = Instant::now();
     cluster.signal(0, Signal::SIGTERM);
     assert_eq!(cluster.wait_exit(0, Duration::from_secs(10)), Some(0), "{}", cluster.dump());
@@ -107,6 +136,14 @@ fn sigterm_of_the_leader_hands_over_without_waiting_for_the_session_timeout() {
     assert_eq!(stopped[0]["reason"], "Shutdown");
     assert!(!cluster.events(0, "exited").is_empty());
     cluster.assert_never_two_jobmanagers();
+
+    let measured = wait_for_failover_record(&cluster, 1);
+    eprintln!("failover_completed: {measured}");
+    assert_eq!(measured["cause"], "handover");
+    assert_eq!(measured["previous_node"], "jm1");
+    let outage_ms = measured["outage_ms"].as_u64().unwrap();
+    assert!(outage_ms <= handover.as_millis() as u64 + 500, "outage {outage_ms} ms vs handover {handover:?}");
+    assert_parts_add_up(&measured);
 }
 
 #[test]
@@ -187,7 +224,10 @@ fn a_leader_cut_off_from_zookeeper_is_fenced_before_its_session_can_expire() {
     let start_s = secs_between(cut_at, mono_of(&cluster.starts_of(1)[0]));
     eprintln!("partition: old JobManager stopped {stop_s:.2}s, new one started {start_s:.2}s after the cut");
     assert!(stop_s < session.as_secs_f64(), "{stop_s:.2}s\n{}", cluster.dump());
-    assert!(start_s >= session.as_secs_f64() * 0.9, "the standby started before the session could expire: {start_s:.2}s");
+    assert!(
+        start_s >= session.as_secs_f64() * 0.9,
+        "the standby started before the session could expire: {start_s:.2}s"
+    );
     assert!(stop_s < start_s);
     cluster.assert_never_two_jobmanagers();
 
@@ -239,14 +279,22 @@ fn a_paused_leader_loses_its_jobmanager_before_the_standby_starts_and_rejoins_as
 #[test]
 fn a_zookeeper_server_restart_within_the_session_keeps_the_leader() {
     let zk = single_zk();
-    let options = Options { session_timeout: Duration::from_secs(20), stop_grace: Duration::from_millis(500), ..Options::default() };
+    let options = Options {
+        session_timeout: Duration::from_secs(20),
+        stop_grace: Duration::from_millis(500),
+        ..Options::default()
+    };
     let mut cluster = Cluster::new(1, options, |_| zk.connect_string());
     cluster.start(0);
     assert_eq!(cluster.wait_for_leader(Duration::from_secs(30), None), 0);
     zk.stop(0);
-    wait_until(Duration::from_secs(10), Duration::from_millis(50), || !cluster.events(0, "session_disconnected").is_empty());
+    wait_until(Duration::from_secs(10), Duration::from_millis(50), || {
+        !cluster.events(0, "session_disconnected").is_empty()
+    });
     zk.start_server(0);
-    wait_until(Duration::from_secs(15), Duration::from_millis(50), || !cluster.events(0, "session_reconnected").is_empty());
+    wait_until(Duration::from_secs(15), Duration::from_millis(50), || {
+        !cluster.events(0, "session_reconnected").is_empty()
+    });
     assert!(cluster.events(0, "fenced").is_empty(), "{}", cluster.dump());
     assert!(cluster.events(0, "jobmanager_stopped").is_empty());
     assert_eq!(cluster.starts_of(0).len(), 1);

@@ -105,10 +105,7 @@ fn mono_ns() -> u128 {
 }
 
 fn wall_ms() -> u128 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis())
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0)
 }
 
 impl State {
@@ -150,25 +147,17 @@ fn main() {
     handled.add(Signal::SIGINT);
     if args.ignore_term {
         // SAFETY: installing SIG_IGN runs no handler code.
-        unsafe { nix::sys::signal::signal(Signal::SIGTERM, SigHandler::SigIgn) }
-            .expect("ignore SIGTERM");
+        unsafe { nix::sys::signal::signal(Signal::SIGTERM, SigHandler::SigIgn) }.expect("ignore SIGTERM");
     } else {
         handled.add(Signal::SIGTERM);
     }
     handled.thread_block().expect("block signals");
 
     let events = args.events.as_ref().map(|path| {
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .unwrap_or_else(|e| {
-                eprintln!(
-                    "standin-jobmanager: cannot open events file {}: {e}",
-                    path.display()
-                );
-                std::process::exit(1)
-            });
+        let file = OpenOptions::new().create(true).append(true).open(path).unwrap_or_else(|e| {
+            eprintln!("standin-jobmanager: cannot open events file {}: {e}", path.display());
+            std::process::exit(1)
+        });
         Mutex::new(file)
     });
     let state = Arc::new(State {
@@ -185,11 +174,7 @@ fn main() {
         args.name,
         humantime::format_duration(args.start_delay),
         humantime::format_duration(args.term_delay),
-        if args.ignore_term {
-            ", ignoring SIGTERM"
-        } else {
-            ""
-        }
+        if args.ignore_term { ", ignoring SIGTERM" } else { "" }
     );
 
     if let Some(path) = &args.exclusive {
@@ -216,10 +201,7 @@ fn main() {
     let listener = match TcpListener::bind(("127.0.0.1", args.port)) {
         Ok(l) => l,
         Err(e) => {
-            eprintln!(
-                "standin-jobmanager {}: cannot listen on 127.0.0.1:{}: {e}",
-                args.name, args.port
-            );
+            eprintln!("standin-jobmanager {}: cannot listen on 127.0.0.1:{}: {e}", args.name, args.port);
             state.exit(1, "bind-failed");
         }
     };
@@ -243,20 +225,10 @@ fn main() {
 
 /// Locks `path` exclusively, or records the overlap and waits for the lock in the background.
 fn take_exclusive(state: &Arc<State>, path: &PathBuf) {
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
-        .unwrap_or_else(|e| {
-            eprintln!(
-                "standin-jobmanager {}: cannot open exclusive file {}: {e}",
-                state.name,
-                path.display()
-            );
-            std::process::exit(1)
-        });
+    let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path).unwrap_or_else(|e| {
+        eprintln!("standin-jobmanager {}: cannot open exclusive file {}: {e}", state.name, path.display());
+        std::process::exit(1)
+    });
     match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
         Ok(lock) => hold(state, lock),
         Err((mut file, Errno::EWOULDBLOCK)) => {
@@ -268,10 +240,7 @@ fn take_exclusive(state: &Arc<State>, path: &PathBuf) {
                 state.name,
                 path.display()
             );
-            state.record(
-                "overlap",
-                json!({ "holder": holder, "file": path.display().to_string() }),
-            );
+            state.record("overlap", json!({ "holder": holder, "file": path.display().to_string() }));
             let state = state.clone();
             std::thread::spawn(move || match Flock::lock(file, FlockArg::LockExclusive) {
                 Ok(lock) => {
@@ -282,11 +251,7 @@ fn take_exclusive(state: &Arc<State>, path: &PathBuf) {
             });
         }
         Err((_, e)) => {
-            eprintln!(
-                "standin-jobmanager {}: flock {}: {e}",
-                state.name,
-                path.display()
-            );
+            eprintln!("standin-jobmanager {}: flock {}: {e}", state.name, path.display());
             std::process::exit(1)
         }
     }
@@ -329,10 +294,7 @@ fn read_request_line(stream: &mut TcpStream) -> Option<String> {
         }
     }
     let text = String::from_utf8_lossy(&buf);
-    text.lines()
-        .next()
-        .map(str::to_string)
-        .filter(|l| !l.is_empty())
+    text.lines().next().map(str::to_string).filter(|l| !l.is_empty())
 }
 
 fn hang_forever() -> ! {
@@ -358,12 +320,7 @@ fn handle(state: &State, mut stream: TcpStream) {
     let target = parts.next().unwrap_or("");
     let path = target.split('?').next().unwrap_or("");
     if method != "GET" {
-        respond(
-            &mut stream,
-            405,
-            "Method Not Allowed",
-            &json!({ "errors": ["only GET"] }),
-        );
+        respond(&mut stream, 405, "Method Not Allowed", &json!({ "errors": ["only GET"] }));
         return;
     }
     match path {
@@ -404,20 +361,12 @@ fn handle(state: &State, mut stream: TcpStream) {
             state.hung.store(true, Ordering::SeqCst);
             respond(&mut stream, 200, "OK", &json!({ "ok": "hanging" }));
             state.record("hang", json!({}));
-            eprintln!(
-                "standin-jobmanager {}: hanging (no more HTTP answers)",
-                state.name
-            );
+            eprintln!("standin-jobmanager {}: hanging (no more HTTP answers)", state.name);
         }
         "/control/exit0" => {
             respond(&mut stream, 200, "OK", &json!({ "ok": "exiting" }));
             state.exit(0, "exit");
         }
-        _ => respond(
-            &mut stream,
-            404,
-            "Not Found",
-            &json!({ "errors": ["Not found: ".to_string() + path] }),
-        ),
+        _ => respond(&mut stream, 404, "Not Found", &json!({ "errors": ["Not found: ".to_string() + path] })),
     }
 }

@@ -186,6 +186,13 @@ budget = "30s"
         })
     }
 
+    /// Waits until daemon `i` has logged `jobmanager_ready` `n` times in all.
+    pub fn wait_ready_reported(&self, i: usize, n: usize, timeout: Duration) {
+        crate::support::wait_until(timeout, Duration::from_millis(20), || {
+            self.events(i, "jobmanager_ready").len() >= n
+        });
+    }
+
     /// The daemon's JSON log records (other lines, e.g. the JobManager's, are skipped).
     pub fn records(&self, i: usize) -> Vec<Value> {
         let text = std::fs::read_to_string(&self.daemons[i].log).unwrap_or_default();
@@ -252,4 +259,3 @@ pub fn mono_of(event: &Value) -> u128 {
 pub fn secs_between(from: u128, to: u128) -> f64 {
     (to as f64 - from as f64) / 1e9
 }
-

@@ -20,7 +20,5 @@ pub mod zk;
 pub use ports::{pick_free_port, pick_free_ports};
 pub use process::{spawn_tied, KillOnDrop};
 pub use proxy::{BlackholeProxy, ProxyGroup, ProxyMode};
-pub use wait::{
-    try_wait_for, try_wait_for_async, wait_for, wait_for_async, wait_until, wait_until_async,
-};
+pub use wait::{try_wait_for, try_wait_for_async, wait_for, wait_for_async, wait_until, wait_until_async};
 pub use zk::{four_letter_word, ZkEnsemble, ZkEnsembleBuilder};

@@ -65,15 +65,8 @@ fn pool() -> &'static PortPool {
             (0, 0)
         };
         let seed = std::process::id()
-            ^ std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.subsec_nanos())
-                .unwrap_or(0);
-        let start = if span == 0 {
-            0
-        } else {
-            seed.wrapping_mul(2_654_435_761) % span
-        };
+            ^ std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+        let start = if span == 0 { 0 } else { seed.wrapping_mul(2_654_435_761) % span };
         let lock_file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -81,14 +74,7 @@ fn pool() -> &'static PortPool {
             .truncate(false)
             .open(std::env::temp_dir().join("flink-ha-supervisor-test-ports.lock"))
             .ok();
-        PortPool {
-            lo,
-            span,
-            start,
-            next: AtomicU32::new(0),
-            lock_file,
-            handed_out: Mutex::new(HashSet::new()),
-        }
+        PortPool { lo, span, start, next: AtomicU32::new(0), lock_file, handed_out: Mutex::new(HashSet::new()) }
     })
 }
 

@@ -26,8 +26,7 @@ fn spawner() -> &'static Mutex<mpsc::Sender<SpawnRequest>> {
                     // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
                     unsafe {
                         cmd.pre_exec(|| {
-                            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
-                                .map_err(io::Error::from)
+                            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL).map_err(io::Error::from)
                         });
                     }
                     let _ = reply.send(cmd.spawn());
@@ -42,13 +41,8 @@ fn spawner() -> &'static Mutex<mpsc::Sender<SpawnRequest>> {
 /// Use it for every long-running child a test starts (daemons, stand-ins, servers).
 pub fn spawn_tied(cmd: Command) -> io::Result<Child> {
     let (tx, rx) = mpsc::channel();
-    spawner()
-        .lock()
-        .unwrap()
-        .send((cmd, tx))
-        .expect("support-spawner thread is gone");
-    rx.recv()
-        .expect("support-spawner thread dropped the request")
+    spawner().lock().unwrap().send((cmd, tx)).expect("support-spawner thread is gone");
+    rx.recv().expect("support-spawner thread dropped the request")
 }
 
 /// A child process that is SIGKILLed and reaped when dropped (also while a test panics).
@@ -61,9 +55,7 @@ pub struct KillOnDrop {
 impl KillOnDrop {
     /// Spawns `cmd` with [`spawn_tied`].
     pub fn spawn(cmd: Command) -> io::Result<KillOnDrop> {
-        Ok(KillOnDrop {
-            child: Some(spawn_tied(cmd)?),
-        })
+        Ok(KillOnDrop { child: Some(spawn_tied(cmd)?) })
     }
 
     /// Wraps an already spawned child.

@@ -115,18 +115,13 @@ impl BlackholeProxy {
             .name(format!("proxy-accept-{}", addr.port()))
             .spawn(move || accept_loop(accept_inner))
             .expect("spawn proxy accept thread");
-        BlackholeProxy {
-            inner,
-            accept_thread: Some(accept_thread),
-        }
+        BlackholeProxy { inner, accept_thread: Some(accept_thread) }
     }
 
     /// Like [`start`](Self::start) with a `"host:port"` target such as
     /// [`super::ZkEnsemble::server_address`].
     pub fn to(target: &str) -> BlackholeProxy {
-        let addr = target
-            .parse()
-            .unwrap_or_else(|e| panic!("BlackholeProxy::to({target:?}): {e}"));
+        let addr = target.parse().unwrap_or_else(|e| panic!("BlackholeProxy::to({target:?}): {e}"));
         BlackholeProxy::start(addr)
     }
 
@@ -261,10 +256,7 @@ fn accept_loop(inner: Arc<Inner>) {
                     // the listener first) cannot miss it.
                     inner.accepted.fetch_add(1, Ordering::SeqCst);
                     inner.live.fetch_add(1, Ordering::SeqCst);
-                    let conn = Arc::new(Conn {
-                        client: stream,
-                        closed: AtomicBool::new(false),
-                    });
+                    let conn = Arc::new(Conn { client: stream, closed: AtomicBool::new(false) });
                     let conn_inner = inner.clone();
                     let thread_conn = conn.clone();
                     let handle = std::thread::Builder::new()
@@ -375,9 +367,7 @@ fn pump(inner: &Inner, conn: &Conn, from: &TcpStream, to: &TcpStream) {
             Err(e)
                 if matches!(
                     e.kind(),
-                    io::ErrorKind::WouldBlock
-                        | io::ErrorKind::TimedOut
-                        | io::ErrorKind::Interrupted
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
                 ) => {}
             Err(_) => {
                 conn.abort();
@@ -393,10 +383,7 @@ fn write_all(mut to: &TcpStream, bytes: &[u8]) -> io::Result<()> {
 
 /// SO_LINGER {on, 0}: closing the socket then sends a RST instead of a FIN.
 fn set_linger_zero(stream: &TcpStream) {
-    let linger = nix::libc::linger {
-        l_onoff: 1,
-        l_linger: 0,
-    };
+    let linger = nix::libc::linger { l_onoff: 1, l_linger: 0 };
     // SAFETY: valid fd owned by `stream`, pointer and length describe a `linger` value.
     unsafe {
         nix::libc::setsockopt(
@@ -421,20 +408,12 @@ pub struct ProxyGroup {
 impl ProxyGroup {
     /// A proxy in front of each server of `ensemble`.
     pub fn for_ensemble(ensemble: &super::ZkEnsemble) -> ProxyGroup {
-        ProxyGroup {
-            proxies: (0..ensemble.len())
-                .map(|i| BlackholeProxy::start(ensemble.socket_addr(i)))
-                .collect(),
-        }
+        ProxyGroup { proxies: (0..ensemble.len()).map(|i| BlackholeProxy::start(ensemble.socket_addr(i))).collect() }
     }
 
     /// `"127.0.0.1:p1,127.0.0.1:p2,..."` over the proxies.
     pub fn connect_string(&self) -> String {
-        self.proxies
-            .iter()
-            .map(BlackholeProxy::address)
-            .collect::<Vec<_>>()
-            .join(",")
+        self.proxies.iter().map(BlackholeProxy::address).collect::<Vec<_>>().join(",")
     }
 
     /// [`BlackholeProxy::blackhole`] on every proxy.

@@ -18,10 +18,7 @@ pub fn standin_bin() -> PathBuf {
 /// then spawn it with [`super::KillOnDrop::spawn`].
 pub fn standin_command(port: u16, name: &str) -> Command {
     let mut cmd = Command::new(standin_bin());
-    cmd.arg("--port")
-        .arg(port.to_string())
-        .arg("--name")
-        .arg(name);
+    cmd.arg("--port").arg(port.to_string()).arg("--name").arg(name);
     cmd
 }
 
@@ -33,33 +30,23 @@ pub fn read_events(path: &Path) -> Vec<Value> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Vec::new(),
         Err(e) => panic!("read events file {}: {e}", path.display()),
     };
-    text.lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
+    text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
 }
 
 /// The events of kind `event` (e.g. `"start"`, `"overlap"`) in a stand-in events file.
 pub fn events_of(path: &Path, event: &str) -> Vec<Value> {
-    read_events(path)
-        .into_iter()
-        .filter(|e| e["event"] == event)
-        .collect()
+    read_events(path).into_iter().filter(|e| e["event"] == event).collect()
 }
 
 /// A minimal blocking `GET http://addr/path` (HTTP/1.1, `Connection: close`); returns the
 /// status code and the body. Every step (connect, write, read) is bounded by `timeout`.
 pub fn http_get(addr: &str, path: &str, timeout: Duration) -> io::Result<(u16, String)> {
-    let sock: SocketAddr = addr
-        .to_socket_addrs()?
-        .next()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address"))?;
+    let sock: SocketAddr =
+        addr.to_socket_addrs()?.next().ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address"))?;
     let mut stream = TcpStream::connect_timeout(&sock, timeout)?;
     stream.set_read_timeout(Some(timeout))?;
     stream.set_write_timeout(Some(timeout))?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")?;
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw)?;
     let text = String::from_utf8_lossy(&raw);

@@ -31,11 +31,7 @@ pub fn wait_for<T>(timeout: Duration, poll: Duration, f: impl FnMut() -> Option<
 }
 
 /// Like [`wait_for`] but returns `None` on timeout instead of panicking.
-pub fn try_wait_for<T>(
-    timeout: Duration,
-    poll: Duration,
-    mut f: impl FnMut() -> Option<T>,
-) -> Option<T> {
+pub fn try_wait_for<T>(timeout: Duration, poll: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
     let deadline = Instant::now() + timeout;
     loop {
         if let Some(v) = f() {
@@ -52,11 +48,7 @@ pub fn try_wait_for<T>(
 /// Async [`wait_until`]: awaits `cond()` every `poll` (with `tokio::time::sleep`) until it
 /// yields `true`; panics if `timeout` passes first.
 #[track_caller]
-pub fn wait_until_async<F, Fut>(
-    timeout: Duration,
-    poll: Duration,
-    mut cond: F,
-) -> impl Future<Output = ()>
+pub fn wait_until_async<F, Fut>(timeout: Duration, poll: Duration, mut cond: F) -> impl Future<Output = ()>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = bool>,

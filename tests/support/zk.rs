@@ -132,10 +132,7 @@ impl ZkEnsembleBuilder {
     /// ensemble: all are leader or follower and exactly one is leader). Panics with the tail
     /// of the server logs if that does not happen within the start timeout.
     pub fn start(self) -> ZkEnsemble {
-        let root = tempfile::Builder::new()
-            .prefix("fhs-zk-")
-            .tempdir()
-            .expect("create temp dir for ZooKeeper");
+        let root = tempfile::Builder::new().prefix("fhs-zk-").tempdir().expect("create temp dir for ZooKeeper");
         let servers: Vec<ZkServer> = (0..self.servers)
             .map(|i| {
                 let dir = root.path().join(format!("server{}", i + 1));
@@ -152,12 +149,7 @@ impl ZkEnsembleBuilder {
                 }
             })
             .collect();
-        let ensemble = ZkEnsemble {
-            root_path: root.path().to_path_buf(),
-            root: Some(root),
-            servers,
-            settings: self,
-        };
+        let ensemble = ZkEnsemble { root_path: root.path().to_path_buf(), root: Some(root), servers, settings: self };
         for s in &ensemble.servers {
             std::fs::create_dir_all(&s.data_dir).expect("create dataDir");
             std::fs::write(s.data_dir.join("myid"), format!("{}\n", s.myid)).expect("write myid");
@@ -224,10 +216,7 @@ impl ZkEnsemble {
     /// `"127.0.0.1:p1,127.0.0.1:p2,..."` over all servers (stopped ones included, as a client
     /// of a real ensemble would be configured).
     pub fn connect_string(&self) -> String {
-        (0..self.len())
-            .map(|i| self.server_address(i))
-            .collect::<Vec<_>>()
-            .join(",")
+        (0..self.len()).map(|i| self.server_address(i)).collect::<Vec<_>>().join(",")
     }
 
     /// `"127.0.0.1:<client port>"` of server `i`.
@@ -278,12 +267,7 @@ impl ZkEnsemble {
 
     /// Process id of server `i`'s JVM, `None` if it is stopped.
     pub fn pid(&self, i: usize) -> Option<u32> {
-        self.servers[i]
-            .child
-            .lock()
-            .unwrap()
-            .as_ref()
-            .map(Child::id)
+        self.servers[i].child.lock().unwrap().as_ref().map(Child::id)
     }
 
     /// Whether server `i`'s process is running (started and not exited).
@@ -322,10 +306,7 @@ impl ZkEnsemble {
     /// of three after a total outage, which neither could do alone).
     pub fn start_servers(&self, indices: &[usize]) {
         for &i in indices {
-            assert!(
-                !self.is_running(i),
-                "start_server({i}): server {i} is already running"
-            );
+            assert!(!self.is_running(i), "start_server({i}): server {i} is already running");
             self.spawn(i);
         }
         self.wait_serving(indices, "restart");
@@ -340,12 +321,8 @@ impl ZkEnsemble {
     /// `Mode:` reported by server `i` to `srvr` (`"standalone"`, `"leader"`, `"follower"`,
     /// ...), `None` if it is stopped, unreachable or not serving (e.g. electing a leader).
     pub fn server_mode(&self, i: usize) -> Option<String> {
-        let reply =
-            four_letter_word(self.socket_addr(i), "srvr", Duration::from_millis(1500)).ok()?;
-        reply
-            .lines()
-            .find_map(|l| l.strip_prefix("Mode: "))
-            .map(|m| m.trim().to_string())
+        let reply = four_letter_word(self.socket_addr(i), "srvr", Duration::from_millis(1500)).ok()?;
+        reply.lines().find_map(|l| l.strip_prefix("Mode: ")).map(|m| m.trim().to_string())
     }
 
     /// Sends a four-letter word (`srvr`, `ruok`, `stat`, `mntr`, `cons`, ...) to server `i`
@@ -358,13 +335,8 @@ impl ZkEnsemble {
     /// server counts as leader); `None` while there is none (election in progress, no
     /// quorum).
     pub fn leader_index(&self) -> Option<usize> {
-        (0..self.len()).find(|&i| {
-            self.is_running(i)
-                && matches!(
-                    self.server_mode(i).as_deref(),
-                    Some("leader" | "standalone")
-                )
-        })
+        (0..self.len())
+            .find(|&i| self.is_running(i) && matches!(self.server_mode(i).as_deref(), Some("leader" | "standalone")))
     }
 
     /// Waits up to `timeout` for a leader (see [`leader_index`](Self::leader_index)) and
@@ -377,25 +349,18 @@ impl ZkEnsemble {
                 return i;
             }
             if Instant::now() >= deadline {
-                panic!(
-                    "no ZooKeeper leader within {timeout:?}\n{}",
-                    self.describe_all()
-                );
+                panic!("no ZooKeeper leader within {timeout:?}\n{}", self.describe_all());
             }
             std::thread::sleep(Duration::from_millis(50));
         }
     }
 
     fn min_session_timeout(&self) -> Duration {
-        self.settings
-            .min_session_timeout
-            .unwrap_or(self.settings.tick_time * 2)
+        self.settings.min_session_timeout.unwrap_or(self.settings.tick_time * 2)
     }
 
     fn max_session_timeout(&self) -> Duration {
-        self.settings
-            .max_session_timeout
-            .unwrap_or(Duration::from_secs(60))
+        self.settings.max_session_timeout.unwrap_or(Duration::from_secs(60))
     }
 
     fn zoo_cfg(&self, s: &ZkServer) -> String {
@@ -408,16 +373,8 @@ impl ZkEnsemble {
         let _ = writeln!(cfg, "dataDir={}", s.data_dir.display());
         let _ = writeln!(cfg, "clientPort={}", s.client_port);
         let _ = writeln!(cfg, "clientPortAddress=127.0.0.1");
-        let _ = writeln!(
-            cfg,
-            "minSessionTimeout={}",
-            self.min_session_timeout().as_millis()
-        );
-        let _ = writeln!(
-            cfg,
-            "maxSessionTimeout={}",
-            self.max_session_timeout().as_millis()
-        );
+        let _ = writeln!(cfg, "minSessionTimeout={}", self.min_session_timeout().as_millis());
+        let _ = writeln!(cfg, "maxSessionTimeout={}", self.max_session_timeout().as_millis());
         let _ = writeln!(cfg, "admin.enableServer=false");
         let _ = writeln!(cfg, "4lw.commands.whitelist=*");
         // All clients come from 127.0.0.1; the default cap is 60 per address.
@@ -428,11 +385,7 @@ impl ZkEnsemble {
         let _ = writeln!(cfg, "preAllocSize=4096");
         if self.servers.len() > 1 {
             for o in &self.servers {
-                let _ = writeln!(
-                    cfg,
-                    "server.{}=127.0.0.1:{}:{}",
-                    o.myid, o.peer_port, o.election_port
-                );
+                let _ = writeln!(cfg, "server.{}=127.0.0.1:{}:{}", o.myid, o.peer_port, o.election_port);
             }
         }
         for (k, v) in &st.extra_config {
@@ -443,16 +396,8 @@ impl ZkEnsemble {
 
     fn spawn(&self, i: usize) {
         let s = &self.servers[i];
-        let mut log = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&s.log_path)
-            .expect("open ZooKeeper log file");
-        let _ = writeln!(
-            log,
-            "===== tests/support: starting server {i} (myid {}) =====",
-            s.myid
-        );
+        let mut log = OpenOptions::new().create(true).append(true).open(&s.log_path).expect("open ZooKeeper log file");
+        let _ = writeln!(log, "===== tests/support: starting server {i} (myid {}) =====", s.myid);
         let log_err = log.try_clone().expect("clone log fd");
         let mut cmd = Command::new(java_binary());
         cmd.current_dir(&s.dir)
@@ -497,23 +442,13 @@ impl ZkEnsemble {
                     }
                 };
                 if let Some(status) = exited {
-                    panic!(
-                        "ZooKeeper server {i} exited during {what} ({status})\n{}",
-                        self.describe(i)
-                    );
+                    panic!("ZooKeeper server {i} exited during {what} ({status})\n{}", self.describe(i));
                 }
             }
             let modes: Vec<Option<String>> = (0..self.len()).map(|i| self.server_mode(i)).collect();
-            let serving = indices.iter().all(|&i| {
-                matches!(
-                    modes[i].as_deref(),
-                    Some("standalone" | "leader" | "follower")
-                )
-            });
-            let leaders = modes
-                .iter()
-                .filter(|m| matches!(m.as_deref(), Some("leader" | "standalone")))
-                .count();
+            let serving =
+                indices.iter().all(|&i| matches!(modes[i].as_deref(), Some("standalone" | "leader" | "follower")));
+            let leaders = modes.iter().filter(|m| matches!(m.as_deref(), Some("leader" | "standalone"))).count();
             if serving && leaders == 1 {
                 return;
             }
@@ -538,10 +473,7 @@ impl ZkEnsemble {
     }
 
     fn describe_all(&self) -> String {
-        (0..self.len())
-            .map(|i| self.describe(i))
-            .collect::<Vec<_>>()
-            .join("\n")
+        (0..self.len()).map(|i| self.describe(i)).collect::<Vec<_>>().join("\n")
     }
 }
 
@@ -560,10 +492,7 @@ impl Drop for ZkEnsemble {
         if std::thread::panicking() {
             if let Some(root) = self.root.take() {
                 let kept = root.keep();
-                eprintln!(
-                    "ZkEnsemble: test panicked; keeping ZooKeeper dirs and logs in {}",
-                    kept.display()
-                );
+                eprintln!("ZkEnsemble: test panicked; keeping ZooKeeper dirs and logs in {}", kept.display());
             }
         }
     }
@@ -571,11 +500,7 @@ impl Drop for ZkEnsemble {
 
 /// Sends a ZooKeeper four-letter word to `addr` and reads the whole reply (the server closes
 /// the connection after answering).
-pub fn four_letter_word(
-    addr: SocketAddr,
-    word: &str,
-    timeout: Duration,
-) -> std::io::Result<String> {
+pub fn four_letter_word(addr: SocketAddr, word: &str, timeout: Duration) -> std::io::Result<String> {
     let mut stream = TcpStream::connect_timeout(&addr, timeout)?;
     stream.set_read_timeout(Some(timeout))?;
     stream.set_write_timeout(Some(timeout))?;
@@ -604,9 +529,7 @@ pub fn classpath() -> String {
 
 fn java_binary() -> PathBuf {
     match std::env::var_os("JAVA_HOME") {
-        Some(home) if Path::new(&home).join("bin/java").exists() => {
-            Path::new(&home).join("bin/java")
-        }
+        Some(home) if Path::new(&home).join("bin/java").exists() => Path::new(&home).join("bin/java"),
         _ => PathBuf::from("java"),
     }
 }
