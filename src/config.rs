@@ -49,6 +49,9 @@ pub struct Settings {
     pub jobmanager: JobManagerSettings,
     /// `[failover]`: the promise the timings are checked against.
     pub failover: FailoverSettings,
+    /// `[log]`: where audit records go besides stdout. Optional as a whole.
+    #[serde(default)]
+    pub log: LogSettings,
 }
 
 /// `[node]` settings.
@@ -139,6 +142,16 @@ pub struct FailoverSettings {
     /// JobManager elsewhere (requirement 5.3: 30 s). Used to check the other timings. Default 30s.
     #[serde(with = "humantime_serde")]
     pub budget: Duration,
+}
+
+/// `[log]` settings.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    /// A file that audit records (docs/audit-events.md) are appended to as JSON lines, besides
+    /// stdout, for `flink-ha-supervisor audit`. Default: unset (stdout only, e.g. journald).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit_file: Option<PathBuf>,
 }
 
 /// What kind of problem a [`ConfigError`] reports, for callers that branch on it (exit codes).
@@ -289,6 +302,7 @@ const SCHEMA: &[(&str, &[(&str, Kind)])] = &[
         ],
     ),
     ("failover", &[("budget", Kind::Duration)]),
+    ("log", &[("audit_file", Kind::Text)]),
 ];
 
 /// All dotted keys, in documentation order.
@@ -454,7 +468,9 @@ impl Settings {
                 ));
             }
         }
-        for (key, path) in [("jobmanager.workdir", &jm.workdir), ("jobmanager.log_file", &jm.log_file)] {
+        for (key, path) in
+            [("jobmanager.workdir", &jm.workdir), ("jobmanager.log_file", &jm.log_file), ("log.audit_file", &self.log.audit_file)]
+        {
             if path.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
                 return Err(ConfigError::invalid(key, "must not be empty; set a path or remove the key"));
             }
@@ -1691,6 +1707,17 @@ budget = "20s"
     #[test]
     fn env_var_names_follow_the_documented_form() {
         assert_eq!(env_var_name("zookeeper.session_timeout"), "FHS_ZOOKEEPER__SESSION_TIMEOUT");
-        assert_eq!(known_keys().len(), 18);
+        assert_eq!(known_keys().len(), 19);
+    }
+
+    #[test]
+    fn the_audit_file_is_optional_and_settable_from_the_environment() {
+        assert_eq!(load(&[]).log.audit_file, None);
+        let s = load(&["log.audit_file = \"/var/log/fhs/audit.jsonl\""]);
+        assert_eq!(s.log.audit_file, Some(PathBuf::from("/var/log/fhs/audit.jsonl")));
+        let s = load_env(&[], &[("FHS_LOG__AUDIT_FILE", "/tmp/a.jsonl")]);
+        assert_eq!(s.log.audit_file, Some(PathBuf::from("/tmp/a.jsonl")));
+        let e = error(&["log.audit_file = \"\""]);
+        assert_error(&e, "log.audit_file", &["must not be empty"]);
     }
 }

@@ -1,5 +1,11 @@
 //! Log output: JSON lines (one object per event, for journald and `audit`) or plain text.
 
+use std::path::Path;
+use std::sync::Mutex;
+
+use tracing::Level;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::prelude::*;
 use tracing_subscriber::{fmt, EnvFilter};
 
 /// How log lines look.
@@ -11,14 +17,31 @@ pub enum LogFormat {
     Text,
 }
 
-/// Installs the global subscriber writing to stdout. `RUST_LOG` overrides the default `info`.
-pub fn init(format: LogFormat) {
+/// Installs the global subscriber: every record to stdout in `format` (`RUST_LOG` overrides the
+/// default `info`), and audit records also as JSON lines to `audit_file` when given.
+pub fn init(format: LogFormat, audit_file: Option<&Path>) -> std::io::Result<()> {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,zookeeper_client=warn"));
-    let builder = fmt().with_env_filter(filter).with_writer(std::io::stdout);
-    match format {
-        LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).init(),
-        LogFormat::Text => builder.init(),
-    }
+    let stdout = fmt::layer().with_writer(std::io::stdout);
+    let stdout = match format {
+        LogFormat::Json => stdout.json().flatten_event(true).with_current_span(false).with_span_list(false).boxed(),
+        LogFormat::Text => stdout.boxed(),
+    };
+    let audit = match audit_file {
+        Some(path) => {
+            let file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+            let layer = fmt::layer()
+                .json()
+                .flatten_event(true)
+                .with_current_span(false)
+                .with_span_list(false)
+                .with_writer(Mutex::new(file))
+                .with_filter(Targets::new().with_target(AUDIT_TARGET, Level::INFO));
+            Some(layer)
+        },
+        None => None,
+    };
+    tracing_subscriber::registry().with(stdout.with_filter(filter)).with(audit).init();
+    Ok(())
 }
 
 /// The tracing target of audit records (docs/audit-events.md).
