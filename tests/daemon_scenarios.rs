@@ -300,3 +300,31 @@ fn a_zookeeper_server_restart_within_the_session_keeps_the_leader() {
     assert_eq!(cluster.starts_of(0).len(), 1);
     assert!(cluster.serving(0));
 }
+
+#[test]
+fn foreign_and_malformed_children_of_the_election_path_are_tolerated_and_logged() {
+    let zk = single_zk();
+    let mut cluster = Cluster::new(2, Options::default(), |_| zk.connect_string());
+    cluster.start(0);
+    assert_eq!(cluster.wait_for_leader(Duration::from_secs(30), None), 0);
+    cluster.start(1);
+    wait_until(Duration::from_secs(10), Duration::from_millis(50), || !cluster.events(1, "session_started").is_empty());
+
+    // Another program's node, and a contender-shaped node with garbage data queued behind both
+    // daemons (an ephemeral of this test's session).
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let client = runtime.block_on(zookeeper_client::Client::connect(&zk.connect_string())).unwrap();
+    let persistent = zookeeper_client::CreateMode::Persistent.with_acls(zookeeper_client::Acls::anyone_all());
+    let ephemeral = zookeeper_client::CreateMode::EphemeralSequential.with_acls(zookeeper_client::Acls::anyone_all());
+    runtime.block_on(client.create("/it/leader/not-a-contender", b"hello", &persistent)).unwrap();
+    runtime.block_on(client.create("/it/leader/_c_garbage-latch-", b"{truncated", &ephemeral)).unwrap();
+
+    cluster.signal(0, Signal::SIGTERM);
+    assert_eq!(cluster.wait_for_leader(Duration::from_secs(15), Some(0)), 1, "{}", cluster.dump());
+    let warned = |event: &str| !cluster.events(1, event).is_empty();
+    support::wait_until(Duration::from_secs(5), Duration::from_millis(50), || {
+        warned("foreign_child") && warned("malformed_contender")
+    });
+    assert_eq!(cluster.wait_exit(0, Duration::from_secs(10)), Some(0));
+    cluster.assert_never_two_jobmanagers();
+}
