@@ -66,12 +66,8 @@ fn sigkill_of_the_leader_daemon_fails_over_within_the_session_timeout() {
     let options = Options::default();
     let session = options.session_timeout;
     let mut cluster = Cluster::new(2, options, |_| zk.connect_string());
-    cluster.start(0);
-    assert_eq!(cluster.wait_for_leader(Duration::from_secs(30), None), 0);
-    cluster.start(1);
-    wait_until(Duration::from_secs(10), Duration::from_millis(50), || !cluster.events(1, "session_started").is_empty());
+    cluster.start_leader_then_standby();
 
-    cluster.wait_ready_reported(0, 1, Duration::from_secs(10));
     let killed_at = mono_ns();
     cluster.signal(0, Signal::SIGKILL);
     // The orphaned JobManager dies with its daemon (the guard sees its control pipe close).
@@ -117,12 +113,8 @@ fn sigterm_of_the_leader_hands_over_without_waiting_for_the_session_timeout() {
     let zk = single_zk();
     let options = Options { session_timeout: Duration::from_secs(20), ..Options::default() };
     let mut cluster = Cluster::new(2, options, |_| zk.connect_string());
-    cluster.start(0);
-    assert_eq!(cluster.wait_for_leader(Duration::from_secs(30), None), 0);
-    cluster.start(1);
-    wait_until(Duration::from_secs(10), Duration::from_millis(50), || !cluster.events(1, "session_started").is_empty());
+    cluster.start_leader_then_standby();
 
-    cluster.wait_ready_reported(0, 1, Duration::from_secs(10));
     let t0 = Instant::now();
     cluster.signal(0, Signal::SIGTERM);
     assert_eq!(cluster.wait_exit(0, Duration::from_secs(10)), Some(0), "{}", cluster.dump());
@@ -150,8 +142,7 @@ fn sigterm_of_the_leader_hands_over_without_waiting_for_the_session_timeout() {
 fn a_crashed_jobmanager_is_restarted_locally() {
     let zk = single_zk();
     let mut cluster = Cluster::new(2, Options::default(), |_| zk.connect_string());
-    cluster.start(0);
-    assert_eq!(cluster.wait_for_leader(Duration::from_secs(30), None), 0);
+    cluster.start_leader();
     cluster.start(1);
     control(&cluster, 0, "crash");
     wait_until(Duration::from_secs(15), Duration::from_millis(50), || cluster.starts_of(0).len() == 2);
@@ -169,10 +160,7 @@ fn a_crash_loop_makes_the_leader_resign_and_a_standby_take_over() {
     let zk = single_zk();
     let options = Options { restart_limit: 1, ..Options::default() };
     let mut cluster = Cluster::new(2, options, |_| zk.connect_string());
-    cluster.start(0);
-    assert_eq!(cluster.wait_for_leader(Duration::from_secs(30), None), 0);
-    cluster.start(1);
-    wait_until(Duration::from_secs(10), Duration::from_millis(50), || !cluster.events(1, "session_started").is_empty());
+    cluster.start_leader_then_standby();
     control(&cluster, 0, "crash");
     wait_until(Duration::from_secs(15), Duration::from_millis(50), || cluster.starts_of(0).len() == 2);
     assert_eq!(cluster.wait_for_leader(Duration::from_secs(10), None), 0);
@@ -187,8 +175,7 @@ fn a_crash_loop_makes_the_leader_resign_and_a_standby_take_over() {
 fn a_hung_jobmanager_counts_as_failed_and_is_replaced() {
     let zk = single_zk();
     let mut cluster = Cluster::new(1, Options::default(), |_| zk.connect_string());
-    cluster.start(0);
-    assert_eq!(cluster.wait_for_leader(Duration::from_secs(30), None), 0);
+    cluster.start_leader();
     control(&cluster, 0, "hang");
     wait_until(Duration::from_secs(15), Duration::from_millis(50), || cluster.starts_of(0).len() == 2);
     let stopped = cluster.events(0, "jobmanager_stopped");
@@ -205,10 +192,7 @@ fn a_leader_cut_off_from_zookeeper_is_fenced_before_its_session_can_expire() {
     let session = options.session_timeout;
     let proxies = ProxyGroup::for_ensemble(&zk);
     let mut cluster = Cluster::new(2, options, |i| if i == 0 { proxies.connect_string() } else { zk.connect_string() });
-    cluster.start(0);
-    assert_eq!(cluster.wait_for_leader(Duration::from_secs(30), None), 0);
-    cluster.start(1);
-    wait_until(Duration::from_secs(10), Duration::from_millis(50), || !cluster.events(1, "session_started").is_empty());
+    cluster.start_leader_then_standby();
 
     let cut_at = mono_ns();
     proxies.blackhole();
@@ -244,10 +228,7 @@ fn a_paused_leader_loses_its_jobmanager_before_the_standby_starts_and_rejoins_as
     let options = Options::default();
     let session = options.session_timeout;
     let mut cluster = Cluster::new(2, options, |_| zk.connect_string());
-    cluster.start(0);
-    assert_eq!(cluster.wait_for_leader(Duration::from_secs(30), None), 0);
-    cluster.start(1);
-    wait_until(Duration::from_secs(10), Duration::from_millis(50), || !cluster.events(1, "session_started").is_empty());
+    cluster.start_leader_then_standby();
 
     let paused_at = mono_ns();
     cluster.signal(0, Signal::SIGSTOP);
@@ -285,8 +266,7 @@ fn a_zookeeper_server_restart_within_the_session_keeps_the_leader() {
         ..Options::default()
     };
     let mut cluster = Cluster::new(1, options, |_| zk.connect_string());
-    cluster.start(0);
-    assert_eq!(cluster.wait_for_leader(Duration::from_secs(30), None), 0);
+    cluster.start_leader();
     zk.stop(0);
     wait_until(Duration::from_secs(10), Duration::from_millis(50), || {
         !cluster.events(0, "session_disconnected").is_empty()
@@ -305,10 +285,7 @@ fn a_zookeeper_server_restart_within_the_session_keeps_the_leader() {
 fn foreign_and_malformed_children_of_the_election_path_are_tolerated_and_logged() {
     let zk = single_zk();
     let mut cluster = Cluster::new(2, Options::default(), |_| zk.connect_string());
-    cluster.start(0);
-    assert_eq!(cluster.wait_for_leader(Duration::from_secs(30), None), 0);
-    cluster.start(1);
-    wait_until(Duration::from_secs(10), Duration::from_millis(50), || !cluster.events(1, "session_started").is_empty());
+    cluster.start_leader_then_standby();
 
     // Another program's node, and a contender-shaped node with garbage data queued behind both
     // daemons (an ephemeral of this test's session).

@@ -156,6 +156,23 @@ budget = "30s"
         }
     }
 
+    /// Starts daemon 0 and waits until its JobManager serves and the daemon reported it ready.
+    pub fn start_leader(&mut self) {
+        self.start(0);
+        assert_eq!(self.wait_for_leader(Duration::from_secs(30), None), 0, "{}", self.dump());
+        self.wait_ready_reported(0, 1, Duration::from_secs(10));
+    }
+
+    /// [`Cluster::start_leader`], then daemon 1, and waits until daemon 1 has a session (so it
+    /// contends as a standby).
+    pub fn start_leader_then_standby(&mut self) {
+        self.start_leader();
+        self.start(1);
+        crate::support::wait_until(Duration::from_secs(10), Duration::from_millis(50), || {
+            !self.events(1, "session_started").is_empty()
+        });
+    }
+
     /// Sends `signal` to daemon `i`'s process (not to its JobManager).
     pub fn signal(&self, i: usize, signal: Signal) {
         self.daemons[i].process.as_ref().expect("daemon started").signal(signal).expect("signal the daemon");
