@@ -1,6 +1,7 @@
 //! flink-ha-supervisor: keeps exactly one Flink JobManager running across hosts through a
 //! ZooKeeper election. See docs/ARCHITECTURE.md for the bird's-eye view.
 
+pub mod audit;
 pub mod config;
 pub mod daemon;
 pub mod election;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use flink_ha_supervisor::config::Settings;
 use flink_ha_supervisor::logging::{self, LogFormat};
-use flink_ha_supervisor::{daemon, guard};
+use flink_ha_supervisor::{audit, daemon, guard};
 
 /// Keeps exactly one Flink JobManager running across hosts through a ZooKeeper election.
 #[derive(Parser)]
@@ -28,6 +28,8 @@ enum Command {
         #[arg(long, value_enum, default_value = "json")]
         log_format: LogFormat,
     },
+    /// Rebuild failovers, outages and overlaps from the daemons' logs (docs/audit-events.md).
+    Audit(audit::Args),
     /// Internal: the fence guard between the daemon and its JobManager (see guard.rs).
     #[command(hide = true)]
     FenceGuard {
@@ -47,6 +49,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Run { config, log_format } => run(config, log_format),
+        Command::Audit(args) => audit::main(&args),
         Command::FenceGuard { stop_grace, lease_until_ns, command } => {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
             let code = runtime.block_on(guard::run(guard::GuardArgs { stop_grace, lease_until_ns, command }));

@@ -1,0 +1,236 @@
+//! Reading the logs: files, glob patterns and `-` (standard input), line by line in bounded
+//! memory. Only audit records are kept; every other line is counted and dropped at once.
+
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::record::{parse_line, Line, Record};
+
+/// Lines longer than this are not read into memory; they cannot be audit records (which are
+/// well under 4 KiB) and count as foreign.
+pub const MAX_LINE: usize = 1 << 20;
+
+/// Where logs come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// Standard input (`-`).
+    Stdin,
+    /// A file (given, or matched by a glob pattern).
+    File(PathBuf),
+}
+
+impl Source {
+    /// How messages name this source.
+    pub fn name(&self) -> String {
+        match self {
+            Source::Stdin => "standard input".into(),
+            Source::File(path) => path.display().to_string(),
+        }
+    }
+}
+
+/// Input that cannot be used: exit code 2, one line.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    /// A file that is missing or unreadable.
+    #[error("cannot read {name}: {error}")]
+    Unreadable {
+        /// The file (or `standard input`).
+        name: String,
+        /// Why.
+        error: io::Error,
+    },
+    /// A glob pattern that is invalid or matches no file.
+    #[error("{pattern}: {problem}")]
+    Pattern {
+        /// The pattern as given.
+        pattern: String,
+        /// Why it gives no files.
+        problem: String,
+    },
+}
+
+/// Lines read, and why those that were not audit records were skipped.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Tally {
+    /// All lines read, blank ones included.
+    pub lines: u64,
+    /// Audit records of schema version 1.
+    pub audit: u64,
+    /// Damaged lines: cut-short or corrupted JSON, audit records missing a required field.
+    pub malformed: u64,
+    /// Other lines: the JobManager's output, other logs of the daemon, other programs' text or
+    /// JSON, lines over [`MAX_LINE`].
+    pub foreign: u64,
+    /// Audit records of another schema version.
+    pub unsupported_version: u64,
+}
+
+impl Tally {
+    /// Lines skipped (not blank, not a usable audit record).
+    pub fn skipped(&self) -> u64 {
+        self.malformed + self.foreign + self.unsupported_version
+    }
+}
+
+/// Expands the command line's LOG arguments: `-` is standard input, an existing path is that
+/// file, anything else with `*`, `?` or `[` is a glob pattern (matches sorted by name). A path
+/// that does not exist, or a pattern that matches no file, is an error.
+pub fn expand(args: &[OsString]) -> Result<Vec<Source>, InputError> {
+    let mut sources = Vec::new();
+    for arg in args {
+        if arg == "-" {
+            sources.push(Source::Stdin);
+            continue;
+        }
+        let path = Path::new(arg);
+        let text = arg.to_string_lossy();
+        if path.exists() || !text.contains(['*', '?', '[']) {
+            sources.push(Source::File(path.to_path_buf()));
+            continue;
+        }
+        let pattern_error = |problem: String| InputError::Pattern { pattern: text.to_string(), problem };
+        let matches = glob::glob(&text).map_err(|e| pattern_error(format!("not a valid pattern: {e}")))?;
+        let mut files = Vec::new();
+        for entry in matches {
+            match entry {
+                Ok(path) if path.is_dir() => {}
+                Ok(path) => files.push(path),
+                Err(e) => return Err(InputError::Unreadable { name: e.path().display().to_string(), error: e.into() }),
+            }
+        }
+        if files.is_empty() {
+            return Err(pattern_error("no file matches this pattern".into()));
+        }
+        files.sort();
+        sources.extend(files.into_iter().map(Source::File));
+    }
+    Ok(sources)
+}
+
+/// Opens every source first, so that a missing or unreadable file stops the audit before any
+/// work, then reads them in order, handing each audit record to `sink`.
+pub fn read_sources(
+    sources: &[Source],
+    stdin: &mut dyn Read,
+    mut sink: impl FnMut(Record),
+) -> Result<Tally, InputError> {
+    let mut opened: Vec<Option<File>> = Vec::with_capacity(sources.len());
+    for source in sources {
+        opened.push(match source {
+            Source::Stdin => None,
+            Source::File(path) => {
+                let unreadable = |error| InputError::Unreadable { name: source.name(), error };
+                let file = File::open(path).map_err(unreadable)?;
+                if file.metadata().map_err(unreadable)?.is_dir() {
+                    return Err(unreadable(io::Error::new(io::ErrorKind::IsADirectory, "is a directory")));
+                }
+                Some(file)
+            }
+        });
+    }
+    let mut tally = Tally::default();
+    for (source, file) in sources.iter().zip(opened) {
+        let result = match file {
+            Some(file) => read_lines(file, &mut tally, &mut sink),
+            None => read_lines(&mut *stdin, &mut tally, &mut sink),
+        };
+        result.map_err(|error| InputError::Unreadable { name: source.name(), error })?;
+    }
+    Ok(tally)
+}
+
+/// Reads one stream line by line, never holding more than one line of at most [`MAX_LINE`].
+pub fn read_lines(reader: impl Read, tally: &mut Tally, sink: &mut impl FnMut(Record)) -> io::Result<()> {
+    let mut reader = BufReader::with_capacity(64 * 1024, reader);
+    let mut line = Vec::with_capacity(4096);
+    loop {
+        line.clear();
+        let n = (&mut reader).take(MAX_LINE as u64).read_until(b'\n', &mut line)?;
+        if n == 0 {
+            return Ok(());
+        }
+        tally.lines += 1;
+        if line.len() >= MAX_LINE && line.last() != Some(&b'\n') {
+            skip_rest_of_line(&mut reader)?;
+            tally.foreign += 1;
+            continue;
+        }
+        match parse_line(&line) {
+            Line::Blank => {}
+            Line::Audit(record) => {
+                tally.audit += 1;
+                sink(record);
+            }
+            Line::Foreign => tally.foreign += 1,
+            Line::UnsupportedVersion => tally.unsupported_version += 1,
+            Line::Malformed => tally.malformed += 1,
+        }
+        if line.capacity() > 64 * 1024 {
+            line = Vec::with_capacity(4096);
+        }
+    }
+}
+
+fn skip_rest_of_line(reader: &mut impl BufRead) -> io::Result<()> {
+    loop {
+        let buf = reader.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(());
+        }
+        match buf.iter().position(|&b| b == b'\n') {
+            Some(i) => {
+                reader.consume(i + 1);
+                return Ok(());
+            }
+            None => {
+                let len = buf.len();
+                reader.consume(len);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tally_of(input: &[u8]) -> (Tally, Vec<Record>) {
+        let mut tally = Tally::default();
+        let mut records = Vec::new();
+        read_lines(input, &mut tally, &mut |r| records.push(r)).unwrap();
+        (tally, records)
+    }
+
+    #[test]
+    fn over_long_lines_are_skipped_whole() {
+        let mut input = vec![b'x'; MAX_LINE * 2 + 17];
+        input.extend_from_slice(b"\nplain text\n\n");
+        let (tally, records) = tally_of(&input);
+        assert_eq!((tally.lines, tally.foreign, tally.malformed), (3, 2, 0));
+        assert!(records.is_empty());
+    }
+
+    #[test]
+    fn a_last_line_without_newline_is_read() {
+        let (tally, records) = tally_of(
+            br#"{"timestamp":"2026-11-22T18:22:20.628980Z","level":"INFO","event":"exited","node":"a","v":1,"target":"audit"}"#,
+        );
+        assert_eq!((tally.lines, tally.audit), (1, 1));
+        assert_eq!(records[0].node, "a");
+    }
+
+    #[test]
+    fn missing_files_and_empty_patterns_are_errors() {
+        let missing = expand(&["/nonexistent/a.log".into()]).unwrap();
+        let err = read_sources(&missing, &mut io::empty(), |_| {}).unwrap_err();
+        assert!(err.to_string().starts_with("cannot read /nonexistent/a.log: "), "{err}");
+        let err = expand(&["/nonexistent/*.log".into()]).unwrap_err();
+        assert_eq!(err.to_string(), "/nonexistent/*.log: no file matches this pattern");
+        assert_eq!(expand(&["-".into()]).unwrap(), vec![Source::Stdin]);
+    }
+}
