@@ -27,6 +27,25 @@ use tokio::time::{sleep_until, Instant};
 
 use crate::mono;
 
+/// A status line on stdout for the daemon. Never panics: when the daemon is gone its pipe is
+/// broken, and the guard must still stop the JobManager.
+macro_rules! status {
+    ($($arg:tt)*) => {{
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, $($arg)*);
+        let _ = out.flush();
+    }};
+}
+
+/// A note on stderr (the daemon's log), prefixed `fence-guard:`. Never panics (see `status!`).
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), "fence-guard: {}", format_args!($($arg)*));
+    }};
+}
+
 /// What the guard is told to run and how.
 #[derive(Debug, Clone)]
 pub struct GuardArgs {
@@ -88,13 +107,13 @@ pub async fn run(args: GuardArgs) -> i32 {
     let mut child = match spawn(&args.command) {
         Ok(child) => child,
         Err(e) => {
-            println!("spawn-failed {}: {e}", args.command[0]);
-            eprintln!("fence-guard: cannot start {}: {e}", args.command[0]);
+            status!("spawn-failed {}: {e}", args.command[0]);
+            note!("cannot start {}: {e}", args.command[0]);
             return 127;
         }
     };
     let pid = child.id().expect("a just-spawned child has a pid");
-    println!("spawned {pid}");
+    status!("spawned {pid}");
     let group = Pid::from_raw(pid as i32);
 
     let mut control = BufReader::new(tokio::io::stdin()).lines();
@@ -109,12 +128,12 @@ pub async fn run(args: GuardArgs) -> i32 {
         let stop_with = tokio::select! {
             status = child.wait() => break status,
             _ = sleep_until(lease), if kill_at.is_none() => {
-                println!("lease-expired");
-                eprintln!("fence-guard: lease expired; stopping the JobManager (pid {pid})");
+                status!("lease-expired");
+                note!("lease expired; stopping the JobManager (pid {pid})");
                 Some(args.stop_grace)
             },
             _ = sleep_until(kill_at.unwrap_or_else(Instant::now)), if kill_at.is_some() => {
-                eprintln!("fence-guard: grace over; SIGKILL to process group {pid}");
+                note!("grace over; SIGKILL to process group {pid}");
                 let _ = killpg(group, Signal::SIGKILL);
                 kill_at = None;
                 lease = Instant::now() + Duration::from_secs(3600 * 24 * 365);
@@ -124,7 +143,7 @@ pub async fn run(args: GuardArgs) -> i32 {
                 Ok(Some(line)) => control_line(&line, &mut lease),
                 Ok(None) | Err(_) => {
                     control_open = false;
-                    eprintln!("fence-guard: the daemon is gone; stopping the JobManager (pid {pid})");
+                    note!("the daemon is gone; stopping the JobManager (pid {pid})");
                     Some(args.stop_grace)
                 },
             },
@@ -149,7 +168,7 @@ pub async fn run(args: GuardArgs) -> i32 {
         Ok(status) => exit_code(status),
         Err(_) => 255,
     };
-    println!("exited {code}");
+    status!("exited {code}");
     code
 }
 
@@ -164,7 +183,7 @@ fn control_line(line: &str, lease: &mut Instant) -> Option<Duration> {
         }
         Some(("stop", ms)) => Some(Duration::from_millis(ms.trim().parse().unwrap_or(0))),
         _ => {
-            eprintln!("fence-guard: ignoring unknown control line {line:?}");
+            note!("ignoring unknown control line {line:?}");
             None
         }
     }

@@ -139,12 +139,17 @@ impl Running {
     }
 }
 
-/// Copies the JobManager's output (and the guard's notes) into the daemon's log, line by line.
+/// Copies the JobManager's output (and the guard's notes) into the daemon's log, line by line,
+/// at the level Flink's own console pattern names (`WARN`, `ERROR`), else INFO.
 async fn forward_output(output: tokio::process::ChildStderr) {
     let mut lines = BufReader::new(output).lines();
     while let Ok(Some(line)) = lines.next_line().await {
         if let Some(note) = line.strip_prefix("fence-guard: ") {
             tracing::warn!(target: "fence_guard", "{note}");
+        } else if line.contains(" ERROR ") {
+            tracing::error!(target: "jobmanager", "{line}");
+        } else if line.contains(" WARN ") {
+            tracing::warn!(target: "jobmanager", "{line}");
         } else {
             tracing::info!(target: "jobmanager", "{line}");
         }

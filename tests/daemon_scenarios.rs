@@ -72,6 +72,10 @@ fn sigkill_of_the_leader_daemon_fails_over_within_the_session_timeout() {
     cluster.signal(0, Signal::SIGKILL);
     // The orphaned JobManager dies with its daemon (the guard sees its control pipe close).
     wait_until(Duration::from_secs(5), Duration::from_millis(20), || !cluster.serving(0));
+    // ... gracefully: the guard's SIGTERM, not only the parent-death SIGKILL.
+    wait_until(Duration::from_secs(5), Duration::from_millis(20), || {
+        cluster.standin_events("term").iter().any(|e| e["name"] == "jm1")
+    });
     let new = cluster.wait_for_leader(session + SLACK + Duration::from_secs(10), Some(0));
     assert_eq!(new, 1);
     let started = mono_of(cluster.starts_of(1).first().expect("jm2 started"));

@@ -22,7 +22,7 @@
 //! The measured times (start, handover, orphan stop) are printed; run with `--nocapture`.
 //!
 //! Flink comes from `FLINK_HOME`, else from the cache that `scripts/install-test-deps` fills
-//! (`$FHS_CACHE`, `$XDG_CACHE_HOME/flink-ha-supervisor` or `~/.cache/flink-ha-supervisor`). Without
+//! (`$FLINK_HA_SUPERVISOR_CACHE`, `$XDG_CACHE_HOME/flink-ha-supervisor` or `~/.cache/flink-ha-supervisor`). Without
 //! either, the test fails and says to run that script: it never passes vacuously.
 //!
 //! No JobManager outlives the test, even if it panics: dropping a node SIGKILLs its daemon and
@@ -61,7 +61,7 @@ const ELECTION_PATH: &str = "/it/real-flink/leader";
 /// test) when neither holds `bin/jobmanager.sh`.
 fn flink_home() -> PathBuf {
     let env_home = std::env::var_os("FLINK_HOME").filter(|v| !v.is_empty()).map(PathBuf::from);
-    let cache = std::env::var_os("FHS_CACHE")
+    let cache = std::env::var_os("FLINK_HA_SUPERVISOR_CACHE")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
         .or_else(|| {
@@ -237,7 +237,7 @@ budget = "30s"
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("dup log"))
             .stderr(log);
-        // The daemon refuses unknown `FHS_` variables; the install script's `FHS_CACHE` is one.
+        // The daemon refuses unknown `FHS_` variables; the install script's `FLINK_HA_SUPERVISOR_CACHE` is one.
         for (name, _) in std::env::vars_os() {
             if name.to_string_lossy().to_ascii_uppercase().starts_with("FHS_") {
                 cmd.env_remove(name);
