@@ -127,7 +127,7 @@ pub fn read_sources(
                 let unreadable = |error| InputError::Unreadable { name: source.name(), error };
                 let file = File::open(path).map_err(unreadable)?;
                 if file.metadata().map_err(unreadable)?.is_dir() {
-                    return Err(unreadable(io::Error::new(io::ErrorKind::IsADirectory, "is a directory")));
+                    return Err(unreadable(io::Error::other("is a directory")));
                 }
                 Some(file)
             }
@@ -164,7 +164,7 @@ pub fn read_lines(reader: impl Read, tally: &mut Tally, sink: &mut impl FnMut(Re
             Line::Blank => {}
             Line::Audit(record) => {
                 tally.audit += 1;
-                sink(record);
+                sink(*record);
             }
             Line::Foreign => tally.foreign += 1,
             Line::UnsupportedVersion => tally.unsupported_version += 1,

@@ -72,12 +72,19 @@ pub enum AuditError {
     #[error(transparent)]
     Input(#[from] InputError),
     /// The input holds no audit record.
-    #[error(
-        "no audit record in the input ({} lines: {} foreign, {} malformed, {} of another schema version); \
-         give the daemons' JSON logs (log_format json) or `journalctl -o json` exports",
-        .0.lines, .0.foreign, .0.malformed, .0.unsupported_version
-    )]
+    #[error("no audit record in the input: {}", no_records(.0))]
     NoRecords(Tally),
+}
+
+fn no_records(tally: &Tally) -> String {
+    if tally.lines == 0 {
+        return "it is empty".into();
+    }
+    format!(
+        "{} lines, {} foreign, {} malformed, {} of another schema version; give the daemons' JSON logs \
+         (--log-format json) or `journalctl -o json` exports",
+        tally.lines, tally.foreign, tally.malformed, tally.unsupported_version
+    )
 }
 
 /// A finished audit.

@@ -203,10 +203,9 @@ fn close_inferred(
     let replaced_at = failovers
         .iter()
         .filter(|f| f.figures.previous_node.as_deref() == Some(node) && f.logged_at >= open.start)
-        .filter(|f| match (open.epoch, f.figures.previous_epoch) {
-            (Some(ours), Some(previous)) => previous == ours,
-            (Some(ours), None) => f.figures.epoch > ours,
-            (None, _) => true,
+        .filter(|f| match open.epoch {
+            Some(ours) => f.figures.epoch > ours && f.figures.previous_epoch.map_or(true, |previous| previous == ours),
+            None => true,
         })
         .filter_map(|f| {
             let start = f.figures.outage_start?;

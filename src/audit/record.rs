@@ -211,7 +211,7 @@ pub enum Line {
     /// An empty line (not counted anywhere).
     Blank,
     /// An audit record of schema version 1.
-    Audit(Record),
+    Audit(Box<Record>),
     /// Not an audit record: plain text, or JSON of another target or program.
     Foreign,
     /// An audit record of a schema version other than 1.
@@ -319,14 +319,14 @@ fn parse_audit(line: &[u8], fallback_at: Option<Micros>) -> Line {
     let (Some(at), Ok(event)) = (at, Event::deserialize(&value)) else {
         return Line::Malformed;
     };
-    Line::Audit(Record {
+    Line::Audit(Box::new(Record {
         at,
         level: common.level.unwrap_or_default(),
         node: common.node,
         epoch: common.epoch,
         name: common.event,
         event,
-    })
+    }))
 }
 
 /// The position of `needle` in `haystack`.
