@@ -17,7 +17,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 /// How often a serving leader rewrites its record. It bounds the error of a crash's outage start.
-pub const REFRESH_INTERVAL: Duration = Duration::from_secs(1);
+pub const REFRESH_INTERVAL: Duration = Duration::from_millis(500);
 
 /// Schema version of the leader record's JSON.
 pub const RECORD_VERSION: u32 = 1;
