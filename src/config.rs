@@ -468,9 +468,11 @@ impl Settings {
                 ));
             }
         }
-        for (key, path) in
-            [("jobmanager.workdir", &jm.workdir), ("jobmanager.log_file", &jm.log_file), ("log.audit_file", &self.log.audit_file)]
-        {
+        for (key, path) in [
+            ("jobmanager.workdir", &jm.workdir),
+            ("jobmanager.log_file", &jm.log_file),
+            ("log.audit_file", &self.log.audit_file),
+        ] {
             if path.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
                 return Err(ConfigError::invalid(key, "must not be empty; set a path or remove the key"));
             }

@@ -37,7 +37,7 @@ pub fn init(format: LogFormat, audit_file: Option<&Path>) -> std::io::Result<()>
                 .with_writer(Mutex::new(file))
                 .with_filter(Targets::new().with_target(AUDIT_TARGET, Level::INFO));
             Some(layer)
-        },
+        }
         None => None,
     };
     tracing_subscriber::registry().with(stdout.with_filter(filter)).with(audit).init();

@@ -354,15 +354,7 @@ pub fn overlaps(hosts: &[Host]) -> Vec<Overlap> {
     found
 }
 
-/// Nearest-rank percentile of sorted values: the smallest value with at least `p` % of the
-/// values at or below it; `None` for no values.
-pub fn percentile<T: Copy>(sorted: &[T], p: f64) -> Option<T> {
-    if sorted.is_empty() {
-        return None;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil().max(1.0) as usize;
-    Some(sorted[rank.min(sorted.len()) - 1])
-}
+pub use crate::failover::percentile;
 
 #[cfg(test)]
 mod tests {
