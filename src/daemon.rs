@@ -107,6 +107,11 @@ pub async fn run(settings: Settings, shutdown: impl std::future::Future<Output =
             () = sleep_until(deadline), if deadline.is_some() => daemon.machine.handle_timeout(now()),
         };
         if daemon.execute(actions).await {
+            // A failover measured just before the shutdown (the term is released by now, so
+            // everything it measured is in the channel).
+            while let Ok(measured) = inbox.failovers.try_recv() {
+                daemon.on_failover(&measured);
+            }
             audit_log!(info, "exited", daemon.node(), None, "shutdown complete");
             return Ok(());
         }
