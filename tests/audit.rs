@@ -342,3 +342,34 @@ fn a_large_log_streams_in_bounded_memory() {
     assert!(text.contains(&format!("skipped {} foreign, 0 malformed", i + 10)), "{text}");
     assert!(peak_kib < 50 * 1024, "peak RSS {peak_kib} KiB for a {} MiB log", written >> 20);
 }
+
+#[test]
+fn logs_captured_from_a_real_run_give_the_daemons_own_figures() {
+    // scripts/demo --keep: a three-node ensemble, three daemons; jm1's daemon SIGKILLed, then
+    // jm3's daemon stopped with SIGTERM.
+    let logs = fixtures(&["captured/jm1.log", "captured/jm2.log", "captured/jm3.log"]);
+    let output = audit(&["--format", "json"], &logs);
+    assert_eq!(code(&output), 0);
+    let report = json(&output);
+    let figures: Vec<(&str, &str, &str, u64)> = report["failovers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["previous_node"].as_str().unwrap(),
+                f["node"].as_str().unwrap(),
+                f["cause"].as_str().unwrap(),
+                f["outage_ms"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(figures, [("jm1", "jm3", "leader_lost", 9341), ("jm3", "jm2", "handover", 3059)]);
+    assert_eq!(report["summary"]["p50_ms"], 3059);
+    assert_eq!(report["summary"]["max_ms"], 9341);
+    assert_eq!(report["overlaps"], Value::Array(vec![]));
+    // jm1's JobManager died with its daemon: its interval ends, inferred, at the outage start.
+    let jm1 = &report["hosts"][0];
+    assert_eq!(jm1["jobmanager"][0]["end"], "2026-11-22T18:50:54.727000Z");
+    assert_eq!(jm1["jobmanager"][0]["end_inferred"], true);
+}
