@@ -14,10 +14,11 @@ use crate::election::{self, Request, Session, ZkTarget};
 use crate::failover::{self, Failover, FailoverStats};
 use crate::identity::NodeIdentity;
 use crate::jobmanager::{self, Running};
-use crate::machine::{Action, Event, Machine, Report, Role, StopReason, Timings};
+use crate::machine::{Action, Event, JobManager, Machine, Report, Role, StopReason, Timings};
 use crate::probe::Probe;
 use crate::record::{Term, TermSpec};
 use crate::timing;
+use crate::view::{JobManagerView, NodeView, RoleView, SessionView};
 
 /// Pause between attempts to make a session.
 const CONNECT_RETRY: Duration = Duration::from_secs(1);
@@ -70,6 +71,10 @@ struct Daemon {
     term: Option<Term>,
     clock: TermClock,
     stats: FailoverStats,
+    /// When this node last became leader (wall clock), for the view.
+    leader_since: Option<std::time::SystemTime>,
+    /// The published snapshot of this node.
+    view: tokio::sync::watch::Sender<NodeView>,
 }
 
 /// Runs the daemon until `shutdown` resolves and the shutdown completed.
@@ -106,7 +111,9 @@ pub async fn run(settings: Settings, shutdown: impl std::future::Future<Output =
             },
             () = sleep_until(deadline), if deadline.is_some() => daemon.machine.handle_timeout(now()),
         };
-        if daemon.execute(actions).await {
+        let exit = daemon.execute(actions).await;
+        daemon.publish();
+        if exit {
             // A failover measured just before the shutdown (the term is released by now, so
             // everything it measured is in the channel).
             while let Ok(measured) = inbox.failovers.try_recv() {
@@ -158,9 +165,50 @@ impl Daemon {
             term: None,
             clock: TermClock::default(),
             stats: FailoverStats::default(),
+            leader_since: None,
+            view: tokio::sync::watch::Sender::new(NodeView::starting(&settings.node.id)),
             settings,
         };
         Ok((daemon, Inbox { process, session, notes, failovers }))
+    }
+
+    /// Publishes the node's current snapshot if it changed.
+    fn publish(&self) {
+        let m = &self.machine;
+        let session = match (&self.session, m.is_disconnected()) {
+            (None, _) => SessionView::Connecting,
+            (Some(_), true) => SessionView::Disconnected,
+            (Some(_), false) => SessionView::Connected,
+        };
+        let jobmanager = match m.jobmanager() {
+            JobManager::Stopped => JobManagerView::Stopped,
+            JobManager::Spawning { .. } | JobManager::Starting { .. } => JobManagerView::Starting,
+            JobManager::Ready => JobManagerView::Ready,
+            JobManager::Stopping { .. } => JobManagerView::Stopping,
+            JobManager::Backoff { .. } => JobManagerView::Backoff,
+        };
+        let (role, epoch) = match m.role() {
+            Role::Leader { epoch } => (RoleView::Leader, Some(epoch)),
+            Role::Standby => (RoleView::Standby, None),
+        };
+        let now = (Instant::now(), std::time::SystemTime::now());
+        let view = NodeView {
+            node: self.settings.node.id.clone(),
+            role,
+            epoch,
+            session,
+            jobmanager,
+            last_heard: m.last_heard().map(|t| now.1 - now.0.saturating_duration_since(t)),
+            leader_since: if role == RoleView::Leader { self.leader_since } else { None },
+            paused: false,
+            jobmanager_restarts: m.restarts_total(),
+            failovers: self.stats.summary(),
+        };
+        self.view.send_if_modified(|old| {
+            let changed = *old != view;
+            *old = view;
+            changed
+        });
     }
 
     fn node(&self) -> &str {
@@ -301,6 +349,7 @@ impl Daemon {
         let now = Instant::now();
         match report {
             Report::Elected { epoch } => {
+                self.leader_since = Some(std::time::SystemTime::now());
                 self.clock = TermClock { elected: Some(now), ..TermClock::default() };
                 self.term = self.session.as_ref().map(|session| {
                     let spec = TermSpec {

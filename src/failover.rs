@@ -66,6 +66,29 @@ pub struct LeaderRecord {
     /// The leader's negotiated session timeout: after a crash its election node is deleted no
     /// earlier than this long after its last contact.
     pub session_timeout_ms: u64,
+    /// Server time (ms) of this term's `starting` write: since when the leader leads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leader_since_ms: Option<i64>,
+    /// The most recent failover measured by any leader, carried from term to term, for `status`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_failover: Option<LastFailover>,
+}
+
+/// The summary of a failover kept in the leader record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastFailover {
+    /// Server time (ms) when the new JobManager was ready.
+    pub ready_ms: i64,
+    /// The outage.
+    pub outage_ms: u64,
+    /// Why leadership moved (`leader_lost`, `handover`, `resigned`).
+    pub cause: String,
+    /// The leader before.
+    pub previous_node: String,
+    /// The leader after.
+    pub node: String,
+    /// Whether it stayed within the budget.
+    pub within_budget: bool,
 }
 
 /// A leader record as read back, with the server's modification time of its last write.
@@ -282,6 +305,8 @@ mod tests {
                 serving_until_ms: None,
                 outage_start_ms: None,
                 session_timeout_ms: 10_000,
+                leader_since_ms: None,
+                last_failover: None,
             },
             mtime_ms,
         }

@@ -15,3 +15,4 @@ pub mod mono;
 pub mod probe;
 pub mod record;
 pub mod timing;
+pub mod view;

@@ -256,6 +256,8 @@ pub struct Machine {
     shutting_down: bool,
     /// The fence deadline most recently given to the guard, to renew only on change.
     lease_sent: Option<Instant>,
+    /// Restarts scheduled since the start, for metrics.
+    restarts_total: u64,
 }
 
 impl Machine {
@@ -275,6 +277,7 @@ impl Machine {
             resign_pending: false,
             shutting_down: false,
             lease_sent: None,
+            restarts_total: 0,
         }
     }
 
@@ -286,6 +289,21 @@ impl Machine {
     /// The JobManager's state.
     pub fn jobmanager(&self) -> JobManager {
         self.jm
+    }
+
+    /// Send time of the newest request the server answered, if any in this session.
+    pub fn last_heard(&self) -> Option<Instant> {
+        self.last_heard
+    }
+
+    /// True between a `SessionDisconnected` and the next `SessionReconnected`.
+    pub fn is_disconnected(&self) -> bool {
+        self.disconnected_since.is_some()
+    }
+
+    /// Local JobManager restarts scheduled since this process started.
+    pub fn restarts_total(&self) -> u64 {
+        self.restarts_total
     }
 
     /// The instant until which the JobManager may run, if it may run at all.
@@ -521,6 +539,7 @@ impl Machine {
             return;
         }
         self.restarts.push_back(now);
+        self.restarts_total += 1;
         let delay = RESTART_BACKOFF_BASE.saturating_mul(1 << restarts.min(16)).min(RESTART_BACKOFF_MAX);
         out.push(Action::Report(Report::JobManagerRestartScheduled { delay, restarts_in_window: restarts + 1 }));
         self.jm = JobManager::Backoff { until: now + delay };

@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use zookeeper_client as zk;
 
-use crate::failover::{self, Failover, LeaderRecord, NewTerm, ReadRecord, TermState};
+use crate::failover::{self, Failover, LastFailover, LeaderRecord, NewTerm, ReadRecord, TermState};
 
 /// How long one record write may take before it is given up.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -168,6 +168,8 @@ async fn run(
         serving_until_ms: None,
         outage_start_ms: None,
         session_timeout_ms: spec.session_timeout.as_millis() as u64,
+        leader_since_ms: None,
+        last_failover: None,
     };
     let (previous, elected_ms) = match store.take_over(&mut record).await {
         Ok(taken) => taken,
@@ -176,6 +178,8 @@ async fn run(
             return;
         }
     };
+    record.leader_since_ms = Some(elected_ms);
+    record.last_failover = previous.as_ref().and_then(|p| p.record.last_failover.clone());
     let mut serving_until_ms = None;
     let mut refresh = tokio::time::interval(failover::REFRESH_INTERVAL);
     refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -207,6 +211,14 @@ async fn run(
                     refresh.reset();
                     let new = NewTerm { elected_ms, start, readiness, ready_ms };
                     if let Some(measured) = failover::measure(previous.as_ref(), new, spec.budget) {
+                        record.last_failover = Some(LastFailover {
+                            ready_ms,
+                            outage_ms: measured.outage.as_millis() as u64,
+                            cause: measured.cause.as_str().to_string(),
+                            previous_node: measured.previous_node.clone(),
+                            node: spec.node.clone(),
+                            within_budget: measured.within_budget,
+                        });
                         let _ = failovers.send(measured);
                     }
                 },
