@@ -10,11 +10,12 @@ use zookeeper_client as zk;
 
 use crate::audit_log;
 use crate::config::Settings;
+use crate::control;
 use crate::election::{self, Request, Session, ZkTarget};
 use crate::failover::{self, Failover, FailoverStats};
 use crate::identity::NodeIdentity;
 use crate::jobmanager::{self, Running};
-use crate::machine::{Action, Event, JobManager, Machine, Report, Role, StopReason, Timings};
+use crate::machine::{Action, Event, JobManager, Machine, Report, ResignReason, Role, StopReason, Timings};
 use crate::probe::Probe;
 use crate::record::{Term, TermSpec};
 use crate::timing;
@@ -200,7 +201,7 @@ impl Daemon {
             jobmanager,
             last_heard: m.last_heard().map(|t| now.1 - now.0.saturating_duration_since(t)),
             leader_since: if role == RoleView::Leader { self.leader_since } else { None },
-            paused: false,
+            paused: m.is_paused(),
             jobmanager_restarts: m.restarts_total(),
             failovers: self.stats.summary(),
         };
@@ -225,6 +226,7 @@ impl Daemon {
                 self.session = Some(Session::start(
                     client,
                     generation,
+                    self.settings.node.id.clone(),
                     self.settings.election.path.clone(),
                     self.identity.to_json(),
                     timing::heartbeat_interval(negotiated_timeout),
@@ -285,10 +287,13 @@ impl Daemon {
                         }
                     }
                     Action::StopJobManager { reason, grace } => {
-                        if reason == StopReason::Shutdown {
-                            if let Some(term) = &self.term {
-                                term.stopping("shutdown");
-                            }
+                        let planned = match reason {
+                            StopReason::Shutdown => Some("shutdown"),
+                            StopReason::Handover => Some("handover"),
+                            _ => None,
+                        };
+                        if let (Some(term), Some(planned)) = (&self.term, planned) {
+                            term.stopping(planned);
                         }
                         if let Some(jm) = self.jm.as_mut() {
                             jm.stop(grace).await;
@@ -300,12 +305,23 @@ impl Daemon {
                             let _ = note_tx.send(Note::Probed(probe.check().await));
                         });
                     }
-                    Action::Resign => {
+                    Action::Resign { reason } => {
                         if let Some(term) = self.term.take() {
-                            term.release("resigned").await;
+                            term.release(match reason {
+                                ResignReason::CrashLoop => "resigned",
+                                ResignReason::Handover => "handover",
+                                ResignReason::StepAside => "step_aside",
+                            })
+                            .await;
                         }
                         if let Some(session) = &self.session {
                             session.request(Request::Resign);
+                        }
+                    }
+                    Action::ClearHandover => {
+                        if let Some(session) = &self.session {
+                            let path = self.settings.election.path.clone();
+                            tokio::spawn(control::clear_handover(session.client().clone(), path));
                         }
                     }
                     Action::NewSession => {
@@ -467,5 +483,16 @@ fn log_report(node: &str, epoch: Option<u64>, report: &Report) {
             negotiated_ms = ms(negotiated), max_stop_grace_ms = ms(&timing::max_stop_grace(*negotiated)),
             "the server granted a session timeout too short to stop the JobManager in time; this node will not run it. Lower jobmanager.stop_grace or raise the server's minSessionTimeout"),
         Report::Shutdown => audit_log!(info, "shutdown", node, epoch, "shutting down"),
+        Report::Paused => audit_log!(warn, "paused", node, epoch,
+            "MAINTENANCE MODE: no failover, restart or stop of the JobManager on the daemon's own initiative"),
+        Report::Resumed => audit_log!(info, "resumed", node, epoch, "maintenance mode over"),
+        Report::HeldByPause { what } => audit_log!(warn, "held_by_pause", node, epoch, what,
+            "maintenance mode: not acting on its own"),
+        Report::HandingOver => audit_log!(info, "handing_over", node, epoch,
+            "planned handover: stopping the JobManager and stepping down"),
+        Report::SteppedAside { epoch } => audit_log!(info, "stepped_aside", node, Some(*epoch),
+            "elected, but a handover names another node: stepping aside"),
+        Report::HandoverCompleted => audit_log!(info, "handover_completed", node, epoch,
+            "this node leads as the handover asked; request cleared"),
     }
 }

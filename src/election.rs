@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use zookeeper_client as zk;
 
+use crate::control;
 use crate::identity::{self, Child};
 use crate::machine::Event;
 
@@ -64,10 +65,12 @@ pub struct Session {
 }
 
 impl Session {
-    /// Starts contending on `client` and reporting its events as `(generation, event)`.
+    /// Starts contending on `client` and reporting its events as `(generation, event)`, including
+    /// those of the operator controls (pause, handover) as seen by node `node_id`.
     pub fn start(
         client: zk::Client,
         generation: u64,
+        node_id: String,
         path: String,
         identity: Vec<u8>,
         heartbeat_interval: Duration,
@@ -78,6 +81,7 @@ impl Session {
         let tasks = vec![
             tokio::spawn(watch_state(client.state_watcher(), generation, events.clone())),
             tokio::spawn(heartbeat(client.clone(), path.clone(), heartbeat_interval, generation, events.clone())),
+            tokio::spawn(control::watch(client.clone(), path.clone(), node_id, generation, events.clone())),
             tokio::spawn(contend(client.clone(), path, identity, requests_rx, generation, events)),
         ];
         Session { client, requests, tasks, state }

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod config;
+pub mod control;
 pub mod daemon;
 pub mod election;
 pub mod failover;

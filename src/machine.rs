@@ -92,8 +92,46 @@ pub enum Event {
     },
     /// SIGTERM or SIGINT: stop the JobManager, leave the election, exit.
     ShutdownRequested,
+    /// Maintenance mode was switched on or off (the pause node appeared or went away).
+    PauseChanged {
+        /// True while paused.
+        paused: bool,
+    },
+    /// The planned-handover request changed; `None` when there is none (or it was cleared).
+    HandoverChanged(Option<HandoverRequest>),
     /// The election node was deleted and the session closed after a shutdown.
     LeftElection,
+}
+
+/// A planned handover (`flink-ha-supervisor handover`), as this node sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HandoverRequest {
+    /// The leadership term the request was made against: only that leader hands over.
+    pub from_epoch: u64,
+    /// Who is to lead afterwards.
+    pub target: HandoverTarget,
+}
+
+/// Who a handover is for, relative to this node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HandoverTarget {
+    /// Any other contender.
+    Any,
+    /// This node.
+    ThisNode,
+    /// Another contender that is alive (a request for a dead one is dropped by the adapter).
+    OtherNode,
+}
+
+/// Why this node gives leadership away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResignReason {
+    /// Too many JobManager failures within the restart window.
+    CrashLoop,
+    /// A planned handover asked this leader to step down.
+    Handover,
+    /// Elected while a handover names another node: let it pass.
+    StepAside,
 }
 
 /// Why the JobManager is being stopped.
@@ -107,6 +145,8 @@ pub enum StopReason {
     Unhealthy,
     /// The daemon is shutting down.
     Shutdown,
+    /// A planned handover.
+    Handover,
 }
 
 /// What the adapters must do.
@@ -132,7 +172,12 @@ pub enum Action {
     /// Probe `ready_url` once and report [`Event::ProbeResult`].
     Probe,
     /// Delete our election node (the JobManager is stopped) and rejoin at the back of the queue.
-    Resign,
+    Resign {
+        /// Why.
+        reason: ResignReason,
+    },
+    /// Delete the handover request: it is fulfilled (this node leads and its JobManager is ready).
+    ClearHandover,
     /// Drop the expired session, make a new one and rejoin the election.
     NewSession,
     /// Delete our election node and close the session (shutdown); report [`Event::LeftElection`].
@@ -176,6 +221,21 @@ pub enum Report {
     SessionTimeoutTooShort { negotiated: Duration },
     /// Shutting down.
     Shutdown,
+    /// Maintenance mode on: no failover, restart or stop on the daemon's own initiative.
+    Paused,
+    /// Maintenance mode off.
+    Resumed,
+    /// Something the daemon would have done but does not, because it is paused.
+    HeldByPause {
+        /// What it would have done.
+        what: &'static str,
+    },
+    /// A planned handover: this leader stops its JobManager and steps down.
+    HandingOver,
+    /// Elected while a handover names another node: resigning at once, JobManager untouched.
+    SteppedAside { epoch: u64 },
+    /// The handover this node completed is cleared.
+    HandoverCompleted,
 }
 
 /// The leadership role.
@@ -251,7 +311,13 @@ pub struct Machine {
     /// When the next probe is due.
     next_probe: Option<Instant>,
     /// A resignation waits for the JobManager to be stopped.
-    resign_pending: bool,
+    resign_pending: Option<ResignReason>,
+    /// Maintenance mode.
+    paused: bool,
+    /// The current handover request, if any.
+    handover: Option<HandoverRequest>,
+    /// This node fulfils the handover request once its JobManager is ready.
+    clear_handover_when_ready: bool,
     /// Shutdown requested.
     shutting_down: bool,
     /// The fence deadline most recently given to the guard, to renew only on change.
@@ -274,7 +340,10 @@ impl Machine {
             probe_failures: 0,
             probing: false,
             next_probe: None,
-            resign_pending: false,
+            resign_pending: None,
+            paused: false,
+            handover: None,
+            clear_handover_when_ready: false,
             shutting_down: false,
             lease_sent: None,
             restarts_total: 0,
@@ -299,6 +368,11 @@ impl Machine {
     /// True between a `SessionDisconnected` and the next `SessionReconnected`.
     pub fn is_disconnected(&self) -> bool {
         self.disconnected_since.is_some()
+    }
+
+    /// True in maintenance mode.
+    pub fn is_paused(&self) -> bool {
+        self.paused
     }
 
     /// Local JobManager restarts scheduled since this process started.
@@ -331,7 +405,9 @@ impl Machine {
         }
         match self.jm {
             JobManager::Starting { since } => {
-                consider(Some(since + self.timings.start_timeout));
+                if !self.paused {
+                    consider(Some(since + self.timings.start_timeout));
+                }
                 if !self.probing {
                     consider(self.next_probe);
                 }
@@ -348,7 +424,7 @@ impl Machine {
         let mut out = Vec::new();
         self.check_fence(now, &mut out);
         match self.jm {
-            JobManager::Starting { since } if now >= since + self.timings.start_timeout => {
+            JobManager::Starting { since } if now >= since + self.timings.start_timeout && !self.paused => {
                 self.stop(StopReason::Unhealthy, self.timings.stop_grace, &mut out);
             }
             JobManager::Starting { .. } | JobManager::Ready => {
@@ -414,9 +490,19 @@ impl Machine {
                 if self.shutting_down {
                     return out;
                 }
+                let handover = self.handover.filter(|h| !self.paused && h.from_epoch != epoch);
+                if handover.is_some_and(|h| h.target == HandoverTarget::OtherNode) {
+                    out.push(Action::Report(Report::SteppedAside { epoch }));
+                    out.push(Action::Resign { reason: ResignReason::StepAside });
+                    return out;
+                }
                 self.role = Role::Leader { epoch };
                 self.restarts.clear();
+                self.clear_handover_when_ready = handover.is_some();
                 out.push(Action::Report(Report::Elected { epoch }));
+                if self.paused {
+                    out.push(Action::Report(Report::HeldByPause { what: "start the JobManager" }));
+                }
                 self.start_if_allowed(now, &mut out);
             }
             Event::LeadershipLost => {
@@ -458,6 +544,24 @@ impl Machine {
                     }
                 }
             }
+            Event::PauseChanged { paused } => {
+                if paused != self.paused {
+                    self.paused = paused;
+                    out.push(Action::Report(if paused { Report::Paused } else { Report::Resumed }));
+                    if !paused {
+                        self.probe_failures = 0;
+                        self.start_if_allowed(now, &mut out);
+                        self.on_handover(&mut out);
+                    }
+                }
+            }
+            Event::HandoverChanged(request) => {
+                self.handover = request;
+                if request.is_none() {
+                    self.clear_handover_when_ready = false;
+                }
+                self.on_handover(&mut out);
+            }
             Event::LeftElection => {
                 self.role = Role::Standby;
                 out.push(Action::Exit);
@@ -465,6 +569,44 @@ impl Machine {
         }
         self.check_fence(now, &mut out);
         out
+    }
+
+    /// Acts on the current handover request, if any.
+    fn on_handover(&mut self, out: &mut Vec<Action>) {
+        let (Some(request), Role::Leader { epoch }) = (self.handover, self.role) else { return };
+        if self.paused || self.shutting_down || self.resign_pending.is_some() {
+            return;
+        }
+        if request.from_epoch == epoch {
+            if request.target != HandoverTarget::ThisNode {
+                out.push(Action::Report(Report::HandingOver));
+                if self.jm.is_live() && !matches!(self.jm, JobManager::Stopping { .. }) {
+                    self.stop(StopReason::Handover, self.timings.stop_grace, out);
+                }
+                self.resign(ResignReason::Handover, out);
+            } else {
+                self.fulfil_handover_when_ready(out);
+            }
+        } else if request.target == HandoverTarget::OtherNode {
+            // Elected before the request reached us: let the named node pass.
+            out.push(Action::Report(Report::SteppedAside { epoch }));
+            if self.jm.is_live() && !matches!(self.jm, JobManager::Stopping { .. }) {
+                self.stop(StopReason::Handover, self.timings.stop_grace, out);
+            }
+            self.resign(ResignReason::StepAside, out);
+        } else {
+            self.fulfil_handover_when_ready(out);
+        }
+    }
+
+    fn fulfil_handover_when_ready(&mut self, out: &mut Vec<Action>) {
+        if self.jm == JobManager::Ready {
+            self.clear_handover_when_ready = false;
+            out.push(Action::Report(Report::HandoverCompleted));
+            out.push(Action::ClearHandover);
+        } else {
+            self.clear_handover_when_ready = true;
+        }
     }
 
     fn on_probe(&mut self, now: Instant, ok: bool, out: &mut Vec<Action>) {
@@ -475,6 +617,9 @@ impl Machine {
                     self.probe_failures = 0;
                     out.push(Action::Report(Report::JobManagerReady { startup: now - since }));
                     self.next_probe = Some(now + self.timings.health_interval);
+                    if self.clear_handover_when_ready {
+                        self.fulfil_handover_when_ready(out);
+                    }
                 } else {
                     self.next_probe = Some(now + READINESS_POLL);
                 }
@@ -485,9 +630,12 @@ impl Machine {
                 } else {
                     self.probe_failures += 1;
                 }
-                if self.probe_failures >= self.timings.health_failures {
+                if self.probe_failures >= self.timings.health_failures && !self.paused {
                     self.stop(StopReason::Unhealthy, self.timings.stop_grace, out);
                 } else {
+                    if self.probe_failures == self.timings.health_failures {
+                        out.push(Action::Report(Report::HeldByPause { what: "stop the unhealthy JobManager" }));
+                    }
                     self.next_probe = Some(now + self.timings.health_interval);
                 }
             }
@@ -507,8 +655,8 @@ impl Machine {
                     out.push(Action::LeaveElection);
                 } else if reason == StopReason::Unhealthy {
                     self.after_failure(now, out);
-                } else if self.resign_pending {
-                    self.resign(out);
+                } else if let Some(reason) = self.resign_pending {
+                    self.resign(reason, out);
                 }
             }
             JobManager::Stopped | JobManager::Backoff { .. } => {}
@@ -529,13 +677,17 @@ impl Machine {
         if !self.has_authority(now) {
             return;
         }
+        if self.paused {
+            out.push(Action::Report(Report::HeldByPause { what: "restart the JobManager" }));
+            return;
+        }
         while self.restarts.front().is_some_and(|t| now.duration_since(*t) > self.timings.restart_window) {
             self.restarts.pop_front();
         }
         let restarts = self.restarts.len() as u32;
         if restarts >= self.timings.restart_limit {
             out.push(Action::Report(Report::Resigned { restarts_in_window: restarts }));
-            self.resign(out);
+            self.resign(ResignReason::CrashLoop, out);
             return;
         }
         self.restarts.push_back(now);
@@ -545,15 +697,16 @@ impl Machine {
         self.jm = JobManager::Backoff { until: now + delay };
     }
 
-    fn resign(&mut self, out: &mut Vec<Action>) {
+    fn resign(&mut self, reason: ResignReason, out: &mut Vec<Action>) {
         if self.jm.is_live() {
-            self.resign_pending = true;
+            self.resign_pending = Some(reason);
             return;
         }
-        self.resign_pending = false;
+        self.resign_pending = None;
+        self.clear_handover_when_ready = false;
         self.jm = JobManager::Stopped;
         self.role = Role::Standby;
-        out.push(Action::Resign);
+        out.push(Action::Resign { reason });
     }
 
     fn lose_leadership(&mut self, out: &mut Vec<Action>) {
@@ -561,7 +714,8 @@ impl Machine {
             out.push(Action::Report(Report::LeadershipLost));
         }
         self.role = Role::Standby;
-        self.resign_pending = false;
+        self.resign_pending = None;
+        self.clear_handover_when_ready = false;
         match self.jm {
             JobManager::Backoff { .. } => self.jm = JobManager::Stopped,
             JobManager::Stopping { reason } if reason != StopReason::LeadershipLost => {
@@ -588,7 +742,7 @@ impl Machine {
     }
 
     fn start_if_allowed(&mut self, now: Instant, out: &mut Vec<Action>) {
-        if self.jm != JobManager::Stopped || !self.has_authority(now) || self.resign_pending {
+        if self.jm != JobManager::Stopped || !self.has_authority(now) || self.resign_pending.is_some() || self.paused {
             return;
         }
         let lease_until = self.fence_deadline().expect("authority implies a fence deadline");
@@ -784,7 +938,7 @@ mod tests {
         assert!(has(&out, &Action::NewSession));
         assert_eq!(m.role(), Role::Standby);
         let out = m.handle_event(t0 + secs(1.1), Event::JobManagerExited { code: 137 });
-        assert!(out.iter().all(|a| !matches!(a, Action::SpawnJobManager { .. } | Action::Resign)));
+        assert!(out.iter().all(|a| !matches!(a, Action::SpawnJobManager { .. } | Action::Resign { .. })));
     }
 
     #[test]
@@ -825,7 +979,7 @@ mod tests {
             m.handle_event(now, Event::JobManagerSpawned { pid: 100 + round });
             now += secs(1.0);
             let out = m.handle_event(now, Event::JobManagerExited { code: 1 });
-            if has(&out, &Action::Resign) {
+            if has(&out, &Action::Resign { reason: ResignReason::CrashLoop }) {
                 assert_eq!(round, timings().restart_limit, "resigned after {round} restarts");
                 assert!(has(&out, &Action::Report(Report::Resigned { restarts_in_window: 2 })));
                 resigned = true;
@@ -857,7 +1011,10 @@ mod tests {
         m.handle_timeout(later);
         m.handle_event(later, Event::JobManagerSpawned { pid: 2 });
         let out = m.handle_event(later + secs(1.0), Event::JobManagerExited { code: 1 });
-        assert!(!has(&out, &Action::Resign), "the first restart is out of the window: {out:?}");
+        assert!(
+            !out.iter().any(|a| matches!(a, Action::Resign { .. })),
+            "the first restart is out of the window: {out:?}"
+        );
     }
 
     #[test]
