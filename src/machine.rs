@@ -1151,4 +1151,133 @@ mod tests {
         assert!(fenced);
         assert_eq!(now, lease);
     }
+
+    fn spawned(out: &[Action]) -> bool {
+        out.iter().any(|a| matches!(a, Action::SpawnJobManager { .. }))
+    }
+
+    #[test]
+    fn paused_a_crashed_jobmanager_is_not_restarted_until_resume() {
+        let t0 = Instant::now();
+        let mut m = ready_leader(t0);
+        assert!(has(&m.handle_event(t0, Event::PauseChanged { paused: true }), &Action::Report(Report::Paused)));
+        let out = m.handle_event(t0 + secs(1.0), Event::JobManagerExited { code: 1 });
+        assert!(has(&out, &Action::Report(Report::HeldByPause { what: "restart the JobManager" })), "{out:?}");
+        m.handle_event(t0 + secs(1.5), Event::HeardFromServer { sent_at: t0 + secs(1.5) });
+        assert!(!spawned(&m.handle_timeout(t0 + secs(20.0))));
+        let out = m.handle_event(t0 + secs(2.0), Event::PauseChanged { paused: false });
+        assert!(has(&out, &Action::Report(Report::Resumed)));
+        assert!(spawned(&out), "resume starts the leader's JobManager: {out:?}");
+    }
+
+    #[test]
+    fn paused_a_new_leader_does_not_start_its_jobmanager() {
+        let t0 = Instant::now();
+        let mut m = Machine::new(timings());
+        m.handle_event(t0, Event::SessionStarted { negotiated_timeout: SESSION, started_at: t0 });
+        m.handle_event(t0, Event::PauseChanged { paused: true });
+        let out = m.handle_event(t0, Event::Elected { epoch: 9 });
+        assert!(has(&out, &Action::Report(Report::HeldByPause { what: "start the JobManager" })));
+        assert!(!spawned(&out));
+        assert_eq!(m.role(), Role::Leader { epoch: 9 });
+        assert!(spawned(&m.handle_event(t0 + secs(1.0), Event::PauseChanged { paused: false })));
+    }
+
+    #[test]
+    fn paused_unhealthy_or_slow_jobmanagers_are_left_alone_but_fencing_still_applies() {
+        let t0 = Instant::now();
+        let mut m = ready_leader(t0);
+        m.handle_event(t0, Event::PauseChanged { paused: true });
+        let mut now = t0 + secs(1.0);
+        for _ in 0..5 {
+            m.handle_event(now, Event::HeardFromServer { sent_at: now });
+            now += Duration::from_secs(2);
+            assert_eq!(m.handle_timeout(now), vec![Action::Probe]);
+            assert!(stops(&m.handle_event(now, Event::ProbeResult { ok: false })).is_empty());
+        }
+        // Silence from ZooKeeper still fences: safety does not pause.
+        let deadline = m.fence_deadline().unwrap();
+        let out = m.handle_timeout(deadline);
+        assert_eq!(stops(&out), vec![(StopReason::Fenced, Duration::from_secs(3))]);
+    }
+
+    #[test]
+    fn paused_a_start_timeout_neither_stops_nor_spins() {
+        let t0 = Instant::now();
+        let (mut m, _) = leader(t0);
+        m.handle_event(t0, Event::JobManagerSpawned { pid: 1 });
+        m.handle_event(t0, Event::PauseChanged { paused: true });
+        let late = t0 + timings().start_timeout + secs(1.0);
+        m.handle_event(late, Event::HeardFromServer { sent_at: late });
+        assert!(stops(&m.handle_timeout(late)).is_empty());
+        assert!(m.poll_timeout().is_some_and(|t| t > late), "nothing due now: the loop must not spin");
+    }
+
+    fn request(from_epoch: u64, target: HandoverTarget) -> Event {
+        Event::HandoverChanged(Some(HandoverRequest { from_epoch, target }))
+    }
+
+    #[test]
+    fn a_handover_stops_the_jobmanager_then_resigns() {
+        let t0 = Instant::now();
+        let mut m = ready_leader(t0);
+        let out = m.handle_event(t0 + secs(1.0), request(7, HandoverTarget::Any));
+        assert!(has(&out, &Action::Report(Report::HandingOver)));
+        assert_eq!(stops(&out), vec![(StopReason::Handover, Duration::from_secs(3))]);
+        assert!(!out.iter().any(|a| matches!(a, Action::Resign { .. })), "not before the JobManager is gone");
+        let out = m.handle_event(t0 + secs(2.0), Event::JobManagerExited { code: 0 });
+        assert!(has(&out, &Action::Resign { reason: ResignReason::Handover }), "{out:?}");
+        assert!(!spawned(&out));
+        assert_eq!(m.role(), Role::Standby);
+    }
+
+    #[test]
+    fn a_handover_against_another_term_or_naming_the_leader_changes_nothing_but_is_fulfilled() {
+        let t0 = Instant::now();
+        let mut m = ready_leader(t0);
+        let out = m.handle_event(t0, request(7, HandoverTarget::ThisNode));
+        assert!(stops(&out).is_empty());
+        assert!(has(&out, &Action::ClearHandover));
+        let out = m.handle_event(t0, request(3, HandoverTarget::Any));
+        assert!(stops(&out).is_empty(), "an old request does not move a newer leader: {out:?}");
+    }
+
+    #[test]
+    fn elected_while_a_handover_names_another_node_steps_aside_without_a_jobmanager() {
+        let t0 = Instant::now();
+        let mut m = Machine::new(timings());
+        m.handle_event(t0, Event::SessionStarted { negotiated_timeout: SESSION, started_at: t0 });
+        m.handle_event(t0, request(7, HandoverTarget::OtherNode));
+        let out = m.handle_event(t0, Event::Elected { epoch: 8 });
+        assert_eq!(
+            out,
+            vec![Action::Report(Report::SteppedAside { epoch: 8 }), Action::Resign { reason: ResignReason::StepAside }]
+        );
+        assert_eq!(m.role(), Role::Standby);
+    }
+
+    #[test]
+    fn the_handover_target_clears_the_request_once_its_jobmanager_is_ready() {
+        let t0 = Instant::now();
+        let mut m = Machine::new(timings());
+        m.handle_event(t0, Event::SessionStarted { negotiated_timeout: SESSION, started_at: t0 });
+        m.handle_event(t0, request(7, HandoverTarget::ThisNode));
+        let out = m.handle_event(t0, Event::Elected { epoch: 8 });
+        assert!(spawned(&out));
+        assert!(!has(&out, &Action::ClearHandover));
+        m.handle_event(t0, Event::JobManagerSpawned { pid: 1 });
+        m.handle_timeout(t0 + READINESS_POLL);
+        let out = m.handle_event(t0 + secs(1.0), Event::ProbeResult { ok: true });
+        assert!(has(&out, &Action::ClearHandover), "{out:?}");
+    }
+
+    #[test]
+    fn a_handover_waits_while_paused() {
+        let t0 = Instant::now();
+        let mut m = ready_leader(t0);
+        m.handle_event(t0, Event::PauseChanged { paused: true });
+        assert!(stops(&m.handle_event(t0, request(7, HandoverTarget::Any))).is_empty());
+        let out = m.handle_event(t0 + secs(1.0), Event::PauseChanged { paused: false });
+        assert_eq!(stops(&out), vec![(StopReason::Handover, Duration::from_secs(3))]);
+    }
 }
