@@ -17,6 +17,7 @@ use std::time::Duration;
 use config::{Value, ValueKind};
 use serde::{Deserialize, Serialize};
 
+use crate::flink::model::{FlinkSettings, FLINK_HOME_BASE_CONFIG};
 use crate::timing;
 
 /// Prefix of the environment variables that override the file (`FHS_NODE__ID=jm2`).
@@ -52,6 +53,10 @@ pub struct Settings {
     /// `[log]`: where audit records go besides stdout. Optional as a whole.
     #[serde(default)]
     pub log: LogSettings,
+    /// `[flink]`: Flink's own HA configuration, rendered before each JobManager start
+    /// (`crate::flink`). Optional as a whole; off by default.
+    #[serde(default)]
+    pub flink: FlinkSettings,
 }
 
 /// `[node]` settings.
@@ -185,15 +190,15 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    fn new(kind: ConfigErrorKind, key: impl Into<String>, message: impl Into<String>) -> Self {
+    pub(crate) fn new(kind: ConfigErrorKind, key: impl Into<String>, message: impl Into<String>) -> Self {
         ConfigError { kind, key: key.into(), env_var: None, message: one_line(&message.into()) }
     }
 
-    fn invalid(key: impl Into<String>, message: impl Into<String>) -> Self {
+    pub(crate) fn invalid(key: impl Into<String>, message: impl Into<String>) -> Self {
         Self::new(ConfigErrorKind::Invalid, key, message)
     }
 
-    fn timing(key: impl Into<String>, message: impl Into<String>) -> Self {
+    pub(crate) fn timing(key: impl Into<String>, message: impl Into<String>) -> Self {
         Self::new(ConfigErrorKind::Timing, key, message)
     }
 
@@ -277,6 +282,7 @@ enum Kind {
     Count,
     List,
     Table,
+    Bool,
 }
 
 /// Every key, section by section, in documentation order.
@@ -303,6 +309,25 @@ const SCHEMA: &[(&str, &[(&str, Kind)])] = &[
     ),
     ("failover", &[("budget", Kind::Duration)]),
     ("log", &[("audit_file", Kind::Text)]),
+    (
+        "flink",
+        &[
+            ("enabled", Kind::Bool),
+            ("mode", Kind::Text),
+            ("zookeeper_quorum", Kind::Text),
+            ("zookeeper_path_root", Kind::Text),
+            ("cluster_id", Kind::Text),
+            ("kubernetes_namespace", Kind::Text),
+            ("kubernetes_cluster_id", Kind::Text),
+            ("storage_dir", Kind::Text),
+            ("jobmanager_count", Kind::Count),
+            ("failover_timeout", Kind::Duration),
+            ("zookeeper_session_timeout", Kind::Duration),
+            ("zookeeper_connection_timeout", Kind::Duration),
+            ("base_config", Kind::Text),
+            ("conf_dir", Kind::Text),
+        ],
+    ),
 ];
 
 /// All dotted keys, in documentation order.
@@ -381,6 +406,8 @@ impl Settings {
             let script = Path::new(home).join("bin").join("jobmanager.sh");
             let command = vec![script.display().to_string(), "start-foreground".to_string()];
             builder = builder.set_default("jobmanager.command", command).map_err(internal)?;
+            let base = Path::new(home).join(FLINK_HOME_BASE_CONFIG).display().to_string();
+            builder = builder.set_default("flink.base_config", base).map_err(internal)?;
         }
         builder = builder.add_source(config::File::from_str(&text, config::FileFormat::Toml)).add_source(
             config::Environment::with_prefix(ENV_PREFIX)
@@ -409,7 +436,9 @@ impl Settings {
     /// other. Returns the first error, or the warnings about settings that work but are risky.
     pub fn validate(&self) -> Result<Vec<ConfigWarning>, ConfigError> {
         self.validate_values()?;
-        self.validate_timing()
+        let mut warnings = self.validate_timing()?;
+        warnings.extend(crate::flink::model::validate(self)?);
+        Ok(warnings)
     }
 
     fn validate_values(&self) -> Result<(), ConfigError> {
@@ -826,6 +855,12 @@ fn check_kind(key: &str, kind: Kind, value: &Value, origins: &BTreeMap<String, S
             }
             Ok(())
         }
+        (Kind::Bool, ValueKind::Boolean(_)) => Ok(()),
+        // Values from the environment are always strings.
+        (Kind::Bool, ValueKind::String(s)) if origins.contains_key(key) && matches!(s.trim(), "true" | "false") => {
+            Ok(())
+        }
+        (Kind::Bool, _) => Err(wrong(format!("expected true or false without quotes, found {}", describe(value)))),
         (Kind::Table, _) => Err(wrong(format!(
             "expected a table of strings such as {{ JAVA_HOME = \"/usr/lib/jvm/java-17\" }}, found {}",
             describe(value)
@@ -984,7 +1019,7 @@ fn check_host_port(address: &str) -> Result<(), String> {
 }
 
 /// Checks a ZooKeeper connect string: `host:port[,host:port...][/chroot]`.
-fn check_quorum(quorum: &str) -> Result<(), String> {
+pub(crate) fn check_quorum(quorum: &str) -> Result<(), String> {
     if quorum.trim().is_empty() {
         return Err("must not be empty".into());
     }
@@ -1005,7 +1040,7 @@ fn check_quorum(quorum: &str) -> Result<(), String> {
 }
 
 /// Checks an absolute ZooKeeper path the way the server does, and refuses "/" itself.
-fn check_znode_path(path: &str) -> Result<(), String> {
+pub(crate) fn check_znode_path(path: &str) -> Result<(), String> {
     if path.is_empty() {
         return Err("must not be empty".into());
     }
@@ -1309,8 +1344,8 @@ budget = "20s"
     fn unknown_section_is_named() {
         let e = error(&["zookeper.quorum = \"zk1:2181\""]);
         assert_error(&e, "zookeper", &["unknown key `zookeper`", "did you mean `zookeeper`?", "[zookeeper]"]);
-        let e = error(&["flink.home = \"/opt/flink\""]);
-        assert_error(&e, "flink", &["unknown key `flink`", "known sections"]);
+        let e = error(&["kafka.brokers = \"k1:9092\""]);
+        assert_error(&e, "kafka", &["unknown key `kafka`", "known sections"]);
         assert!(!e.to_string().contains("did you mean"), "{e}");
     }
 
@@ -1709,7 +1744,7 @@ budget = "20s"
     #[test]
     fn env_var_names_follow_the_documented_form() {
         assert_eq!(env_var_name("zookeeper.session_timeout"), "FHS_ZOOKEEPER__SESSION_TIMEOUT");
-        assert_eq!(known_keys().len(), 19);
+        assert_eq!(known_keys().len(), 33);
     }
 
     #[test]

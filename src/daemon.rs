@@ -276,7 +276,9 @@ impl Daemon {
             for action in actions {
                 match action {
                     Action::SpawnJobManager { lease_until } => {
-                        match Running::spawn(&self.spec, lease_until, self.process_tx.clone()) {
+                        let spawned = crate::flink::prepare_spawn(&self.settings, &mut self.spec)
+                            .and_then(|()| Running::spawn(&self.spec, lease_until, self.process_tx.clone()));
+                        match spawned {
                             Ok(running) => self.jm = Some(running),
                             Err(e) => pending.push_back(Event::JobManagerSpawnFailed { error: e.to_string() }),
                         }

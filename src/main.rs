@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use flink_ha_supervisor::config::Settings;
 use flink_ha_supervisor::logging::{self, LogFormat};
-use flink_ha_supervisor::{audit, daemon, guard};
+use flink_ha_supervisor::{audit, daemon, flink, guard, maintenance};
 
 /// Keeps exactly one Flink JobManager running across hosts through a ZooKeeper election.
 #[derive(Parser)]
@@ -28,8 +28,50 @@ enum Command {
         #[arg(long, value_enum, default_value = "json")]
         log_format: LogFormat,
     },
+    /// Validate the configuration as `run` would and print the effective settings.
+    CheckConfig {
+        /// The TOML configuration file.
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Print the Flink config.yaml that `run` writes before it starts the JobManager ([flink]).
+    RenderFlinkConfig {
+        /// The TOML configuration file.
+        #[arg(long, short)]
+        config: PathBuf,
+    },
     /// Rebuild failovers, outages and overlaps from the daemons' logs (docs/audit-events.md).
     Audit(audit::Args),
+    /// Maintenance mode on: no failover, restart or stop of the JobManager on the daemons' own initiative.
+    Pause {
+        /// The TOML configuration file (for the quorum and the election path).
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Why, for `status` and the logs.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Maintenance mode off; the daemons return to normal without a failover.
+    Resume {
+        /// The TOML configuration file.
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// A planned switchover: the leader stops its JobManager and steps down.
+    Handover {
+        /// The TOML configuration file.
+        #[arg(long, short)]
+        config: PathBuf,
+        /// The node that is to lead next (a live contender); default: the next in line.
+        #[arg(long)]
+        to: Option<String>,
+        /// Return only when the new JobManager is ready, and print how long it took.
+        #[arg(long)]
+        wait: bool,
+        /// How long `--wait` waits.
+        #[arg(long, value_parser = humantime::parse_duration, default_value = "60s")]
+        timeout: Duration,
+    },
     /// Internal: the fence guard between the daemon and its JobManager (see guard.rs).
     #[command(hide = true)]
     FenceGuard {
@@ -49,7 +91,14 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Run { config, log_format } => run(config, log_format),
+        Command::CheckConfig { config } => flink::cli::check_config(&config),
+        Command::RenderFlinkConfig { config } => flink::cli::render_flink_config(&config),
         Command::Audit(args) => audit::main(&args),
+        Command::Pause { config, reason } => steer(&config, |s| Box::pin(maintenance::pause(s, reason))),
+        Command::Resume { config } => steer(&config, |s| Box::pin(maintenance::resume(s))),
+        Command::Handover { config, to, wait, timeout } => {
+            steer(&config, |s| Box::pin(maintenance::handover(s, to, wait, timeout)))
+        }
         Command::FenceGuard { stop_grace, lease_until_ns, command } => {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
             let code = runtime.block_on(guard::run(guard::GuardArgs { stop_grace, lease_until_ns, command }));
@@ -61,13 +110,20 @@ fn main() -> ExitCode {
 }
 
 fn run(config: PathBuf, log_format: LogFormat) -> ExitCode {
-    let (settings, warnings) = match Settings::load(&config) {
+    let (settings, mut warnings) = match Settings::load(&config) {
         Ok(loaded) => loaded,
         Err(e) => {
             eprintln!("flink-ha-supervisor: {e}");
             return ExitCode::from(2);
         }
     };
+    match flink::preflight(&settings) {
+        Ok(flink_warnings) => warnings.extend(flink_warnings),
+        Err(e) => {
+            eprintln!("flink-ha-supervisor: {e}");
+            return ExitCode::from(2);
+        }
+    }
     if let Err(e) = logging::init(log_format, settings.log.audit_file.as_deref()) {
         let path = settings.log.audit_file.as_deref().unwrap_or(std::path::Path::new("")).display();
         eprintln!("flink-ha-supervisor: log.audit_file: cannot open {path}: {e}; point it at a writable file");
@@ -90,6 +146,31 @@ fn run(config: PathBuf, log_format: LogFormat) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// Runs one of the commands that steer the daemons through ZooKeeper; prints its outcome.
+fn steer(
+    config: &std::path::Path,
+    command: impl for<'a> FnOnce(
+        &'a Settings,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = maintenance::Outcome> + 'a>>,
+) -> ExitCode {
+    let settings = match Settings::load(config) {
+        Ok((settings, _)) => settings,
+        Err(e) => {
+            eprintln!("flink-ha-supervisor: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    let outcome = runtime.block_on(command(&settings));
+    match &outcome {
+        maintenance::Outcome::Done(text) => println!("{text}"),
+        maintenance::Outcome::Refused(text) | maintenance::Outcome::Unreachable(text) => {
+            eprintln!("flink-ha-supervisor: {text}")
+        }
+    }
+    ExitCode::from(outcome.exit_code())
 }
 
 /// Resolves on the first SIGTERM or SIGINT.

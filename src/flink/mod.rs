@@ -1,0 +1,58 @@
+//! Flink's own high-availability configuration, owned by the daemon (issue 4, seed 000).
+//!
+//! * [`model`] — the `[flink]` section, its defaults and seed 000's validation rules
+//!   ([`model::HaConfig`]).
+//! * [`render`] — merges the user's Flink `config.yaml` with the generated HA keys and writes it
+//!   where `FLINK_CONF_DIR` of the JobManager points.
+//! * [`cli`] — the `check-config` and `render-flink-config` subcommands.
+//!
+//! With Flink's HA services on, a new JobManager recovers the jobs of the old one (job graphs and
+//! checkpoints in `high-availability.storageDir`, pointers in ZooKeeper) once it leads Flink's
+//! own leader election; docs/ARCHITECTURE.md gives the timing argument.
+
+pub mod cli;
+pub mod model;
+pub mod render;
+
+pub use model::{FlinkSettings, HaConfig, HaMode};
+
+use crate::config::{ConfigWarning, Settings};
+use crate::jobmanager::Spec;
+
+/// Called by the daemon right before each JobManager spawn: renders and writes Flink's
+/// configuration and points the JobManager's `FLINK_CONF_DIR` at it. Does nothing when Flink's
+/// HA is off. An error is reported like a failed spawn. (The base's warnings were logged by
+/// [`preflight`] at the start.)
+pub fn prepare_spawn(settings: &Settings, spec: &mut Spec) -> std::io::Result<()> {
+    let Some(rendered) = render::render(settings).map_err(std::io::Error::other)? else {
+        return Ok(());
+    };
+    rendered.write().map_err(std::io::Error::other)?;
+    let conf_dir = rendered.conf_dir.display().to_string();
+    tracing::info!(
+        event = "flink_config_rendered",
+        path = %rendered.config_path().display(),
+        base = rendered.base.as_ref().map(|b| b.display().to_string()),
+        replaced = rendered.replaced.join(","),
+        "wrote Flink's configuration for the JobManager"
+    );
+    spec.settings.env.insert(model::FLINK_CONF_DIR_VAR.to_string(), conf_dir);
+    Ok(())
+}
+
+/// Checks at the start of `run`, before anything else: refuses mode kubernetes, and renders and
+/// writes Flink's configuration once, so that a missing or broken base file stops the daemon at
+/// once (exit code 2) instead of failing every JobManager start. Returns the warnings.
+pub fn preflight(settings: &Settings) -> Result<Vec<ConfigWarning>, String> {
+    if let Some(refusal) = model::run_refusal(settings) {
+        return Err(refusal);
+    }
+    match render::render(settings) {
+        Ok(None) => Ok(Vec::new()),
+        Ok(Some(rendered)) => {
+            rendered.write().map_err(|e| e.to_string())?;
+            Ok(rendered.warnings)
+        }
+        Err(e) => Err(e.to_string()),
+    }
+}

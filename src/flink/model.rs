@@ -1,0 +1,706 @@
+//! The `[flink]` section: Flink's own high-availability configuration, which the daemon owns
+//! (seed 000's HighAvailabilityConfig), its defaults and its validation rules.
+//!
+//! [`FlinkSettings`] is the section as written (unset keys that default to another setting are
+//! `None`); [`HaConfig::resolve`] applies the defaults and the rules and returns the effective,
+//! validated model that `render.rs` turns into Flink's `config.yaml`. Every refusal is a one-line
+//! [`ConfigError`] naming the key and the fix, like the rest of the configuration
+//! (docs/configuration.md, section `[flink]`).
+
+use std::fmt;
+use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{self, ConfigError, ConfigErrorKind, ConfigWarning, Settings, DEFAULT_SERVER_SESSION_RANGE};
+
+/// The longest failover timeout requirement 5.3 allows: a standby takes over within 30 s.
+pub const MAX_FAILOVER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Requirement 5.2: at least two JobManager hosts, or there is nothing to fail over to.
+pub const MIN_JOBMANAGERS: u32 = 2;
+
+/// The default `flink.base_config`, relative to `FLINK_HOME`.
+pub const FLINK_HOME_BASE_CONFIG: &str = "conf/config.yaml";
+
+/// The default `flink.conf_dir`: a state directory (systemd's `StateDirectory=flink-ha-supervisor`).
+pub const DEFAULT_CONF_DIR: &str = "/var/lib/flink-ha-supervisor/flink-conf";
+
+/// The environment variable that points Flink's scripts at the rendered configuration.
+pub const FLINK_CONF_DIR_VAR: &str = "FLINK_CONF_DIR";
+
+/// The file name Flink 2.x reads in `FLINK_CONF_DIR`.
+pub const CONFIG_FILE_NAME: &str = "config.yaml";
+
+/// `[flink]` as written in the file (or the environment). Optional as a whole: without it, or
+/// with `enabled = false` or `mode = "none"`, the daemon renders nothing and runs the
+/// JobManager with the environment it was given.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FlinkSettings {
+    /// Whether the daemon configures Flink's own HA services (job graphs and checkpoints in
+    /// `storage_dir`, pointers in ZooKeeper), so that a new JobManager resumes the jobs of the
+    /// old one. Default false.
+    pub enabled: bool,
+    /// `zookeeper`, `kubernetes` or `none` (seed 000's modes). Default "zookeeper".
+    pub mode: String,
+    /// Flink's ZooKeeper connect string, `host:port[,host:port...][/chroot]`. Default: the
+    /// daemon's own `zookeeper.quorum`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub zookeeper_quorum: Option<String>,
+    /// `high-availability.zookeeper.path.root`, below the quorum's chroot. Default "/flink".
+    pub zookeeper_path_root: String,
+    /// `high-availability.cluster-id`: Flink keeps its nodes under `<path_root>/<cluster_id>`.
+    /// Default "default" (Flink's own default, `/default`).
+    pub cluster_id: String,
+    /// `kubernetes.namespace` (mode kubernetes). No default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kubernetes_namespace: Option<String>,
+    /// `kubernetes.cluster-id` (mode kubernetes). No default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kubernetes_cluster_id: Option<String>,
+    /// `high-availability.storageDir`: shared storage every JobManager host reaches. Required
+    /// when enabled; a path without a scheme gets `file://`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub storage_dir: Option<String>,
+    /// How many JobManager hosts (each running this daemon) there are; at least 2. Default 2.
+    pub jobmanager_count: u32,
+    /// Longest acceptable time from a JobManager failure until Flink serves again (seed 000's
+    /// failoverTimeout, requirement 5.3): more than zero and at most 30 s. Default:
+    /// `failover.budget`, at most 30 s.
+    #[serde(with = "humantime_serde", skip_serializing_if = "Option::is_none")]
+    pub failover_timeout: Option<Duration>,
+    /// `high-availability.zookeeper.client.session-timeout`. Default: the daemon's own
+    /// `zookeeper.session_timeout` (not Flink's 60 s; see docs/ARCHITECTURE.md).
+    #[serde(with = "humantime_serde", skip_serializing_if = "Option::is_none")]
+    pub zookeeper_session_timeout: Option<Duration>,
+    /// `high-availability.zookeeper.client.connection-timeout`. Default: the daemon's own
+    /// `zookeeper.connect_timeout`.
+    #[serde(with = "humantime_serde", skip_serializing_if = "Option::is_none")]
+    pub zookeeper_connection_timeout: Option<Duration>,
+    /// The user's Flink 2.x `config.yaml` that the generated keys are merged into; the other
+    /// files of its directory (log4j properties) are copied beside the rendered one. Default
+    /// `$FLINK_HOME/conf/config.yaml` when `FLINK_HOME` is set; without one, only the generated
+    /// keys are written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base_config: Option<PathBuf>,
+    /// Where the rendered `config.yaml` goes; `FLINK_CONF_DIR` of the JobManager. Default
+    /// "/var/lib/flink-ha-supervisor/flink-conf".
+    pub conf_dir: PathBuf,
+}
+
+impl Default for FlinkSettings {
+    fn default() -> Self {
+        FlinkSettings {
+            enabled: false,
+            mode: HaMode::ZooKeeper.as_str().to_string(),
+            zookeeper_quorum: None,
+            zookeeper_path_root: "/flink".to_string(),
+            cluster_id: "default".to_string(),
+            kubernetes_namespace: None,
+            kubernetes_cluster_id: None,
+            storage_dir: None,
+            jobmanager_count: MIN_JOBMANAGERS,
+            failover_timeout: None,
+            zookeeper_session_timeout: None,
+            zookeeper_connection_timeout: None,
+            base_config: None,
+            conf_dir: PathBuf::from(DEFAULT_CONF_DIR),
+        }
+    }
+}
+
+/// Flink's HA mode (seed 000: zookeeper | kubernetes | none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HaMode {
+    /// Flink's ZooKeeper HA services; the daemons elect which host runs the JobManager.
+    ZooKeeper,
+    /// Flink's native Kubernetes HA services; Flink itself elects among JobManager pods.
+    Kubernetes,
+    /// No HA services: a new JobManager starts without the old one's jobs.
+    None,
+}
+
+impl HaMode {
+    /// Parses a mode, ignoring ASCII case; `None` for anything else.
+    pub fn parse(text: &str) -> Option<HaMode> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "zookeeper" => Some(HaMode::ZooKeeper),
+            "kubernetes" => Some(HaMode::Kubernetes),
+            "none" => Some(HaMode::None),
+            _ => None,
+        }
+    }
+
+    /// The name in the configuration (and, upper-cased, Flink's `high-availability.type`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HaMode::ZooKeeper => "zookeeper",
+            HaMode::Kubernetes => "kubernetes",
+            HaMode::None => "none",
+        }
+    }
+}
+
+impl fmt::Display for HaMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Flink's ZooKeeper HA settings, effective.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZooKeeperHa {
+    /// The quorum's hosts, without a chroot: `host:port[,host:port...]`.
+    pub hosts: String,
+    /// True when `hosts` is the daemon's own ensemble (`flink.zookeeper_quorum` unset or naming
+    /// the same servers).
+    pub same_ensemble_as_daemon: bool,
+    /// The quorum's chroot ("" for none). Flink gets it as part of its path root.
+    pub chroot: String,
+    /// `flink.zookeeper_path_root` as written.
+    pub path_root: String,
+    /// The cluster id without a leading '/'.
+    pub cluster_id: String,
+    /// Flink's session timeout.
+    pub session_timeout: Duration,
+    /// Flink's connection timeout.
+    pub connection_timeout: Duration,
+}
+
+impl ZooKeeperHa {
+    /// The root as Flink sees it, an absolute path on the server: the chroot, then `path_root`.
+    pub fn server_path_root(&self) -> String {
+        format!("{}{}", self.chroot, self.path_root)
+    }
+
+    /// Where Flink keeps its nodes, as an absolute path on the server: `<chroot><root>/<cluster_id>`.
+    pub fn server_ha_path(&self) -> String {
+        join_znode(&self.server_path_root(), &self.cluster_id)
+    }
+}
+
+/// Flink's Kubernetes HA settings, effective.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KubernetesHa {
+    /// `kubernetes.namespace`.
+    pub namespace: String,
+    /// `kubernetes.cluster-id`.
+    pub cluster_id: String,
+}
+
+/// The mode-specific part of [`HaConfig`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModeSettings {
+    /// Mode zookeeper.
+    ZooKeeper(ZooKeeperHa),
+    /// Mode kubernetes.
+    Kubernetes(KubernetesHa),
+}
+
+/// The effective, validated HA configuration (seed 000's HighAvailabilityConfig after its
+/// rules): what the daemon renders into Flink's configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HaConfig {
+    /// ZooKeeper or Kubernetes, with their settings.
+    pub mode: ModeSettings,
+    /// `high-availability.storageDir`, with a scheme.
+    pub storage_dir: String,
+    /// The number of JobManager hosts (at least 2).
+    pub jobmanager_count: u32,
+    /// Seed 000's failover timeout (more than zero, at most 30 s).
+    pub failover_timeout: Duration,
+    /// The base `config.yaml`, if any.
+    pub base_config: Option<PathBuf>,
+    /// Where the rendered configuration goes.
+    pub conf_dir: PathBuf,
+}
+
+impl HaConfig {
+    /// Applies the defaults and seed 000's rules to `settings.flink`. `Ok(None)` when Flink's HA
+    /// is off (`enabled = false` or `mode = "none"`); the warnings are for the caller to log.
+    pub fn resolve(settings: &Settings) -> Result<(Option<HaConfig>, Vec<ConfigWarning>), ConfigError> {
+        let f = &settings.flink;
+        let mut warnings = Vec::new();
+        let Some(mode) = HaMode::parse(&f.mode) else {
+            return Err(ConfigError::invalid(
+                "flink.mode",
+                format!("{:?} is not an HA mode; set it to \"zookeeper\", \"kubernetes\" or \"none\"", f.mode),
+            ));
+        };
+        if !f.enabled {
+            return Ok((None, warnings));
+        }
+        if mode == HaMode::None {
+            warnings.push(warning(
+                "flink.mode",
+                "\"none\" turns Flink's HA services off although flink.enabled = true: a new JobManager will not resume the jobs of the old one; set flink.mode = \"zookeeper\" or flink.enabled = false",
+            ));
+            return Ok((None, warnings));
+        }
+
+        if f.jobmanager_count < MIN_JOBMANAGERS {
+            return Err(ConfigError::invalid(
+                "flink.jobmanager_count",
+                format!(
+                    "{} is fewer than {MIN_JOBMANAGERS}: with one JobManager host there is no standby to take over (requirement 5.2); run this daemon on at least {MIN_JOBMANAGERS} hosts and set it to their number",
+                    f.jobmanager_count
+                ),
+            ));
+        }
+
+        let budget = settings.failover.budget;
+        let failover_timeout = f.failover_timeout.unwrap_or(budget.min(MAX_FAILOVER_TIMEOUT));
+        if failover_timeout.is_zero() {
+            return Err(ConfigError::invalid(
+                "flink.failover_timeout",
+                "must be longer than zero; set a duration such as \"30s\", or remove it to use failover.budget",
+            ));
+        }
+        if failover_timeout > MAX_FAILOVER_TIMEOUT {
+            return Err(ConfigError::invalid(
+                "flink.failover_timeout",
+                format!(
+                    "{} is over {}: a standby must take over within 30 s (requirement 5.3); set it to at most \"30s\"",
+                    fmt_duration(failover_timeout),
+                    fmt_duration(MAX_FAILOVER_TIMEOUT)
+                ),
+            ));
+        }
+
+        let storage_dir = storage_dir(f.storage_dir.as_deref(), &mut warnings)?;
+        let (base_config, conf_dir) = paths(settings, &mut warnings)?;
+
+        let mode = match mode {
+            HaMode::ZooKeeper => ModeSettings::ZooKeeper(zookeeper(settings, failover_timeout, budget, &mut warnings)?),
+            HaMode::Kubernetes => ModeSettings::Kubernetes(kubernetes(f, &mut warnings)?),
+            HaMode::None => unreachable!("handled above"),
+        };
+        let ha = HaConfig {
+            mode,
+            storage_dir,
+            jobmanager_count: f.jobmanager_count,
+            failover_timeout,
+            base_config,
+            conf_dir,
+        };
+        Ok((Some(ha), warnings))
+    }
+
+    /// The mode.
+    pub fn ha_mode(&self) -> HaMode {
+        match self.mode {
+            ModeSettings::ZooKeeper(_) => HaMode::ZooKeeper,
+            ModeSettings::Kubernetes(_) => HaMode::Kubernetes,
+        }
+    }
+
+    /// `[flink]` with every default filled in, for `check-config`.
+    pub fn effective(&self, written: &FlinkSettings) -> FlinkSettings {
+        let mut f = written.clone();
+        f.mode = self.ha_mode().as_str().to_string();
+        f.storage_dir = Some(self.storage_dir.clone());
+        f.failover_timeout = Some(self.failover_timeout);
+        f.base_config = self.base_config.clone();
+        f.conf_dir = self.conf_dir.clone();
+        match &self.mode {
+            ModeSettings::ZooKeeper(zk) => {
+                f.zookeeper_quorum = Some(format!("{}{}", zk.hosts, zk.chroot));
+                f.cluster_id = zk.cluster_id.clone();
+                f.zookeeper_session_timeout = Some(zk.session_timeout);
+                f.zookeeper_connection_timeout = Some(zk.connection_timeout);
+            }
+            ModeSettings::Kubernetes(k8s) => {
+                f.kubernetes_namespace = Some(k8s.namespace.clone());
+                f.kubernetes_cluster_id = Some(k8s.cluster_id.clone());
+            }
+        }
+        f
+    }
+}
+
+/// Checks `[flink]` as part of [`Settings::validate`]; returns its warnings.
+pub fn validate(settings: &Settings) -> Result<Vec<ConfigWarning>, ConfigError> {
+    HaConfig::resolve(settings).map(|(_, warnings)| warnings)
+}
+
+/// Why `run` refuses these settings, if it does: mode kubernetes.
+pub fn run_refusal(settings: &Settings) -> Option<String> {
+    let f = &settings.flink;
+    (f.enabled && HaMode::parse(&f.mode) == Some(HaMode::Kubernetes)).then(|| {
+        "flink.mode = \"kubernetes\": on Kubernetes, Flink's own HA services elect the leading JobManager among the pods of its deployment and Kubernetes restarts failed pods, so this daemon is not needed there and does not run; put the keys `flink-ha-supervisor render-flink-config` prints into Flink's configuration, or set flink.mode = \"zookeeper\" for JobManager hosts outside Kubernetes".to_string()
+    })
+}
+
+fn warning(key: &str, message: impl Into<String>) -> ConfigWarning {
+    ConfigWarning { key: key.to_string(), message: message.into() }
+}
+
+/// `humantime`'s form, as the rest of the configuration writes durations.
+pub(crate) fn fmt_duration(d: Duration) -> String {
+    humantime::format_duration(d).to_string()
+}
+
+/// The storage directory with a scheme. A bare absolute path gets `file://` (with a warning).
+fn storage_dir(written: Option<&str>, warnings: &mut Vec<ConfigWarning>) -> Result<String, ConfigError> {
+    const KEY: &str = "flink.storage_dir";
+    let Some(dir) = written else {
+        return Err(ConfigError::new(
+            ConfigErrorKind::Missing,
+            KEY,
+            "required when flink.enabled = true: Flink keeps the job graphs and checkpoint metadata a new JobManager recovers from there; set it to storage every JobManager host shares, e.g. \"hdfs:///flink/ha\", \"s3://bucket/flink/ha\" or \"file:///mnt/nfs/flink/ha\"",
+        ));
+    };
+    let dir = dir.trim();
+    if dir.is_empty() {
+        return Err(ConfigError::invalid(
+            KEY,
+            "must not be empty; set it to shared storage, e.g. \"hdfs:///flink/ha\" or \"file:///mnt/nfs/flink/ha\"",
+        ));
+    }
+    if dir.chars().any(char::is_control) {
+        return Err(ConfigError::invalid(KEY, format!("{dir:?} contains a control character; remove it")));
+    }
+    if has_scheme(dir) {
+        return Ok(dir.to_string());
+    }
+    if !dir.starts_with('/') {
+        return Err(ConfigError::invalid(
+            KEY,
+            format!(
+                "{dir:?} is a relative path without a scheme, which each JobManager would resolve against its own working directory; write an absolute path or a URI, e.g. \"file:///mnt/nfs/flink/ha\""
+            ),
+        ));
+    }
+    let with_scheme = format!("file://{dir}");
+    warnings.push(warning(
+        KEY,
+        format!(
+            "{dir:?} has no scheme; using {with_scheme:?}. A local path is shared only if it is the same network mount (e.g. NFS) on every JobManager host; write the URI to silence this"
+        ),
+    ));
+    Ok(with_scheme)
+}
+
+/// `scheme:` per RFC 3986 (a letter, then letters, digits, '+', '-', '.'), followed by a path
+/// or an authority.
+fn has_scheme(uri: &str) -> bool {
+    let Some((scheme, rest)) = uri.split_once(':') else {
+        return false;
+    };
+    let mut chars = scheme.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+        && !rest.is_empty()
+}
+
+/// `flink.base_config` and `flink.conf_dir`, and the conflict with a hand-set FLINK_CONF_DIR.
+fn paths(settings: &Settings, warnings: &mut Vec<ConfigWarning>) -> Result<(Option<PathBuf>, PathBuf), ConfigError> {
+    let f = &settings.flink;
+    if settings.jobmanager.env.contains_key(FLINK_CONF_DIR_VAR) {
+        return Err(ConfigError::invalid(
+            format!("jobmanager.env.{FLINK_CONF_DIR_VAR}"),
+            "with flink.enabled = true the daemon points FLINK_CONF_DIR at flink.conf_dir, where it writes the rendered configuration; remove this entry and set flink.base_config to the config.yaml it pointed at",
+        ));
+    }
+    if f.conf_dir.as_os_str().is_empty() {
+        return Err(ConfigError::invalid(
+            "flink.conf_dir",
+            format!("must not be empty; set the directory the rendered config.yaml goes to, e.g. {DEFAULT_CONF_DIR:?}"),
+        ));
+    }
+    if f.conf_dir.is_relative() {
+        return Err(ConfigError::invalid(
+            "flink.conf_dir",
+            format!(
+                "{:?} is relative; write an absolute directory, e.g. {DEFAULT_CONF_DIR:?}",
+                f.conf_dir.display().to_string()
+            ),
+        ));
+    }
+    let conf_dir = normalize(&f.conf_dir);
+    let base = match &f.base_config {
+        Some(base) if base.as_os_str().is_empty() => {
+            return Err(ConfigError::invalid(
+                "flink.base_config",
+                "must not be empty; set the path of your Flink config.yaml or remove the key",
+            ))
+        }
+        Some(base) => {
+            if base.parent().map(normalize).as_deref() == Some(conf_dir.as_path()) {
+                return Err(ConfigError::invalid(
+                    "flink.conf_dir",
+                    format!(
+                        "{:?} is the directory of flink.base_config: rendering would overwrite the base; choose another directory, e.g. {DEFAULT_CONF_DIR:?}",
+                        conf_dir.display().to_string()
+                    ),
+                ));
+            }
+            Some(base.clone())
+        }
+        None => {
+            warnings.push(warning(
+                "flink.base_config",
+                "not set and FLINK_HOME is unset: the rendered config.yaml holds only the generated keys (Flink's defaults for the rest, no log4j files); set it to your Flink's conf/config.yaml",
+            ));
+            None
+        }
+    };
+    Ok((base, conf_dir))
+}
+
+/// Removes `.` segments and resolves `..` lexically (no file system access).
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+fn zookeeper(
+    settings: &Settings,
+    failover_timeout: Duration,
+    budget: Duration,
+    warnings: &mut Vec<ConfigWarning>,
+) -> Result<ZooKeeperHa, ConfigError> {
+    let f = &settings.flink;
+    let quorum = f.zookeeper_quorum.as_deref().unwrap_or(&settings.zookeeper.quorum);
+    if quorum.trim().is_empty() {
+        return Err(ConfigError::new(
+            ConfigErrorKind::Missing,
+            "flink.zookeeper_quorum",
+            "required in mode zookeeper but empty; remove the key to use zookeeper.quorum, or set host:port[,host:port...][/chroot]",
+        ));
+    }
+    config::check_quorum(quorum).map_err(|problem| {
+        ConfigError::invalid(
+            "flink.zookeeper_quorum",
+            format!("{problem}; set it to host:port[,host:port...][/chroot], or remove it to use zookeeper.quorum"),
+        )
+    })?;
+    config::check_znode_path(&f.zookeeper_path_root).map_err(|problem| {
+        ConfigError::invalid(
+            "flink.zookeeper_path_root",
+            format!("{problem}; set it to an absolute ZooKeeper path such as \"/flink\" (the default)"),
+        )
+    })?;
+    let cluster_id = f.cluster_id.strip_prefix('/').unwrap_or(&f.cluster_id).to_string();
+    config::check_znode_path(&format!("/{cluster_id}")).map_err(|problem| {
+        ConfigError::invalid(
+            "flink.cluster_id",
+            format!(
+                "{:?}: {problem}; set it to a name such as \"default\" that separates this Flink cluster from others under flink.zookeeper_path_root",
+                f.cluster_id
+            ),
+        )
+    })?;
+
+    let (hosts, chroot) = split_quorum(quorum);
+    let (daemon_hosts, daemon_chroot) = split_quorum(&settings.zookeeper.quorum);
+    let zk = ZooKeeperHa {
+        hosts: hosts.to_string(),
+        same_ensemble_as_daemon: same_hosts(hosts, daemon_hosts),
+        chroot: chroot.to_string(),
+        path_root: f.zookeeper_path_root.clone(),
+        cluster_id,
+        session_timeout: f.zookeeper_session_timeout.unwrap_or(settings.zookeeper.session_timeout),
+        connection_timeout: f.zookeeper_connection_timeout.unwrap_or(settings.zookeeper.connect_timeout),
+    };
+    zookeeper_timing(settings, &zk, failover_timeout, budget, warnings)?;
+    if zk.same_ensemble_as_daemon {
+        check_paths_apart(&zk, &format!("{daemon_chroot}{}", settings.election.path))?;
+    }
+    for (key, set) in [
+        ("flink.kubernetes_namespace", f.kubernetes_namespace.is_some()),
+        ("flink.kubernetes_cluster_id", f.kubernetes_cluster_id.is_some()),
+    ] {
+        if set {
+            warnings.push(warning(key, "is ignored in mode zookeeper; remove it"));
+        }
+    }
+    Ok(zk)
+}
+
+fn zookeeper_timing(
+    settings: &Settings,
+    zk: &ZooKeeperHa,
+    failover_timeout: Duration,
+    budget: Duration,
+    warnings: &mut Vec<ConfigWarning>,
+) -> Result<(), ConfigError> {
+    const SESSION: &str = "flink.zookeeper_session_timeout";
+    let (session, connection) = (zk.session_timeout, zk.connection_timeout);
+    for (key, value) in [(SESSION, session), ("flink.zookeeper_connection_timeout", connection)] {
+        if value.is_zero() {
+            return Err(ConfigError::invalid(
+                key,
+                "must be longer than zero; set a duration, or remove the key to use the daemon's own",
+            ));
+        }
+    }
+    if connection >= session {
+        return Err(ConfigError::timing(
+            "flink.zookeeper_connection_timeout",
+            format!(
+                "{} is not shorter than flink.zookeeper_session_timeout ({}): a connection attempt could outlast the session it should keep; lower it below {}",
+                fmt_duration(connection),
+                fmt_duration(session),
+                fmt_duration(session)
+            ),
+        ));
+    }
+    // After a crash the old JobManager's Flink leader latch outlives it by Flink's session
+    // timeout; no new JobManager can lead Flink before (docs/ARCHITECTURE.md).
+    for (key, bound) in [("flink.failover_timeout", failover_timeout), ("failover.budget", budget)] {
+        if session >= bound {
+            return Err(ConfigError::timing(
+                SESSION,
+                format!(
+                    "{} is not shorter than {key} ({}): a crashed JobManager's Flink leader latch holds Flink's leadership for a whole session timeout, so the new JobManager cannot resume the jobs in time; set it to at most zookeeper.session_timeout ({}) or remove it to use that",
+                    fmt_duration(session),
+                    fmt_duration(bound),
+                    fmt_duration(settings.zookeeper.session_timeout)
+                ),
+            ));
+        }
+    }
+    let daemon_session = settings.zookeeper.session_timeout;
+    if session > daemon_session {
+        warnings.push(warning(
+            SESSION,
+            format!(
+                "{} is longer than zookeeper.session_timeout ({}): after a crash the daemons elect a new leader after theirs, but its JobManager then waits up to {} more for the old JobManager's Flink session to expire; set it to at most {} (the default)",
+                fmt_duration(session),
+                fmt_duration(daemon_session),
+                fmt_duration(session - daemon_session),
+                fmt_duration(daemon_session)
+            ),
+        ));
+    }
+    let (low, high) = DEFAULT_SERVER_SESSION_RANGE;
+    if session < low || session > high {
+        warnings.push(warning(
+            SESSION,
+            format!(
+                "{} is outside the {}..{} a ZooKeeper server with default settings (tickTime 2000) grants; it will clamp the timeout Flink asks for",
+                fmt_duration(session),
+                fmt_duration(low),
+                fmt_duration(high)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The election (and its leader record) and Flink's HA nodes must not nest: Flink's cleanup
+/// removes empty parents under `<root>/<cluster_id>`, and Flink's nodes under the election
+/// path would be foreign contenders.
+fn check_paths_apart(zk: &ZooKeeperHa, election: &str) -> Result<(), ConfigError> {
+    let flink = zk.server_ha_path();
+    let record = crate::failover::record_path(election);
+    for (what, path) in [("election.path", election), ("its leader record", record.as_str())] {
+        if is_under(path, &flink) {
+            return Err(ConfigError::invalid(
+                "election.path",
+                format!(
+                    "{what} {path:?} lies in Flink's HA tree {flink:?} (flink.zookeeper_path_root + flink.cluster_id), whose empty nodes Flink's own cleanup removes; move election.path outside it, e.g. \"/flink-ha-supervisor/leader\""
+                ),
+            ));
+        }
+    }
+    if is_under(&flink, election) || is_under(&flink, &record) {
+        return Err(ConfigError::invalid(
+            "flink.zookeeper_path_root",
+            format!(
+                "Flink's HA tree {flink:?} lies under the election path {election:?}, where its nodes would sit among the contenders; choose a root outside it, e.g. \"/flink\""
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// `path` is `parent` or lies below it.
+fn is_under(path: &str, parent: &str) -> bool {
+    path == parent || path.strip_prefix(parent).is_some_and(|rest| rest.starts_with('/'))
+}
+
+fn join_znode(parent: &str, child: &str) -> String {
+    format!("{}/{}", parent.trim_end_matches('/'), child.trim_start_matches('/'))
+}
+
+/// `hosts[/chroot]` -> (hosts, chroot or "").
+pub(crate) fn split_quorum(quorum: &str) -> (&str, &str) {
+    match quorum.find('/') {
+        Some(i) => (&quorum[..i], &quorum[i..]),
+        None => (quorum, ""),
+    }
+}
+
+fn same_hosts(a: &str, b: &str) -> bool {
+    let set = |s: &str| {
+        let mut v: Vec<String> = s.split(',').map(|h| h.trim().to_ascii_lowercase()).collect();
+        v.sort();
+        v
+    };
+    set(a) == set(b)
+}
+
+fn kubernetes(f: &FlinkSettings, warnings: &mut Vec<ConfigWarning>) -> Result<KubernetesHa, ConfigError> {
+    let required = |key: &str, value: &Option<String>, example: &str| match value.as_deref().map(str::trim) {
+        Some(v) if !v.is_empty() => Ok(v.to_string()),
+        _ => Err(ConfigError::new(
+            ConfigErrorKind::Missing,
+            key,
+            format!("required in mode kubernetes; set it, e.g. {example:?}"),
+        )),
+    };
+    let namespace = required("flink.kubernetes_namespace", &f.kubernetes_namespace, "flink")?;
+    let cluster_id = required("flink.kubernetes_cluster_id", &f.kubernetes_cluster_id, "flink-cluster-1")?;
+    if !is_dns_label(&namespace, 63) {
+        return Err(ConfigError::invalid(
+            "flink.kubernetes_namespace",
+            format!("{namespace:?} is not a Kubernetes namespace name (at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit); set it, e.g. \"flink\""),
+        ));
+    }
+    // Flink derives service names from the cluster id, hence its stricter rule (a letter first,
+    // at most 45 characters).
+    if !is_dns_label(&cluster_id, 45) || !cluster_id.starts_with(|c: char| c.is_ascii_lowercase()) {
+        return Err(ConfigError::invalid(
+            "flink.kubernetes_cluster_id",
+            format!("{cluster_id:?} is not a valid Flink cluster id on Kubernetes (at most 45 lowercase letters, digits and '-', starting with a letter and ending with a letter or digit); set it, e.g. \"flink-cluster-1\""),
+        ));
+    }
+    let defaults = FlinkSettings::default();
+    for (key, set) in [
+        ("flink.zookeeper_quorum", f.zookeeper_quorum.is_some()),
+        ("flink.zookeeper_session_timeout", f.zookeeper_session_timeout.is_some()),
+        ("flink.zookeeper_connection_timeout", f.zookeeper_connection_timeout.is_some()),
+        ("flink.zookeeper_path_root", f.zookeeper_path_root != defaults.zookeeper_path_root),
+        ("flink.cluster_id", f.cluster_id != defaults.cluster_id),
+    ] {
+        if set {
+            warnings.push(warning(
+                key,
+                "is ignored in mode kubernetes (flink.kubernetes_cluster_id names the cluster); remove it",
+            ));
+        }
+    }
+    Ok(KubernetesHa { namespace, cluster_id })
+}
+
+/// RFC 1123 label: lowercase letters, digits and '-', alphanumeric at both ends, at most `max`.
+fn is_dns_label(s: &str, max: usize) -> bool {
+    !s.is_empty()
+        && s.len() <= max
+        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}

@@ -1,0 +1,374 @@
+//! Rendering Flink's configuration (seed 000's HighAvailabilityConfigurator): the user's base
+//! `config.yaml` merged with the keys the daemon generates from [`HaConfig`] and its own
+//! `[jobmanager]` settings, written to `flink.conf_dir`, which becomes the JobManager's
+//! `FLINK_CONF_DIR`.
+//!
+//! The base is read with a YAML parser and flattened the way Flink 2.x flattens it (nested maps
+//! become dotted keys, `a: {b: 1}` is `a.b: 1`), so a generated key replaces the user's however
+//! it was written, nested or dotted, and so do the deprecated and fallback keys of the same
+//! Flink option (`high-availability` for `high-availability.type`, `web.port` for `rest.port`,
+//! ...), which would otherwise compete with it. Every other key of the base is kept with its
+//! value, in its order; comments are not (the output says which file it came from). The other
+//! files of the base's directory (log4j properties) are copied beside the rendered file.
+//!
+//! YAML is read and written with `serde_norway`, a maintained fork of the deprecated
+//! `serde_yaml` (same API, YAML 1.2 core schema like Flink's snakeyaml-engine parser).
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde_norway::{Mapping, Value};
+
+use super::model::{fmt_duration, HaConfig, ModeSettings, CONFIG_FILE_NAME};
+use crate::config::{ConfigError, ConfigWarning, Settings};
+
+/// Deprecated and fallback keys of the options the daemon generates, from Flink 2.3's option
+/// definitions (`HighAvailabilityOptions`, `RestOptions`): a base that sets one of them loses it.
+const ALIASES: &[(&str, &[&str])] = &[
+    ("high-availability.type", &["high-availability", "recovery.mode"]),
+    (
+        "high-availability.cluster-id",
+        &["high-availability.zookeeper.path.namespace", "recovery.zookeeper.path.namespace"],
+    ),
+    ("high-availability.storageDir", &["high-availability.zookeeper.storageDir", "recovery.zookeeper.storageDir"]),
+    ("high-availability.jobmanager.port", &["recovery.jobmanager.port"]),
+    ("high-availability.zookeeper.quorum", &["recovery.zookeeper.quorum"]),
+    ("high-availability.zookeeper.path.root", &["recovery.zookeeper.path.root"]),
+    ("high-availability.zookeeper.client.session-timeout", &["recovery.zookeeper.client.session-timeout"]),
+    ("high-availability.zookeeper.client.connection-timeout", &["recovery.zookeeper.client.connection-timeout"]),
+    ("rest.port", &["web.port", "jobmanager.web.port"]),
+];
+
+/// Why the configuration could not be rendered or written. Displays as one line naming the key
+/// (or the file) and the fix, like a [`ConfigError`].
+#[derive(Debug)]
+pub enum RenderError {
+    /// The settings are invalid (normally caught when they are loaded).
+    Config(ConfigError),
+    /// The base file could not be read.
+    ReadBase {
+        /// The base file.
+        path: PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// The base file is not YAML, or not a mapping of keys.
+    BaseYaml {
+        /// The base file.
+        path: PathBuf,
+        /// What is wrong.
+        problem: String,
+    },
+    /// The rendered configuration could not be written.
+    Write {
+        /// The file or directory.
+        path: PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+}
+
+impl fmt::Display for RenderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RenderError::Config(e) => write!(f, "{e}"),
+            RenderError::ReadBase { path, source } => write!(
+                f,
+                "flink.base_config: cannot read {}: {source}; point flink.base_config at a readable Flink config.yaml",
+                path.display()
+            ),
+            RenderError::BaseYaml { path, problem } => {
+                write!(f, "flink.base_config: {}: {problem}; fix the file (Flink 2.x config.yaml)", path.display())
+            }
+            RenderError::Write { path, source } => write!(
+                f,
+                "flink.conf_dir: cannot write {}: {source}; make flink.conf_dir a directory this daemon can write",
+                path.display()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for RenderError {}
+
+impl From<ConfigError> for RenderError {
+    fn from(e: ConfigError) -> Self {
+        RenderError::Config(e)
+    }
+}
+
+/// A rendered Flink configuration, not yet written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rendered {
+    /// Where it goes (`flink.conf_dir`).
+    pub conf_dir: PathBuf,
+    /// The base it was merged from.
+    pub base: Option<PathBuf>,
+    /// The text of `config.yaml`.
+    pub yaml: String,
+    /// Keys of the base that generated keys replaced.
+    pub replaced: Vec<String>,
+    /// Things in the base that work against HA (for the caller to log).
+    pub warnings: Vec<ConfigWarning>,
+}
+
+/// Renders the Flink configuration for `settings`: `Ok(None)` when Flink's HA is off. Reads
+/// the base file; writes nothing.
+pub fn render(settings: &Settings) -> Result<Option<Rendered>, RenderError> {
+    let (ha, _) = HaConfig::resolve(settings)?;
+    let Some(ha) = ha else {
+        return Ok(None);
+    };
+    let base = match &ha.base_config {
+        Some(path) => {
+            let text =
+                std::fs::read_to_string(path).map_err(|source| RenderError::ReadBase { path: path.clone(), source })?;
+            Some((path.as_path(), text))
+        }
+        None => None,
+    };
+    let generated = generated_keys(&ha, settings);
+    let header = header(settings, &ha);
+    let merged = merge(base.as_ref().map(|(p, t)| (*p, t.as_str())), &generated, &header)?;
+    let mut warnings = merged.warnings;
+    warnings.extend(bind_warnings(&merged.keys, settings));
+    Ok(Some(Rendered {
+        conf_dir: ha.conf_dir.clone(),
+        base: ha.base_config.clone(),
+        yaml: merged.yaml,
+        replaced: merged.replaced,
+        warnings,
+    }))
+}
+
+impl Rendered {
+    /// The rendered `config.yaml`'s path.
+    pub fn config_path(&self) -> PathBuf {
+        self.conf_dir.join(CONFIG_FILE_NAME)
+    }
+
+    /// Writes the configuration directory: the other regular files of the base's directory
+    /// (log4j properties and the like) are copied, then `config.yaml` is replaced atomically.
+    pub fn write(&self) -> Result<(), RenderError> {
+        let write_err = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| RenderError::Write { path, source }
+        };
+        std::fs::create_dir_all(&self.conf_dir).map_err(write_err(&self.conf_dir))?;
+        if let Some(base) = &self.base {
+            let base_dir = base.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            let entries = std::fs::read_dir(base_dir)
+                .map_err(|source| RenderError::ReadBase { path: base_dir.to_path_buf(), source })?;
+            for entry in entries.flatten() {
+                let name = entry.file_name();
+                let is_file = entry.file_type().is_ok_and(|t| t.is_file());
+                if !is_file || name == CONFIG_FILE_NAME || Some(name.as_os_str()) == base.file_name() {
+                    continue;
+                }
+                let target = self.conf_dir.join(&name);
+                std::fs::copy(entry.path(), &target).map_err(write_err(&target))?;
+            }
+        }
+        let target = self.config_path();
+        let temp = self.conf_dir.join(format!(".{CONFIG_FILE_NAME}.{}.tmp", std::process::id()));
+        std::fs::write(&temp, &self.yaml).map_err(write_err(&temp))?;
+        std::fs::rename(&temp, &target).map_err(write_err(&target))
+    }
+}
+
+/// The keys the daemon generates, in output order.
+pub fn generated_keys(ha: &HaConfig, settings: &Settings) -> Vec<(String, Value)> {
+    let text = |s: &str| Value::String(s.to_string());
+    let ms = |d: std::time::Duration| Value::String(format!("{} ms", d.as_millis()));
+    let mut keys: Vec<(String, Value)> = Vec::new();
+    let mut add = |key: &str, value: Value| keys.push((key.to_string(), value));
+    match &ha.mode {
+        ModeSettings::ZooKeeper(zk) => {
+            add("high-availability.type", text("zookeeper"));
+            add("high-availability.storageDir", text(&ha.storage_dir));
+            add("high-availability.zookeeper.quorum", text(&zk.hosts));
+            add("high-availability.zookeeper.path.root", text(&zk.server_path_root()));
+            add("high-availability.cluster-id", text(&format!("/{}", zk.cluster_id)));
+            add("high-availability.zookeeper.client.session-timeout", ms(zk.session_timeout));
+            add("high-availability.zookeeper.client.connection-timeout", ms(zk.connection_timeout));
+            let (rpc_host, rpc_port) = host_port(&settings.jobmanager.rpc_address);
+            // In HA mode Flink ignores jobmanager.rpc.port and binds this one (default: random).
+            add("high-availability.jobmanager.port", text(&rpc_port.to_string()));
+            add("jobmanager.rpc.address", text(rpc_host));
+            add("jobmanager.rpc.port", Value::Number(rpc_port.into()));
+            add("rest.address", text(rpc_host));
+            if let Some(port) = url_port(&settings.jobmanager.ready_url) {
+                add("rest.port", Value::Number(port.into()));
+            }
+        }
+        ModeSettings::Kubernetes(k8s) => {
+            add("high-availability.type", text("kubernetes"));
+            add("high-availability.storageDir", text(&ha.storage_dir));
+            add("kubernetes.cluster-id", text(&k8s.cluster_id));
+            add("kubernetes.namespace", text(&k8s.namespace));
+        }
+    }
+    keys
+}
+
+/// `host:port` or `[v6]:port` -> (host without brackets, port). Validated by config.rs.
+fn host_port(address: &str) -> (&str, u16) {
+    let (host, port) = address.rsplit_once(':').unwrap_or((address, ""));
+    let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+    (host, port.parse().unwrap_or(0))
+}
+
+/// The port of `http://host:port/path`.
+fn url_port(url: &str) -> Option<u16> {
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split('/').next()?;
+    authority.rsplit_once(':')?.1.parse().ok()
+}
+
+fn header(settings: &Settings, ha: &HaConfig) -> String {
+    let base = match &ha.base_config {
+        Some(path) => format!("# Base: {} (its keys flattened, its comments dropped).\n", path.display()),
+        None => "# Base: none (flink.base_config unset): only the generated keys.\n".to_string(),
+    };
+    format!(
+        "# Flink configuration of node {node:?}, written by flink-ha-supervisor before each JobManager start.\n\
+         {base}\
+         # Below the base: the keys generated from the daemon's [flink] and [jobmanager] settings\n\
+         # (mode {mode}, failover timeout {timeout}). Do not edit this file: the next start overwrites it.\n",
+        node = settings.node.id,
+        mode = ha.ha_mode(),
+        timeout = fmt_duration(ha.failover_timeout),
+    )
+}
+
+/// The result of [`merge`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Merged {
+    /// The whole `config.yaml`.
+    pub yaml: String,
+    /// The effective flattened keys with their values, base first, then generated.
+    pub keys: Vec<(String, Value)>,
+    /// Base keys that generated keys (or their aliases) replaced.
+    pub replaced: Vec<String>,
+    /// Problems in the base.
+    pub warnings: Vec<ConfigWarning>,
+}
+
+/// Merges a base `config.yaml` (path and text) with generated keys: the base flattened,
+/// without the generated keys and their aliases, then a marked block of generated keys.
+pub fn merge(base: Option<(&Path, &str)>, generated: &[(String, Value)], header: &str) -> Result<Merged, RenderError> {
+    let mut warnings = Vec::new();
+    let mut flat: Vec<(String, Value)> = Vec::new();
+    if let Some((path, text)) = base {
+        let bad = |problem: String| RenderError::BaseYaml { path: path.to_path_buf(), problem };
+        let value: Value = serde_norway::from_str(text).map_err(|e| bad(format!("not valid YAML: {e}")))?;
+        match value {
+            Value::Null => {}
+            Value::Mapping(mapping) => flatten("", &mapping, &mut flat).map_err(bad)?,
+            other => return Err(bad(format!("the top level is {}, not a mapping of keys", kind(&other)))),
+        }
+        let mut seen: Vec<&str> = Vec::new();
+        for (key, _) in &flat {
+            if seen.contains(&key.as_str()) {
+                warnings.push(ConfigWarning {
+                    key: "flink.base_config".into(),
+                    message: format!(
+                        "{} sets {key} more than once (nested and dotted?); the last one is kept, Flink's own choice is unspecified",
+                        path.display()
+                    ),
+                });
+            }
+            seen.push(key);
+        }
+        // The last occurrence wins, at its first position.
+        let mut deduplicated: Vec<(String, Value)> = Vec::new();
+        for (key, value) in flat {
+            match deduplicated.iter_mut().find(|(k, _)| *k == key) {
+                Some(entry) => entry.1 = value,
+                None => deduplicated.push((key, value)),
+            }
+        }
+        flat = deduplicated;
+    }
+
+    let replaces = |key: &str| {
+        generated
+            .iter()
+            .any(|(g, _)| g == key || ALIASES.iter().any(|(option, aliases)| option == g && aliases.contains(&key)))
+    };
+    let (replaced, kept): (Vec<_>, Vec<_>) = flat.into_iter().partition(|(key, _)| replaces(key));
+    let replaced: Vec<String> = replaced.into_iter().map(|(key, _)| key).collect();
+
+    let mut yaml = header.to_string();
+    if !kept.is_empty() {
+        yaml.push('\n');
+        yaml.push_str(&to_yaml(&kept));
+    }
+    yaml.push_str("\n# --- generated by flink-ha-supervisor ---\n");
+    if !replaced.is_empty() {
+        yaml.push_str(&format!("# (replacing the base's {})\n", replaced.join(", ")));
+    }
+    yaml.push_str(&to_yaml(generated));
+    let mut keys = kept;
+    keys.extend(generated.iter().cloned());
+    Ok(Merged { yaml, keys, replaced, warnings })
+}
+
+/// Flattens nested mappings into dotted keys, as Flink's `GlobalConfiguration` does; lists and
+/// scalars stay values.
+fn flatten(prefix: &str, mapping: &Mapping, out: &mut Vec<(String, Value)>) -> Result<(), String> {
+    for (key, value) in mapping {
+        let key = match key {
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            Value::Bool(b) => b.to_string(),
+            other => return Err(format!("a key under {prefix:?} is {}, not a name", kind(other))),
+        };
+        let full = format!("{prefix}{key}");
+        match value {
+            Value::Mapping(inner) => flatten(&format!("{full}."), inner, out)?,
+            other => out.push((full, other.clone())),
+        }
+    }
+    Ok(())
+}
+
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Sequence(_) => "a list",
+        Value::Mapping(_) => "a mapping",
+        Value::Tagged(_) => "a tagged value",
+    }
+}
+
+/// `key: value` lines in the given order.
+fn to_yaml(entries: &[(String, Value)]) -> String {
+    let mapping: Mapping = entries.iter().map(|(k, v)| (Value::String(k.clone()), v.clone())).collect();
+    serde_norway::to_string(&mapping).expect("a mapping of string keys serializes")
+}
+
+/// A base that binds the JobManager to loopback while it is advertised under another address.
+fn bind_warnings(keys: &[(String, Value)], settings: &Settings) -> Vec<ConfigWarning> {
+    let (rpc_host, _) = host_port(&settings.jobmanager.rpc_address);
+    let loopback = |h: &str| matches!(h, "localhost" | "127.0.0.1" | "::1") || h.starts_with("127.");
+    if loopback(rpc_host) {
+        return Vec::new();
+    }
+    let mut warnings = Vec::new();
+    for bind_key in ["jobmanager.bind-host", "rest.bind-address"] {
+        let bound = keys.iter().find(|(k, _)| k == bind_key).and_then(|(_, v)| v.as_str());
+        if let Some(host) = bound.filter(|h| loopback(h)) {
+            warnings.push(ConfigWarning {
+                key: "flink.base_config".into(),
+                message: format!(
+                    "sets {bind_key}: {host}, but this JobManager is advertised as {rpc_host} (jobmanager.rpc_address): TaskManagers and clients on other hosts cannot reach it; set {bind_key} to 0.0.0.0 or this host's address"
+                ),
+            });
+        }
+    }
+    warnings
+}
