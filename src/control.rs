@@ -10,7 +10,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use zookeeper_client as zk;
 
 use crate::election::SessionEvent;
-use crate::identity::{self, Child};
+use crate::identity::{self, Child, NodeIdentity};
 use crate::machine::{Event, HandoverRequest, HandoverTarget};
 
 /// Pause before watching again after an error (a connection loss).
@@ -127,18 +127,44 @@ async fn read_request(client: &zk::Client, election_path: &str, path: &str, node
     Some(HandoverRequest { from_epoch: note.from_epoch, target })
 }
 
-/// True when a contender with this node id has an election node.
-pub async fn contender_alive(client: &zk::Client, election_path: &str, node_id: &str) -> bool {
-    let Ok(names) = client.list_children(election_path).await else { return false };
+/// A live contender of the election, in queue order.
+#[derive(Debug, Clone)]
+pub struct Contender {
+    /// The election node's sequence (the term, when it leads).
+    pub sequence: u64,
+    /// The node's name under the election path.
+    pub name: String,
+    /// Its identity; `Err` when its data is malformed.
+    pub identity: Result<NodeIdentity, String>,
+}
+
+/// The contenders under `election_path`, lowest sequence (the leader) first. Foreign children
+/// are left out.
+pub async fn contenders(client: &zk::Client, election_path: &str) -> Result<Vec<Contender>, zk::Error> {
+    let names = match client.list_children(election_path).await {
+        Err(zk::Error::NoNode) => return Ok(Vec::new()),
+        other => other?,
+    };
+    let mut found = Vec::new();
     for name in names {
-        let Ok((data, _)) = client.get_data(&format!("{election_path}/{name}")).await else { continue };
-        if let Child::Contender { identity: Ok(identity), .. } = identity::classify(&name, &data) {
-            if identity.node_id == node_id {
-                return true;
-            }
+        let data = match client.get_data(&format!("{election_path}/{name}")).await {
+            Ok((data, _)) => data,
+            Err(zk::Error::NoNode) => continue,
+            Err(e) => return Err(e),
+        };
+        if let Child::Contender { name, sequence, identity } = identity::classify(&name, &data) {
+            found.push(Contender { sequence, name, identity });
         }
     }
-    false
+    found.sort_by_key(|c| c.sequence);
+    Ok(found)
+}
+
+/// True when a contender with this node id has an election node.
+pub async fn contender_alive(client: &zk::Client, election_path: &str, node_id: &str) -> bool {
+    contenders(client, election_path)
+        .await
+        .is_ok_and(|queue| queue.iter().any(|c| c.identity.as_ref().is_ok_and(|i| i.node_id == node_id)))
 }
 
 /// Deletes the handover request (it is fulfilled). Errors are logged, never fatal.
