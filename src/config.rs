@@ -11,6 +11,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -36,6 +37,9 @@ pub const DEFAULT_RPC_PORT: u16 = 6123;
 /// default `tickTime` of 2000 ms. Outside this range the server clamps the requested value.
 pub const DEFAULT_SERVER_SESSION_RANGE: (Duration, Duration) = (Duration::from_secs(4), Duration::from_secs(40));
 
+/// The default `http.listen`: loopback only, so nothing is exposed unless asked for.
+pub const DEFAULT_HTTP_LISTEN: &str = "127.0.0.1:9249";
+
 /// The complete, validated configuration of one supervisor.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -53,6 +57,9 @@ pub struct Settings {
     /// `[log]`: where audit records go besides stdout. Optional as a whole.
     #[serde(default)]
     pub log: LogSettings,
+    /// `[http]`: the node's HTTP endpoint (`crate::http`). Optional as a whole.
+    #[serde(default)]
+    pub http: HttpSettings,
     /// `[flink]`: Flink's own HA configuration, rendered before each JobManager start
     /// (`crate::flink`). Optional as a whole; off by default.
     #[serde(default)]
@@ -157,6 +164,39 @@ pub struct LogSettings {
     /// stdout, for `flink-ha-supervisor audit`. Default: unset (stdout only, e.g. journald).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audit_file: Option<PathBuf>,
+}
+
+/// `[http]` settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSettings {
+    /// `ip:port` of the HTTP endpoint (`/health`, `/leader`, `/status`, `/metrics`); `""` or
+    /// `"off"` turns it off. Default [`DEFAULT_HTTP_LISTEN`].
+    pub listen: String,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings { listen: DEFAULT_HTTP_LISTEN.to_string() }
+    }
+}
+
+impl HttpSettings {
+    /// The address to listen on, `Ok(None)` when the endpoint is off, or what is wrong with
+    /// `listen` (validation refuses that, so after [`Settings::load`] this is never `Err`).
+    pub fn listen_addr(&self) -> Result<Option<SocketAddr>, String> {
+        let listen = self.listen.as_str();
+        if listen.is_empty() || listen == "off" {
+            return Ok(None);
+        }
+        let addr: SocketAddr = listen
+            .parse()
+            .map_err(|_| format!("{listen:?} is not an ip:port address (a host name is not resolved here)"))?;
+        if addr.port() == 0 {
+            return Err(format!("{listen:?} has port 0, which would pick a random port nobody knows"));
+        }
+        Ok(Some(addr))
+    }
 }
 
 /// What kind of problem a [`ConfigError`] reports, for callers that branch on it (exit codes).
@@ -269,6 +309,7 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("jobmanager.health_interval", "2s"),
     ("jobmanager.restart_window", "5m"),
     ("failover.budget", "30s"),
+    ("http.listen", DEFAULT_HTTP_LISTEN),
 ];
 
 /// Numeric defaults.
@@ -309,6 +350,7 @@ const SCHEMA: &[(&str, &[(&str, Kind)])] = &[
     ),
     ("failover", &[("budget", Kind::Duration)]),
     ("log", &[("audit_file", Kind::Text)]),
+    ("http", &[("listen", Kind::Text)]),
     (
         "flink",
         &[
@@ -506,6 +548,12 @@ impl Settings {
                 return Err(ConfigError::invalid(key, "must not be empty; set a path or remove the key"));
             }
         }
+        self.http.listen_addr().map_err(|problem| {
+            ConfigError::invalid(
+                "http.listen",
+                format!("{problem}; set it to ip:port, e.g. \"127.0.0.1:9249\" (\"0.0.0.0:9249\" for load balancers), or \"\" to turn the endpoint off"),
+            )
+        })?;
         check_http_url(&jm.ready_url).map_err(|problem| {
             ConfigError::invalid(
                 "jobmanager.ready_url",
@@ -1744,7 +1792,37 @@ budget = "20s"
     #[test]
     fn env_var_names_follow_the_documented_form() {
         assert_eq!(env_var_name("zookeeper.session_timeout"), "FHS_ZOOKEEPER__SESSION_TIMEOUT");
-        assert_eq!(known_keys().len(), 33);
+        assert_eq!(known_keys().len(), 34);
+    }
+
+    #[test]
+    fn http_listen_defaults_to_loopback_and_can_be_turned_off() {
+        let on = load(&[]).http;
+        assert_eq!(on.listen, DEFAULT_HTTP_LISTEN);
+        assert_eq!(on.listen_addr(), Ok(Some("127.0.0.1:9249".parse().unwrap())));
+        for off in ["", "off"] {
+            assert_eq!(load(&[&format!("http.listen = {off:?}")]).http.listen_addr(), Ok(None));
+        }
+        // An empty variable counts as unset, so the environment turns it off with "off".
+        assert_eq!(load_env(&[], &[("FHS_HTTP__LISTEN", "off")]).http.listen_addr(), Ok(None));
+        let s = load_env(&[], &[("FHS_HTTP__LISTEN", "[::]:9250")]);
+        assert_eq!(s.http.listen_addr(), Ok(Some("[::]:9250".parse().unwrap())));
+    }
+
+    #[test]
+    fn an_unparsable_http_listen_is_refused() {
+        for (listen, word) in [
+            ("localhost:9249", "host name"),
+            ("127.0.0.1", "ip:port"),
+            ("127.0.0.1:0", "port 0"),
+            ("127.0.0.1:99999", "ip:port"),
+            (" 127.0.0.1:9249", "ip:port"),
+        ] {
+            let e = error(&[&format!("http.listen = {listen:?}")]);
+            assert_error(&e, "http.listen", &[word, "127.0.0.1:9249", "turn the endpoint off"]);
+        }
+        let e = error(&["http.listen = 9249"]);
+        assert_error(&e, "http.listen", &["string"]);
     }
 
     #[test]
