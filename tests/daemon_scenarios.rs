@@ -46,11 +46,7 @@ fn three_daemons_run_exactly_one_jobmanager() {
     wait_until(Duration::from_secs(10), Duration::from_millis(100), || {
         (0..3).all(|i| cluster.events(i, "session_started").len() == 1)
     });
-    let deadline = Instant::now() + Duration::from_secs(2);
-    while Instant::now() < deadline {
-        assert_eq!(cluster.serving_daemons(), vec![leader], "{}", cluster.dump());
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    cluster.assert_only_serving_for(leader, Duration::from_secs(2));
     assert_eq!(cluster.standin_events("start").len(), 1, "{}", cluster.dump());
     for i in (0..3).filter(|&i| i != leader) {
         assert!(cluster.events(i, "elected").is_empty(), "standby {i} was elected:\n{}", cluster.dump());
@@ -252,11 +248,7 @@ fn a_paused_leader_loses_its_jobmanager_before_the_standby_starts_and_rejoins_as
     wait_until(Duration::from_secs(30), Duration::from_millis(100), || cluster.events(0, "session_started").len() == 2);
     assert!(!cluster.events(0, "session_expired").is_empty(), "{}", cluster.dump());
     // Back as a standby: no new JobManager of its own, the other keeps serving.
-    let deadline = Instant::now() + Duration::from_secs(2);
-    while Instant::now() < deadline {
-        assert_eq!(cluster.serving_daemons(), vec![1]);
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    cluster.assert_only_serving_for(1, Duration::from_secs(2));
     assert_eq!(cluster.starts_of(0).len(), 1, "{}", cluster.dump());
     cluster.assert_never_two_jobmanagers();
 }
@@ -307,5 +299,26 @@ fn foreign_and_malformed_children_of_the_election_path_are_tolerated_and_logged(
         warned("foreign_child") && warned("malformed_contender")
     });
     assert_eq!(cluster.wait_exit(0, Duration::from_secs(10)), Some(0));
+    cluster.assert_never_two_jobmanagers();
+}
+
+#[test]
+fn losing_the_zookeeper_leader_keeps_the_jobmanager_when_the_ensemble_recovers_in_time() {
+    let zk = ensemble();
+    let options = Options { session_timeout: Duration::from_secs(10), ..Options::default() };
+    let mut cluster = Cluster::new(2, options, |_| zk.connect_string());
+    cluster.start_leader_then_standby();
+    let zk_leader = zk.wait_for_leader(Duration::from_secs(10));
+    zk.stop(zk_leader);
+    // The ensemble elects a new leader; every client reconnects within its session.
+    let new_zk_leader = zk.wait_for_leader(Duration::from_secs(20));
+    assert_ne!(new_zk_leader, zk_leader);
+    // Longer than the fence deadline (7.5 s after the last answer): the leader kept serving, so
+    // its heartbeats were answered through the new ZooKeeper leader in time.
+    cluster.assert_only_serving_for(0, Duration::from_secs(9));
+    assert!(cluster.events(0, "jobmanager_stopped").is_empty());
+    assert_eq!(cluster.starts_of(0).len(), 1);
+    assert_eq!(cluster.serving_daemons(), vec![0]);
+    assert!(cluster.starts_of(1).is_empty());
     cluster.assert_never_two_jobmanagers();
 }

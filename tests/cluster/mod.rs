@@ -232,6 +232,18 @@ budget = "30s"
         self.standin_events("start").into_iter().filter(|e| e["name"] == *name.as_str()).collect()
     }
 
+    /// Checks, every 100 ms for `period`, that exactly daemon `leader`'s JobManager serves and
+    /// that daemon `leader` was never fenced: a claim that something does *not* happen needs a
+    /// window to be watched in.
+    pub fn assert_only_serving_for(&self, leader: usize, period: Duration) {
+        let until = std::time::Instant::now() + period;
+        while std::time::Instant::now() < until {
+            assert_eq!(self.serving_daemons(), vec![leader], "{}", self.dump());
+            assert!(self.events(leader, "fenced").is_empty(), "{}", self.dump());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// Panics if two stand-ins ever ran at once (one found the other's exclusive lock held).
     pub fn assert_never_two_jobmanagers(&self) {
         let overlaps = self.standin_events("overlap");
