@@ -14,6 +14,11 @@ pub mod cli;
 pub mod model;
 pub mod render;
 
+#[cfg(test)]
+mod seed_tests;
+#[cfg(test)]
+mod test_support;
+
 pub use model::{FlinkSettings, HaConfig, HaMode};
 
 use crate::config::{ConfigWarning, Settings};

@@ -1,0 +1,521 @@
+//! Seed 000's test section, case by case, against this crate.
+//!
+//! The seed (a Java design, "Task 13.1") lists four test classes and the cases each covers. Each
+//! case has a test here, named after its class and case:
+//!
+//! | Seed class, case | Test |
+//! |---|---|
+//! | HighAvailabilityConfigTest: valid ZooKeeper configuration | `config_valid_zookeeper` |
+//! | HighAvailabilityConfigTest: valid Kubernetes configuration | `config_valid_kubernetes` |
+//! | HighAvailabilityConfigTest: disabled HA configuration | `config_disabled` |
+//! | HighAvailabilityConfigTest: invalid mode | `config_invalid_mode` |
+//! | HighAvailabilityConfigTest: missing required parameters | `config_missing_required_parameters_zookeeper`, `config_missing_required_parameters_kubernetes` |
+//! | HighAvailabilityConfigTest: JobManager count (at least 2) | `config_jobmanager_count` |
+//! | HighAvailabilityConfigTest: failover timeout | `config_failover_timeout` |
+//! | HighAvailabilityConfiguratorTest: ZooKeeper HA applied | `configurator_zookeeper` |
+//! | HighAvailabilityConfiguratorTest: Kubernetes HA applied | `configurator_kubernetes` |
+//! | HighAvailabilityConfiguratorTest: disabled HA | `configurator_disabled` |
+//! | HighAvailabilityConfiguratorTest: storage dir gets a scheme | `configurator_storage_dir_scheme` |
+//! | HighAvailabilityConfiguratorTest: JobManager count requirement | `configurator_jobmanager_count` |
+//! | HighAvailabilityConfiguratorTest: failover timeout requirement | `configurator_failover_timeout` |
+//! | HighAvailabilityConfigurator: ZooKeeper session and connection timeouts | `configurator_zookeeper_timeouts` |
+//! | JobManagerFailoverManagerTest: initial state | `failover_initial_state` |
+//! | JobManagerFailoverManagerTest: failover of the primary | `failover_of_the_primary` |
+//! | JobManagerFailoverManagerTest: failure of a standby | `failover_standby_failure` |
+//! | JobManagerFailoverManagerTest: several failovers | `failover_several` |
+//! | JobManagerFailoverManagerTest: JobManager recovery | `failover_jobmanager_recovery` |
+//! | JobManagerFailoverManagerTest: switch within 30 s | `failover_within_30s` |
+//! | JobManagerFailoverManagerTest: concurrent failures | `failover_concurrent_failures` |
+//! | FlinkEnvironmentConfiguratorHATest: ZooKeeper HA integration | `environment_zookeeper` |
+//! | FlinkEnvironmentConfiguratorHATest: Kubernetes HA integration | `environment_kubernetes` |
+//! | FlinkEnvironmentConfiguratorHATest: no HA configuration | `environment_no_ha_section` |
+//! | FlinkEnvironmentConfiguratorHATest: disabled HA | `environment_disabled` |
+//! | FlinkEnvironmentConfiguratorHATest: JobManager count requirement | `environment_jobmanager_count` |
+//! | FlinkEnvironmentConfiguratorHATest: failover timeout requirement | `environment_failover_timeout` |
+//!
+//! The seed's manual check (two JobManagers, a long-running job, the primary stopped, the
+//! standby takes over within 30 s, the job keeps running) is tests/flink_job_recovery.rs.
+//!
+//! One deliberate difference: the seed's example sets `zookeeperSessionTimeout: 60000`. Here
+//! that is refused (`config_seeds_60s_session_timeout_is_refused`): a crashed JobManager's
+//! Flink leader latch would hold Flink's leadership for 60 s (40 s after a default server's
+//! clamp), past the 30 s the seed promises.
+
+use std::time::{Duration, Instant};
+
+use serde_norway::Value;
+
+use super::model::{HaConfig, HaMode, ModeSettings};
+use super::render;
+use super::test_support::{assert_error, error, load, load_env, settings, K8S_SECTION, ZK_SECTION};
+use crate::config::ConfigErrorKind;
+use crate::failover::{self, Cause, FailoverStats, NewTerm, ReadRecord};
+use crate::machine::{Action, Event, JobManager, Machine, Report, Role, Timings};
+
+fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+fn resolve(extra: &str) -> HaConfig {
+    HaConfig::resolve(&settings(extra)).expect("valid").0.expect("HA on")
+}
+
+/// The rendered keys of a configuration, flattened, as a lookup.
+fn rendered(extra: &str) -> Vec<(String, Value)> {
+    let s = settings(extra);
+    let ha = HaConfig::resolve(&s).expect("valid").0.expect("HA on");
+    render::generated_keys(&ha, &s)
+}
+
+fn key<'a>(keys: &'a [(String, Value)], name: &str) -> Option<&'a Value> {
+    keys.iter().find(|(k, _)| k == name).map(|(_, v)| v)
+}
+
+fn text(keys: &[(String, Value)], name: &str) -> String {
+    match key(keys, name) {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        other => panic!("{name}: {other:?}"),
+    }
+}
+
+// ----- HighAvailabilityConfigTest -----
+
+#[test]
+fn config_valid_zookeeper() {
+    let (s, warnings) = load(ZK_SECTION).unwrap();
+    let ha = HaConfig::resolve(&s).unwrap().0.unwrap();
+    assert_eq!(ha.ha_mode(), HaMode::ZooKeeper);
+    assert_eq!(ha.jobmanager_count, 2);
+    assert_eq!(ha.failover_timeout, secs(30));
+    assert_eq!(ha.storage_dir, "file:///opt/flink/ha");
+    let ModeSettings::ZooKeeper(zk) = &ha.mode else { panic!("{ha:?}") };
+    assert_eq!(zk.hosts, "localhost:2181,localhost:2182,localhost:2183");
+    assert_eq!(zk.server_path_root(), "/flink");
+    assert_eq!(zk.cluster_id, "default");
+    // The seed's bare storage dir is accepted with a warning that says what was assumed.
+    assert!(warnings.iter().any(|w| w.key == "flink.storage_dir" && w.message.contains("file:///opt/flink/ha")));
+}
+
+#[test]
+fn config_seeds_60s_session_timeout_is_refused() {
+    let e =
+        error(&format!("{ZK_SECTION}zookeeper_session_timeout = \"60s\"\nzookeeper_connection_timeout = \"15s\"\n"));
+    assert_error(
+        &e,
+        "flink.zookeeper_session_timeout",
+        &["1m is not shorter than flink.failover_timeout", "leader latch"],
+    );
+    assert_eq!(e.kind(), ConfigErrorKind::Timing);
+}
+
+#[test]
+fn config_valid_kubernetes() {
+    let ha = resolve(K8S_SECTION);
+    assert_eq!(ha.ha_mode(), HaMode::Kubernetes);
+    let ModeSettings::Kubernetes(k8s) = &ha.mode else { panic!("{ha:?}") };
+    assert_eq!((k8s.namespace.as_str(), k8s.cluster_id.as_str()), ("flink", "flink-cluster-1"));
+    assert_eq!(ha.storage_dir, "file:///opt/flink/ha");
+}
+
+#[test]
+fn config_disabled() {
+    // Disabled: nothing else is required or checked, not even the count or a storage dir.
+    for section in ["[flink]\nenabled = false\njobmanager_count = 1\n", "[flink]\nenabled = true\nmode = \"none\"\n"] {
+        let (s, _) = load(section).unwrap();
+        assert_eq!(HaConfig::resolve(&s).unwrap().0, None, "{section}");
+    }
+    // mode none with enabled = true says what it means.
+    let (_, warnings) = load("[flink]\nenabled = true\nmode = \"none\"\n").unwrap();
+    assert!(warnings.iter().any(|w| w.key == "flink.mode"), "{warnings:?}");
+}
+
+#[test]
+fn config_invalid_mode() {
+    for mode in ["zk", "", "yarn", "zookeeper2"] {
+        let e = error(&format!("{ZK_SECTION}").replace("mode = \"zookeeper\"", &format!("mode = {mode:?}")));
+        assert_error(&e, "flink.mode", &["\"zookeeper\", \"kubernetes\" or \"none\""]);
+    }
+    // Even while disabled a misspelt mode is reported.
+    assert_error(&error("[flink]\nmode = \"zookeper\"\n"), "flink.mode", &["zookeper"]);
+    // Case does not matter.
+    assert_eq!(resolve(&ZK_SECTION.replace("\"zookeeper\"", "\"ZooKeeper\"")).ha_mode(), HaMode::ZooKeeper);
+}
+
+#[test]
+fn config_missing_required_parameters_zookeeper() {
+    let e = error(&ZK_SECTION.replace("storage_dir = \"/opt/flink/ha\"\n", ""));
+    assert_error(&e, "flink.storage_dir", &["required", "hdfs://"]);
+    assert_eq!(e.kind(), ConfigErrorKind::Missing);
+    let e = error(&ZK_SECTION.replace("localhost:2181,localhost:2182,localhost:2183", ""));
+    assert_error(&e, "flink.zookeeper_quorum", &["required in mode zookeeper"]);
+    assert_eq!(e.kind(), ConfigErrorKind::Missing);
+    // Unset, the quorum is the daemon's own.
+    let ha = resolve(&ZK_SECTION.replace("zookeeper_quorum = \"localhost:2181,localhost:2182,localhost:2183\"\n", ""));
+    let ModeSettings::ZooKeeper(zk) = &ha.mode else { panic!() };
+    assert_eq!(zk.hosts, "zk1:2181,zk2:2181,zk3:2181");
+    assert!(zk.same_ensemble_as_daemon);
+}
+
+#[test]
+fn config_missing_required_parameters_kubernetes() {
+    for (key, line) in [
+        ("flink.kubernetes_namespace", "kubernetes_namespace = \"flink\"\n"),
+        ("flink.kubernetes_cluster_id", "kubernetes_cluster_id = \"flink-cluster-1\"\n"),
+        ("flink.storage_dir", "storage_dir = \"/opt/flink/ha\"\n"),
+    ] {
+        let e = error(&K8S_SECTION.replace(line, ""));
+        assert_error(&e, key, &["required"]);
+        assert_eq!(e.kind(), ConfigErrorKind::Missing);
+    }
+}
+
+#[test]
+fn config_jobmanager_count() {
+    for count in [0, 1] {
+        let e = error(&ZK_SECTION.replace("jobmanager_count = 2", &format!("jobmanager_count = {count}")));
+        assert_error(&e, "flink.jobmanager_count", &[&format!("{count} is fewer than 2"), "standby"]);
+    }
+    for count in [2, 3, 5] {
+        let ha = resolve(&ZK_SECTION.replace("jobmanager_count = 2", &format!("jobmanager_count = {count}")));
+        assert_eq!(ha.jobmanager_count, count);
+    }
+    // The default is the minimum.
+    assert_eq!(resolve(&ZK_SECTION.replace("jobmanager_count = 2\n", "")).jobmanager_count, 2);
+}
+
+#[test]
+fn config_failover_timeout() {
+    let with = |t: &str| ZK_SECTION.replace("failover_timeout = \"30s\"", &format!("failover_timeout = {t:?}"));
+    assert_error(&error(&with("0s")), "flink.failover_timeout", &["longer than zero"]);
+    assert_error(&error(&with("31s")), "flink.failover_timeout", &["31s is over 30s", "requirement 5.3"]);
+    assert_error(&error(&with("5m")), "flink.failover_timeout", &["at most \"30s\""]);
+    assert_eq!(resolve(&with("30s")).failover_timeout, secs(30));
+    assert_eq!(resolve(&with("20s")).failover_timeout, secs(20));
+    // Unset: failover.budget, capped at 30 s.
+    let unset = ZK_SECTION.replace("failover_timeout = \"30s\"\n", "");
+    assert_eq!(resolve(&unset).failover_timeout, secs(30));
+    let budget_20 = format!("[failover]\nbudget = \"20s\"\n{unset}");
+    assert_eq!(resolve(&budget_20).failover_timeout, secs(20));
+    let budget_60 = format!("[failover]\nbudget = \"60s\"\n{unset}");
+    assert_eq!(resolve(&budget_60).failover_timeout, secs(30));
+    // A timeout the session timeout alone would exceed.
+    let e = error(&with("10s"));
+    assert_error(&e, "flink.zookeeper_session_timeout", &["not shorter than flink.failover_timeout (10s)"]);
+}
+
+// ----- HighAvailabilityConfiguratorTest -----
+
+#[test]
+fn configurator_zookeeper() {
+    let keys = rendered(ZK_SECTION);
+    assert_eq!(text(&keys, "high-availability.type"), "zookeeper");
+    assert_eq!(text(&keys, "high-availability.zookeeper.quorum"), "localhost:2181,localhost:2182,localhost:2183");
+    assert_eq!(text(&keys, "high-availability.zookeeper.path.root"), "/flink");
+    assert_eq!(text(&keys, "high-availability.cluster-id"), "/default");
+    assert_eq!(text(&keys, "high-availability.storageDir"), "file:///opt/flink/ha");
+    // This host's addresses, from the daemon's own settings.
+    assert_eq!(text(&keys, "jobmanager.rpc.address"), "jm1.example.org");
+    assert_eq!(text(&keys, "rest.address"), "jm1.example.org");
+    assert_eq!(text(&keys, "high-availability.jobmanager.port"), "6123");
+    assert_eq!(text(&keys, "rest.port"), "8081");
+    assert!(key(&keys, "kubernetes.cluster-id").is_none());
+}
+
+#[test]
+fn configurator_kubernetes() {
+    let keys = rendered(K8S_SECTION);
+    assert_eq!(text(&keys, "high-availability.type"), "kubernetes");
+    assert_eq!(text(&keys, "kubernetes.cluster-id"), "flink-cluster-1");
+    assert_eq!(text(&keys, "kubernetes.namespace"), "flink");
+    assert_eq!(text(&keys, "high-availability.storageDir"), "file:///opt/flink/ha");
+    assert!(keys.iter().all(|(k, _)| !k.contains("zookeeper")), "{keys:?}");
+}
+
+#[test]
+fn configurator_disabled() {
+    for section in ["", "[flink]\nenabled = false\n", "[flink]\nenabled = true\nmode = \"none\"\n"] {
+        assert_eq!(render::render(&settings(section)).unwrap(), None, "{section:?}");
+    }
+}
+
+#[test]
+fn configurator_storage_dir_scheme() {
+    let with = |dir: &str| ZK_SECTION.replace("\"/opt/flink/ha\"", &format!("{dir:?}"));
+    for (written, rendered_as) in [
+        ("/opt/flink/ha", "file:///opt/flink/ha"),
+        ("file:///opt/flink/ha", "file:///opt/flink/ha"),
+        ("hdfs:///flink/ha", "hdfs:///flink/ha"),
+        ("hdfs://namenode:8020/flink/ha", "hdfs://namenode:8020/flink/ha"),
+        ("s3://bucket/flink/ha", "s3://bucket/flink/ha"),
+    ] {
+        assert_eq!(text(&rendered(&with(written)), "high-availability.storageDir"), rendered_as);
+        let (_, warnings) = load(&with(written)).unwrap();
+        let warned = warnings.iter().any(|w| w.key == "flink.storage_dir");
+        assert_eq!(warned, !written.contains("://"), "{written}: {warnings:?}");
+    }
+    for bad in ["flink/ha", "./ha", "", "  "] {
+        assert_eq!(error(&with(bad)).key(), "flink.storage_dir", "{bad:?}");
+    }
+}
+
+#[test]
+fn configurator_jobmanager_count() {
+    let s = settings(&ZK_SECTION.replace("jobmanager_count = 2", "jobmanager_count = 2"));
+    assert!(render::render(&s).unwrap().is_some());
+    let mut s = s;
+    s.flink.jobmanager_count = 1;
+    let e = render::render(&s).unwrap_err().to_string();
+    assert!(e.starts_with("flink.jobmanager_count: "), "{e}");
+}
+
+#[test]
+fn configurator_failover_timeout() {
+    let mut s = settings(ZK_SECTION);
+    s.flink.failover_timeout = Some(secs(45));
+    let e = render::render(&s).unwrap_err().to_string();
+    assert!(e.starts_with("flink.failover_timeout: 45s is over 30s"), "{e}");
+}
+
+#[test]
+fn configurator_zookeeper_timeouts() {
+    // Default: the daemon's own timeouts, not Flink's 60 s / 15 s.
+    let keys = rendered(ZK_SECTION);
+    assert_eq!(text(&keys, "high-availability.zookeeper.client.session-timeout"), "10000 ms");
+    assert_eq!(text(&keys, "high-availability.zookeeper.client.connection-timeout"), "3000 ms");
+    let keys = rendered(&format!(
+        "{ZK_SECTION}zookeeper_session_timeout = \"6s\"\nzookeeper_connection_timeout = \"1500ms\"\n"
+    ));
+    assert_eq!(text(&keys, "high-availability.zookeeper.client.session-timeout"), "6000 ms");
+    assert_eq!(text(&keys, "high-availability.zookeeper.client.connection-timeout"), "1500 ms");
+}
+
+// ----- JobManagerFailoverManagerTest -----
+
+const SESSION: Duration = Duration::from_secs(10);
+const BUDGET: Duration = Duration::from_secs(30);
+
+fn timings() -> Timings {
+    Timings {
+        start_timeout: secs(20),
+        stop_grace: secs(3),
+        health_interval: secs(2),
+        health_failures: 3,
+        restart_limit: 3,
+        restart_window: secs(300),
+    }
+}
+
+/// A node with a live session at `t0`.
+fn node(t0: Instant) -> Machine {
+    let mut m = Machine::new(timings());
+    m.handle_event(t0, Event::SessionStarted { negotiated_timeout: SESSION, started_at: t0 });
+    m
+}
+
+fn spawns(out: &[Action]) -> bool {
+    out.iter().any(|a| matches!(a, Action::SpawnJobManager { .. }))
+}
+
+fn stops(out: &[Action]) -> bool {
+    out.iter().any(|a| matches!(a, Action::StopJobManager { .. }))
+}
+
+/// The leader record of `node` as its successor reads it (`state` as written, `mtime_ms`).
+fn previous(node: &str, state: &str, mtime_ms: i64) -> ReadRecord {
+    let record = serde_json::from_value(serde_json::json!({
+        "v": failover::RECORD_VERSION, "node": node, "epoch": 4, "state": state, "session_timeout_ms": 10_000,
+    }))
+    .expect("leader record");
+    ReadRecord { record, mtime_ms }
+}
+
+fn new_term(elected_ms: i64, ready_ms: i64) -> NewTerm {
+    NewTerm { elected_ms, start: Duration::from_millis(20), readiness: Duration::from_millis(5000), ready_ms }
+}
+
+#[test]
+fn failover_initial_state() {
+    let m = Machine::new(timings());
+    assert_eq!(m.role(), Role::Standby);
+    assert_eq!(m.jobmanager(), JobManager::Stopped);
+    let summary = FailoverStats::default().summary();
+    assert_eq!((summary.count, summary.last, summary.over_budget), (0, None, 0));
+    // A first election is no failover.
+    assert_eq!(failover::measure(None, new_term(0, 5000), BUDGET), None);
+}
+
+#[test]
+fn failover_of_the_primary() {
+    // The primary (jm-a) crashed while serving; the standby is elected and starts its JobManager.
+    let t0 = Instant::now();
+    let mut standby = node(t0);
+    let out = standby.handle_event(t0, Event::Elected { epoch: 8 });
+    assert!(spawns(&out), "{out:?}");
+    assert_eq!(standby.role(), Role::Leader { epoch: 8 });
+    let f = failover::measure(Some(&previous("jm-a", "serving", 100_000)), new_term(110_300, 115_600), BUDGET)
+        .expect("a failover");
+    assert_eq!((f.cause, f.previous_node.as_str()), (Cause::LeaderLost, "jm-a"));
+    assert_eq!(f.outage, Duration::from_millis(15_600));
+    assert!(f.within_budget);
+}
+
+#[test]
+fn failover_standby_failure() {
+    // A standby that loses its session never touches a JobManager, and is not a failover.
+    let t0 = Instant::now();
+    let mut standby = node(t0);
+    let mut out = standby.handle_event(t0 + secs(1), Event::SessionExpired);
+    out.extend(standby.handle_timeout(t0 + secs(60)));
+    assert!(!spawns(&out) && !stops(&out), "{out:?}");
+    assert_eq!(standby.role(), Role::Standby);
+    assert_eq!(standby.jobmanager(), JobManager::Stopped);
+}
+
+#[test]
+fn failover_several() {
+    let mut stats = FailoverStats::default();
+    for (prev, elected, ready) in
+        [(100_000, 110_000, 114_000), (200_000, 210_500, 216_000), (300_000, 312_000, 333_000)]
+    {
+        let f = failover::measure(Some(&previous("jm", "serving", prev)), new_term(elected, ready), BUDGET).unwrap();
+        stats.record(&f);
+    }
+    let summary = stats.summary();
+    assert_eq!(summary.count, 3);
+    assert_eq!(summary.last, Some(secs(33)));
+    assert_eq!(summary.p50, Some(secs(16)));
+    assert_eq!(summary.max, Some(secs(33)));
+    assert_eq!(summary.over_budget, 1);
+}
+
+#[test]
+fn failover_jobmanager_recovery() {
+    // The leader's JobManager exits on its own: it is restarted locally, leadership stays.
+    let t0 = Instant::now();
+    let mut m = node(t0);
+    m.handle_event(t0, Event::Elected { epoch: 3 });
+    m.handle_event(t0, Event::JobManagerSpawned { pid: 100 });
+    let out = m.handle_event(t0 + secs(1), Event::JobManagerExited { code: 137 });
+    assert!(out.iter().any(|a| matches!(a, Action::Report(Report::JobManagerRestartScheduled { .. }))), "{out:?}");
+    assert_eq!(m.role(), Role::Leader { epoch: 3 });
+    let mut later = Vec::new();
+    let mut now = t0 + secs(1);
+    for _ in 0..40 {
+        now += Duration::from_millis(250);
+        m.handle_event(now, Event::HeardFromServer { sent_at: now });
+        later.extend(m.handle_timeout(now));
+    }
+    assert!(spawns(&later), "no restart: {later:?}");
+}
+
+#[test]
+fn failover_within_30s() {
+    let at = |ready_ms: i64| {
+        failover::measure(Some(&previous("jm-a", "serving", 0)), new_term(10_000, ready_ms), BUDGET).unwrap()
+    };
+    assert!(at(29_999).within_budget);
+    assert!(at(30_000).within_budget);
+    assert!(!at(30_001).within_budget);
+    // A handover counts from the old JobManager's stop.
+    let mut released = previous("jm-a", "released", 2_000);
+    released.record.serving_until_ms = Some(0);
+    released.record.reason = Some("shutdown".into());
+    let f = failover::measure(Some(&released), new_term(2_050, 8_000), BUDGET).unwrap();
+    assert_eq!((f.cause, f.outage), (Cause::Handover, secs(8)));
+}
+
+#[test]
+fn failover_concurrent_failures() {
+    // The primary's JobManager dies while its leadership is lost too: it never restarts the
+    // JobManager without leadership, whatever the order.
+    let t0 = Instant::now();
+    for lose_first in [true, false] {
+        let mut m = node(t0);
+        m.handle_event(t0, Event::Elected { epoch: 5 });
+        m.handle_event(t0, Event::JobManagerSpawned { pid: 100 });
+        let (first, second) = if lose_first {
+            (Event::LeadershipLost, Event::JobManagerExited { code: 137 })
+        } else {
+            (Event::JobManagerExited { code: 137 }, Event::LeadershipLost)
+        };
+        let mut out = m.handle_event(t0 + secs(1), first);
+        out.extend(m.handle_event(t0 + secs(1), second));
+        for i in 1..=40 {
+            out.extend(m.handle_timeout(t0 + secs(1) + Duration::from_millis(250 * i)));
+        }
+        assert!(!spawns(&out), "lose_first {lose_first}: {out:?}");
+        assert_eq!(m.role(), Role::Standby);
+    }
+}
+
+// ----- FlinkEnvironmentConfiguratorHATest -----
+
+#[test]
+fn environment_zookeeper() {
+    let (s, _) = load_env(
+        "",
+        &[
+            ("FHS_FLINK__ENABLED", "true"),
+            ("FHS_FLINK__STORAGE_DIR", "hdfs:///flink/ha"),
+            ("FHS_FLINK__CLUSTER_ID", "prod"),
+            ("FHS_FLINK__ZOOKEEPER_SESSION_TIMEOUT", "8s"),
+        ],
+    )
+    .unwrap();
+    assert!(s.flink.enabled);
+    assert_eq!(super::model::run_refusal(&s), None);
+    let r = render::render(&s).unwrap().expect("rendered");
+    assert!(r.yaml.contains("high-availability.type: zookeeper\n"), "{}", r.yaml);
+    assert!(r.yaml.contains("high-availability.cluster-id: /prod\n"), "{}", r.yaml);
+    assert!(r.yaml.contains("high-availability.zookeeper.client.session-timeout: 8000 ms\n"), "{}", r.yaml);
+    assert!(r.yaml.contains("high-availability.zookeeper.quorum: zk1:2181,zk2:2181,zk3:2181\n"), "{}", r.yaml);
+}
+
+#[test]
+fn environment_kubernetes() {
+    let s = settings(K8S_SECTION);
+    let refusal = super::model::run_refusal(&s).expect("run refuses kubernetes");
+    assert!(refusal.contains("Flink's own HA") && refusal.contains("not needed"), "{refusal}");
+    assert!(super::preflight(&s).is_err());
+    // It still renders, for the Kubernetes deployment's configuration.
+    let r = render::render(&s).unwrap().expect("rendered");
+    assert!(r.yaml.contains("high-availability.type: kubernetes\n"), "{}", r.yaml);
+}
+
+#[test]
+fn environment_no_ha_section() {
+    let s = settings("");
+    assert_eq!(s.flink, super::FlinkSettings::default());
+    assert!(!s.flink.enabled);
+    assert_eq!(HaConfig::resolve(&s).unwrap().0, None);
+    assert_eq!(super::model::run_refusal(&s), None);
+    assert_eq!(super::preflight(&s), Ok(Vec::new()));
+    // The JobManager's environment stays as configured.
+    let mut spec = crate::jobmanager::Spec { guard_exe: "/bin/true".into(), settings: s.jobmanager.clone() };
+    super::prepare_spawn(&s, &mut spec).unwrap();
+    assert_eq!(spec.settings.env, s.jobmanager.env);
+}
+
+#[test]
+fn environment_disabled() {
+    let s = settings(&ZK_SECTION.replace("enabled = true", "enabled = false"));
+    assert_eq!(render::render(&s).unwrap(), None);
+    let (s, _) = load_env(ZK_SECTION, &[("FHS_FLINK__ENABLED", "false")]).unwrap();
+    assert!(!s.flink.enabled);
+    assert_eq!(render::render(&s).unwrap(), None);
+}
+
+#[test]
+fn environment_jobmanager_count() {
+    let e = load_env(ZK_SECTION, &[("FHS_FLINK__JOBMANAGER_COUNT", "1")]).unwrap_err();
+    assert_error(&e, "flink.jobmanager_count", &["(set by FHS_FLINK__JOBMANAGER_COUNT)", "fewer than 2"]);
+}
+
+#[test]
+fn environment_failover_timeout() {
+    let e = load_env(ZK_SECTION, &[("FHS_FLINK__FAILOVER_TIMEOUT", "31s")]).unwrap_err();
+    assert_error(&e, "flink.failover_timeout", &["(set by FHS_FLINK__FAILOVER_TIMEOUT)", "over 30s"]);
+    let e = load_env(ZK_SECTION, &[("FHS_FLINK__FAILOVER_TIMEOUT", "30")]).unwrap_err();
+    assert_error(&e, "flink.failover_timeout", &["\"30\"", "with a unit"]);
+}
