@@ -16,6 +16,7 @@ use crate::failover::{self, Failover, FailoverStats};
 use crate::identity::NodeIdentity;
 use crate::jobmanager::{self, Running};
 use crate::machine::{Action, Event, JobManager, Machine, Report, ResignReason, Role, StopReason, Timings};
+use crate::notify::{FaultInjection, Notifier};
 use crate::probe::Probe;
 use crate::record::{Term, TermSpec};
 use crate::timing;
@@ -76,11 +77,14 @@ struct Daemon {
     leader_since: Option<std::time::SystemTime>,
     /// The published snapshot of this node.
     view: tokio::sync::watch::Sender<NodeView>,
+    /// systemd: readiness, status, watchdog.
+    notifier: Notifier,
 }
 
 /// Runs the daemon until `shutdown` resolves and the shutdown completed.
 pub async fn run(settings: Settings, shutdown: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
     let (mut daemon, mut inbox) = Daemon::new(settings)?;
+    let mut faults = FaultInjection::from_armed()?;
     tokio::pin!(shutdown);
     let mut shutdown_seen = false;
     audit_log!(
@@ -94,6 +98,7 @@ pub async fn run(settings: Settings, shutdown: impl std::future::Future<Output =
     );
     loop {
         let deadline = daemon.machine.poll_timeout();
+        let ping = daemon.notifier.next_ping();
         let now = Instant::now;
         let actions = tokio::select! {
             biased;
@@ -111,9 +116,16 @@ pub async fn run(settings: Settings, shutdown: impl std::future::Future<Output =
                 Vec::new()
             },
             () = sleep_until(deadline), if deadline.is_some() => daemon.machine.handle_timeout(now()),
+            // Only wakes the loop: the ping is sent at the end of the turn, from the loop itself.
+            () = sleep_until(ping), if ping.is_some() => Vec::new(),
+            () = faults.triggered() => {
+                faults.block_loop();
+                Vec::new()
+            },
         };
         let exit = daemon.execute(actions).await;
         daemon.publish();
+        daemon.notifier.end_of_turn(Instant::now(), &daemon.machine, daemon.session.is_some());
         if exit {
             // A failover measured just before the shutdown (the term is released by now, so
             // everything it measured is in the channel).
@@ -168,6 +180,7 @@ impl Daemon {
             stats: FailoverStats::default(),
             leader_since: None,
             view: tokio::sync::watch::Sender::new(NodeView::starting(&settings.node.id)),
+            notifier: Notifier::from_env(&settings),
             settings,
         };
         Ok((daemon, Inbox { process, session, notes, failovers }))
@@ -232,6 +245,8 @@ impl Daemon {
                     timing::heartbeat_interval(negotiated_timeout),
                     self.session_tx.clone(),
                 ));
+                // The daemon contends from here on (the first session's start is what systemd waits for).
+                self.notifier.ready();
                 self.machine.handle_event(Instant::now(), Event::SessionStarted { negotiated_timeout, started_at })
             }
             Note::Connected { .. } => Vec::new(),
@@ -365,6 +380,7 @@ impl Daemon {
     /// Keeps the leader record and the term's clock in step with what the machine reports.
     fn follow_report(&mut self, report: &Report) {
         let now = Instant::now();
+        self.notifier.observe(report);
         match report {
             Report::Elected { epoch } => {
                 self.leader_since = Some(std::time::SystemTime::now());

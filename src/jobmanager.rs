@@ -62,6 +62,9 @@ impl Running {
         if let Some(dir) = &s.workdir {
             cmd.current_dir(dir);
         }
+        for var in crate::notify::SYSTEMD_ENV {
+            cmd.env_remove(var);
+        }
         match &s.log_file {
             Some(path) => {
                 let file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;

@@ -15,6 +15,7 @@ pub mod logging;
 pub mod maintenance;
 pub mod machine;
 pub mod mono;
+pub mod notify;
 pub mod probe;
 pub mod record;
 pub mod timing;

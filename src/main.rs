@@ -27,6 +27,9 @@ enum Command {
         /// Log line format on stdout.
         #[arg(long, value_enum, default_value = "json")]
         log_format: LogFormat,
+        /// Tests only: SIGUSR2 blocks the main loop for this long (see notify::arm_fault_injection).
+        #[arg(long, hide = true, value_parser = humantime::parse_duration)]
+        fault_injection: Option<Duration>,
     },
     /// Validate the configuration as `run` would and print the effective settings.
     CheckConfig {
@@ -90,7 +93,12 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run { config, log_format } => run(config, log_format),
+        Command::Run { config, log_format, fault_injection } => {
+            if let Some(block) = fault_injection {
+                flink_ha_supervisor::notify::arm_fault_injection(block);
+            }
+            run(config, log_format)
+        }
         Command::CheckConfig { config } => flink::cli::check_config(&config),
         Command::RenderFlinkConfig { config } => flink::cli::render_flink_config(&config),
         Command::Audit(args) => audit::main(&args),

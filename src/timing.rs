@@ -35,6 +35,17 @@ pub fn max_stop_grace(session_timeout: Duration) -> Duration {
     session_timeout.saturating_sub(FENCE_MARGIN + 2 * heartbeat_interval(session_timeout))
 }
 
+/// The longest systemd `WatchdogSec=` that still has a stuck daemon killed, and its JobManager
+/// dead, before its session could expire: a loop that stops turning right after its last ping
+/// and the server's last answer (one heartbeat earlier at worst) is killed `WatchdogSec` later;
+/// its JobManager then needs at most `stop_grace`, and `FENCE_MARGIN` covers the rest, as for the
+/// fence. 4 s for the default 10 s session and 3 s grace. The fence guard's lease stops the
+/// JobManager of a stuck loop in time whatever `WatchdogSec` is; this bound makes the watchdog
+/// an equally fast second line.
+pub fn max_watchdog(session_timeout: Duration, stop_grace: Duration) -> Duration {
+    session_timeout.saturating_sub(stop_grace + FENCE_MARGIN + heartbeat_interval(session_timeout))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -51,5 +62,12 @@ mod tests {
         assert_eq!(max_stop_grace(Duration::from_secs(10)), Duration::from_secs(6));
         assert!(fence_after(Duration::from_secs(10), max_stop_grace(Duration::from_secs(10))).is_some());
         assert!(fence_after(Duration::from_secs(10), Duration::from_millis(6001)).is_none());
+    }
+
+    #[test]
+    fn the_default_watchdog_bound_is_four_seconds() {
+        // systemd/flink-ha-supervisor.service sets WatchdogSec=4s for these defaults.
+        assert_eq!(max_watchdog(Duration::from_secs(10), Duration::from_secs(3)), Duration::from_secs(4));
+        assert_eq!(max_watchdog(Duration::from_secs(4), Duration::from_secs(3)), Duration::ZERO);
     }
 }

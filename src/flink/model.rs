@@ -704,3 +704,177 @@ fn is_dns_label(s: &str, max: usize) -> bool {
         && !s.starts_with('-')
         && !s.ends_with('-')
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flink::test_support::{assert_error, error, load, load_env, settings, ZK_SECTION};
+
+    fn zk(extra: &str) -> ZooKeeperHa {
+        match HaConfig::resolve(&settings(extra)).unwrap().0.unwrap().mode {
+            ModeSettings::ZooKeeper(zk) => zk,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn warnings(extra: &str) -> Vec<ConfigWarning> {
+        load(extra).unwrap_or_else(|e| panic!("{extra}: {e}")).1
+    }
+
+    const ON: &str =
+        "[flink]\nenabled = true\nstorage_dir = \"hdfs:///flink/ha\"\nbase_config = \"/etc/flink/config.yaml\"\n";
+
+    #[test]
+    fn the_election_path_must_not_lie_in_flinks_ha_tree() {
+        for path in ["/flink/default", "/flink/default/leader", "/flink/default/a/b"] {
+            let e = error(&format!("[election]\npath = {path:?}\n{ON}"));
+            assert_error(&e, "election.path", &["/flink/default", "cleanup", "/flink-ha-supervisor/leader"]);
+        }
+        // Its leader record (`<path>-record`) neither.
+        let e = error(&format!("[election]\npath = \"/flink/default/x\"\n{ON}"));
+        assert_eq!(e.key(), "election.path");
+        // Nor the other way round: Flink's tree under the election path.
+        let e = error(&format!("[election]\npath = \"/flink\"\n{ON}"));
+        assert_error(&e, "flink.zookeeper_path_root", &["\"/flink/default\"", "contenders"]);
+        // Siblings are fine: the default election path /flink/leader beside /flink/default.
+        assert_eq!(zk(ON).server_ha_path(), "/flink/default");
+        settings(&format!("[election]\npath = \"/flink/defaults\"\n{ON}"));
+    }
+
+    #[test]
+    fn paths_are_compared_on_the_server_with_the_chroots() {
+        // The daemon's chroot applies to Flink too when it shares the quorum.
+        let chroot = [("FHS_ZOOKEEPER__QUORUM", "zk1:2181/apps")];
+        let (loaded, _) = load_env(ON, &chroot).unwrap();
+        let ha = HaConfig::resolve(&loaded).unwrap().0.unwrap();
+        let ModeSettings::ZooKeeper(z) = &ha.mode else { panic!() };
+        assert_eq!(
+            (z.hosts.as_str(), z.chroot.as_str(), z.server_path_root().as_str()),
+            ("zk1:2181", "/apps", "/apps/flink")
+        );
+        // Flink on the same servers without the chroot, its root spelt out: the same tree.
+        let e = load_env(
+            &format!("[election]\npath = \"/flink/default/leader\"\n{ON}zookeeper_quorum = \"zk1:2181\"\nzookeeper_path_root = \"/apps/flink\"\n"),
+            &chroot,
+        )
+        .unwrap_err();
+        assert_eq!(e.key(), "election.path");
+        // Another ensemble: no conflict possible.
+        let other = format!("[election]\npath = \"/flink/default/leader\"\n{ON}zookeeper_quorum = \"zk9:2181\"\n");
+        assert!(!zk(&other).same_ensemble_as_daemon);
+    }
+
+    #[test]
+    fn flinks_session_timeout_defaults_to_the_daemons_and_is_bounded() {
+        let z = zk(ON);
+        assert_eq!((z.session_timeout, z.connection_timeout), (Duration::from_secs(10), Duration::from_secs(3)));
+        let env = [
+            ("FHS_ZOOKEEPER__SESSION_TIMEOUT", "8s"),
+            ("FHS_ZOOKEEPER__CONNECT_TIMEOUT", "2s"),
+            ("FHS_JOBMANAGER__STOP_GRACE", "2s"),
+        ];
+        let ha = HaConfig::resolve(&load_env(ON, &env).unwrap().0).unwrap().0.unwrap();
+        let ModeSettings::ZooKeeper(z) = ha.mode else { panic!() };
+        assert_eq!((z.session_timeout, z.connection_timeout), (Duration::from_secs(8), Duration::from_secs(2)));
+        // Longer than the daemon's: works, but the new JobManager may wait for the old latch.
+        let w = warnings(&format!("{ON}zookeeper_session_timeout = \"20s\"\n"));
+        assert!(
+            w.iter().any(|w| w.key == "flink.zookeeper_session_timeout" && w.message.contains("10s more")),
+            "{w:?}"
+        );
+        // Not below the budget: an error naming the budget.
+        let e = error(&format!(
+            "[failover]\nbudget = \"25s\"\n{ON}failover_timeout = \"30s\"\nzookeeper_session_timeout = \"25s\"\n"
+        ));
+        assert_error(&e, "flink.zookeeper_session_timeout", &["failover.budget (25s)"]);
+        // A server with default settings clamps below 4 s.
+        let w = warnings(&format!("{ON}zookeeper_session_timeout = \"3s\"\nzookeeper_connection_timeout = \"1s\"\n"));
+        assert!(w.iter().any(|w| w.key == "flink.zookeeper_session_timeout" && w.message.contains("clamp")), "{w:?}");
+        // The connection timeout must be shorter than the session timeout.
+        let e = error(&format!("{ON}zookeeper_connection_timeout = \"10s\"\n"));
+        assert_error(&e, "flink.zookeeper_connection_timeout", &["not shorter than flink.zookeeper_session_timeout"]);
+        let e = error(&format!("{ON}zookeeper_session_timeout = \"0s\"\n"));
+        assert_error(&e, "flink.zookeeper_session_timeout", &["longer than zero"]);
+    }
+
+    #[test]
+    fn the_cluster_id_and_root_are_znode_names() {
+        assert_eq!(zk(&format!("{ON}cluster_id = \"/prod\"\n")).cluster_id, "prod");
+        assert_eq!(zk(&format!("{ON}cluster_id = \"team/prod\"\n")).server_ha_path(), "/flink/team/prod");
+        for bad in ["", "/", "a//b", "a/../b", "a/"] {
+            assert_eq!(error(&format!("{ON}cluster_id = {bad:?}\n")).key(), "flink.cluster_id", "{bad:?}");
+        }
+        for bad in ["flink", "/", "/flink/"] {
+            assert_eq!(error(&format!("{ON}zookeeper_path_root = {bad:?}\n")).key(), "flink.zookeeper_path_root");
+        }
+        assert_eq!(error(&format!("{ON}zookeeper_quorum = \"zk1\"\n")).key(), "flink.zookeeper_quorum");
+    }
+
+    #[test]
+    fn a_hand_set_flink_conf_dir_conflicts_with_rendering() {
+        let e = error(&format!("[jobmanager.env]\nFLINK_CONF_DIR = \"/etc/flink\"\n{ON}"));
+        assert_error(&e, "jobmanager.env.FLINK_CONF_DIR", &["flink.base_config"]);
+        // Without [flink] it is the way to choose Flink's configuration, as before.
+        settings("[jobmanager.env]\nFLINK_CONF_DIR = \"/etc/flink\"\n");
+    }
+
+    #[test]
+    fn conf_dir_and_base_config() {
+        assert_error(&error(&format!("{ON}conf_dir = \"flink-conf\"\n")), "flink.conf_dir", &["relative"]);
+        assert_error(&error(&format!("{ON}conf_dir = \"\"\n")), "flink.conf_dir", &["must not be empty"]);
+        assert_error(&error(&format!("{ON}conf_dir = \"/etc/flink/\"\n")), "flink.conf_dir", &["overwrite the base"]);
+        assert_error(&error(&format!("{ON}conf_dir = \"/etc/x/../flink\"\n")), "flink.conf_dir", &["overwrite"]);
+        assert_error(&error(&ON.replace("\"/etc/flink/config.yaml\"", "\"\"")), "flink.base_config", &["empty"]);
+        let ha = HaConfig::resolve(&settings(ON)).unwrap().0.unwrap();
+        assert_eq!(ha.conf_dir, PathBuf::from(DEFAULT_CONF_DIR));
+        // The default base comes from FLINK_HOME; without either, only the generated keys.
+        let unset = ON.replace("base_config = \"/etc/flink/config.yaml\"\n", "");
+        let (s, _) = load_env(&unset, &[("FLINK_HOME", "/opt/flink")]).unwrap();
+        assert_eq!(s.flink.base_config, Some(PathBuf::from("/opt/flink/conf/config.yaml")));
+        let w = warnings(&unset);
+        assert!(w.iter().any(|w| w.key == "flink.base_config" && w.message.contains("only the generated keys")));
+    }
+
+    #[test]
+    fn kubernetes_names_follow_kubernetes_rules_and_zookeeper_keys_are_ignored() {
+        let k8s = "[flink]\nenabled = true\nmode = \"kubernetes\"\nstorage_dir = \"s3://b/ha\"\nkubernetes_namespace = \"flink\"\nkubernetes_cluster_id = \"c1\"\n";
+        settings(k8s);
+        for bad in ["Flink", "-flink", "flink_ns", &"n".repeat(64)] {
+            let e = error(&k8s.replace("\"flink\"", &format!("{bad:?}")));
+            assert_eq!(e.key(), "flink.kubernetes_namespace", "{bad}");
+        }
+        for bad in ["1cluster", "Cluster", "c-", &"c".repeat(46)] {
+            let e = error(&k8s.replace("\"c1\"", &format!("{bad:?}")));
+            assert_eq!(e.key(), "flink.kubernetes_cluster_id", "{bad}");
+        }
+        let w = warnings(&format!("{k8s}zookeeper_session_timeout = \"5s\"\ncluster_id = \"x\"\n"));
+        let keys: Vec<&str> = w.iter().map(|w| w.key.as_str()).filter(|k| *k != "flink.base_config").collect();
+        assert_eq!(keys, ["flink.zookeeper_session_timeout", "flink.cluster_id"]);
+        let w = warnings(&format!("{ZK_SECTION}kubernetes_namespace = \"flink\"\n"));
+        assert!(w.iter().any(|w| w.key == "flink.kubernetes_namespace" && w.message.contains("ignored")));
+    }
+
+    #[test]
+    fn enabled_is_a_boolean() {
+        let e = error("[flink]\nenabled = \"yes\"\n");
+        assert_error(&e, "flink.enabled", &["true or false"]);
+        assert_eq!(e.kind(), crate::config::ConfigErrorKind::WrongType);
+        assert_eq!(error("[flink]\nenabled = 1\n").key(), "flink.enabled");
+        let e = load_env("", &[("FHS_FLINK__ENABLED", "yes")]).unwrap_err();
+        assert_error(&e, "flink.enabled", &["FHS_FLINK__ENABLED"]);
+        let e = error("[flink]\nenabeld = true\n");
+        assert_error(&e, "flink.enabeld", &["did you mean `flink.enabled`?"]);
+    }
+
+    #[test]
+    fn effective_settings_fill_every_default() {
+        let (s, _) = load_env(ON, &[("FHS_ZOOKEEPER__QUORUM", "zk1:2181/apps")]).unwrap();
+        let ha = HaConfig::resolve(&s).unwrap().0.unwrap();
+        let f = ha.effective(&s.flink);
+        assert_eq!(f.zookeeper_quorum.as_deref(), Some("zk1:2181/apps"));
+        assert_eq!(f.zookeeper_session_timeout, Some(Duration::from_secs(10)));
+        assert_eq!(f.zookeeper_connection_timeout, Some(Duration::from_secs(3)));
+        assert_eq!(f.failover_timeout, Some(Duration::from_secs(30)));
+        assert_eq!(f.storage_dir.as_deref(), Some("hdfs:///flink/ha"));
+    }
+}
