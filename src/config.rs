@@ -1240,10 +1240,16 @@ mod tests {
         let mut minimal = load(&[]);
         minimal.zookeeper.quorum = example.zookeeper.quorum.clone();
         minimal.jobmanager.command = example.jobmanager.command.clone();
+        // The example enables [flink], whose storage dir has no default.
+        assert!(example.flink.enabled && !minimal.flink.enabled);
+        minimal.flink.enabled = true;
+        minimal.flink.storage_dir = example.flink.storage_dir.clone();
         assert_eq!(example, minimal);
 
         // The defaults fit the budget even for a JobManager that uses its whole start timeout.
-        assert!(warnings.is_empty(), "{warnings:?}");
+        // The one warning: no base Flink configuration, since FLINK_HOME is unset here.
+        let keys: Vec<&str> = warnings.iter().map(|w| w.key.as_str()).collect();
+        assert_eq!(keys, ["flink.base_config"], "{warnings:?}");
     }
 
     #[test]
