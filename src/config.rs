@@ -64,6 +64,10 @@ pub struct Settings {
     /// (`crate::flink`). Optional as a whole; off by default.
     #[serde(default)]
     pub flink: FlinkSettings,
+    /// `[hooks]`: commands run when this node becomes leader or stops being one
+    /// (`crate::hooks`). Optional as a whole.
+    #[serde(default)]
+    pub hooks: HookSettings,
 }
 
 /// `[node]` settings.
@@ -199,6 +203,29 @@ impl HttpSettings {
     }
 }
 
+/// `[hooks]` settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HookSettings {
+    /// Program and arguments run when this node becomes leader (not through a shell).
+    /// Default: unset, no hook.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_leader: Option<Vec<String>>,
+    /// Program and arguments run when this node stops being leader (lost, resigned, handed
+    /// over, fenced, shut down). Default: unset, no hook.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_standby: Option<Vec<String>>,
+    /// How long one hook may run before its process group is killed. Default 10s.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+}
+
+impl Default for HookSettings {
+    fn default() -> Self {
+        HookSettings { on_leader: None, on_standby: None, timeout: Duration::from_secs(10) }
+    }
+}
+
 /// What kind of problem a [`ConfigError`] reports, for callers that branch on it (exit codes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -310,6 +337,7 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("jobmanager.restart_window", "5m"),
     ("failover.budget", "30s"),
     ("http.listen", DEFAULT_HTTP_LISTEN),
+    ("hooks.timeout", "10s"),
 ];
 
 /// Numeric defaults.
@@ -370,7 +398,11 @@ const SCHEMA: &[(&str, &[(&str, Kind)])] = &[
             ("conf_dir", Kind::Text),
         ],
     ),
+    ("hooks", &[("on_leader", Kind::List), ("on_standby", Kind::List), ("timeout", Kind::Duration)]),
 ];
+
+/// Keys whose value is a list of strings; from the environment they are split on whitespace.
+const LIST_KEYS: &[&str] = &["jobmanager.command", "hooks.on_leader", "hooks.on_standby"];
 
 /// All dotted keys, in documentation order.
 pub fn known_keys() -> Vec<String> {
@@ -459,8 +491,8 @@ impl Settings {
                 .separator(ENV_SEPARATOR)
                 .source(Some(env.plain.clone())),
         );
-        if let Some(command) = &env.command {
-            builder = builder.set_override("jobmanager.command", command.clone()).map_err(internal)?;
+        for (key, list) in &env.lists {
+            builder = builder.set_override(key.as_str(), list.clone()).map_err(internal)?;
         }
         for (name, value) in &env.jobmanager_env {
             builder = builder.set_override(format!("jobmanager.env.{name}"), value.as_str()).map_err(internal)?;
@@ -574,6 +606,7 @@ impl Settings {
             ("jobmanager.health_interval", jm.health_interval, "2s"),
             ("jobmanager.restart_window", jm.restart_window, "5m"),
             ("failover.budget", self.failover.budget, "30s"),
+            ("hooks.timeout", self.hooks.timeout, "10s"),
         ];
         for (key, value, default) in positive {
             if value.is_zero() {
@@ -588,6 +621,21 @@ impl Settings {
                 "jobmanager.health_failures",
                 "must be at least 1 (a JobManager cannot fail zero health checks); set it to e.g. 3 (the default)",
             ));
+        }
+        for (key, hook) in [("hooks.on_leader", &self.hooks.on_leader), ("hooks.on_standby", &self.hooks.on_standby)] {
+            let Some(argv) = hook else { continue };
+            if argv.first().map_or(true, |program| program.trim().is_empty()) {
+                return Err(ConfigError::invalid(
+                    key,
+                    "must name a program; set it to the hook's argv, e.g. [\"/usr/local/bin/move-vip\", \"--up\"], or remove the key for no hook",
+                ));
+            }
+            if let Some(arg) = argv.iter().find(|a| a.contains('\0')) {
+                return Err(ConfigError::invalid(
+                    key,
+                    format!("argument {arg:?} contains a NUL byte, which no program can receive; remove it"),
+                ));
+            }
         }
         Ok(())
     }
@@ -674,8 +722,8 @@ impl Settings {
 struct EnvLayer {
     /// Variables handed to `config::Environment` as they are.
     plain: config::Map<String, String>,
-    /// `FHS_JOBMANAGER__COMMAND`, split on whitespace.
-    command: Option<Vec<String>>,
+    /// `FHS_JOBMANAGER__COMMAND` and the other [`LIST_KEYS`], split on whitespace.
+    lists: Vec<(String, Vec<String>)>,
     /// `FHS_JOBMANAGER__ENV__<NAME>` entries, with the case of NAME kept.
     jobmanager_env: Vec<(String, String)>,
     /// `FLINK_HOME`, when set and not empty.
@@ -688,7 +736,7 @@ impl EnvLayer {
     fn split(env: impl IntoIterator<Item = (String, String)>) -> Result<EnvLayer, ConfigError> {
         let mut layer = EnvLayer {
             plain: config::Map::new(),
-            command: None,
+            lists: Vec::new(),
             jobmanager_env: Vec::new(),
             flink_home: None,
             origins: BTreeMap::new(),
@@ -708,8 +756,8 @@ impl EnvLayer {
             }
             // The same transformation config::Environment applies.
             let key = rest.to_lowercase().replace(ENV_SEPARATOR, ".");
-            if key == "jobmanager.command" {
-                layer.command = Some(value.split_whitespace().map(str::to_string).collect());
+            if LIST_KEYS.contains(&key.as_str()) {
+                layer.lists.push((key.clone(), value.split_whitespace().map(str::to_string).collect()));
             } else if let Some(var) = strip_prefix_ignore_case(rest, "JOBMANAGER__ENV__") {
                 // config::Environment lowercases the whole name, which would turn JAVA_HOME into
                 // java_home; these are set directly instead.
@@ -1798,7 +1846,42 @@ budget = "20s"
     #[test]
     fn env_var_names_follow_the_documented_form() {
         assert_eq!(env_var_name("zookeeper.session_timeout"), "FHS_ZOOKEEPER__SESSION_TIMEOUT");
-        assert_eq!(known_keys().len(), 34);
+        assert_eq!(known_keys().len(), 37);
+    }
+
+    #[test]
+    fn hooks_are_optional_argv_lists_with_a_timeout() {
+        let h = load(&[]).hooks;
+        assert_eq!((h.on_leader, h.on_standby, h.timeout), (None, None, secs(10)));
+        let h = load(&[
+            "hooks.on_leader = [\"/usr/local/bin/vip\", \"up\"]",
+            "hooks.on_standby = [\"/usr/local/bin/vip\", \"down\"]",
+            "hooks.timeout = \"3s\"",
+        ])
+        .hooks;
+        assert_eq!(h.on_leader, Some(vec!["/usr/local/bin/vip".to_string(), "up".to_string()]));
+        assert_eq!(h.on_standby, Some(vec!["/usr/local/bin/vip".to_string(), "down".to_string()]));
+        assert_eq!(h.timeout, secs(3));
+        // From the environment, split on whitespace like jobmanager.command.
+        let h = load_env(&[], &[("FHS_HOOKS__ON_LEADER", " /bin/page  oncall "), ("FHS_HOOKS__TIMEOUT", "1s")]).hooks;
+        assert_eq!(h.on_leader, Some(vec!["/bin/page".to_string(), "oncall".to_string()]));
+        assert_eq!(h.timeout, secs(1));
+    }
+
+    #[test]
+    fn bad_hooks_are_refused_naming_the_key() {
+        for hook in ["[]", "[\"\"]"] {
+            let e = error(&[&format!("hooks.on_standby = {hook}")]);
+            assert_error(&e, "hooks.on_standby", &["must name a program", "remove the key"]);
+        }
+        let e = error(&["hooks.on_leader = \"/bin/vip up\""]);
+        assert_error(&e, "hooks.on_leader", &["list of strings"]);
+        let e = error(&["hooks.timeout = \"0s\""]);
+        assert_error(&e, "hooks.timeout", &["longer than zero"]);
+        let e = error(&["hooks.timeout = 5"]);
+        assert_error(&e, "hooks.timeout", &["no unit"]);
+        let e = error(&["hooks.on_leder = [\"x\"]"]);
+        assert_error(&e, "hooks.on_leder", &["did you mean `hooks.on_leader`"]);
     }
 
     #[test]

@@ -13,6 +13,7 @@ use crate::config::Settings;
 use crate::control;
 use crate::election::{self, Request, Session, ZkTarget};
 use crate::failover::{self, Failover, FailoverStats};
+use crate::hooks::Hooks;
 use crate::identity::NodeIdentity;
 use crate::jobmanager::{self, Running};
 use crate::machine::{Action, Event, JobManager, Machine, Report, ResignReason, Role, StopReason, Timings};
@@ -79,6 +80,8 @@ struct Daemon {
     view: tokio::sync::watch::Sender<NodeView>,
     /// systemd: readiness, status, watchdog.
     notifier: Notifier,
+    /// `[hooks]`: commands run on role changes, never awaited by the loop.
+    hooks: Hooks,
 }
 
 /// Runs the daemon until `shutdown` resolves and the shutdown completed.
@@ -132,6 +135,8 @@ pub async fn run(settings: Settings, shutdown: impl std::future::Future<Output =
             while let Ok(measured) = inbox.failovers.try_recv() {
                 daemon.on_failover(&measured);
             }
+            // The JobManager is stopped and the election left: the last on_standby may finish.
+            daemon.hooks.drain().await;
             audit_log!(info, "exited", daemon.node(), None, "shutdown complete");
             return Ok(());
         }
@@ -181,6 +186,7 @@ impl Daemon {
             leader_since: None,
             view: tokio::sync::watch::Sender::new(NodeView::starting(&settings.node.id)),
             notifier: Notifier::from_env(&settings),
+            hooks: Hooks::new(&settings),
             settings,
         };
         Ok((daemon, Inbox { process, session, notes, failovers }))
@@ -381,6 +387,7 @@ impl Daemon {
     fn follow_report(&mut self, report: &Report) {
         let now = Instant::now();
         self.notifier.observe(report);
+        self.hooks.observe(report);
         match report {
             Report::Elected { epoch } => {
                 self.leader_since = Some(std::time::SystemTime::now());

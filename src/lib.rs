@@ -9,6 +9,7 @@ pub mod election;
 pub mod failover;
 pub mod flink;
 pub mod guard;
+pub mod hooks;
 pub mod identity;
 pub mod jobmanager;
 pub mod logging;

@@ -1,0 +1,377 @@
+//! Role-change hooks: optional commands run when this node becomes leader (`hooks.on_leader`)
+//! and when it stops being one (`hooks.on_standby`), e.g. to move a floating IP, update DNS or
+//! page someone.
+//!
+//! [`Hooks::observe`] follows the machine's reports and decides which hook is due; it only
+//! queues it, so the daemon's main loop never waits for a hook, and stopping the JobManager
+//! (fencing, losing leadership, shutdown) never waits for one either. A worker task runs the
+//! queued hooks one at a time, in the order of the role changes, each in its own process group
+//! with the role, node, epoch and cause in its environment (`FLINK_HA_*`, see [`HookJob::env`]),
+//! and kills the group when a hook outlives `hooks.timeout`. Every start, success, failure and
+//! timeout is an audit record (`hook_started`, `hook_succeeded`, `hook_failed`,
+//! `hook_timed_out`); the hook's own output goes into the log (target `hook`).
+//!
+//! The causes (`FLINK_HA_EVENT`): `elected`, and `recovered` (the JobManager runs again after a
+//! fence, still in the same term) for `on_leader`; `leadership_lost` (the election node or the
+//! session is gone), `resigned` (crash loop), `handover` (a planned handover), `fenced` (no proof
+//! that the session is alive: the JobManager is being stopped, and another node may take over
+//! soon) and `shutdown` for `on_standby`. Each `on_leader` is followed by exactly one
+//! `on_standby` of the same epoch, unless the daemon dies first.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::process::Command;
+use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
+
+use crate::audit_log;
+use crate::config::{HookSettings, Settings};
+use crate::machine::Report;
+use crate::notify::SYSTEMD_ENV;
+
+/// `FLINK_HA_ROLE`: `leader` or `standby`, the role the hook is run for.
+pub const ROLE_VAR: &str = "FLINK_HA_ROLE";
+/// `FLINK_HA_NODE`: this daemon's `node.id`.
+pub const NODE_VAR: &str = "FLINK_HA_NODE";
+/// `FLINK_HA_EPOCH`: the leadership term gained or given up.
+pub const EPOCH_VAR: &str = "FLINK_HA_EPOCH";
+/// `FLINK_HA_EVENT`: why (`elected`, `recovered`, `leadership_lost`, `resigned`, `handover`,
+/// `fenced`, `shutdown`).
+pub const EVENT_VAR: &str = "FLINK_HA_EVENT";
+/// `FLINK_HA_HOOK`: `on_leader` or `on_standby`, for a script that serves both.
+pub const HOOK_VAR: &str = "FLINK_HA_HOOK";
+
+/// Which hook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HookKind {
+    /// `hooks.on_leader`: this node leads.
+    OnLeader,
+    /// `hooks.on_standby`: this node no longer leads.
+    OnStandby,
+}
+
+impl HookKind {
+    /// The key's name, as in the configuration and the logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            HookKind::OnLeader => "on_leader",
+            HookKind::OnStandby => "on_standby",
+        }
+    }
+
+    /// The role the hook announces (`FLINK_HA_ROLE`).
+    pub fn role(self) -> &'static str {
+        match self {
+            HookKind::OnLeader => "leader",
+            HookKind::OnStandby => "standby",
+        }
+    }
+}
+
+/// One run of a hook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HookJob {
+    /// Which hook.
+    pub kind: HookKind,
+    /// Why (`FLINK_HA_EVENT`).
+    pub event: &'static str,
+    /// The term (`FLINK_HA_EPOCH`).
+    pub epoch: u64,
+    /// The command.
+    pub argv: Vec<String>,
+}
+
+impl HookJob {
+    /// The variables the hook gets on top of the daemon's environment.
+    pub fn env(&self, node: &str) -> [(&'static str, String); 5] {
+        [
+            (ROLE_VAR, self.kind.role().to_string()),
+            (NODE_VAR, node.to_string()),
+            (EPOCH_VAR, self.epoch.to_string()),
+            (EVENT_VAR, self.event.to_string()),
+            (HOOK_VAR, self.kind.name().to_string()),
+        ]
+    }
+}
+
+/// What the outside world was last told about this node's role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Announced {
+    Standby,
+    Leader(u64),
+    /// `on_standby` ran because of a fence, but the term is not over: if the JobManager runs
+    /// again in it, `on_leader` runs again.
+    Fenced(u64),
+}
+
+/// The daemon's end of the hooks: decides which hook is due and queues it for the worker.
+pub struct Hooks {
+    settings: HookSettings,
+    node: String,
+    announced: Announced,
+    queue: Option<UnboundedSender<HookJob>>,
+    worker: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Hooks {
+    /// Hooks as configured in `[hooks]`. The worker task is started with the first hook.
+    pub fn new(settings: &Settings) -> Hooks {
+        Hooks {
+            settings: settings.hooks.clone(),
+            node: settings.node.id.clone(),
+            announced: Announced::Standby,
+            queue: None,
+            worker: None,
+        }
+    }
+
+    /// Follows one machine report; queues a hook when the role changed. Never blocks.
+    pub fn observe(&mut self, report: &Report) {
+        if let Some((kind, event, epoch)) = self.transition(report) {
+            let argv = match kind {
+                HookKind::OnLeader => self.settings.on_leader.clone(),
+                HookKind::OnStandby => self.settings.on_standby.clone(),
+            };
+            if let Some(argv) = argv {
+                self.enqueue(HookJob { kind, event, epoch, argv });
+            }
+        }
+    }
+
+    /// The role change a report means, if any, as (hook, cause, epoch).
+    fn transition(&mut self, report: &Report) -> Option<(HookKind, &'static str, u64)> {
+        let standby = |cause| match self.announced {
+            Announced::Leader(epoch) => Some((HookKind::OnStandby, cause, epoch)),
+            Announced::Standby | Announced::Fenced(_) => None,
+        };
+        let (change, next) = match *report {
+            Report::Elected { epoch } => (Some((HookKind::OnLeader, "elected", epoch)), Announced::Leader(epoch)),
+            Report::JobManagerSpawned { .. } => match self.announced {
+                Announced::Fenced(epoch) => (Some((HookKind::OnLeader, "recovered", epoch)), Announced::Leader(epoch)),
+                other => (None, other),
+            },
+            Report::Fenced { .. } => match self.announced {
+                Announced::Leader(epoch) => (standby("fenced"), Announced::Fenced(epoch)),
+                other => (None, other),
+            },
+            Report::LeadershipLost => (standby("leadership_lost"), Announced::Standby),
+            Report::Resigned { .. } => (standby("resigned"), Announced::Standby),
+            Report::HandingOver => (standby("handover"), Announced::Standby),
+            Report::Shutdown => (standby("shutdown"), Announced::Standby),
+            _ => (None, self.announced),
+        };
+        self.announced = next;
+        change
+    }
+
+    fn enqueue(&mut self, job: HookJob) {
+        if self.queue.is_none() {
+            let (tx, rx) = mpsc::unbounded_channel();
+            let worker = Worker { node: self.node.clone(), timeout: self.settings.timeout };
+            self.worker = Some(tokio::spawn(worker.run(rx)));
+            self.queue = Some(tx);
+        }
+        if let Some(queue) = &self.queue {
+            let _ = queue.send(job);
+        }
+    }
+
+    /// At exit, after the JobManager is stopped and the election left: lets the queued hooks
+    /// run (each still bounded by `hooks.timeout`), so that the last `on_standby` is not lost.
+    pub async fn drain(&mut self) {
+        self.queue = None;
+        if let Some(worker) = self.worker.take() {
+            let _ = worker.await;
+        }
+    }
+}
+
+/// Runs queued hooks one at a time.
+struct Worker {
+    node: String,
+    timeout: Duration,
+}
+
+impl Worker {
+    async fn run(self, mut queue: UnboundedReceiver<HookJob>) {
+        while let Some(job) = queue.recv().await {
+            self.run_one(&job).await;
+        }
+    }
+
+    async fn run_one(&self, job: &HookJob) {
+        let node = self.node.as_str();
+        let (hook, ha_event, epoch) = (job.kind.name(), job.event, Some(job.epoch));
+        let mut cmd = Command::new(&job.argv[0]);
+        cmd.args(&job.argv[1..])
+            .envs(job.env(node))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true);
+        for var in SYSTEMD_ENV {
+            cmd.env_remove(var);
+        }
+        let started = Instant::now();
+        let mut child = match cmd.spawn() {
+            Ok(child) => child,
+            Err(e) => {
+                audit_log!(error, "hook_failed", node, epoch, hook, ha_event, command = ?job.argv, error = %e,
+                    "the hook could not be started");
+                return;
+            }
+        };
+        let pid = child.id().map_or(0, |pid| pid as i32);
+        audit_log!(info, "hook_started", node, epoch, hook, ha_event, pid, command = ?job.argv, "hook started");
+        if let Some(out) = child.stdout.take() {
+            tokio::spawn(forward(out, hook));
+        }
+        if let Some(err) = child.stderr.take() {
+            tokio::spawn(forward(err, hook));
+        }
+        let waited = tokio::time::timeout(self.timeout, child.wait()).await;
+        let ms = started.elapsed().as_millis() as u64;
+        match waited {
+            Ok(Ok(status)) if status.success() => {
+                audit_log!(info, "hook_succeeded", node, epoch, hook, ha_event, duration_ms = ms, "hook succeeded")
+            }
+            Ok(Ok(status)) => {
+                use std::os::unix::process::ExitStatusExt;
+                audit_log!(
+                    error,
+                    "hook_failed",
+                    node,
+                    epoch,
+                    hook,
+                    ha_event,
+                    duration_ms = ms,
+                    code = status.code(),
+                    signal = status.signal(),
+                    "the hook failed"
+                )
+            }
+            Ok(Err(e)) => {
+                audit_log!(error, "hook_failed", node, epoch, hook, ha_event, duration_ms = ms, error = %e,
+                    "cannot wait for the hook")
+            }
+            Err(_) => {
+                // The whole group: a shell's children too.
+                if pid > 0 {
+                    let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+                }
+                let _ = child.wait().await;
+                audit_log!(
+                    error,
+                    "hook_timed_out",
+                    node,
+                    epoch,
+                    hook,
+                    ha_event,
+                    duration_ms = ms,
+                    timeout_ms = self.timeout.as_millis() as u64,
+                    "the hook outlived hooks.timeout; killed its process group"
+                )
+            }
+        }
+    }
+}
+
+/// Copies a hook's output into the log, line by line.
+async fn forward(output: impl AsyncRead + Unpin, hook: &'static str) {
+    let mut lines = BufReader::new(output).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        tracing::info!(target: "hook", hook, "{line}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hooks() -> Hooks {
+        Hooks {
+            settings: HookSettings {
+                on_leader: Some(vec!["up".into()]),
+                on_standby: Some(vec!["down".into()]),
+                timeout: Duration::from_secs(10),
+            },
+            node: "jm1".into(),
+            announced: Announced::Standby,
+            queue: None,
+            worker: None,
+        }
+    }
+
+    fn fenced() -> Report {
+        Report::Fenced { silent_for: Duration::from_secs(5) }
+    }
+
+    #[test]
+    fn elected_then_lost_runs_on_leader_then_on_standby() {
+        let mut h = hooks();
+        assert_eq!(h.transition(&Report::Elected { epoch: 7 }), Some((HookKind::OnLeader, "elected", 7)));
+        assert_eq!(h.transition(&Report::JobManagerSpawned { pid: 1, attempt: 0 }), None);
+        assert_eq!(h.transition(&Report::LeadershipLost), Some((HookKind::OnStandby, "leadership_lost", 7)));
+        assert_eq!(h.transition(&Report::LeadershipLost), None);
+        assert_eq!(h.transition(&Report::Shutdown), None, "a standby's shutdown announces nothing");
+    }
+
+    #[test]
+    fn every_way_out_of_leadership_runs_on_standby_once() {
+        for (report, cause) in [
+            (Report::LeadershipLost, "leadership_lost"),
+            (Report::Resigned { restarts_in_window: 3 }, "resigned"),
+            (Report::HandingOver, "handover"),
+            (Report::Shutdown, "shutdown"),
+            (fenced(), "fenced"),
+        ] {
+            let mut h = hooks();
+            h.transition(&Report::Elected { epoch: 3 });
+            assert_eq!(h.transition(&report), Some((HookKind::OnStandby, cause, 3)), "{report:?}");
+            assert_eq!(h.transition(&Report::Shutdown), None, "after {report:?}");
+        }
+    }
+
+    #[test]
+    fn a_fence_lifted_in_the_same_term_runs_on_leader_again() {
+        let mut h = hooks();
+        h.transition(&Report::Elected { epoch: 4 });
+        assert_eq!(h.transition(&fenced()), Some((HookKind::OnStandby, "fenced", 4)));
+        assert_eq!(h.transition(&fenced()), None);
+        assert_eq!(
+            h.transition(&Report::JobManagerSpawned { pid: 2, attempt: 0 }),
+            Some((HookKind::OnLeader, "recovered", 4))
+        );
+        // Fenced, then the session turned out to be gone: nothing more to announce.
+        h.transition(&fenced());
+        assert_eq!(h.transition(&Report::LeadershipLost), None);
+        assert_eq!(h.transition(&Report::JobManagerSpawned { pid: 3, attempt: 0 }), None);
+    }
+
+    #[test]
+    fn stepping_aside_announces_nothing() {
+        let mut h = hooks();
+        assert_eq!(h.transition(&Report::SteppedAside { epoch: 9 }), None);
+        assert_eq!(h.transition(&Report::Shutdown), None);
+    }
+
+    #[test]
+    fn the_environment_names_role_node_epoch_and_cause() {
+        let job = HookJob { kind: HookKind::OnStandby, event: "fenced", epoch: 12, argv: vec!["x".into()] };
+        let env = job.env("jm2");
+        assert_eq!(
+            env.map(|(k, v)| format!("{k}={v}")),
+            [
+                "FLINK_HA_ROLE=standby",
+                "FLINK_HA_NODE=jm2",
+                "FLINK_HA_EPOCH=12",
+                "FLINK_HA_EVENT=fenced",
+                "FLINK_HA_HOOK=on_standby"
+            ]
+        );
+    }
+}
