@@ -438,7 +438,9 @@ class Demo:
                     "health_interval = \"1s\"\nhealth_failures = 3\n"
                     "restart_limit = 3\nrestart_window = \"5m\"\n"
                     "[jobmanager.env]\n" + env_toml +
-                    "[failover]\nbudget = \"30s\"\n")
+                    "[failover]\nbudget = \"30s\"\n"
+                    # Three daemons on one host: the default 127.0.0.1:9249 would collide.
+                    "[http]\nlisten = \"off\"\n")
             self.daemons[node] = {"rest": rest, "rpc": rpc, "config": config,
                                   "log": os.path.join(node_dir, "daemon.log"), "proc": None}
         return grace

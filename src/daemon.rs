@@ -86,7 +86,9 @@ struct Daemon {
 
 /// Runs the daemon until `shutdown` resolves and the shutdown completed.
 pub async fn run(settings: Settings, shutdown: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
+    let endpoint = crate::http::bind(&settings).await?;
     let (mut daemon, mut inbox) = Daemon::new(settings)?;
+    let _http = endpoint.map(|endpoint| endpoint.serve(daemon.view.subscribe()));
     let mut faults = FaultInjection::from_armed()?;
     tokio::pin!(shutdown);
     let mut shutdown_seen = false;
@@ -223,6 +225,7 @@ impl Daemon {
             paused: m.is_paused(),
             jobmanager_restarts: m.restarts_total(),
             failovers: self.stats.summary(),
+            outages: self.stats.outages().to_vec(),
         };
         self.view.send_if_modified(|old| {
             let changed = *old != view;

@@ -265,6 +265,11 @@ impl FailoverStats {
         }
     }
 
+    /// Every outage so far, oldest first.
+    pub fn outages(&self) -> &[Duration] {
+        &self.outages
+    }
+
     /// The figures so far.
     pub fn summary(&self) -> StatsSummary {
         let mut sorted = self.outages.clone();

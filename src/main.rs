@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use flink_ha_supervisor::config::Settings;
 use flink_ha_supervisor::logging::{self, LogFormat};
-use flink_ha_supervisor::{audit, daemon, flink, guard, maintenance};
+use flink_ha_supervisor::{audit, daemon, flink, guard, http, maintenance};
 
 /// Keeps exactly one Flink JobManager running across hosts through a ZooKeeper election.
 #[derive(Parser)]
@@ -149,6 +149,10 @@ fn run(config: PathBuf, log_format: LogFormat) -> ExitCode {
     };
     match runtime.block_on(daemon::run(settings, shutdown_signal())) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.is::<http::BindError>() => {
+            eprintln!("flink-ha-supervisor: {e}");
+            ExitCode::from(2)
+        }
         Err(e) => {
             tracing::error!(error = %e, "the daemon failed");
             ExitCode::from(1)

@@ -1,7 +1,7 @@
 //! What this node looks like from outside: the snapshot the daemon publishes after every turn of
 //! its loop, for the HTTP endpoint (`/health`, `/leader`, `/status`, `/metrics`) and systemd.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
@@ -71,6 +71,9 @@ pub struct NodeView {
     /// Failovers this node measured (as the new leader).
     #[serde(skip)]
     pub failovers: StatsSummary,
+    /// The outage of each of those failovers, oldest first (the `/metrics` histogram).
+    #[serde(skip)]
+    pub outages: Vec<Duration>,
 }
 
 impl NodeView {
@@ -87,6 +90,7 @@ impl NodeView {
             paused: false,
             jobmanager_restarts: 0,
             failovers: StatsSummary::default(),
+            outages: Vec::new(),
         }
     }
 

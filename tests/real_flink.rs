@@ -205,6 +205,9 @@ FLINK_PID_DIR = {workdir:?}
 
 [failover]
 budget = "30s"
+
+[http]
+listen = "off"
 "#,
             session = SESSION_TIMEOUT.as_millis(),
             start = START_TIMEOUT.as_millis(),

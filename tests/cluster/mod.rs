@@ -48,6 +48,9 @@ pub struct Daemon {
     pub name: String,
     /// The stand-in JobManager's REST port.
     pub port: u16,
+    /// The daemon's own HTTP endpoint (`http.listen`), on 127.0.0.1: every daemon gets its own
+    /// free port, since the default 127.0.0.1:9249 would collide between daemons and tests.
+    pub http_port: u16,
     /// The configuration file.
     pub config: PathBuf,
     /// The daemon's stdout (JSON lines) and stderr.
@@ -83,6 +86,7 @@ impl Cluster {
             .map(|i| {
                 let name = format!("jm{}", i + 1);
                 let port = pick_free_port();
+                let http_port = pick_free_port();
                 let config = dir.path().join(format!("{name}.toml"));
                 let mut command = vec![
                     standin::standin_bin().display().to_string(),
@@ -118,6 +122,8 @@ restart_limit = {restarts}
 restart_window = "5m"
 [failover]
 budget = "30s"
+[http]
+listen = "127.0.0.1:{http_port}"
 "#,
                     quorum = quorum(i),
                     session = options.session_timeout.as_millis(),
@@ -128,7 +134,7 @@ budget = "30s"
                     restarts = options.restart_limit,
                 );
                 std::fs::write(&config, toml).expect("write config");
-                Daemon { log: dir.path().join(format!("{name}.log")), name, port, config, process: None }
+                Daemon { log: dir.path().join(format!("{name}.log")), name, port, http_port, config, process: None }
             })
             .collect();
         Cluster { dir, events, daemons, options }
@@ -188,6 +194,11 @@ budget = "30s"
     pub fn serving(&self, i: usize) -> bool {
         let addr = format!("127.0.0.1:{}", self.daemons[i].port);
         matches!(standin::http_get(&addr, "/overview", Duration::from_millis(500)), Ok((200, _)))
+    }
+
+    /// `GET path` on daemon `i`'s HTTP endpoint: the status code and the body.
+    pub fn http_get(&self, i: usize, path: &str) -> std::io::Result<(u16, String)> {
+        standin::http_get(&format!("127.0.0.1:{}", self.daemons[i].http_port), path, Duration::from_secs(2))
     }
 
     /// Indices of the daemons whose JobManager answers 200.
