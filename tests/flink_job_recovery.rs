@@ -564,7 +564,7 @@ fn wait_recovery(node: &Node, skip: usize, jid: &str, since: Instant, limit: Dur
         if ready.is_none() && node.get("/overview").is_some() {
             ready = Some(since.elapsed());
         }
-        if ready.is_some() && node.job_running(jid) {
+        if let Some(ready) = ready.filter(|_| node.job_running(jid)) {
             let running = since.elapsed();
             let record = node.wait_event(skip, "jobmanager_ready", Duration::from_secs(5), others);
             let startup = Duration::from_millis(record["startup_ms"].as_u64().expect("startup_ms"));
@@ -581,7 +581,7 @@ fn wait_recovery(node: &Node, skip: usize, jid: &str, since: Instant, limit: Dur
                 elected: first("elected"),
                 spawned: first("jobmanager_spawned"),
                 flink_leader,
-                ready: ready.unwrap(),
+                ready,
                 running,
                 startup,
             };
