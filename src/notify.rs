@@ -203,6 +203,7 @@ pub fn status_line(machine: &Machine, has_session: bool, fenced: bool, stopping:
             };
             format!("leader epoch {epoch}, {state}")
         }
+        Role::Standby if !has_session && stopping => "left the election".to_string(),
         Role::Standby if !has_session => "connecting to ZooKeeper".to_string(),
         Role::Standby if jm.is_live() => "standby, JobManager stopping".to_string(),
         Role::Standby => "standby".to_string(),
@@ -314,6 +315,9 @@ mod tests {
         );
         m.handle_event(t0, Event::ShutdownRequested);
         assert!(status_line(&m, true, true, true).starts_with("shutting down: "));
+        m.handle_event(t0, Event::JobManagerExited { code: 143 });
+        m.handle_event(t0, Event::LeftElection);
+        assert_eq!(status_line(&m, false, false, true), "shutting down: left the election");
     }
 
     #[test]

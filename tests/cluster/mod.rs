@@ -27,6 +27,9 @@ pub struct Options {
     pub restart_limit: u32,
     /// Extra flags for every stand-in (e.g. `--start-delay 1s`).
     pub standin_args: Vec<String>,
+    /// TOML appended to every daemon's configuration, after all other sections: start it with
+    /// a section header (e.g. `[hooks]`). `{name}` is replaced by the daemon's name.
+    pub extra_toml: String,
 }
 
 impl Default for Options {
@@ -38,6 +41,7 @@ impl Default for Options {
             health_failures: 2,
             restart_limit: 3,
             standin_args: Vec::new(),
+            extra_toml: String::new(),
         }
     }
 }
@@ -133,6 +137,7 @@ listen = "127.0.0.1:{http_port}"
                     failures = options.health_failures,
                     restarts = options.restart_limit,
                 );
+                let toml = toml + "\n" + &options.extra_toml.replace("{name}", &name);
                 std::fs::write(&config, toml).expect("write config");
                 Daemon { log: dir.path().join(format!("{name}.log")), name, port, http_port, config, process: None }
             })
@@ -142,6 +147,11 @@ listen = "127.0.0.1:{http_port}"
 
     /// Starts daemon `i` (again), appending to its log.
     pub fn start(&mut self, i: usize) {
+        self.start_with(i, |_| {});
+    }
+
+    /// [`Cluster::start`], with `configure` adding to the daemon's command (environment, flags).
+    pub fn start_with(&mut self, i: usize, configure: impl FnOnce(&mut Command)) {
         let d = &mut self.daemons[i];
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&d.log).expect("log file");
         let mut cmd = Command::new(daemon_bin());
@@ -152,6 +162,7 @@ listen = "127.0.0.1:{http_port}"
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("dup log"))
             .stderr(log);
+        configure(&mut cmd);
         d.process = Some(KillOnDrop::spawn(cmd).expect("spawn daemon"));
     }
 
