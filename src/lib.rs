@@ -21,5 +21,6 @@ pub mod mono;
 pub mod notify;
 pub mod probe;
 pub mod record;
+pub mod status;
 pub mod timing;
 pub mod view;

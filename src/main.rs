@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use flink_ha_supervisor::config::Settings;
 use flink_ha_supervisor::logging::{self, LogFormat};
-use flink_ha_supervisor::{audit, daemon, flink, guard, http, maintenance};
+use flink_ha_supervisor::{audit, daemon, flink, guard, http, maintenance, status};
 
 /// Keeps exactly one Flink JobManager running across hosts through a ZooKeeper election.
 #[derive(Parser)]
@@ -45,6 +45,9 @@ enum Command {
     },
     /// Rebuild failovers, outages and overlaps from the daemons' logs (docs/audit-events.md).
     Audit(audit::Args),
+    /// Show the election from ZooKeeper: the leader, every contender, the last failover. Exit 0
+    /// healthy, 1 degraded (no leader or no standby), 2 unreachable or bad configuration.
+    Status(status::Args),
     /// Maintenance mode on: no failover, restart or stop of the JobManager on the daemons' own initiative.
     Pause {
         /// The TOML configuration file (for the quorum and the election path).
@@ -102,6 +105,7 @@ fn main() -> ExitCode {
         Command::CheckConfig { config } => flink::cli::check_config(&config),
         Command::RenderFlinkConfig { config } => flink::cli::render_flink_config(&config),
         Command::Audit(args) => audit::main(&args),
+        Command::Status(args) => status::main(&args),
         Command::Pause { config, reason } => steer(&config, |s| Box::pin(maintenance::pause(s, reason))),
         Command::Resume { config } => steer(&config, |s| Box::pin(maintenance::resume(s))),
         Command::Handover { config, to, wait, timeout } => {
