@@ -129,6 +129,11 @@ pub struct JobManagerSettings {
     /// forwarded into the supervisor's own log.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_file: Option<PathBuf>,
+    /// A JVM class-data-sharing archive of the JobManager (made by `make-cds-archive`): when the
+    /// file exists, the JobManager is started with `-XX:SharedArchiveFile=<path>` in `JVM_ARGS`,
+    /// which cuts its cold start. Unset: no archive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cds_archive: Option<PathBuf>,
     /// How long the JobManager may take from spawn to its first healthy `ready_url`. Default 20s, so
     /// that `session_timeout + start_timeout` fits the default budget.
     #[serde(with = "humantime_serde")]
@@ -368,6 +373,7 @@ const SCHEMA: &[(&str, &[(&str, Kind)])] = &[
             ("ready_url", Kind::Text),
             ("rpc_address", Kind::Text),
             ("log_file", Kind::Text),
+            ("cds_archive", Kind::Text),
             ("start_timeout", Kind::Duration),
             ("stop_grace", Kind::Duration),
             ("health_interval", Kind::Duration),
@@ -574,6 +580,7 @@ impl Settings {
         for (key, path) in [
             ("jobmanager.workdir", &jm.workdir),
             ("jobmanager.log_file", &jm.log_file),
+            ("jobmanager.cds_archive", &jm.cds_archive),
             ("log.audit_file", &self.log.audit_file),
         ] {
             if path.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {

@@ -43,6 +43,17 @@ enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// Make the JobManager's class-data-sharing archive (`jobmanager.cds_archive`): runs the
+    /// JobManager once, outside the election and with Flink's HA off, and stops it; the JVM
+    /// writes the archive as it exits. Run it on every host where no JobManager runs.
+    MakeCdsArchive {
+        /// The TOML configuration file.
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Longest wait for the JobManager to answer, and again for its stop with the dump.
+        #[arg(long, value_parser = humantime::parse_duration, default_value = "120s")]
+        timeout: Duration,
+    },
     /// Rebuild failovers, outages and overlaps from the daemons' logs (docs/audit-events.md).
     Audit(audit::Args),
     /// Show the election from ZooKeeper: the leader, every contender, the last failover. Exit 0
@@ -104,6 +115,7 @@ fn main() -> ExitCode {
         }
         Command::CheckConfig { config } => flink::cli::check_config(&config),
         Command::RenderFlinkConfig { config } => flink::cli::render_flink_config(&config),
+        Command::MakeCdsArchive { config, timeout } => flink_ha_supervisor::cds::make_archive_main(&config, timeout),
         Command::Audit(args) => audit::main(&args),
         Command::Status(args) => status::main(&args),
         Command::Pause { config, reason } => steer(&config, |s| Box::pin(maintenance::pause(s, reason))),
