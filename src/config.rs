@@ -1853,7 +1853,7 @@ budget = "20s"
     #[test]
     fn env_var_names_follow_the_documented_form() {
         assert_eq!(env_var_name("zookeeper.session_timeout"), "FHS_ZOOKEEPER__SESSION_TIMEOUT");
-        assert_eq!(known_keys().len(), 37);
+        assert_eq!(known_keys().len(), 38);
     }
 
     #[test]
