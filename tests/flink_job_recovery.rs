@@ -43,8 +43,11 @@ use support::{pick_free_port, wait_until, KillOnDrop, ZkEnsemble};
 const SESSION_TIMEOUT: Duration = Duration::from_secs(10);
 /// `jobmanager.stop_grace`.
 const STOP_GRACE: Duration = Duration::from_secs(3);
-/// `jobmanager.start_timeout`.
-const START_TIMEOUT: Duration = Duration::from_secs(20);
+/// `jobmanager.start_timeout`: above the default 20 s, because on this two-core machine loaded by
+/// parallel builds or test suites a JobManager start took up to 19 s, and a daemon that kills a
+/// slow start and restarts it only makes the next start slower. The failover is still judged
+/// against [`BUDGET`]; the config check warns that 10 s + 45 s exceed it, which is the point.
+const START_TIMEOUT: Duration = Duration::from_secs(45);
 /// `failover.budget` and seed 000's failover timeout: the job must be RUNNING again within it.
 const BUDGET: Duration = Duration::from_secs(30);
 /// JVM options of the JobManagers and the TaskManager: on a two-core machine the C1 compiler
