@@ -660,6 +660,13 @@ impl Machine {
                 }
             }
             JobManager::Stopped | JobManager::Backoff { .. } => {}
+            _ if matches!(self.role, Role::Leader { .. }) && self.fence_deadline().is_some_and(|d| now >= d) => {
+                // The guard's lease ran out before this loop got to fence (it was blocked or
+                // paused): the guard stopped the JobManager, which is a fence, not a crash.
+                let silent_for = self.last_heard.map_or(Duration::ZERO, |t| now.saturating_duration_since(t));
+                out.push(Action::Report(Report::Fenced { silent_for }));
+                out.push(Action::Report(Report::JobManagerStopped { reason: StopReason::Fenced, code }));
+            }
             _ => {
                 out.push(Action::Report(Report::JobManagerExited { code }));
                 if self.shutting_down {
@@ -1279,5 +1286,18 @@ mod tests {
         assert!(stops(&m.handle_event(t0, request(7, HandoverTarget::Any))).is_empty());
         let out = m.handle_event(t0 + secs(1.0), Event::PauseChanged { paused: false });
         assert_eq!(stops(&out), vec![(StopReason::Handover, Duration::from_secs(3))]);
+    }
+
+    #[test]
+    fn an_exit_after_the_fence_deadline_is_the_guards_fence_not_a_crash() {
+        let t0 = Instant::now();
+        let mut m = ready_leader(t0);
+        let deadline = m.fence_deadline().unwrap();
+        // The loop was blocked past the deadline; the first thing it sees is the guard's stop.
+        let out = m.handle_event(deadline + secs(1.0), Event::JobManagerExited { code: 143 });
+        assert!(has(&out, &Action::Report(Report::Fenced { silent_for: deadline + secs(1.0) - t0 })), "{out:?}");
+        assert!(has(&out, &Action::Report(Report::JobManagerStopped { reason: StopReason::Fenced, code: 143 })));
+        assert!(!out.iter().any(|a| matches!(a, Action::Report(Report::JobManagerExited { .. }))));
+        assert_eq!(m.jobmanager(), JobManager::Stopped);
     }
 }
