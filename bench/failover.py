@@ -217,7 +217,7 @@ class ZooKeeper:
     def version(self):
         for line in self.four("mntr").splitlines():
             if line.startswith("zk_version"):
-                return line.split("\t", 1)[1].split(",")[0].strip()
+                return line.split("\t", 1)[1].split(",")[0].split("-")[0].strip()
         return "unknown"
 
     def stop(self):

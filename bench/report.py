@@ -100,8 +100,8 @@ def render(recs):
         out.append(f"### A {'/'.join(f'{p:g}' for p in ps)} s pause of the leader's JobManager (SIGSTOP, then SIGCONT)\n")
         out.append("`REST back` = t0 to the first `/overview` 200 of a leading JobManager; `RUNNING` = t0 to the job "
                    "RUNNING again, stable for 3 s, at least 8 s after the SIGCONT (median, max).\n")
-        out.append("| setup | rounds | leader changed | job restarted | REST back median | max | RUNNING median | max |")
-        out.append("|---|---|---|---|---|---|---|---|")
+        out.append("| setup | rounds | leader changed | JobManager restarted by the daemon | job restarted | REST back median | max | RUNNING median | max |")
+        out.append("|---|---|---|---|---|---|---|---|---|")
         for s, sname in SETUPS:
             rs = pauses[s]
             if not rs:
@@ -109,7 +109,8 @@ def render(recs):
             ov, run = stats([r["overview_s"] for r in rs]), stats([r["running_s"] for r in rs])
             lc = sum(1 for r in rs if r.get("leader_changed"))
             jr = sum(1 for r in rs if r.get("job_restarted"))
-            out.append(f"| {sname} | {len(rs)} | {lc} of {len(rs)} | {jr} of {len(rs)} | {ov['med']:.1f} | {ov['max']:.1f} | "
+            sp = (f"{sum(1 for r in rs if r.get('jm_spawns'))} of {len(rs)}" if s.startswith("A") else "n/a")
+            out.append(f"| {sname} | {len(rs)} | {lc} of {len(rs)} | {sp} | {jr} of {len(rs)} | {ov['med']:.1f} | {ov['max']:.1f} | "
                        f"{run['med']:.1f} | {run['max']:.1f} |")
         out.append("")
 
@@ -175,7 +176,7 @@ def render(recs):
     if cold:
         out.append("### JobManager cold start during the failovers, with and without the CDS archive\n")
         out.append("The new leader's JobManager from spawn to `/overview` 200 (the daemon's `jobmanager_ready.startup_ms`), "
-                   "in the SIGKILL and SIGTERM rounds above. `archive mapped` = rounds whose `java` had "
+                   "in the SIGKILL and SIGTERM rounds above. `archive used` = rounds whose `java` had "
                    "`-XX:SharedArchiveFile` on its command line.\n")
         out.append("| setup | starts | archive used | min (s) | median | p95 | max |")
         out.append("|---|---|---|---|---|---|---|")
