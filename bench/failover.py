@@ -109,6 +109,14 @@ def alive(pid):
         return False
 
 
+def proc_state(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
+
+
 def rss_kib(pid):
     try:
         with open(f"/proc/{pid}/status") as f:
@@ -415,6 +423,10 @@ class Cluster:
         load = loadavg()
         t0 = time.monotonic()
         self.fault(leader, fault)
+        if fault == "pause":
+            # poll only once the JVM is stopped: a request answered by threads still running
+            # between the kill() and the stop would count as "back at once"
+            wait_for("the JobManager stopped", 2, lambda: proc_state(jm_pid_before) in ("T", "t", None), poll=0.01)
         overview_t = streak_start = served_by = None
         not_running_seen = False
         resumed = fault != "pause"

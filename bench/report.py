@@ -53,6 +53,12 @@ def ratio(a, b):
     return f"{a['med'] / b['med']:.2f}"
 
 
+def load_of(rs):
+    """The 1-minute load average at the faults of these rounds: median (min-max)."""
+    ls = sorted(r["loadavg_before"][0] for r in rs if r.get("loadavg_before"))
+    return f"{pct(ls, 50):.1f} ({ls[0]:.1f}-{ls[-1]:.1f})" if ls else "-"
+
+
 def render(recs):
     rounds = [r for r in recs if r.get("type") == "round" and r.get("ok")]
     failed = [r for r in recs if r.get("type") == "round" and not r.get("ok")]
@@ -71,8 +77,8 @@ def render(recs):
 
     out.append("### Failover: time from the fault to the new leader's `/overview` 200 and to the job RUNNING again\n")
     out.append("Seconds. `RUNNING` = the job listed RUNNING with every task running on the serving JobManager.\n")
-    out.append("| setup | fault | rounds | /overview 200 min | median | p95 | max | job RUNNING min | median | p95 | max |")
-    out.append("|---|---|---|---|---|---|---|---|---|---|---|")
+    out.append("| setup | fault | rounds | /overview 200 min | median | p95 | max | job RUNNING min | median | p95 | max | load median (range) |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
     table = {}
     for s, sname in SETUPS:
         for f, fname in FAULTS:
@@ -81,7 +87,7 @@ def render(recs):
                 continue
             ov, run = stats([r["overview_s"] for r in rs]), stats([r["running_s"] for r in rs])
             table[(s, f)] = (ov, run)
-            out.append(f"| {sname} | {fname} | {len(rs)} | " + " | ".join(fmt(ov)) + " | " + " | ".join(fmt(run)) + " |")
+            out.append(f"| {sname} | {fname} | {len(rs)} | " + " | ".join(fmt(ov)) + " | " + " | ".join(fmt(run)) + f" | {load_of(rs)} |")
     out.append("")
     out.append("### Ratios of the medians (same run)\n")
     out.append("| fault | A/B /overview | A/B RUNNING | A/C /overview | A/C RUNNING | A+cds/A RUNNING |")
@@ -100,8 +106,8 @@ def render(recs):
         out.append(f"### A {'/'.join(f'{p:g}' for p in ps)} s pause of the leader's JobManager (SIGSTOP, then SIGCONT)\n")
         out.append("`REST back` = t0 to the first `/overview` 200 of a leading JobManager; `RUNNING` = t0 to the job "
                    "RUNNING again, stable for 3 s, at least 8 s after the SIGCONT (median, max).\n")
-        out.append("| setup | rounds | leader changed | JobManager restarted by the daemon | job restarted | REST back median | max | RUNNING median | max |")
-        out.append("|---|---|---|---|---|---|---|---|---|")
+        out.append("| setup | rounds | leader changed | JobManager restarted by the daemon | job restarted | REST back median | max | RUNNING median | max | load median (range) |")
+        out.append("|---|---|---|---|---|---|---|---|---|---|")
         for s, sname in SETUPS:
             rs = pauses[s]
             if not rs:
@@ -111,7 +117,7 @@ def render(recs):
             jr = sum(1 for r in rs if r.get("job_restarted"))
             sp = (f"{sum(1 for r in rs if r.get('jm_spawns'))} of {len(rs)}" if s.startswith("A") else "n/a")
             out.append(f"| {sname} | {len(rs)} | {lc} of {len(rs)} | {sp} | {jr} of {len(rs)} | {ov['med']:.1f} | {ov['max']:.1f} | "
-                       f"{run['med']:.1f} | {run['max']:.1f} |")
+                       f"{run['med']:.1f} | {run['max']:.1f} | {load_of(rs)} |")
         out.append("")
 
     rss = [r for r in recs if r.get("type") == "round" and r.get("ok") and r.get("standby_rss_kib")]
@@ -178,15 +184,15 @@ def render(recs):
         out.append("The new leader's JobManager from spawn to `/overview` 200 (the daemon's `jobmanager_ready.startup_ms`), "
                    "in the SIGKILL and SIGTERM rounds above. `archive used` = rounds whose `java` had "
                    "`-XX:SharedArchiveFile` on its command line.\n")
-        out.append("| setup | starts | archive used | min (s) | median | p95 | max |")
-        out.append("|---|---|---|---|---|---|---|")
+        out.append("| setup | starts | archive used | min (s) | median | p95 | max | load median (range) |")
+        out.append("|---|---|---|---|---|---|---|---|")
         for s, sname in SETUPS:
             rs = [r for r in cold if r["setup"] == s]
             if not rs:
                 continue
             st = stats([r["jm_startup_ms"] / 1000 for r in rs])
             used = sum(1 for r in rs if r.get("jm_uses_cds_archive"))
-            out.append(f"| {sname} | {st['n']} | {used} | " + " | ".join(fmt(st, digits=2)) + " |")
+            out.append(f"| {sname} | {st['n']} | {used} | " + " | ".join(fmt(st, digits=2)) + f" | {load_of(rs)} |")
         out.append("")
     return "\n".join(out)
 
