@@ -15,12 +15,7 @@ use support::{wait_until, ZkEnsemble};
 
 #[test]
 fn audit_reports_exactly_the_failovers_of_a_real_run() {
-    let zk = ZkEnsemble::builder()
-        .servers(3)
-        .tick_time(Duration::from_millis(200))
-        .min_session_timeout(Duration::from_millis(400))
-        .max_session_timeout(Duration::from_secs(60))
-        .start();
+    let zk = ZkEnsemble::start(3);
     let options = Options { standin_args: vec!["--start-delay".into(), "1s".into()], ..Options::default() };
     let session = options.session_timeout;
     let mut cluster = Cluster::new(3, options, |_| zk.connect_string());

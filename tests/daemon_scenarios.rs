@@ -14,21 +14,11 @@ use support::{standin, wait_until, ProxyGroup, ZkEnsemble};
 const SLACK: Duration = Duration::from_secs(5);
 
 fn single_zk() -> ZkEnsemble {
-    ZkEnsemble::builder()
-        .servers(1)
-        .tick_time(Duration::from_millis(200))
-        .min_session_timeout(Duration::from_millis(400))
-        .max_session_timeout(Duration::from_secs(60))
-        .start()
+    ZkEnsemble::start(1)
 }
 
 fn ensemble() -> ZkEnsemble {
-    ZkEnsemble::builder()
-        .servers(3)
-        .tick_time(Duration::from_millis(200))
-        .min_session_timeout(Duration::from_millis(400))
-        .max_session_timeout(Duration::from_secs(60))
-        .start()
+    ZkEnsemble::start(3)
 }
 
 fn control(cluster: &Cluster, i: usize, what: &str) {

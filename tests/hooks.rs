@@ -16,12 +16,7 @@ use serde_json::Value;
 use support::{wait_for, wait_until, ProxyGroup, ZkEnsemble};
 
 fn single_zk() -> ZkEnsemble {
-    ZkEnsemble::builder()
-        .servers(1)
-        .tick_time(Duration::from_millis(200))
-        .min_session_timeout(Duration::from_millis(400))
-        .max_session_timeout(Duration::from_secs(60))
-        .start()
+    ZkEnsemble::start(1)
 }
 
 /// A hook script that appends one line per run to `hooks.log` beside it:

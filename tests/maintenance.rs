@@ -11,12 +11,7 @@ use nix::sys::signal::Signal;
 use support::{wait_until, ZkEnsemble};
 
 fn zk() -> ZkEnsemble {
-    ZkEnsemble::builder()
-        .servers(1)
-        .tick_time(Duration::from_millis(200))
-        .min_session_timeout(Duration::from_millis(400))
-        .max_session_timeout(Duration::from_secs(60))
-        .start()
+    ZkEnsemble::start(1)
 }
 
 /// Runs `flink-ha-supervisor <args> --config <daemon i's config>`.

@@ -222,12 +222,7 @@ impl NotifySocket {
 }
 
 fn single_zk() -> ZkEnsemble {
-    ZkEnsemble::builder()
-        .servers(1)
-        .tick_time(Duration::from_millis(200))
-        .min_session_timeout(Duration::from_millis(400))
-        .max_session_timeout(Duration::from_secs(60))
-        .start()
+    ZkEnsemble::start(1)
 }
 
 #[test]
