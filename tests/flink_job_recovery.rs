@@ -25,19 +25,21 @@
 //! run that script. No java process outlives the test: dropping a node kills its daemon and
 //! every process whose command line names its directory.
 
+mod flinkhost;
 mod support;
 
-use std::io::ErrorKind;
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
+use flinkhost::{
+    dump, election_nodes, flink_home, pid_of, processes_mentioning, secs, write_conf_dir, DaemonSettings, KeepOnPanic,
+    Node, NodeOptions,
+};
 use nix::sys::signal::{kill, killpg, Signal};
 use nix::unistd::Pid;
 use serde_json::Value;
-use support::standin::http_get;
-use support::{pick_free_port, wait_until, KillOnDrop, ZkEnsemble};
+use support::{wait_until, KillOnDrop, ZkEnsemble};
 
 /// `zookeeper.session_timeout` of the daemons; Flink's defaults to it.
 const SESSION_TIMEOUT: Duration = Duration::from_secs(10);
@@ -59,32 +61,14 @@ const POLL: Duration = Duration::from_millis(100);
 const ELECTION_PATH: &str = "/it/job-recovery/leader";
 /// `flink.cluster_id`.
 const CLUSTER_ID: &str = "job-recovery";
-
-/// The Flink distribution: `FLINK_HOME`, else the install script's cache.
-fn flink_home() -> PathBuf {
-    let env_home = std::env::var_os("FLINK_HOME").filter(|v| !v.is_empty()).map(PathBuf::from);
-    let cache = std::env::var_os("FLINK_HA_SUPERVISOR_CACHE")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("XDG_CACHE_HOME")
-                .filter(|v| !v.is_empty())
-                .map(|d| PathBuf::from(d).join("flink-ha-supervisor"))
-        })
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/flink-ha-supervisor")))
-        .map(|c| c.join("flink-2.3.0/pyflink"));
-    let candidates: Vec<PathBuf> = env_home.into_iter().chain(cache).collect();
-    candidates
-        .iter()
-        .find(|home| home.join("bin/jobmanager.sh").is_file() && home.join("bin/flink").is_file())
-        .cloned()
-        .unwrap_or_else(|| {
-            panic!(
-                "no Flink distribution found (looked for bin/jobmanager.sh in {candidates:?}); run scripts/install-test-deps \
-                 (it installs Java, ZooKeeper and Flink 2.3.0) and export the FLINK_HOME it prints"
-            )
-        })
-}
+/// The nodes' layout: the daemon renders `<node>/flink-conf`, which the JobManager runs with; the
+/// daemon does not see the test's `FLINK_HOME`.
+const NODE: NodeOptions =
+    NodeOptions { conf_subdir: "flink-conf", poll: POLL, unset_env: &["FLINK_HOME"], dump_other_output: false };
+/// The top-level entries of the distribution's `config.yaml` that the tests' configurations replace.
+const REPLACED_KEYS: &[&str] = &["jobmanager", "taskmanager", "rest", "io", "web", "execution"];
+/// The comment above the tests' own entries in `config.yaml`.
+const CONF_LABEL: &str = "tests/flink_job_recovery.rs";
 
 /// A JDK tool (`javac`, `jar`): from `JAVA_HOME`, else `PATH`.
 fn jdk_tool(name: &str) -> PathBuf {
@@ -124,107 +108,36 @@ fn build_job_jar(flink: &Path, dir: &Path) -> PathBuf {
     jar
 }
 
-/// Removes the top-level YAML entries whose first key segment is in `keys` (nested blocks and
-/// dotted keys alike); keeps everything else.
-fn drop_top_level(yaml: &str, keys: &[&str]) -> String {
-    let mut out = String::new();
-    let mut skipping = false;
-    for line in yaml.lines() {
-        if !line.is_empty() && !line.starts_with([' ', '\t', '#']) {
-            let key = line.split(':').next().unwrap_or_default().trim();
-            skipping = keys.contains(&key.split('.').next().unwrap_or_default());
-        }
-        if !skipping {
-            out.push_str(line);
-            out.push('\n');
-        }
-    }
-    out
-}
-
-/// A copy of the distribution's `conf/` in `dir`, whose `config.yaml` ends with `extra`.
-fn write_conf_dir(flink: &Path, dir: &Path, extra: &str) {
-    std::fs::create_dir_all(dir).expect("create conf dir");
-    for entry in std::fs::read_dir(flink.join("conf")).expect("read conf/").flatten() {
-        if entry.file_type().is_ok_and(|t| t.is_file()) {
-            std::fs::copy(entry.path(), dir.join(entry.file_name())).expect("copy conf file");
-        }
-    }
-    let original = std::fs::read_to_string(flink.join("conf/config.yaml")).expect("read conf/config.yaml");
-    let mut yaml = drop_top_level(&original, &["jobmanager", "taskmanager", "rest", "io", "web", "execution"]);
-    yaml.push_str("\n# --- tests/flink_job_recovery.rs ---\n");
-    yaml.push_str(extra);
-    std::fs::write(dir.join("config.yaml"), yaml).expect("write config.yaml");
-}
-
-/// One JobManager host: a daemon, its base Flink configuration and its directories.
-struct Node {
-    name: String,
-    rest_port: u16,
-    conf_dir: PathBuf,
-    config: PathBuf,
-    log: PathBuf,
-    daemon: Option<KillOnDrop>,
-}
-
-impl Node {
-    fn new(root: &Path, flink: &Path, name: &str, quorum: &str) -> Node {
-        let dir = root.join(name);
-        let (base_dir, conf_dir, log_dir, tmp_dir) =
-            (dir.join("base-conf"), dir.join("flink-conf"), dir.join("flink-log"), dir.join("tmp"));
-        for d in [&log_dir, &tmp_dir] {
-            std::fs::create_dir_all(d).expect("create node dir");
-        }
-        let (rest_port, rpc_port) = (pick_free_port(), pick_free_port());
-        // Addresses and ports come from the daemon's settings (rendered); the base binds to loopback.
-        write_conf_dir(
-            flink,
-            &base_dir,
-            &format!(
-                "jobmanager.bind-host: 127.0.0.1\n\
-                 jobmanager.memory.process.size: 768m\n\
-                 env.java.opts.jobmanager: {JVM_OPTS}\n\
-                 jobmanager.execution.failover-strategy: region\n\
-                 rest.bind-address: 127.0.0.1\n\
-                 io.tmp.dirs: {tmp}\n\
-                 web.tmpdir: {tmp}\n\
-                 execution.checkpointing.dir: file://{checkpoints}\n",
-                tmp = tmp_dir.display(),
-                checkpoints = root.join("checkpoints").display(),
-            ),
-        );
-        let command = vec![flink.join("bin/jobmanager.sh").display().to_string(), "start-foreground".to_string()];
-        let s = |p: &Path| p.display().to_string();
-        let toml = format!(
-            r#"[node]
-id = "{name}"
-
-[zookeeper]
-quorum = "{quorum}"
-session_timeout = "{session}ms"
-connect_timeout = "3s"
-
-[election]
-path = "{ELECTION_PATH}"
-
-[jobmanager]
-command = {command:?}
-workdir = {workdir:?}
-ready_url = "http://127.0.0.1:{rest_port}/overview"
-rpc_address = "127.0.0.1:{rpc_port}"
-start_timeout = "{start}ms"
-stop_grace = "{grace}ms"
-
-[jobmanager.env]
-FLINK_LOG_DIR = {logs:?}
-FLINK_PID_DIR = {workdir:?}
-
-[failover]
-budget = "{budget}ms"
-
-[http]
-listen = "off"
-
+/// One JobManager host: a daemon whose `[flink]` settings render the HA keys into `conf_dir` from
+/// a base configuration (`<node>/base-conf`) that binds to loopback.
+fn new_node(root: &Path, flink: &Path, name: &str, quorum: &str) -> Node {
+    let node = Node::new(root, name, NODE);
+    let base_dir = node.dir.join("base-conf");
+    // Addresses and ports come from the daemon's settings (rendered); the base binds to loopback.
+    write_conf_dir(
+        flink,
+        &base_dir,
+        REPLACED_KEYS,
+        CONF_LABEL,
+        &format!(
+            "jobmanager.bind-host: 127.0.0.1\n\
+             jobmanager.memory.process.size: 768m\n\
+             env.java.opts.jobmanager: {JVM_OPTS}\n\
+             jobmanager.execution.failover-strategy: region\n\
+             rest.bind-address: 127.0.0.1\n\
+             io.tmp.dirs: {tmp}\n\
+             web.tmpdir: {tmp}\n\
+             execution.checkpointing.dir: file://{checkpoints}\n",
+            tmp = node.tmp_dir.display(),
+            checkpoints = root.join("checkpoints").display(),
+        ),
+    );
+    let s = |p: &Path| p.display().to_string();
+    node.write_daemon_config(
+        flink,
+        &DaemonSettings {
+            tail: &format!(
+                r#"
 [flink]
 enabled = true
 mode = "zookeeper"
@@ -235,84 +148,20 @@ jobmanager_count = 2
 base_config = {base:?}
 conf_dir = {conf:?}
 "#,
-            session = SESSION_TIMEOUT.as_millis(),
-            start = START_TIMEOUT.as_millis(),
-            grace = STOP_GRACE.as_millis(),
-            budget = BUDGET.as_millis(),
-            workdir = s(&dir),
-            logs = s(&log_dir),
-            ha = root.join("ha").display(),
-            base = s(&base_dir.join("config.yaml")),
-            conf = s(&conf_dir),
-        );
-        let config = dir.join("supervisor.toml");
-        std::fs::write(&config, toml).expect("write daemon config");
-        Node { name: name.to_string(), rest_port, conf_dir, config, log: dir.join("supervisor.log"), daemon: None }
-    }
+                ha = root.join("ha").display(),
+                base = s(&base_dir.join("config.yaml")),
+                conf = s(&node.conf_dir),
+            ),
+            ..DaemonSettings::new(quorum, ELECTION_PATH, SESSION_TIMEOUT, START_TIMEOUT, STOP_GRACE, BUDGET)
+        },
+    );
+    node
+}
 
-    fn start(&mut self) {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).expect("daemon log file");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_flink-ha-supervisor"));
-        cmd.arg("run")
-            .arg("--config")
-            .arg(&self.config)
-            .env("RUST_LOG", "info,zookeeper_client=warn")
-            .env_remove("FLINK_HOME")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("dup log"))
-            .stderr(log);
-        for (name, _) in std::env::vars_os() {
-            if name.to_string_lossy().to_ascii_uppercase().starts_with("FHS_") {
-                cmd.env_remove(name);
-            }
-        }
-        self.daemon = Some(KillOnDrop::spawn(cmd).expect("spawn the daemon"));
-    }
-
-    fn daemon_pid(&self) -> u32 {
-        self.daemon.as_ref().expect("daemon started").id()
-    }
-
-    /// The daemon's exit code once it has exited (-1 for a signal); `None` while it runs.
-    fn exit_code(&mut self) -> Option<i32> {
-        let child = self.daemon.as_mut().expect("daemon started").child();
-        child.try_wait().expect("try_wait").map(|s| s.code().unwrap_or(-1))
-    }
-
-    /// The daemon's JSON records (the log is appended across restarts).
-    fn records(&self) -> Vec<Value> {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        text.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).collect()
-    }
-
-    /// Records of `event` after the first `skip` records.
-    fn events_after(&self, skip: usize, event: &str) -> Vec<Value> {
-        self.records().into_iter().skip(skip).filter(|r| r["event"] == event).collect()
-    }
-
-    #[track_caller]
-    fn wait_event(&self, skip: usize, event: &str, timeout: Duration, others: &[&Node]) -> Value {
-        match support::try_wait_for(timeout, POLL, || self.events_after(skip, event).into_iter().next()) {
-            Some(v) => v,
-            None => panic!("{}: no `{event}` record within {timeout:?}\n{}", self.name, dump(others)),
-        }
-    }
-
-    fn rest(&self) -> String {
-        format!("127.0.0.1:{}", self.rest_port)
-    }
-
+impl Node {
     /// `GET path` on this node's REST port, when it answers 200.
     fn get(&self, path: &str) -> Option<Value> {
-        match http_get(&self.rest(), path, Duration::from_millis(1500)) {
-            Ok((200, body)) => serde_json::from_str(&body).ok(),
-            _ => None,
-        }
-    }
-
-    fn rest_refuses(&self) -> bool {
-        let addr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, self.rest_port));
-        matches!(TcpStream::connect_timeout(&addr, Duration::from_millis(500)), Err(e) if e.kind() == ErrorKind::ConnectionRefused)
+        self.get_200(path, Duration::from_millis(1500)).and_then(|body| serde_json::from_str(&body).ok())
     }
 
     /// The job's state on this node's JobManager, if its REST API lists it: (state, tasks
@@ -328,11 +177,6 @@ conf_dir = {conf:?}
         matches!(self.job(jid), Some((state, running, total)) if state == "RUNNING" && total > 0 && running == total)
     }
 
-    /// Live processes whose command line names this node's rendered conf dir: its JobManager.
-    fn jobmanagers(&self) -> Vec<u32> {
-        processes_mentioning(&self.conf_dir.display().to_string())
-    }
-
     /// SIGKILLs the whole host at once: the JobManager's process group, the fence guard, the daemon.
     fn crash(&mut self, jm_pid: u32) {
         let daemon = self.daemon_pid();
@@ -342,20 +186,6 @@ conf_dir = {conf:?}
             let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
         }
         let _ = kill(Pid::from_raw(daemon as i32), Signal::SIGKILL);
-    }
-
-    fn kill_all(&mut self) {
-        drop(self.daemon.take());
-        for pid in self.jobmanagers() {
-            let _ = killpg(Pid::from_raw(pid as i32), Signal::SIGKILL);
-            let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
-        }
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        self.kill_all();
     }
 }
 
@@ -375,6 +205,8 @@ impl TaskManager {
         write_conf_dir(
             flink,
             &conf_dir,
+            REPLACED_KEYS,
+            CONF_LABEL,
             &format!(
                 "env.java.opts.taskmanager: {JVM_OPTS}\n\
                  taskmanager.bind-host: 127.0.0.1\n\
@@ -409,23 +241,6 @@ impl Drop for TaskManager {
     }
 }
 
-/// Live (not zombie) processes whose command line contains `needle`.
-fn processes_mentioning(needle: &str) -> Vec<u32> {
-    let mut pids = Vec::new();
-    for entry in std::fs::read_dir("/proc").expect("read /proc").flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let mentions = std::fs::read(format!("/proc/{pid}/cmdline"))
-            .map(|raw| String::from_utf8_lossy(&raw).contains(needle))
-            .unwrap_or(false);
-        if mentions {
-            pids.push(pid);
-        }
-    }
-    pids
-}
-
 /// Processes whose parent is `parent`.
 fn children_of(parent: u32) -> Vec<u32> {
     let mut pids = Vec::new();
@@ -441,46 +256,6 @@ fn children_of(parent: u32) -> Vec<u32> {
         }
     }
     pids
-}
-
-/// Supervisor records (not the forwarded JobManager output) of every node, for failure messages.
-fn dump(nodes: &[&Node]) -> String {
-    let mut out = String::new();
-    for n in nodes {
-        let records: Vec<Value> = n.records().into_iter().filter(|r| r["target"] != "jobmanager").collect();
-        out.push_str(&format!("--- {} supervisor records (last 40 of {}) ---\n", n.name, records.len()));
-        for r in records.iter().skip(records.len().saturating_sub(40)) {
-            out.push_str(&r.to_string());
-            out.push('\n');
-        }
-    }
-    out
-}
-
-fn election_nodes(zk: &ZkEnsemble) -> usize {
-    zk.four_letter(0, "dump")
-        .map(|d| d.lines().filter(|l| l.trim().starts_with(&format!("{ELECTION_PATH}/"))).count())
-        .unwrap_or(0)
-}
-
-/// The test's directory, kept (and its path printed) when the test panics; dropped after the
-/// processes that use it.
-struct KeepOnPanic(Option<tempfile::TempDir>);
-
-impl KeepOnPanic {
-    fn path(&self) -> &Path {
-        self.0.as_ref().expect("temp dir").path()
-    }
-}
-
-impl Drop for KeepOnPanic {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            if let Some(dir) = self.0.take() {
-                eprintln!("flink_job_recovery: test failed; keeping its files in {}", dir.keep().display());
-            }
-        }
-    }
 }
 
 /// The HA keys of a node's rendered configuration, from `render-flink-config`, for the
@@ -569,7 +344,7 @@ fn wait_recovery(node: &Node, skip: usize, jid: &str, since: Instant, limit: Dur
         }
         if let Some(ready) = ready.filter(|_| node.job_running(jid)) {
             let running = since.elapsed();
-            let record = node.wait_event(skip, "jobmanager_ready", Duration::from_secs(5), others);
+            let record = node.wait_event_after(skip, "jobmanager_ready", Duration::from_secs(5), others);
             let startup = Duration::from_millis(record["startup_ms"].as_u64().expect("startup_ms"));
             let first = |event: &str| node.events_after(skip, event).first().and_then(|r| at(r, wall));
             let flink_leader = node
@@ -614,26 +389,22 @@ fn restored_checkpoint(node: &Node, jid: &str) -> Option<u64> {
     node.get(&format!("/jobs/{jid}/checkpoints"))?["latest"]["restored"]["id"].as_u64()
 }
 
-fn secs(d: Duration) -> f64 {
-    d.as_secs_f64()
-}
-
 #[test]
 fn a_running_job_survives_a_crash_of_the_leader_host_and_a_graceful_handover() {
-    let flink = flink_home();
+    let flink = flink_home(&["bin/jobmanager.sh", "bin/flink"]);
     let test_start = Instant::now();
-    let root = KeepOnPanic(Some(tempfile::Builder::new().prefix("fhs-job-recovery-").tempdir().expect("temp dir")));
+    let root = KeepOnPanic::new("fhs-job-recovery-", "flink_job_recovery");
     let jar = build_job_jar(&flink, root.path());
     let zk = ZkEnsemble::builder().servers(1).start();
     let quorum = zk.connect_string();
-    let mut a = Node::new(root.path(), &flink, "jm-a", &quorum);
-    let mut b = Node::new(root.path(), &flink, "jm-b", &quorum);
+    let mut a = new_node(root.path(), &flink, "jm-a", &quorum);
+    let mut b = new_node(root.path(), &flink, "jm-b", &quorum);
 
     // The first daemon leads; its JobManager runs with the rendered HA configuration.
     a.start();
-    let spawned_a = a.wait_event(0, "jobmanager_spawned", Duration::from_secs(30), &[&a, &b]);
-    let pid_a = spawned_a["pid"].as_u64().expect("pid") as u32;
-    a.wait_event(0, "jobmanager_ready", START_TIMEOUT + Duration::from_secs(10), &[&a, &b]);
+    let spawned_a = a.wait_event("jobmanager_spawned", Duration::from_secs(30), &[&a, &b]);
+    let pid_a = pid_of(&spawned_a);
+    a.wait_event("jobmanager_ready", START_TIMEOUT + Duration::from_secs(10), &[&a, &b]);
     let rendered = std::fs::read_to_string(a.conf_dir.join("config.yaml")).expect("rendered config.yaml");
     assert!(rendered.contains("high-availability.type: zookeeper"), "{rendered}");
     assert!(a.conf_dir.join("log4j-console.properties").is_file(), "the base's other files are copied");
@@ -641,8 +412,8 @@ fn a_running_job_survives_a_crash_of_the_leader_host_and_a_graceful_handover() {
 
     // The second daemon stands by.
     b.start();
-    b.wait_event(0, "session_started", Duration::from_secs(30), &[&a, &b]);
-    wait_until(Duration::from_secs(10), POLL, || election_nodes(&zk) == 2);
+    b.wait_event("session_started", Duration::from_secs(30), &[&a, &b]);
+    wait_until(Duration::from_secs(10), POLL, || election_nodes(&zk, ELECTION_PATH) == 2);
 
     // A TaskManager and the job.
     let ha_keys = ha_keys_of(&a);
@@ -678,10 +449,10 @@ fn a_running_job_survives_a_crash_of_the_leader_host_and_a_graceful_handover() {
     // 2. The first node comes back as a standby; SIGTERM to the leader's daemon hands over.
     let a_skip = a.records().len();
     a.start();
-    a.wait_event(a_skip, "session_started", Duration::from_secs(30), &[&a, &b]);
-    wait_until(Duration::from_secs(10), POLL, || election_nodes(&zk) == 2);
+    a.wait_event_after(a_skip, "session_started", Duration::from_secs(30), &[&a, &b]);
+    wait_until(Duration::from_secs(10), POLL, || election_nodes(&zk, ELECTION_PATH) == 2);
     assert!(a.events_after(a_skip, "elected").is_empty(), "jm-a was elected while jm-b leads");
-    let b_pid = b.events_after(b_skip, "jobmanager_spawned")[0]["pid"].as_u64().expect("pid") as u32;
+    let b_pid = pid_of(&b.events_after(b_skip, "jobmanager_spawned")[0]);
     let term_at = Instant::now();
     b.daemon.as_ref().expect("daemon").signal(Signal::SIGTERM).expect("SIGTERM jm-b's daemon");
     let handover = wait_recovery(&a, a_skip, &jid, term_at, BUDGET, &[&a, &b]);
@@ -697,5 +468,5 @@ fn a_running_job_survives_a_crash_of_the_leader_host_and_a_graceful_handover() {
 #[test]
 fn base_config_rewrite_drops_only_the_named_top_level_entries() {
     let yaml = "env:\n  java:\n    opts: x\njobmanager:\n  rpc:\n    port: 6123\nrest.port: 8081\nrestart: keep\n";
-    assert_eq!(drop_top_level(yaml, &["jobmanager", "rest"]), "env:\n  java:\n    opts: x\nrestart: keep\n");
+    assert_eq!(flinkhost::drop_top_level(yaml, &["jobmanager", "rest"]), "env:\n  java:\n    opts: x\nrestart: keep\n");
 }
