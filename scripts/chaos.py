@@ -23,6 +23,7 @@ import argparse
 import concurrent.futures
 import json
 import os
+import random
 import re
 import shutil
 import subprocess
@@ -644,7 +645,7 @@ class Drill:
 
     def fault_zk_follower(self, r, leader):
         _, followers = self.zk_roles()
-        self.zk_no_failover(r, leader, [followers[0]])
+        self.zk_no_failover(r, leader, [random.choice(followers)])
 
     def fault_zk_leader(self, r, leader):
         zk_leader, _ = self.zk_roles()
@@ -653,7 +654,7 @@ class Drill:
     def fault_zk_quorum(self, r, leader):
         zk_leader, followers = self.zk_roles()
         hold = SESSION_TIMEOUT + 4
-        self.zk_outage(r, leader, [zk_leader, followers[0]], hold)
+        self.zk_outage(r, leader, [zk_leader, random.choice(followers)], hold)
         during = self.measure(r["t_fault"], r["t_restore"])
         last = max((t for t in during["last_serving"].values() if t is not None), default=None)
         fenced_in = None if last is None else last - r["t_fault"]
