@@ -11,6 +11,7 @@ import sys
 
 SETUPS = [("A", "A: this daemon (cold start)"), ("A+cds", "A+cds: this daemon, CDS archive"),
           ("B", "B: Flink ZK HA, defaults"), ("C", "C: Flink ZK HA, A's session timeout")]
+QUIET_LOAD = 8.0
 FAULTS = [("kill", "SIGKILL leader host"), ("term", "SIGTERM"), ("pause", "SIGSTOP/SIGCONT JM")]
 
 
@@ -98,6 +99,21 @@ def render(recs):
         a, b, c, acds = (table.get((s, f), (None, None)) for s in ("A", "B", "C", "A+cds"))
         out.append(f"| {fname} | {ratio(a[0], b[0])} | {ratio(a[1], b[1])} | {ratio(a[0], c[0])} | {ratio(a[1], c[1])} | "
                    f"{ratio(acds[1], a[1])} |")
+    out.append("")
+    # The same ratios from the quieter rounds only: the machine was shared, and a cold start
+    # suffers from load far more than a hot standby's takeover.
+    quiet = {k: [r for r in v if r.get("loadavg_before") and r["loadavg_before"][0] < QUIET_LOAD] for k, v in by.items()}
+    out.append(f"Medians and ratios from the quieter rounds only (1-minute load average below {QUIET_LOAD:g} at the fault; "
+               "rounds in brackets):\n")
+    out.append("| fault | A RUNNING | A+cds RUNNING | B RUNNING | C RUNNING | A/B | A/C | A+cds/A |")
+    out.append("|---|---|---|---|---|---|---|---|")
+    for f, fname in FAULTS:
+        if f == "pause":
+            continue
+        st = {s: stats([r["running_s"] for r in quiet.get((s, f), [])]) for s in ("A", "A+cds", "B", "C")}
+        cell = lambda x: f"{x['med']:.1f} ({x['n']})" if x else "-"
+        out.append(f"| {fname} | {cell(st['A'])} | {cell(st['A+cds'])} | {cell(st['B'])} | {cell(st['C'])} | "
+                   f"{ratio(st['A'], st['B'])} | {ratio(st['A'], st['C'])} | {ratio(st['A+cds'], st['A'])} |")
     out.append("")
 
     pauses = {s: by.get((s, "pause"), []) for s, _ in SETUPS}
@@ -194,6 +210,26 @@ def render(recs):
             used = sum(1 for r in rs if r.get("jm_uses_cds_archive"))
             out.append(f"| {sname} | {st['n']} | {used} | " + " | ".join(fmt(st, digits=2)) + f" | {load_of(rs)} |")
         out.append("")
+    cold = [r for r in recs if r.get("type") == "coldstart"]
+    if cold:
+        out.append("### JobManager cold start alone, with and without the CDS archive (interleaved)\n")
+        out.append("A plain (non-HA) JobManager started again and again, the variants taking turns in every round "
+                   "(bench/coldstart.py); spawn of `jobmanager.sh start-foreground` to `/overview` 200. "
+                   "`mapped` = starts whose JVM mapped the archive (`/proc/<pid>/maps`). The ratio is the median of "
+                   "the per-round ratios to `plain`, so load changes between rounds cancel out.\n")
+        out.append("| variant | starts | mapped | min (s) | median | p95 | max | median ratio to plain | load median (range) |")
+        out.append("|---|---|---|---|---|---|---|---|---|")
+        plain = {r["round"]: r["ready_s"] for r in cold if r["variant"] == "plain"}
+        for v in ["plain", "cds", "cds+c1"]:
+            rs = [r for r in cold if r["variant"] == v]
+            if not rs:
+                continue
+            st = stats([r["ready_s"] for r in rs])
+            ratios = sorted(r["ready_s"] / plain[r["round"]] for r in rs if r["round"] in plain)
+            rt = f"{pct(ratios, 50):.2f}" if ratios else "-"
+            mapped = sum(1 for r in rs if r.get("archive_mapped"))
+            out.append(f"| {v} | {st['n']} | {mapped} | " + " | ".join(fmt(st, digits=2)) + f" | {rt} | {load_of(rs)} |")
+        out.append("")
     return "\n".join(out)
 
 
@@ -210,7 +246,7 @@ def main():
         rounds = [r for r in recs if r.get("type") == "round"]
         bad = [r for r in rounds if not r.get("ok")]
         problems = []
-        for kind in ("round", "contenders"):
+        for kind in ("round", "contenders", "coldstart"):
             if kind not in kinds:
                 problems.append(f"no `{kind}` records")
         problems += [f"failed round {r['setup']}/{r['fault']}: {r.get('error')}" for r in bad]
