@@ -54,6 +54,7 @@ def main():
                       f"jobmanager.rpc.address: 127.0.0.1\njobmanager.rpc.port: {rpc}\nrest.address: 127.0.0.1\n"
                       f"rest.bind-address: 127.0.0.1\nrest.port: {rest}\nio.tmp.dirs: {tmp}\nweb.tmpdir: {tmp}\n")
     variants = args.variants.split(",")
+    run = int(time.time())
     for rnd in range(args.rounds):
         for v in (variants if rnd % 2 == 0 else list(reversed(variants))):
             jvm_args = VARIANTS[v].format(archive=archive)
@@ -72,7 +73,7 @@ def main():
             except Exception:
                 fo.sig(p.pid, signal.SIGKILL)
                 p.wait()
-            rec = {"type": "coldstart", "variant": v, "round": rnd, "ready_s": round(ready, 3), "archive_mapped": mapped,
+            rec = {"type": "coldstart", "variant": v, "run": run, "round": rnd, "ready_s": round(ready, 3), "archive_mapped": mapped,
                    "rss_kib_at_ready": rss, "loadavg_before": load, "ts": time.time()}
             with open(args.results, "a") as f:
                 f.write(fo.json.dumps(rec) + "\n")

@@ -219,13 +219,14 @@ def render(recs):
                    "the per-round ratios to `plain`, so load changes between rounds cancel out.\n")
         out.append("| variant | starts | mapped | min (s) | median | p95 | max | median ratio to plain | load median (range) |")
         out.append("|---|---|---|---|---|---|---|---|---|")
-        plain = {r["round"]: r["ready_s"] for r in cold if r["variant"] == "plain"}
+        key = lambda r: (r.get("run"), r["round"])
+        plain = {key(r): r["ready_s"] for r in cold if r["variant"] == "plain"}
         for v in ["plain", "cds", "cds+c1"]:
             rs = [r for r in cold if r["variant"] == v]
             if not rs:
                 continue
             st = stats([r["ready_s"] for r in rs])
-            ratios = sorted(r["ready_s"] / plain[r["round"]] for r in rs if r["round"] in plain)
+            ratios = sorted(r["ready_s"] / plain[key(r)] for r in rs if key(r) in plain)
             rt = f"{pct(ratios, 50):.2f}" if ratios else "-"
             mapped = sum(1 for r in rs if r.get("archive_mapped"))
             out.append(f"| {v} | {st['n']} | {mapped} | " + " | ".join(fmt(st, digits=2)) + f" | {rt} | {load_of(rs)} |")
