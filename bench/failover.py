@@ -874,6 +874,10 @@ def main():
                     cluster.stop()
     finally:
         ctx.zk.stop()
+        # nothing of this run outlives it (a daemon restarted by a round's restore included)
+        for pid in pids_mentioning(ctx.work + "/"):
+            sig(pid, signal.SIGCONT)
+            sig(pid, signal.SIGKILL)
     say("done")
 
 

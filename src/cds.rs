@@ -158,7 +158,10 @@ pub async fn make_archive(settings: &Settings, archive: &Path, timeout: Duration
         std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
     }
     let base = env.get(JVM_ARGS_VAR).cloned().or_else(|| std::env::var(JVM_ARGS_VAR).ok()).unwrap_or_default();
-    env.insert(JVM_ARGS_VAR.to_string(), format!("{base} -XX:ArchiveClassesAtExit={}", part.display()).trim().to_string());
+    env.insert(
+        JVM_ARGS_VAR.to_string(),
+        format!("{base} -XX:ArchiveClassesAtExit={}", part.display()).trim().to_string(),
+    );
 
     let (program, args) = jm.command.split_first().context("jobmanager.command is empty")?;
     let mut cmd = tokio::process::Command::new(program);
@@ -223,7 +226,8 @@ mod tests {
 
     /// `[jobmanager]` loaded from a TOML file, with `cds_archive` and `env.JVM_ARGS` when given.
     fn jm(archive: Option<&Path>, jvm_args: Option<&str>) -> JobManagerSettings {
-        let mut text = String::from("[zookeeper]\nquorum = \"127.0.0.1:2181\"\n[jobmanager]\ncommand = [\"/bin/true\"]\n");
+        let mut text =
+            String::from("[zookeeper]\nquorum = \"127.0.0.1:2181\"\n[jobmanager]\ncommand = [\"/bin/true\"]\n");
         if let Some(a) = archive {
             text.push_str(&format!("cds_archive = {:?}\n", a.display().to_string()));
         }

@@ -179,11 +179,16 @@ conf_dir = "{conf}"
     clean_env(&mut run);
     let _daemon = KillOnDrop::spawn(run).expect("spawn the daemon");
     let records = || -> Vec<Value> {
-        std::fs::read_to_string(&log_path).unwrap_or_default().lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+        std::fs::read_to_string(&log_path)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
     };
     let event = |name: &str| records().into_iter().find(|r| r["event"] == name);
-    let ready = support::try_wait_for(Duration::from_secs(90), Duration::from_millis(100), || event("jobmanager_ready"))
-        .unwrap_or_else(|| panic!("the JobManager did not become ready: {:?}", records()));
+    let ready =
+        support::try_wait_for(Duration::from_secs(90), Duration::from_millis(100), || event("jobmanager_ready"))
+            .unwrap_or_else(|| panic!("the JobManager did not become ready: {:?}", records()));
     let used = event("cds_archive_used").expect("no cds_archive_used record");
     assert_eq!(used["path"], archive.display().to_string());
     let pid = event("jobmanager_spawned").unwrap()["pid"].as_u64().unwrap();
