@@ -597,11 +597,15 @@ class Drill:
         )
 
     def fault_partition(self, r, leader):
+        nets = json.loads(self.c.docker("inspect", "-f", "{{json .NetworkSettings.Networks}}", self.c.cid(leader)).stdout)
+        ip = (nets.get(self.c.ha_network) or {}).get("IPAddress")
         r["t_fault"] = time.time()
         self.c.docker("network", "disconnect", self.c.ha_network, self.c.cid(leader))
         m = self.wait_recovered(r["t_fault"], BUDGET + 30)
         r["t_heal"] = time.time()
-        self.c.docker("network", "connect", "--alias", leader, self.c.ha_network, self.c.cid(leader))
+        # Back with its name and its fixed address (docker-compose.yml).
+        self.c.docker("network", "connect", "--alias", leader, *(["--ip", ip] if ip else []),
+                      self.c.ha_network, self.c.cid(leader))
         self.record_recovery(r, m, r["t_fault"])
         self.check(r, "a standby took over", m["new_leader"] not in (None, leader), f"new leader {m['new_leader']}")
         last = m["last_serving"][leader]
