@@ -28,7 +28,9 @@ fn audit_reports_exactly_the_failovers_of_a_real_run() {
     cluster.signal(0, Signal::SIGKILL);
     let second = cluster.wait_for_leader(session * 2 + Duration::from_secs(10), Some(0));
     let observed_crash = killed.elapsed();
-    cluster.wait_ready_reported(second, 1, Duration::from_secs(10));
+    // The audit reads the failover from the new leader's `failover_completed`, which follows its
+    // `jobmanager_ready`: wait for exactly that record.
+    cluster.wait_events(second, "failover_completed", 1, Duration::from_secs(10));
     cluster.start(0); // back as a standby
 
     // Failover 2: SIGTERM of the new leader: a handover.
@@ -37,7 +39,7 @@ fn audit_reports_exactly_the_failovers_of_a_real_run() {
     assert_eq!(cluster.wait_exit(second, Duration::from_secs(10)), Some(0));
     let third = cluster.wait_for_leader(Duration::from_secs(15), Some(second));
     let observed_handover = stopped.elapsed();
-    cluster.wait_ready_reported(third, 1, Duration::from_secs(10));
+    cluster.wait_events(third, "failover_completed", 1, Duration::from_secs(10));
     cluster.assert_never_two_jobmanagers();
 
     let logs: Vec<_> = cluster.daemons.iter().map(|d| d.log.clone()).collect();

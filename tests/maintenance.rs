@@ -44,9 +44,8 @@ fn handover_to_a_named_node_makes_the_others_step_aside() {
     let stopped = cluster.events(0, "jobmanager_stopped");
     assert_eq!(stopped[0]["reason"], "Handover");
     // The request is fulfilled and cleared; the measured failover is a handover from jm1.
-    wait_until(Duration::from_secs(5), Duration::from_millis(50), || {
-        !cluster.events(2, "handover_completed").is_empty()
-    });
+    cluster.wait_events(2, "handover_completed", 1, Duration::from_secs(5));
+    cluster.wait_events(2, "failover_completed", 1, Duration::from_secs(5));
     let measured = &cluster.events(2, "failover_completed")[0];
     assert_eq!((measured["cause"].as_str(), measured["previous_node"].as_str()), (Some("handover"), Some("jm1")));
     // All three still contend.

@@ -127,6 +127,8 @@ fn status_from_no_leader_to_healthy_to_a_handover_and_degraded() {
     let failover = &report["last_failover"];
     assert_eq!((failover["from"].as_str(), failover["to"].as_str()), (Some("jm1"), Some("jm2")));
     assert_eq!((failover["cause"].as_str(), failover["within_budget"].as_bool()), (Some("handover"), Some(true)));
+    // The daemon logs the failover after it wrote it into the record that `status` read.
+    cluster.wait_events(1, "failover_completed", 1, Duration::from_secs(5));
     let measured = cluster.events(1, "failover_completed");
     assert_eq!(failover["outage_ms"], measured[0]["outage_ms"], "{report}");
     assert_eq!(report["problems"][0], "no standby: the next failure of jm2 is an outage");

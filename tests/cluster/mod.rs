@@ -226,10 +226,15 @@ listen = "127.0.0.1:{http_port}"
     }
 
     /// Waits until daemon `i` has logged `jobmanager_ready` `n` times in all.
+    #[track_caller]
     pub fn wait_ready_reported(&self, i: usize, n: usize, timeout: Duration) {
-        crate::support::wait_until(timeout, Duration::from_millis(20), || {
-            self.events(i, "jobmanager_ready").len() >= n
-        });
+        self.wait_events(i, "jobmanager_ready", n, timeout);
+    }
+
+    /// Waits until daemon `i` has logged the audit record `event` `n` times in all.
+    #[track_caller]
+    pub fn wait_events(&self, i: usize, event: &str, n: usize, timeout: Duration) {
+        crate::support::wait_until(timeout, Duration::from_millis(20), || self.events(i, event).len() >= n);
     }
 
     /// The daemon's JSON log records (other lines, e.g. the JobManager's, are skipped).
