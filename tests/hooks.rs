@@ -99,7 +99,7 @@ fn hooks_run_with_role_node_epoch_and_cause_on_election_and_on_a_sigterm_handove
     assert_eq!((ok["hook"].as_str(), ok["ha_event"].as_str(), epoch_of(ok)), (Some("on_leader"), Some("elected"), e1));
     // The hook's output is in the daemon's log.
     assert!(cluster.records(0).iter().any(|r| r["target"] == "hook" && r["message"] == "hook output on stdout"));
-    wait_until(Duration::from_secs(10), Duration::from_millis(50), || !cluster.events(1, "session_started").is_empty());
+    cluster.wait_contending(1, cluster::STARTUP);
     assert!(hook.lines().iter().all(|l| !l.contains(" jm2 ")), "a standby ran a hook: {:?}", hook.lines());
 
     // SIGTERM: jm1 gives up leadership (on_standby, shutdown), jm2 takes over (on_leader).
@@ -184,7 +184,7 @@ fn a_hanging_hook_is_killed_at_its_timeout_and_delays_neither_the_jobmanager_nor
     assert!(cluster.events(0, "hook_timed_out").is_empty(), "the JobManager waited for the hook");
     eprintln!("elected {} -> JobManager spawned {}", elected["timestamp"], spawned["timestamp"]);
     cluster.start(1);
-    wait_until(Duration::from_secs(10), Duration::from_millis(50), || !cluster.events(1, "session_started").is_empty());
+    cluster.wait_contending(1, cluster::STARTUP);
 
     // Handover while jm1's on_leader still hangs, and jm1's on_standby and jm2's on_leader will.
     let term_at = mono_ns();

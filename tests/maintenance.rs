@@ -29,7 +29,7 @@ fn handover_to_a_named_node_makes_the_others_step_aside() {
     let mut cluster = Cluster::new(3, Options::default(), |_| zk.connect_string());
     cluster.start_leader_then_standby();
     cluster.start(2);
-    wait_until(Duration::from_secs(10), Duration::from_millis(50), || !cluster.events(2, "session_started").is_empty());
+    cluster.wait_contending(2, cluster::STARTUP);
 
     let t0 = Instant::now();
     let output = command(&cluster, 0, &["handover", "--to", "jm3", "--wait", "--timeout", "30s"]);
@@ -62,7 +62,7 @@ fn handover_refuses_what_cannot_work() {
     assert_eq!(alone.status.code(), Some(1));
     assert!(text(&alone).contains("no standby"), "{}", text(&alone));
     cluster.start(1);
-    wait_until(Duration::from_secs(10), Duration::from_millis(50), || !cluster.events(1, "session_started").is_empty());
+    cluster.wait_contending(1, cluster::STARTUP);
     let nobody = command(&cluster, 0, &["handover", "--to", "jm9"]);
     assert_eq!(nobody.status.code(), Some(1));
     assert!(text(&nobody).contains("jm9 is not a live contender; alive: jm1, jm2"), "{}", text(&nobody));
