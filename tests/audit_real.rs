@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use cluster::{Cluster, Options};
 use nix::sys::signal::Signal;
 use serde_json::Value;
-use support::{wait_until, ZkEnsemble};
+use support::ZkEnsemble;
 
 #[test]
 fn audit_reports_exactly_the_failovers_of_a_real_run() {
@@ -21,7 +21,7 @@ fn audit_reports_exactly_the_failovers_of_a_real_run() {
     let mut cluster = Cluster::new(3, options, |_| zk.connect_string());
     cluster.start_leader_then_standby();
     cluster.start(2);
-    wait_until(Duration::from_secs(10), Duration::from_millis(50), || !cluster.events(2, "session_started").is_empty());
+    cluster.wait_contending(2, cluster::STARTUP);
 
     // Failover 1: SIGKILL of the leader's daemon (jm1).
     let killed = Instant::now();

@@ -109,6 +109,8 @@ fn the_endpoints_of_leader_and_standby_through_pause_failover_and_the_loss_of_zo
     let mut cluster = Cluster::new(2, Options::default(), |_| zk.connect_string());
     cluster.start_leader_then_standby();
     wait_until(Duration::from_secs(10), Duration::from_millis(50), || get(&cluster, 1, "/health").0 == 200);
+    // The daemon publishes its view after it logged the turn's records (`jobmanager_ready`).
+    wait_until(Duration::from_secs(5), Duration::from_millis(50), || status(&cluster, 0)["jobmanager"] == "ready");
 
     // Leader: healthy and serving.
     assert_eq!(get(&cluster, 0, "/health"), (200, "ok\n".to_string()));
@@ -174,6 +176,8 @@ fn the_endpoints_of_leader_and_standby_through_pause_failover_and_the_loss_of_zo
     });
     let outage = record["outage_ms"].as_u64().unwrap() as f64 / 1000.0;
     wait_until(Duration::from_secs(5), Duration::from_millis(50), || get(&cluster, 1, "/leader").0 == 200);
+    // The view (and so /metrics) counts the failover at the end of the turn that logged it.
+    wait_until(Duration::from_secs(5), Duration::from_millis(50), || status(&cluster, 1)["failovers"]["count"] == 1);
     let m = scrape(&cluster, 1);
     assert_eq!(metric(&m, "flink_ha_supervisor_role{role=\"leader\"}"), 1.0);
     assert_eq!(metric(&m, "flink_ha_supervisor_jobmanager_up"), 1.0);

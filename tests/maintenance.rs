@@ -29,7 +29,7 @@ fn handover_to_a_named_node_makes_the_others_step_aside() {
     let mut cluster = Cluster::new(3, Options::default(), |_| zk.connect_string());
     cluster.start_leader_then_standby();
     cluster.start(2);
-    wait_until(Duration::from_secs(10), Duration::from_millis(50), || !cluster.events(2, "session_started").is_empty());
+    cluster.wait_contending(2, cluster::STARTUP);
 
     let t0 = Instant::now();
     let output = command(&cluster, 0, &["handover", "--to", "jm3", "--wait", "--timeout", "30s"]);
@@ -62,7 +62,7 @@ fn handover_refuses_what_cannot_work() {
     assert_eq!(alone.status.code(), Some(1));
     assert!(text(&alone).contains("no standby"), "{}", text(&alone));
     cluster.start(1);
-    wait_until(Duration::from_secs(10), Duration::from_millis(50), || !cluster.events(1, "session_started").is_empty());
+    cluster.wait_contending(1, cluster::STARTUP);
     let nobody = command(&cluster, 0, &["handover", "--to", "jm9"]);
     assert_eq!(nobody.status.code(), Some(1));
     assert!(text(&nobody).contains("jm9 is not a live contender; alive: jm1, jm2"), "{}", text(&nobody));
@@ -92,7 +92,9 @@ fn paused_nothing_fails_over_until_resume() {
     wait_until(Duration::from_secs(5), Duration::from_millis(50), || !cluster.events(0, "held_by_pause").is_empty());
     // The leader's host dies: the standby is elected but starts nothing.
     cluster.signal(0, Signal::SIGKILL);
-    wait_until(Duration::from_secs(20), Duration::from_millis(50), || !cluster.events(1, "elected").is_empty());
+    // `held_by_pause` is the record after `elected` in the same turn: wait for it, not for `elected`.
+    cluster.wait_events(1, "held_by_pause", 1, Duration::from_secs(20));
+    assert_eq!(cluster.events(1, "elected").len(), 1, "{}", cluster.dump());
     let held = cluster.events(1, "held_by_pause");
     assert_eq!(held[0]["what"], "start the JobManager", "{}", cluster.dump());
     assert!(cluster.starts_of(1).is_empty());

@@ -12,6 +12,10 @@ use serde_json::Value;
 
 use crate::support::{pick_free_port, standin, wait_for, KillOnDrop};
 
+/// How long a daemon may take, on a loaded two-core machine, from its start to contending
+/// (process start, ZooKeeper session setup, its election node).
+pub const STARTUP: Duration = Duration::from_secs(30);
+
 /// Settings every daemon of the cluster gets.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -180,14 +184,36 @@ listen = "127.0.0.1:{http_port}"
         self.wait_ready_reported(0, 1, Duration::from_secs(10));
     }
 
-    /// [`Cluster::start_leader`], then daemon 1, and waits until daemon 1 has a session (so it
-    /// contends as a standby).
+    /// [`Cluster::start_leader`], then daemon 1, and waits until daemon 1 contends as a standby
+    /// (its election node is in ZooKeeper).
     pub fn start_leader_then_standby(&mut self) {
         self.start_leader();
         self.start(1);
-        crate::support::wait_until(Duration::from_secs(10), Duration::from_millis(50), || {
-            !self.events(1, "session_started").is_empty()
-        });
+        self.wait_contending(1, STARTUP);
+    }
+
+    /// Waits until daemon `i`'s election node is in ZooKeeper, as `status` lists the
+    /// contenders: the daemon logs `session_started` before its election task creates the node.
+    #[track_caller]
+    pub fn wait_contending(&self, i: usize, timeout: Duration) {
+        let name = self.daemons[i].name.clone();
+        crate::support::wait_until(timeout, Duration::from_millis(100), || self.contenders(i).contains(&name));
+    }
+
+    /// The `node.id`s of the contenders in election order, as `status --format json` with daemon
+    /// `i`'s configuration lists them; empty when `status` has no report.
+    pub fn contenders(&self, i: usize) -> Vec<String> {
+        let out = Command::new(daemon_bin())
+            .args(["status", "--format", "json", "--config"])
+            .arg(&self.daemons[i].config)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run status");
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        report["contenders"]
+            .as_array()
+            .map(|all| all.iter().filter_map(|c| c["identity"]["node_id"].as_str().map(String::from)).collect())
+            .unwrap_or_default()
     }
 
     /// Sends `signal` to daemon `i`'s process (not to its JobManager).
