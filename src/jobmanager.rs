@@ -1,5 +1,9 @@
 //! The JobManager process adapter: starts it behind a fence guard (see `guard.rs`), passes lease
 //! renewals and stop requests on, and reports what happens to it as machine events.
+//!
+//! When the guard is gone (it finished, or it was killed), the adapter SIGKILLs the JobManager's
+//! whole process group and waits until no live member is left before it reports the exit: the
+//! machine may start the next JobManager as soon as it hears of it.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -120,13 +124,13 @@ impl Running {
                 }
             }
             let guard_status = child.wait().await;
+            gone2.store(true, Ordering::SeqCst);
             // The guard is gone, whichever way: nothing of the old group may outlive this point,
             // since the machine may start a new JobManager as soon as it hears of the exit.
             let group = jm_pid2.load(Ordering::SeqCst);
             if group != 0 {
                 kill_group_and_wait(group as i32).await;
             }
-            gone2.store(true, Ordering::SeqCst);
             if !spawn_failed {
                 let code = code.unwrap_or_else(|| guard_status.map(guard::exit_code).unwrap_or(255));
                 let _ = events.send(Event::JobManagerExited { code });
