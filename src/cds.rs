@@ -215,7 +215,7 @@ pub async fn make_archive(settings: &Settings, archive: &Path, timeout: Duration
 }
 
 fn tempfile_dir() -> std::io::Result<PathBuf> {
-    let dir = std::env::temp_dir().join(format!("fhs-cds-{}-{}", std::process::id(), crate::mono::now_ns()));
+    let dir = std::env::temp_dir().join(format!("fhs-cds-{}-{}", std::process::id(), crate::mono::boot_ns()));
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
 }

@@ -17,6 +17,7 @@ use crate::hooks::Hooks;
 use crate::identity::NodeIdentity;
 use crate::jobmanager::{self, Running};
 use crate::machine::{Action, Event, JobManager, Machine, Report, ResignReason, Role, StopReason, Timings};
+use crate::mono;
 use crate::notify::{FaultInjection, Notifier};
 use crate::probe::Probe;
 use crate::record::{Term, TermSpec};
@@ -104,7 +105,8 @@ pub async fn run(settings: Settings, shutdown: impl std::future::Future<Output =
     loop {
         let deadline = daemon.machine.poll_timeout();
         let ping = daemon.notifier.next_ping();
-        let now = Instant::now;
+        // The machine's clock counts suspended time (mono.rs).
+        let now = mono::now;
         let actions = tokio::select! {
             biased;
             () = &mut shutdown, if !shutdown_seen => {
@@ -122,7 +124,7 @@ pub async fn run(settings: Settings, shutdown: impl std::future::Future<Output =
             },
             () = sleep_until(deadline), if deadline.is_some() => daemon.machine.handle_timeout(now()),
             // Only wakes the loop: the ping is sent at the end of the turn, from the loop itself.
-            () = sleep_until(ping), if ping.is_some() => Vec::new(),
+            () = sleep_until_monotonic(ping), if ping.is_some() => Vec::new(),
             () = faults.triggered() => {
                 faults.block_loop();
                 Vec::new()
@@ -213,7 +215,7 @@ impl Daemon {
             Role::Leader { epoch } => (RoleView::Leader, Some(epoch)),
             Role::Standby => (RoleView::Standby, None),
         };
-        let now = (Instant::now(), std::time::SystemTime::now());
+        let now = (mono::now(), std::time::SystemTime::now());
         let view = NodeView {
             node: self.settings.node.id.clone(),
             role,
@@ -256,10 +258,10 @@ impl Daemon {
                 ));
                 // The daemon contends from here on (the first session's start is what systemd waits for).
                 self.notifier.ready();
-                self.machine.handle_event(Instant::now(), Event::SessionStarted { negotiated_timeout, started_at })
+                self.machine.handle_event(mono::now(), Event::SessionStarted { negotiated_timeout, started_at })
             }
             Note::Connected { .. } => Vec::new(),
-            Note::Probed(ok) => self.machine.handle_event(Instant::now(), Event::ProbeResult { ok }),
+            Note::Probed(ok) => self.machine.handle_event(mono::now(), Event::ProbeResult { ok }),
         }
     }
 
@@ -379,7 +381,7 @@ impl Daemon {
                 }
             }
             let Some(event) = pending.pop_front() else { break };
-            actions = self.machine.handle_event(Instant::now(), event);
+            actions = self.machine.handle_event(mono::now(), event);
         }
         if !self.machine.jobmanager().is_live() {
             self.jm = None;
@@ -389,7 +391,7 @@ impl Daemon {
 
     /// Keeps the leader record and the term's clock in step with what the machine reports.
     fn follow_report(&mut self, report: &Report) {
-        let now = Instant::now();
+        let now = mono::now();
         self.notifier.observe(report);
         self.hooks.observe(report);
         match report {
@@ -423,7 +425,17 @@ impl Daemon {
     }
 }
 
+/// Waits for a deadline of the machine (boot timeline: re-reads the clock at least every
+/// `mono::MAX_SLEEP`, so a deadline that passed during a suspend is seen right after it).
 async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => mono::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Waits for an instant of tokio's own (monotonic) clock, such as the watchdog's next ping.
+async fn sleep_until_monotonic(deadline: Option<Instant>) {
     match deadline {
         Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
         None => std::future::pending().await,
@@ -433,7 +445,7 @@ async fn sleep_until(deadline: Option<Instant>) {
 /// Makes a session, retrying until it succeeds.
 async fn connect(target: ZkTarget, generation: u64, notes: UnboundedSender<Note>) {
     loop {
-        let started_at = Instant::now();
+        let started_at = mono::now();
         match target.connect().await {
             Ok(client) => {
                 let _ = notes.send(Note::Connected { generation, client, started_at });

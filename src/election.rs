@@ -7,7 +7,7 @@
 //! own node again instead of leaving an orphan. The recipe does not say when leadership is lost
 //! afterwards; this adapter watches the node itself and the session's state for that.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use zookeeper_client as zk;
@@ -15,6 +15,7 @@ use zookeeper_client as zk;
 use crate::control;
 use crate::identity::{self, Child};
 use crate::machine::Event;
+use crate::mono;
 
 /// Pause before contending again after an unexpected error.
 const RETRY_PAUSE: Duration = Duration::from_secs(1);
@@ -147,7 +148,8 @@ async fn heartbeat(
     events: UnboundedSender<SessionEvent>,
 ) {
     loop {
-        let sent_at = Instant::now();
+        // On the machine's clock (mono.rs), which counts suspended time.
+        let sent_at = mono::now();
         match tokio::time::timeout(interval * 2, client.sync(&path)).await {
             Ok(Ok(())) => {
                 if events.send((generation, Event::HeardFromServer { sent_at })).is_err() {
@@ -157,7 +159,7 @@ async fn heartbeat(
             Ok(Err(zk::Error::SessionExpired | zk::Error::ClientClosed)) => return,
             Ok(Err(_)) | Err(_) => {}
         }
-        tokio::time::sleep_until((sent_at + interval).into()).await;
+        mono::sleep_until(sent_at + interval).await;
     }
 }
 

@@ -2,62 +2,60 @@
 //! the JobManager that enforces the fence deadline even when the daemon cannot.
 //!
 //! The daemon starts the guard, the guard starts the JobManager in its own process group with a
-//! parent-death signal of SIGKILL, and then holds a *lease*: a CLOCK_MONOTONIC instant until
-//! which the JobManager may run. Only the daemon's main decision loop renews it. When the lease
-//! runs out (the daemon is paused, hung, or cannot hear from ZooKeeper), when the daemon dies
-//! (its end of the control pipe closes), or when the guard is told to, the guard stops the
-//! JobManager: SIGTERM to the group, SIGKILL after the grace, reaped. A SIGKILLed guard takes
-//! the JobManager with it through the parent-death signal.
+//! parent-death signal of SIGKILL, and then holds a *lease*: a CLOCK_BOOTTIME instant (it counts
+//! suspended time, see `mono.rs`) until which the JobManager may run. Only the daemon's main
+//! decision loop renews it. When the lease runs out (the daemon is paused, hung, or cannot hear
+//! from ZooKeeper), when the daemon dies (its end of the control pipe closes), or when the guard
+//! is told to, the guard stops the JobManager: SIGTERM to the group, SIGKILL after the grace,
+//! reaped. A SIGKILLed guard takes the JobManager with it through the parent-death signal, and
+//! the daemon kills what is left of the group (`jobmanager.rs`).
 //!
-//! Control protocol, one line each on the guard's stdin: `lease <monotonic ns>`, `stop <grace ms>`.
-//! Status protocol on its stdout: `spawned <pid>`, `spawn-failed <error>`, `lease-expired`,
-//! `exited <code>` (code = exit status, or 128 + signal). The JobManager's stdout and stderr go to
-//! the guard's stderr, and so do the guard's own messages (prefixed `fence-guard:`).
+//! Nothing between "the lease ran out" and the SIGKILL waits on another process: the guard wakes
+//! on a CLOCK_BOOTTIME timerfd, signals first, and only then queues its report. Its reports go
+//! through an in-memory queue to a task that writes them to the non-blocking status pipe; the
+//! JobManager's output never passes through the guard (the JobManager writes straight to the
+//! guard's original stderr, which the guard gives up for itself).
+//!
+//! Control protocol, one line each on the guard's stdin: `lease <CLOCK_BOOTTIME ns>`,
+//! `stop <grace ms>`. Status protocol on its stdout: `spawned <pid>`, `spawn-failed <error>`,
+//! `lease-expired`, `note <text>` (for the daemon's log), `exited <code>` (code = exit status,
+//! or 128 + signal). The JobManager's stdout and stderr go to the guard's stderr as the daemon
+//! gave it (a pipe the daemon drains, or `jobmanager.log_file`).
 
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::process::ExitStatusExt;
+use std::pin::Pin;
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
 use nix::sys::signal::{killpg, Signal};
+use nix::sys::time::TimeSpec;
+use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFlags};
 use nix::unistd::Pid;
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::io::unix::AsyncFd;
+use tokio::io::{AsyncBufReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::signal::unix::{signal, SignalKind};
-use tokio::time::{sleep_until, Instant};
+use tokio::sync::mpsc::{self, UnboundedSender};
 
 use crate::mono;
 
-/// A status line on stdout for the daemon. Never panics: when the daemon is gone its pipe is
-/// broken, and the guard must still stop the JobManager.
-macro_rules! status {
-    ($($arg:tt)*) => {{
-        use std::io::Write;
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, $($arg)*);
-        let _ = out.flush();
-    }};
-}
-
-/// A note on stderr (the daemon's log), prefixed `fence-guard:`. Never panics (see `status!`).
-macro_rules! note {
-    ($($arg:tt)*) => {{
-        use std::io::Write;
-        let _ = writeln!(std::io::stderr(), "fence-guard: {}", format_args!($($arg)*));
-    }};
-}
+/// How long the guard, once the JobManager is gone, lets its last reports drain into the status
+/// pipe before it exits anyway (the daemon then reads the guard's exit code instead).
+const DRAIN_WAIT: Duration = Duration::from_secs(1);
 
 /// What the guard is told to run and how.
 #[derive(Debug, Clone)]
 pub struct GuardArgs {
     /// SIGTERM to SIGKILL when the guard stops the JobManager on its own.
     pub stop_grace: Duration,
-    /// The initial lease, in CLOCK_MONOTONIC nanoseconds.
+    /// The initial lease, in CLOCK_BOOTTIME nanoseconds.
     pub lease_until_ns: u64,
     /// The JobManager's argv.
     pub command: Vec<String>,
 }
 
-/// A control line for the guard's stdin that moves the lease.
+/// A control line for the guard's stdin that moves the lease (CLOCK_BOOTTIME nanoseconds).
 pub fn lease_line(until_ns: u64) -> String {
     format!("lease {until_ns}\n")
 }
@@ -74,8 +72,10 @@ pub enum Status {
     Spawned(u32),
     /// The command could not be started.
     SpawnFailed(String),
-    /// The lease ran out; the guard is stopping the JobManager.
+    /// The lease ran out; the guard has signalled the JobManager.
     LeaseExpired,
+    /// A message of the guard for the daemon's log.
+    Note(String),
     /// The JobManager is gone with this code.
     Exited(i32),
 }
@@ -88,6 +88,7 @@ impl Status {
             "spawned" => rest.parse().ok().map(Status::Spawned),
             "spawn-failed" => Some(Status::SpawnFailed(rest.to_string())),
             "lease-expired" => Some(Status::LeaseExpired),
+            "note" => Some(Status::Note(rest.to_string())),
             "exited" => rest.parse().ok().map(Status::Exited),
             _ => None,
         }
@@ -99,67 +100,222 @@ pub fn exit_code(status: ExitStatus) -> i32 {
     status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
 }
 
+/// The guard's reports to the daemon: queued in memory, written by a task of their own, so
+/// that sending one never waits for the daemon to read.
+struct Reports {
+    queue: Option<UnboundedSender<String>>,
+    writer: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Reports {
+    /// Takes over `out` (the guard's stdout): a non-blocking pipe writer, or for anything that
+    /// is not a pipe (a file) a writer on tokio's blocking pool.
+    fn start(out: OwnedFd) -> Reports {
+        let writer: Pin<Box<dyn AsyncWrite + Send>> = match out.try_clone() {
+            Ok(dup) => match tokio::net::unix::pipe::Sender::from_owned_fd(dup) {
+                Ok(pipe) => Box::pin(pipe),
+                Err(_) => Box::pin(tokio::fs::File::from_std(std::fs::File::from(out))),
+            },
+            Err(_) => Box::pin(tokio::fs::File::from_std(std::fs::File::from(out))),
+        };
+        let (tx, mut rx) = mpsc::unbounded_channel::<String>();
+        let writer = tokio::spawn(async move {
+            let mut writer = writer;
+            let mut open = true;
+            while let Some(line) = rx.recv().await {
+                // A broken pipe (the daemon is gone) only ends the reports, never the guard.
+                if open && (writer.write_all(line.as_bytes()).await.is_err() || writer.flush().await.is_err()) {
+                    open = false;
+                }
+            }
+        });
+        Reports { queue: Some(tx), writer: Some(writer) }
+    }
+
+    /// Queues one status line. Never blocks.
+    fn send(&self, line: String) {
+        if let Some(queue) = &self.queue {
+            let _ = queue.send(line);
+        }
+    }
+
+    /// Queues a note for the daemon's log (one line).
+    fn note(&self, text: std::fmt::Arguments<'_>) {
+        let text = text.to_string().replace(['\n', '\r'], " ");
+        self.send(format!("note {text}\n"));
+    }
+
+    /// Lets the queued lines drain, for at most [`DRAIN_WAIT`].
+    async fn finish(mut self) {
+        self.queue = None;
+        if let Some(writer) = self.writer.take() {
+            let _ = tokio::time::timeout(DRAIN_WAIT, writer).await;
+        }
+    }
+}
+
+/// A one-shot alarm on CLOCK_BOOTTIME: fires at an absolute boot-clock instant, including one
+/// that passed while the host was suspended (it fires right after the resume).
+struct BootAlarm {
+    fd: AsyncFd<AlarmFd>,
+}
+
+/// A timerfd that tokio can poll.
+struct AlarmFd(TimerFd);
+
+impl AsRawFd for AlarmFd {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0.as_fd().as_raw_fd()
+    }
+}
+
+impl BootAlarm {
+    fn new() -> std::io::Result<BootAlarm> {
+        let timer = TimerFd::new(ClockId::CLOCK_BOOTTIME, TimerFlags::TFD_NONBLOCK | TimerFlags::TFD_CLOEXEC)?;
+        // SAFETY: the timerfd is owned by the `AlarmFd`, which the `AsyncFd` owns; it is neither
+        // closed nor replaced while registered.
+        Ok(BootAlarm { fd: unsafe { AsyncFd::register(AlarmFd(timer))? } })
+    }
+
+    /// Arms the alarm for CLOCK_BOOTTIME `at_ns` (replacing any earlier setting).
+    fn set(&self, at_ns: u64) -> nix::Result<()> {
+        // Zero would disarm the timer: an instant that early has passed anyway.
+        let at = TimeSpec::from_duration(Duration::from_nanos(at_ns.max(1)));
+        self.fd.get_ref().0.set(Expiration::OneShot(at), TimerSetTimeFlags::TFD_TIMER_ABSTIME)
+    }
+
+    /// Resolves when the alarm has fired since it was last set. Cancellation-safe.
+    async fn fired(&self) {
+        loop {
+            let Ok(mut ready) = self.fd.readable().await else {
+                // The reactor is gone: nothing can be awaited anymore; the caller re-checks the clock.
+                return;
+            };
+            let mut ticks = [0u8; 8];
+            match nix::unistd::read(ready.get_inner().as_raw_fd(), &mut ticks) {
+                Ok(_) => return,
+                Err(nix::errno::Errno::EAGAIN) => ready.clear_ready(),
+                Err(nix::errno::Errno::EINTR) => {}
+                Err(_) => return,
+            }
+        }
+    }
+}
+
+/// What the guard is doing about the JobManager.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Running under the lease.
+    Leased,
+    /// SIGTERM sent; SIGKILL at this CLOCK_BOOTTIME instant.
+    Stopping { kill_at_ns: u64 },
+    /// SIGKILL sent; waiting for the reap.
+    Killed,
+}
+
 /// Runs the guard until the JobManager is gone; returns the process exit code.
 ///
 /// Must run on a current-thread runtime on the process's main thread: the parent-death signal
 /// of the JobManager fires when the *thread* that spawned it exits.
 pub async fn run(args: GuardArgs) -> i32 {
-    let mut child = match spawn(&args.command) {
-        Ok(child) => child,
+    let stdout = match std::io::stdout().as_fd().try_clone_to_owned() {
+        Ok(fd) => fd,
+        Err(_) => return 127,
+    };
+    // fd 1 itself stays open for the whole run (the writer works on a duplicate).
+    let raw_stdout = std::io::stdout().as_raw_fd();
+    let reports = Reports::start(stdout);
+    // Everything the JobManager runs under is set up before it starts: no guard without a fence.
+    let setup = (|| -> std::io::Result<_> {
+        Ok((
+            BootAlarm::new()?,
+            signal(SignalKind::terminate())?,
+            signal(SignalKind::interrupt())?,
+            std::io::stderr().as_fd().try_clone_to_owned()?,
+        ))
+    })();
+    let (alarm, mut term, mut int, output) = match setup {
+        Ok(setup) => setup,
         Err(e) => {
-            status!("spawn-failed {}: {e}", args.command[0]);
-            note!("cannot start {}: {e}", args.command[0]);
+            reports.send(format!("spawn-failed fence guard: {e}\n"));
+            reports.finish().await;
             return 127;
         }
     };
-    let pid = child.id().expect("a just-spawned child has a pid");
-    status!("spawned {pid}");
+    let mut child = match spawn(&args.command, output) {
+        Ok(child) => child,
+        Err(e) => {
+            reports.send(format!("spawn-failed {}: {e}\n", args.command[0]));
+            reports.finish().await;
+            return 127;
+        }
+    };
+    // The guard's own stderr from here on is the status pipe (non-blocking): a stray message or
+    // a panic of the guard can never wait on the JobManager's output pipe.
+    let _ = nix::unistd::dup2(raw_stdout, 2);
+    let Some(pid) = child.id() else {
+        reports.send(format!("spawn-failed {}: exited at once\n", args.command[0]));
+        reports.finish().await;
+        return 127;
+    };
+    // Written at once (the pipe is empty: a short write cannot block), so the daemon knows the
+    // group even if the guard is killed right now.
+    report_now(raw_stdout, &reports, format!("spawned {pid}\n"));
     let group = Pid::from_raw(pid as i32);
 
     let mut control = BufReader::new(tokio::io::stdin()).lines();
-    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
-    let mut lease = Instant::from_std(mono::to_instant(args.lease_until_ns));
-    // When set, the JobManager is being stopped and gets SIGKILL at this instant.
-    let mut kill_at: Option<Instant> = None;
+    let mut lease_ns = args.lease_until_ns;
+    let mut phase = Phase::Leased;
     let mut control_open = true;
 
     let status = loop {
+        let wake_ns = match phase {
+            Phase::Leased => Some(lease_ns),
+            Phase::Stopping { kill_at_ns } => Some(kill_at_ns),
+            Phase::Killed => None,
+        };
+        if let Some(at) = wake_ns {
+            if alarm.set(at).is_err() {
+                // Without an alarm nothing enforces the lease: stop now.
+                let _ = killpg(group, Signal::SIGKILL);
+                phase = Phase::Killed;
+                reports.note(format_args!("cannot arm the lease timer; SIGKILL to process group {pid}"));
+            }
+        }
         let stop_with = tokio::select! {
             status = child.wait() => break status,
-            _ = sleep_until(lease), if kill_at.is_none() => {
-                status!("lease-expired");
-                note!("lease expired; stopping the JobManager (pid {pid})");
-                Some(args.stop_grace)
-            },
-            _ = sleep_until(kill_at.unwrap_or_else(Instant::now)), if kill_at.is_some() => {
-                note!("grace over; SIGKILL to process group {pid}");
-                let _ = killpg(group, Signal::SIGKILL);
-                kill_at = None;
-                lease = Instant::now() + Duration::from_secs(3600 * 24 * 365);
+            () = alarm.fired(), if wake_ns.is_some() => {
+                let now = mono::boot_ns();
+                match phase {
+                    Phase::Leased if now >= lease_ns => {
+                        // Signal first, report after.
+                        phase = stop(group, phase, args.stop_grace);
+                        reports.send("lease-expired\n".to_string());
+                        reports.note(format_args!("lease expired; stopping the JobManager (pid {pid})"));
+                    }
+                    Phase::Stopping { kill_at_ns } if now >= kill_at_ns => {
+                        let _ = killpg(group, Signal::SIGKILL);
+                        phase = Phase::Killed;
+                        reports.note(format_args!("grace over; SIGKILL to process group {pid}"));
+                    }
+                    _ => {}
+                }
                 None
             },
             line = control.next_line(), if control_open => match line {
-                Ok(Some(line)) => control_line(&line, &mut lease),
+                Ok(Some(line)) => control_line(&line, &mut lease_ns, &reports),
                 Ok(None) | Err(_) => {
                     control_open = false;
-                    note!("the daemon is gone; stopping the JobManager (pid {pid})");
-                    Some(args.stop_grace)
+                    phase = stop(group, phase, args.stop_grace);
+                    reports.note(format_args!("the daemon is gone; stopping the JobManager (pid {pid})"));
+                    None
                 },
             },
             _ = term.recv() => Some(args.stop_grace),
             _ = int.recv() => Some(args.stop_grace),
         };
         if let Some(grace) = stop_with {
-            let at = Instant::now() + grace;
-            if kill_at.is_none_or(|k| at < k) {
-                if grace.is_zero() {
-                    let _ = killpg(group, Signal::SIGKILL);
-                } else if kill_at.is_none() {
-                    let _ = killpg(group, Signal::SIGTERM);
-                }
-                kill_at = Some(at);
-            }
+            phase = stop(group, phase, grace);
         }
     };
     // Whatever the leader of the group did, no member of it may outlive the guard.
@@ -168,32 +324,65 @@ pub async fn run(args: GuardArgs) -> i32 {
         Ok(status) => exit_code(status),
         Err(_) => 255,
     };
-    status!("exited {code}");
+    reports.send(format!("exited {code}\n"));
+    reports.finish().await;
     code
 }
 
+/// Stops the JobManager's group: SIGTERM now and SIGKILL after `grace` (at once for a zero
+/// grace). A stop that is already under way only ever gets sooner.
+fn stop(group: Pid, phase: Phase, grace: Duration) -> Phase {
+    let kill_at_ns = mono::boot_ns().saturating_add(grace.as_nanos().min(u64::MAX as u128) as u64);
+    match phase {
+        Phase::Killed => Phase::Killed,
+        _ if grace.is_zero() => {
+            let _ = killpg(group, Signal::SIGKILL);
+            Phase::Killed
+        }
+        Phase::Leased => {
+            let _ = killpg(group, Signal::SIGTERM);
+            Phase::Stopping { kill_at_ns }
+        }
+        Phase::Stopping { kill_at_ns: earlier } => Phase::Stopping { kill_at_ns: earlier.min(kill_at_ns) },
+    }
+}
+
+/// Writes one short line straight into the status pipe if it takes it without waiting, else
+/// queues it.
+fn report_now(fd: RawFd, reports: &Reports, line: String) {
+    // SAFETY: `fd` is the guard's stdout, open for the whole run.
+    let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+    match nix::unistd::write(fd, line.as_bytes()) {
+        Ok(n) if n == line.len() => {}
+        Ok(n) => reports.send(line[n..].to_string()),
+        Err(_) => reports.send(line),
+    }
+}
+
 /// Applies one control line; returns a grace when it asks for a stop.
-fn control_line(line: &str, lease: &mut Instant) -> Option<Duration> {
+fn control_line(line: &str, lease_ns: &mut u64, reports: &Reports) -> Option<Duration> {
     match line.split_once(' ') {
         Some(("lease", ns)) => {
-            if let Ok(ns) = ns.trim().parse::<u64>() {
-                *lease = Instant::from_std(mono::to_instant(ns));
+            match ns.trim().parse::<u64>() {
+                Ok(ns) => *lease_ns = ns,
+                Err(_) => reports.note(format_args!("ignoring a malformed lease line {line:?}")),
             }
             None
         }
         Some(("stop", ms)) => Some(Duration::from_millis(ms.trim().parse().unwrap_or(0))),
         _ => {
-            note!("ignoring unknown control line {line:?}");
+            reports.note(format_args!("ignoring unknown control line {line:?}"));
             None
         }
     }
 }
 
-fn spawn(command: &[String]) -> std::io::Result<Child> {
-    use std::os::fd::AsFd;
-    let stdout = std::io::stderr().as_fd().try_clone_to_owned()?;
+/// Starts the JobManager in its own process group with a parent-death signal, its stdout and
+/// stderr on `output`.
+fn spawn(command: &[String], output: OwnedFd) -> std::io::Result<Child> {
+    let stdout = output.try_clone()?;
     let mut cmd = Command::new(&command[0]);
-    cmd.args(&command[1..]).stdin(Stdio::null()).stdout(Stdio::from(stdout)).stderr(Stdio::inherit());
+    cmd.args(&command[1..]).stdin(Stdio::null()).stdout(Stdio::from(stdout)).stderr(Stdio::from(output));
     let guard_pid = std::process::id() as i32;
     // SAFETY: only async-signal-safe system calls between fork and exec.
     unsafe {
@@ -219,6 +408,7 @@ mod tests {
         assert_eq!(Status::parse("spawned 123\n"), Some(Status::Spawned(123)));
         assert_eq!(Status::parse("exited 137"), Some(Status::Exited(137)));
         assert_eq!(Status::parse("lease-expired"), Some(Status::LeaseExpired));
+        assert_eq!(Status::parse("note grace over"), Some(Status::Note("grace over".into())));
         assert_eq!(
             Status::parse("spawn-failed /x: no such file"),
             Some(Status::SpawnFailed("/x: no such file".into()))
@@ -227,13 +417,27 @@ mod tests {
         assert_eq!(Status::parse("spawned x"), None);
     }
 
-    #[test]
-    fn control_lines() {
+    #[tokio::test]
+    async fn control_lines() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let reports = Reports { queue: Some(tx), writer: None };
         assert_eq!(stop_line(Duration::from_secs(3)), "stop 3000\n");
-        let mut lease = Instant::now();
-        assert_eq!(control_line("stop 0", &mut lease), Some(Duration::ZERO));
-        let ns = mono::now_ns() + 5_000_000_000;
-        assert_eq!(control_line(lease_line(ns).trim_end(), &mut lease), None);
-        assert!(lease > Instant::now() + Duration::from_secs(4));
+        let mut lease = 0;
+        assert_eq!(control_line("stop 0", &mut lease, &reports), Some(Duration::ZERO));
+        let ns = mono::boot_ns() + 5_000_000_000;
+        assert_eq!(control_line(lease_line(ns).trim_end(), &mut lease, &reports), None);
+        assert_eq!(lease, ns);
+        assert_eq!(control_line("lease soon", &mut lease, &reports), None);
+        assert_eq!(lease, ns, "a malformed lease leaves the lease alone");
+        assert!(rx.try_recv().unwrap().starts_with("note ignoring a malformed lease line"));
+    }
+
+    #[tokio::test]
+    async fn the_boot_alarm_fires_at_its_instant() {
+        let alarm = BootAlarm::new().unwrap();
+        let at = mono::boot_ns() + 100_000_000;
+        alarm.set(at).unwrap();
+        alarm.fired().await;
+        assert!(mono::boot_ns() >= at);
     }
 }

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::io::AsyncRead;
 use tokio::process::Command;
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 
@@ -280,12 +280,9 @@ impl Worker {
     }
 }
 
-/// Copies a hook's output into the log, line by line.
+/// Copies a hook's output into the log, line by line (bytes that are not UTF-8 replaced).
 async fn forward(output: impl AsyncRead + Unpin, hook: &'static str) {
-    let mut lines = BufReader::new(output).lines();
-    while let Ok(Some(line)) = lines.next_line().await {
-        tracing::info!(target: "hook", hook, "{line}");
-    }
+    crate::jobmanager::each_line_lossy(output, |line| tracing::info!(target: "hook", hook, "{line}")).await;
 }
 
 #[cfg(test)]

@@ -1,5 +1,9 @@
 //! The JobManager process adapter: starts it behind a fence guard (see `guard.rs`), passes lease
 //! renewals and stop requests on, and reports what happens to it as machine events.
+//!
+//! When the guard is gone (it finished, or it was killed), the adapter SIGKILLs the JobManager's
+//! whole process group and waits until no live member is left before it reports the exit: the
+//! machine may start the next JobManager as soon as it hears of it.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -9,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, killpg, Signal};
 use nix::unistd::Pid;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
 use tokio::process::{ChildStdin, Command};
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -21,6 +25,16 @@ use crate::mono;
 /// How long after a stop's grace the daemon waits for the guard before it kills the guard and
 /// the JobManager's process group itself (the guard should never need this).
 const GUARD_SLACK: Duration = Duration::from_secs(2);
+
+/// How long the daemon waits, once the guard is gone, for the last members of the JobManager's
+/// process group to die after their SIGKILL (a process in uninterruptible sleep dies late).
+const GROUP_DEATH_WAIT: Duration = Duration::from_secs(10);
+
+/// How often the daemon looks for members of a killed group that are still alive.
+const GROUP_POLL: Duration = Duration::from_millis(20);
+
+/// The longest line of output forwarded as one record; longer ones are cut into pieces.
+const MAX_LINE: usize = 64 * 1024;
 
 /// How to start the JobManager.
 #[derive(Debug, Clone)]
@@ -51,7 +65,7 @@ impl Running {
             .arg("--stop-grace")
             .arg(humantime::format_duration(s.stop_grace).to_string())
             .arg("--lease-until-ns")
-            .arg(mono::from_instant(lease_until).to_string())
+            .arg(mono::to_ns(lease_until).to_string())
             .arg("--")
             .args(&s.command)
             .envs(&s.env)
@@ -104,12 +118,19 @@ impl Running {
                             "the fence guard's lease ran out; it stops the JobManager"
                         )
                     }
+                    Some(Status::Note(note)) => tracing::warn!(target: "fence_guard", "{note}"),
                     Some(Status::Exited(c)) => code = Some(c),
                     None => tracing::warn!(line, "unexpected line from the fence guard"),
                 }
             }
             let guard_status = child.wait().await;
             gone2.store(true, Ordering::SeqCst);
+            // The guard is gone, whichever way: nothing of the old group may outlive this point,
+            // since the machine may start a new JobManager as soon as it hears of the exit.
+            let group = jm_pid2.load(Ordering::SeqCst);
+            if group != 0 {
+                kill_group_and_wait(group as i32).await;
+            }
             if !spawn_failed {
                 let code = code.unwrap_or_else(|| guard_status.map(guard::exit_code).unwrap_or(255));
                 let _ = events.send(Event::JobManagerExited { code });
@@ -120,7 +141,7 @@ impl Running {
 
     /// Moves the fence deadline the guard enforces.
     pub async fn renew(&mut self, until: Instant) {
-        let _ = self.control.write_all(guard::lease_line(mono::from_instant(until)).as_bytes()).await;
+        let _ = self.control.write_all(guard::lease_line(mono::to_ns(until)).as_bytes()).await;
     }
 
     /// Asks the guard to stop the JobManager: SIGTERM to its group, SIGKILL after `grace`. If the
@@ -142,19 +163,176 @@ impl Running {
     }
 }
 
-/// Copies the JobManager's output (and the guard's notes) into the daemon's log, line by line,
-/// at the level Flink's own console pattern names (`WARN`, `ERROR`), else INFO.
+/// Copies the JobManager's output into the daemon's log, line by line, at the level Flink's own
+/// console pattern names (`WARN`, `ERROR`), else INFO.
 async fn forward_output(output: tokio::process::ChildStderr) {
-    let mut lines = BufReader::new(output).lines();
-    while let Ok(Some(line)) = lines.next_line().await {
-        if let Some(note) = line.strip_prefix("fence-guard: ") {
-            tracing::warn!(target: "fence_guard", "{note}");
-        } else if line.contains(" ERROR ") {
+    each_line_lossy(output, |line| {
+        if line.contains(" ERROR ") {
             tracing::error!(target: "jobmanager", "{line}");
         } else if line.contains(" WARN ") {
             tracing::warn!(target: "jobmanager", "{line}");
         } else {
             tracing::info!(target: "jobmanager", "{line}");
         }
+    })
+    .await;
+}
+
+/// Calls `f` with every line of `input` until its end, bytes that are not UTF-8 replaced by
+/// U+FFFD (output of other programs is whatever they write), the line end dropped, lines longer
+/// than 64 KiB cut into pieces.
+pub(crate) async fn each_line_lossy(input: impl AsyncRead + Unpin, mut f: impl FnMut(&str)) {
+    let mut input = BufReader::new(input);
+    let mut line = Vec::new();
+    let mut emit = |line: &mut Vec<u8>| {
+        if line.last() == Some(&b'\r') {
+            line.pop();
+        }
+        f(&String::from_utf8_lossy(line));
+        line.clear();
+    };
+    loop {
+        let buf = match input.fill_buf().await {
+            Ok(buf) => buf,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        };
+        if buf.is_empty() {
+            break;
+        }
+        let (taken, complete) = match buf.iter().position(|&b| b == b'\n') {
+            Some(end) => {
+                line.extend_from_slice(&buf[..end]);
+                (end + 1, true)
+            }
+            None => {
+                line.extend_from_slice(buf);
+                (buf.len(), false)
+            }
+        };
+        input.consume(taken);
+        if complete || line.len() >= MAX_LINE {
+            emit(&mut line);
+        }
+    }
+    if !line.is_empty() {
+        emit(&mut line);
+    }
+}
+
+/// SIGKILLs process group `group` and waits until none of its members is alive (zombies do not
+/// count; those the daemon itself has to reap, as PID 1 of a container, it reaps). Bounded by
+/// [`GROUP_DEATH_WAIT`], logged if that passes.
+async fn kill_group_and_wait(group: i32) {
+    let _ = killpg(Pid::from_raw(group), Signal::SIGKILL);
+    let deadline = tokio::time::Instant::now() + GROUP_DEATH_WAIT;
+    loop {
+        let alive = group_members(group);
+        if alive.is_empty() {
+            return;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            tracing::error!(
+                event = "jobmanager_group_survives",
+                group,
+                pids = ?alive,
+                "members of the old JobManager's process group are still alive after SIGKILL"
+            );
+            return;
+        }
+        // Killed again: a member may have been forked after the first signal.
+        let _ = killpg(Pid::from_raw(group), Signal::SIGKILL);
+        tokio::time::sleep(GROUP_POLL).await;
+    }
+}
+
+/// The live (not zombie) members of process group `group`, from `/proc/<pid>/stat`. Zombies of
+/// the group that are this process's children (it adopted them as PID 1 or subreaper) are
+/// reaped on the way.
+fn group_members(group: i32) -> Vec<i32> {
+    let me = std::process::id() as i32;
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut alive = Vec::new();
+    for entry in entries.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|name| name.parse::<i32>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let Some(stat) = ProcStat::parse(&stat) else {
+            continue;
+        };
+        if stat.pgrp != group {
+            continue;
+        }
+        if stat.state == 'Z' {
+            if stat.ppid == me {
+                let _ = nix::sys::wait::waitpid(Pid::from_raw(pid), Some(nix::sys::wait::WaitPidFlag::WNOHANG));
+            }
+        } else {
+            alive.push(pid);
+        }
+    }
+    alive
+}
+
+/// The fields of `/proc/<pid>/stat` the group check needs.
+#[derive(Debug, PartialEq, Eq)]
+struct ProcStat {
+    state: char,
+    ppid: i32,
+    pgrp: i32,
+}
+
+impl ProcStat {
+    /// Parses `pid (comm) state ppid pgrp ...`; the command name may hold spaces and
+    /// parentheses, so the fields start after the last `)`.
+    fn parse(stat: &str) -> Option<ProcStat> {
+        let (_, rest) = stat.rsplit_once(')')?;
+        let mut fields = rest.split_whitespace();
+        let state = fields.next()?.chars().next()?;
+        let ppid = fields.next()?.parse().ok()?;
+        let pgrp = fields.next()?.parse().ok()?;
+        Some(ProcStat { state, ppid, pgrp })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proc_stat_parses_names_with_spaces_and_parentheses() {
+        let stat = "4242 (java (x) y) S 17 4242 4242 0 -1 4194560 1 0";
+        assert_eq!(ProcStat::parse(stat), Some(ProcStat { state: 'S', ppid: 17, pgrp: 4242 }));
+        assert_eq!(ProcStat::parse("1 (init) Z"), None);
+        assert_eq!(ProcStat::parse("garbage"), None);
+    }
+
+    #[tokio::test]
+    async fn lines_are_forwarded_lossily_and_cut_when_too_long() {
+        let mut input: Vec<u8> = b"one\r\ntw\xffo\nthree".to_vec();
+        input.extend(std::iter::repeat_n(b'x', 2 * MAX_LINE + 10));
+        let mut lines = Vec::new();
+        each_line_lossy(&input[..], |line| lines.push(line.to_string())).await;
+        assert_eq!(lines[0], "one");
+        assert_eq!(lines[1], "tw\u{fffd}o");
+        let rest = lines[2..].concat();
+        assert_eq!(rest, format!("three{}", "x".repeat(2 * MAX_LINE + 10)));
+        assert!(lines.len() >= 4, "a long line is cut: {:?}", lines.iter().map(String::len).collect::<Vec<_>>());
+        assert!(lines.iter().all(|l| l.len() <= MAX_LINE + 8 * 1024));
+    }
+
+    #[tokio::test]
+    async fn a_killed_group_is_waited_for() {
+        use std::os::unix::process::CommandExt;
+        let child = std::process::Command::new("sleep").arg("30").process_group(0).spawn().unwrap();
+        let pid = child.id() as i32;
+        assert_eq!(group_members(pid), vec![pid]);
+        kill_group_and_wait(pid).await;
+        assert!(group_members(pid).is_empty());
     }
 }

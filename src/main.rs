@@ -95,7 +95,7 @@ enum Command {
         /// SIGTERM to SIGKILL when the guard stops the JobManager on its own.
         #[arg(long, value_parser = humantime::parse_duration)]
         stop_grace: Duration,
-        /// The initial lease, CLOCK_MONOTONIC nanoseconds.
+        /// The initial lease, CLOCK_BOOTTIME nanoseconds.
         #[arg(long)]
         lease_until_ns: u64,
         /// The JobManager's command.

@@ -25,6 +25,15 @@
 //! * `--term-delay DURATION` (default `0s`): on SIGTERM or SIGINT, record `term`, wait this
 //!   long (a slow shutdown), record `stop`, exit 0.
 //! * `--ignore-term`: ignore SIGTERM entirely (only SIGKILL stops it; SIGINT still does).
+//! * `--flood RATE` (bytes per second, 0 = as fast as the pipes take it): two threads write
+//!   lines of 1000 bytes to stdout and to stderr, each at RATE, for the process lifetime (a
+//!   chatty JobManager whose output nobody may drain).
+//! * `--fork-child`: fork a child that stays in the stand-in's process group, ignores SIGTERM
+//!   (only SIGKILL stops it) and keeps the `--exclusive` lock's file open, so that a surviving
+//!   child shows up as an `overlap` of the next stand-in; recorded as a `child` event with its
+//!   `child_pid` (Flink's helper processes, which a process-group kill must reach).
+//! * `--invalid-utf8`: at start, write a line with bytes that are not UTF-8 to stderr, before
+//!   the `started` line.
 //!
 //! HTTP (HTTP/1.1, one request per connection, `Connection: close`):
 //! * `GET /overview`: 200 `{"taskmanagers":0,"slots-total":0,"slots-available":0,
@@ -83,6 +92,15 @@ struct Args {
     /// Ignore SIGTERM (only SIGKILL stops the process).
     #[arg(long)]
     ignore_term: bool,
+    /// Write 1000-byte lines to stdout and stderr at this many bytes per second each (0: flat out).
+    #[arg(long)]
+    flood: Option<u64>,
+    /// Fork a child in the same process group that ignores SIGTERM and holds the exclusive file.
+    #[arg(long)]
+    fork_child: bool,
+    /// Write a line that is not UTF-8 to stderr at start.
+    #[arg(long)]
+    invalid_utf8: bool,
 }
 
 /// Process-wide state shared by the HTTP and signal threads.
@@ -169,6 +187,9 @@ fn main() {
         events,
     });
     state.record("start", json!({ "port": args.port }));
+    if args.invalid_utf8 {
+        let _ = std::io::stderr().write_all(b"standin-jobmanager: not UTF-8: \xff\xfe\xc3(\n");
+    }
     eprintln!(
         "standin-jobmanager {}: pid {pid} started (start-delay {}, term-delay {}{})",
         args.name,
@@ -179,6 +200,12 @@ fn main() {
 
     if let Some(path) = &args.exclusive {
         take_exclusive(&state, path);
+    }
+    if args.fork_child {
+        fork_child(&state);
+    }
+    if let Some(rate) = args.flood {
+        flood(&args.name, rate);
     }
 
     {
@@ -220,6 +247,53 @@ fn main() {
                 std::thread::sleep(Duration::from_millis(10));
             }
         }
+    }
+}
+
+/// Forks a child that only sleeps: it inherits the process group, the blocked SIGTERM and the
+/// open exclusive file (the lock lives as long as any descriptor of it).
+fn fork_child(state: &State) {
+    // SAFETY: the child only calls nanosleep, which is async-signal-safe.
+    match unsafe { nix::unistd::fork() } {
+        Ok(nix::unistd::ForkResult::Child) => loop {
+            std::thread::sleep(Duration::from_secs(3600));
+        },
+        Ok(nix::unistd::ForkResult::Parent { child }) => {
+            state.record("child", json!({ "child_pid": child.as_raw() }));
+        }
+        Err(e) => eprintln!("standin-jobmanager {}: fork: {e}", state.name),
+    }
+}
+
+/// Starts two threads that write `rate` bytes per second (0: as fast as possible) of 1000-byte
+/// lines to stdout and to stderr.
+fn flood(name: &str, rate: u64) {
+    for to_stderr in [false, true] {
+        let line = format!(
+            "{:<999}\n",
+            format!("standin-jobmanager {name} flooding {}", if to_stderr { "stderr" } else { "stdout" })
+        );
+        std::thread::spawn(move || {
+            let started = Instant::now();
+            let mut written: u64 = 0;
+            loop {
+                let result = if to_stderr {
+                    std::io::stderr().write_all(line.as_bytes())
+                } else {
+                    std::io::stdout().write_all(line.as_bytes())
+                };
+                if result.is_err() {
+                    return;
+                }
+                written += line.len() as u64;
+                if rate > 0 {
+                    let due = Duration::from_secs_f64(written as f64 / rate as f64);
+                    if let Some(ahead) = due.checked_sub(started.elapsed()) {
+                        std::thread::sleep(ahead);
+                    }
+                }
+            }
+        });
     }
 }
 
