@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::record::{Event, Failover, Micros, Record};
+use super::record::{add_ms, Event, Failover, Micros, Record};
 
 /// One interval of a host: leadership or JobManager running.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -211,7 +211,7 @@ fn close_inferred(
             let start = f.figures.outage_start?;
             Some(match kind {
                 Kind::JobManager => start,
-                Kind::Leadership => start + f.figures.detection_ms.unwrap_or(0) as i64 * 1000,
+                Kind::Leadership => add_ms(start, f.figures.detection_ms.unwrap_or(0)),
             })
         })
         .find(|&at| bound.map_or(true, |bound| at <= bound));
@@ -344,7 +344,7 @@ pub fn overlaps(hosts: &[Host]) -> Vec<Overlap> {
                     nodes: [node_a.to_string(), node_b.to_string()],
                     start,
                     end,
-                    length_us: end - start,
+                    length_us: end.saturating_sub(start),
                     inferred,
                 });
             }
