@@ -14,6 +14,9 @@ pub mod record;
 pub mod report;
 pub mod timeline;
 
+#[cfg(test)]
+mod fuzz;
+
 use std::ffi::OsString;
 use std::io::{Read, Write};
 use std::path::PathBuf;
