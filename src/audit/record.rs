@@ -76,7 +76,7 @@ pub fn printable(text: &str) -> Cow<'_, str> {
 }
 
 /// One audit record.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Record {
     /// `timestamp`: the writing host's wall clock.
     pub at: Micros,
@@ -95,7 +95,7 @@ pub struct Record {
 /// An audit event and its own fields. Fields that the rebuild needs are required; a record
 /// without them is malformed. The others are optional, so that a missing detail never costs the
 /// record.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize)]
 #[serde(tag = "event")]
 pub enum Event {
     /// The daemon started and contends for leadership.
@@ -201,7 +201,7 @@ pub enum Event {
 }
 
 /// The figures of one failover, as the new leader logged them. Durations in milliseconds.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize)]
 pub struct Failover {
     /// The new leadership term.
     pub epoch: u64,
