@@ -93,7 +93,10 @@ fn a_clean_handover_is_one_failover_within_budget() {
     assert_eq!(jm1["jobmanager"][0]["end"], "2026-11-22T10:30:02.100000Z");
     assert_eq!(jm1["jobmanager"][0]["ended_by"], "jobmanager_stopped:Shutdown");
     assert_eq!(jm1["leadership"][0]["ended_by"], "exited");
-    assert_eq!(report["skipped_lines"], serde_json::json!({"malformed": 0, "foreign": 10, "unsupported_version": 0}));
+    assert_eq!(
+        report["skipped_lines"],
+        serde_json::json!({"damaged": 0, "malformed": 0, "foreign": 10, "unsupported_version": 0})
+    );
 }
 
 #[test]
@@ -198,19 +201,195 @@ fn files_in_any_order_and_lines_out_of_order_give_the_same_answer() {
 }
 
 #[test]
-fn foreign_and_damaged_lines_are_skipped_and_counted() {
-    let output = audit(&["--format", "json"], &fixtures(&["mixed/jm1.log", "mixed/jm2.log"]));
-    assert_eq!(code(&output), 0);
+fn foreign_lines_are_skipped_and_damaged_records_named() {
+    let logs = fixtures(&["mixed/jm1.log", "mixed/jm2.log"]);
+    let output = audit(&["--format", "json"], &logs);
+    assert_eq!(code(&output), 3, "damaged records make the audit inconclusive");
     let report = json(&output);
-    assert_eq!(report["skipped_lines"], serde_json::json!({"malformed": 4, "foreign": 15, "unsupported_version": 1}));
+    assert_eq!(report["ok"], false);
+    assert_eq!(
+        report["skipped_lines"],
+        serde_json::json!({"damaged": 4, "malformed": 0, "foreign": 15, "unsupported_version": 1})
+    );
+    let named: Vec<(String, u64, Value)> = report["damaged"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            let source = d["source"].as_str().unwrap();
+            (source.rsplit('/').next().unwrap().to_string(), d["line"].as_u64().unwrap(), d["event"].clone())
+        })
+        .collect();
+    assert_eq!(
+        named,
+        [
+            ("jm1.log".to_string(), 9, Value::Null),
+            ("jm2.log".to_string(), 3, Value::from("session_disconnected")),
+            ("jm2.log".to_string(), 5, Value::Null),
+            ("jm2.log".to_string(), 14, Value::Null),
+        ]
+    );
     assert_eq!(report["input"]["lines"], 33);
     assert_eq!(report["input"]["audit_records"], 11);
     assert_eq!(report["summary"]["count"], 1);
     assert_eq!(report["summary"]["max_ms"], 15_205);
 
-    let text = stdout(&audit(&[], &fixtures(&["mixed/jm1.log", "mixed/jm2.log"])));
-    assert!(text
-        .ends_with("read 33 lines: 11 audit records; skipped 15 foreign, 4 malformed, 1 of another schema version\n"));
+    let output = audit(&[], &logs);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("4 damaged audit records (first: ") && stderr.contains("mixed/jm1.log:9)"), "{stderr}");
+    assert!(stderr.contains("--tolerate-damaged"), "{stderr}");
+    let text = stdout(&output);
+    assert!(text.contains("mixed/jm2.log:3   session_disconnected  timestamp \"yesterday\" is not"), "{text}");
+    assert!(text.ends_with(
+        "read 33 lines: 11 audit records; skipped 15 foreign, 4 damaged, 0 malformed, 1 of another schema version\n"
+    ));
+
+    let tolerated = audit(&["--tolerate-damaged"], &logs);
+    assert_eq!(code(&tolerated), 0);
+    assert!(tolerated.stderr.is_empty());
+    assert!(stdout(&tolerated).contains("4 damaged audit records; tolerated (--tolerate-damaged)"));
+}
+
+/// The text output, with every byte outside printable ASCII, tab and newline rejected (UTF-8
+/// text such as `→` and `…` is fine).
+fn terminal_safe(output: &Output) -> String {
+    let text = stdout(output);
+    if let Some(c) = text.chars().find(|&c| c.is_control() && c != '\n') {
+        panic!("control character {c:?} in the output: {text}");
+    }
+    text
+}
+
+#[test]
+fn a_budget_verdict_of_the_wrong_type_does_not_hide_the_failover() {
+    // Both over-budget records carry `"within_budget":"false"` (a string).
+    let logs = fixtures(&["over-budget/jm1.log", "hostile/string-budget-jm2.log"]);
+    for args in [&[][..], &["--tolerate-damaged"]] {
+        let output = audit(args, &logs);
+        assert_eq!(code(&output), 1, "the failover is over budget, damaged or not");
+        let text = terminal_safe(&output);
+        assert!(
+            text.contains("1 failover: outage p50 42.340s, p95 42.340s, max 42.340s; 1 over the 30s budget"),
+            "{text}"
+        );
+        assert!(
+            text.contains("string-budget-jm2.log:7  failover_completed  field within_budget: invalid type"),
+            "{text}"
+        );
+        assert!(text.contains("the record is kept without it"), "{text}");
+    }
+    let report = json(&audit(&["--format", "json"], &logs));
+    assert_eq!(report["summary"]["violations"], 1);
+    assert_eq!(report["failovers"][0]["logged_within_budget"], Value::Null);
+    assert_eq!(report["damaged"][0]["kept"], true);
+}
+
+#[test]
+fn a_cut_short_spawn_makes_the_audit_inconclusive() {
+    // jm2's `jobmanager_spawned` (the start of the overlap) is cut after `"epoch":12,`.
+    let logs = fixtures(&["overlap/jm1.log", "hostile/cut-spawned-jm2.log", "overlap/jm3.log"]);
+    let output = audit(&[], &logs);
+    assert_eq!(code(&output), 3, "the overlap cannot be seen, so the audit cannot say ok");
+    let text = terminal_safe(&output);
+    assert!(text.contains("1 damaged audit record; they could hide a failover or an overlap"), "{text}");
+    assert!(
+        text.contains("cut-spawned-jm2.log:4  jobmanager_spawned  not complete JSON (cut short or corrupted)"),
+        "{text}"
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("1 damaged audit record (first: ") && stderr.contains("cut-spawned-jm2.log:4)"),
+        "{stderr}"
+    );
+
+    let report = json(&audit(&["--format", "json"], &logs));
+    assert_eq!(report["ok"], false);
+    assert_eq!(report["damaged"][0]["event"], "jobmanager_spawned");
+    assert_eq!(report["damaged"][0]["line"], 4);
+
+    let tolerated = audit(&["--tolerate-damaged", "--format", "json"], &logs);
+    assert_eq!(code(&tolerated), 0, "the user accepts judging by the readable records");
+    let report = json(&tolerated);
+    assert_eq!((report["ok"].as_bool(), report["tolerate_damaged"].as_bool()), (Some(true), Some(true)));
+    assert_eq!(report["skipped_lines"]["damaged"], 1);
+}
+
+/// Runs the audit with `--format json` and `--timeline`; returns the exit code, the report and
+/// the SVG, after checking that nothing panicked and the SVG holds no character XML forbids.
+fn json_and_timeline(args: &[&str], logs: &[PathBuf]) -> (i32, Value, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let svg = dir.path().join("t.svg");
+    let mut all = vec!["--format", "json", "--timeline", svg.to_str().unwrap()];
+    all.extend_from_slice(args);
+    let output = audit(&all, logs);
+    let code = code(&output);
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(text.trim_end().ends_with("</svg>"));
+    if let Some(c) = text.chars().find(|&c| c.is_control() && c != '\n') {
+        panic!("{c:?} in the SVG");
+    }
+    assert!(!text.contains("&#"), "no character references (control characters are invalid in XML even so)");
+    (code, json(&output), text)
+}
+
+#[test]
+fn a_duration_reaching_past_the_year_9999_is_a_named_damaged_field() {
+    // `detection_ms` 300000000000000 (9500 years) in jm2's `failover_completed`.
+    let logs = fixtures(&["crash/jm1.log", "hostile/huge-detection-jm2.log"]);
+    let (code, report, _) = json_and_timeline(&[], &logs);
+    assert_eq!(code, 3);
+    assert_eq!(report["damaged"][0]["line"], 10);
+    assert_eq!(
+        report["damaged"][0]["problem"],
+        "field detection_ms: 300000000000000 ms reaches past the year 9999; the record is kept without it"
+    );
+    assert_eq!(report["summary"]["count"], 1, "the failover is kept without the field");
+    assert_eq!(report["failovers"][0]["detection_ms"], Value::Null);
+    let (code, _, _) = json_and_timeline(&["--tolerate-damaged"], &logs);
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn an_outage_start_in_the_year_9999_is_a_named_damaged_record() {
+    // jm2's `failover_completed` says the outage began at 9999-12-31T23:59:59.999Z, after its
+    // `ready_at`.
+    let logs = fixtures(&["crash/jm1.log", "hostile/year-9999-jm2.log"]);
+    let (code, report, _) = json_and_timeline(&[], &logs);
+    assert_eq!(code, 3);
+    assert_eq!(report["damaged"][0]["event"], "failover_completed");
+    assert_eq!(report["damaged"][0]["problem"], "outage_start lies after ready_at");
+    assert_eq!(report["summary"]["count"], 0);
+}
+
+#[test]
+fn a_history_at_the_end_of_the_year_9999_is_drawn_and_reported() {
+    // The crash scenario moved to 9999-12-31T23:xx with a detection of an hour: jm1's inferred
+    // leadership end (outage start + detection) lies past the last time RFC 3339 can write.
+    let logs = fixtures(&["hostile/far-future-jm1.log", "hostile/far-future-jm2.log"]);
+    let (code, report, svg) = json_and_timeline(&[], &logs);
+    assert_eq!(code, 0);
+    assert_eq!(report["failovers"][0]["outage_start"], "9999-12-31T23:20:13.900000Z");
+    assert_eq!(report["hosts"][0]["leadership"][0]["end"], "9999-12-31T23:59:59.999999Z", "saturated");
+    assert!(svg.contains("jm1→jm2 15.205s"), "{svg}");
+}
+
+#[test]
+fn node_names_cannot_write_to_the_terminal() {
+    // jm1's node id holds an OSC title sequence, BEL, a clear-screen sequence, 200 characters
+    // and a right-to-left override; jm2's a newline and a fake summary line.
+    let logs = fixtures(&["hostile/escapes-jm1.log", "hostile/escapes-jm2.log"]);
+    let output = audit(&[], &logs);
+    assert_eq!(code(&output), 0);
+    let text = terminal_safe(&output);
+    assert!(text.contains(r"jm1\u{1b}]0;owned\u{7}\u{1b}[2Jxxx"), "{text}");
+    assert!(text.contains(r"xx\u{202e} -> jm2\nread 99 lines: 0 audit records  handover"), "{text}");
+    assert_eq!(text.lines().filter(|l| l.starts_with("read ")).count(), 1, "{text}");
+
+    let (code, report, svg) = json_and_timeline(&[], &logs);
+    assert_eq!(code, 0);
+    assert_eq!(report["hosts"][1]["node"], "jm2\nread 99 lines: 0 audit records", "JSON keeps the id exactly");
+    assert!(svg.contains(r">jm2\nread 99 lines: 0 audit records<"), "escaped in the SVG");
 }
 
 #[test]

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::record::{parse_line, Line, Record};
+use super::record::{parse_line, Damage, Line, Record};
 
 /// Lines longer than this are not read into memory; they cannot be audit records (which are
 /// well under 4 KiB) and count as foreign.
@@ -61,7 +61,11 @@ pub struct Tally {
     pub lines: u64,
     /// Audit records of schema version 1.
     pub audit: u64,
-    /// Damaged lines: cut-short or corrupted JSON, audit records missing a required field.
+    /// Damaged audit records of known events (or lines that may have been one): each is named
+    /// in [`Reading::damaged`] and makes the audit inconclusive.
+    pub damaged: u64,
+    /// Other damaged lines: broken JSON of another target, or an unreadable record of an event
+    /// this reader does not know.
     pub malformed: u64,
     /// Other lines: the JobManager's output, other logs of the daemon, other programs' text or
     /// JSON, lines over [`MAX_LINE`].
@@ -73,7 +77,57 @@ pub struct Tally {
 impl Tally {
     /// Lines skipped (not blank, not a usable audit record).
     pub fn skipped(&self) -> u64 {
-        self.malformed + self.foreign + self.unsupported_version
+        self.damaged + self.malformed + self.foreign + self.unsupported_version
+    }
+}
+
+/// Damaged records named at most; the rest are counted only.
+pub const MAX_NAMED: usize = 100;
+
+/// Problems are cut to this many characters (they may quote the line).
+const MAX_PROBLEM: usize = 200;
+
+/// A damaged audit record, named by where it is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DamagedLine {
+    /// The file (or `standard input`).
+    pub source: String,
+    /// Its line number, from 1.
+    pub line: u64,
+    /// The event, when the line shows one this reader knows.
+    pub event: Option<&'static str>,
+    /// What is wrong.
+    pub problem: String,
+    /// The record was used without its one unreadable optional field.
+    pub kept: bool,
+}
+
+/// What was read: the tally, and the first [`MAX_NAMED`] damaged records by name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reading {
+    /// Lines read, kept and skipped.
+    pub tally: Tally,
+    /// Damaged records in input order, at most [`MAX_NAMED`] (`tally.damaged` counts all).
+    pub damaged: Vec<DamagedLine>,
+}
+
+impl Reading {
+    fn damage(&mut self, source: &str, line: u64, damage: &Damage) {
+        self.tally.damaged += 1;
+        if self.damaged.len() < MAX_NAMED {
+            let mut problem = damage.problem.clone();
+            if let Some((cut, _)) = problem.char_indices().nth(MAX_PROBLEM) {
+                problem.truncate(cut);
+                problem.push('…');
+            }
+            self.damaged.push(DamagedLine {
+                source: source.to_string(),
+                line,
+                event: damage.event,
+                problem,
+                kept: damage.kept.is_some(),
+            });
+        }
     }
 }
 
@@ -118,7 +172,7 @@ pub fn read_sources(
     sources: &[Source],
     stdin: &mut dyn Read,
     mut sink: impl FnMut(Record),
-) -> Result<Tally, InputError> {
+) -> Result<Reading, InputError> {
     let mut opened: Vec<Option<File>> = Vec::with_capacity(sources.len());
     for source in sources {
         opened.push(match source {
@@ -133,42 +187,57 @@ pub fn read_sources(
             }
         });
     }
-    let mut tally = Tally::default();
+    let mut reading = Reading::default();
     for (source, file) in sources.iter().zip(opened) {
+        let name = source.name();
         let result = match file {
-            Some(file) => read_lines(file, &mut tally, &mut sink),
-            None => read_lines(&mut *stdin, &mut tally, &mut sink),
+            Some(file) => read_lines(file, &name, &mut reading, &mut sink),
+            None => read_lines(&mut *stdin, &name, &mut reading, &mut sink),
         };
-        result.map_err(|error| InputError::Unreadable { name: source.name(), error })?;
+        result.map_err(|error| InputError::Unreadable { name, error })?;
     }
-    Ok(tally)
+    Ok(reading)
 }
 
-/// Reads one stream line by line, never holding more than one line of at most [`MAX_LINE`].
-pub fn read_lines(reader: impl Read, tally: &mut Tally, sink: &mut impl FnMut(Record)) -> io::Result<()> {
+/// Reads one stream (`name` names it in damaged records) line by line, never holding more
+/// than one line of at most [`MAX_LINE`].
+pub fn read_lines(
+    reader: impl Read,
+    name: &str,
+    reading: &mut Reading,
+    sink: &mut impl FnMut(Record),
+) -> io::Result<()> {
     let mut reader = BufReader::with_capacity(64 * 1024, reader);
     let mut line = Vec::with_capacity(4096);
+    let mut number = 0u64;
     loop {
         line.clear();
         let n = (&mut reader).take(MAX_LINE as u64).read_until(b'\n', &mut line)?;
         if n == 0 {
             return Ok(());
         }
-        tally.lines += 1;
+        number += 1;
+        reading.tally.lines += 1;
         if line.len() >= MAX_LINE && line.last() != Some(&b'\n') {
             skip_rest_of_line(&mut reader)?;
-            tally.foreign += 1;
+            reading.tally.foreign += 1;
             continue;
         }
         match parse_line(&line) {
             Line::Blank => {}
             Line::Audit(record) => {
-                tally.audit += 1;
+                reading.tally.audit += 1;
                 sink(*record);
             }
-            Line::Foreign => tally.foreign += 1,
-            Line::UnsupportedVersion => tally.unsupported_version += 1,
-            Line::Malformed => tally.malformed += 1,
+            Line::Foreign => reading.tally.foreign += 1,
+            Line::UnsupportedVersion => reading.tally.unsupported_version += 1,
+            Line::Malformed => reading.tally.malformed += 1,
+            Line::Damaged(damage) => {
+                reading.damage(name, number, &damage);
+                if let Some(record) = damage.kept {
+                    sink(*record);
+                }
+            }
         }
         if line.capacity() > 64 * 1024 {
             line = Vec::with_capacity(4096);
@@ -200,10 +269,10 @@ mod tests {
     use super::*;
 
     fn tally_of(input: &[u8]) -> (Tally, Vec<Record>) {
-        let mut tally = Tally::default();
+        let mut reading = Reading::default();
         let mut records = Vec::new();
-        read_lines(input, &mut tally, &mut |r| records.push(r)).unwrap();
-        (tally, records)
+        read_lines(input, "input", &mut reading, &mut |r| records.push(r)).unwrap();
+        (reading.tally, records)
     }
 
     #[test]

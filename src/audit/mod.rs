@@ -14,13 +14,16 @@ pub mod record;
 pub mod report;
 pub mod timeline;
 
+#[cfg(test)]
+mod fuzz;
+
 use std::ffi::OsString;
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use input::{InputError, Source, Tally};
+use input::{DamagedLine, InputError, Reading, Source, Tally};
 use rebuild::History;
 use record::Record;
 use report::Summary;
@@ -32,6 +35,9 @@ pub const EXIT_FINDINGS: u8 = 1;
 /// Exit code: unusable input (a missing or unreadable file, no audit record at all), or the
 /// timeline could not be written.
 pub const EXIT_UNUSABLE: u8 = 2;
+/// Exit code: no finding, but damaged audit records that could hide one (without
+/// `--tolerate-damaged`).
+pub const EXIT_DAMAGED: u8 = 3;
 
 /// The budget failovers are judged against unless `--budget` says otherwise; the same as the
 /// daemon's default `failover.budget`.
@@ -50,6 +56,10 @@ pub struct Args {
     /// Also draw the history as a self-contained SVG into this file.
     #[arg(long, value_name = "FILE")]
     pub timeline: Option<PathBuf>,
+    /// Judge by the readable records even when some audit records are damaged (they are still
+    /// named); without it damaged records make the audit exit 3.
+    #[arg(long)]
+    pub tolerate_damaged: bool,
     /// Log files of the daemons, glob patterns (quoted), or `-` for standard input; the daemon's
     /// JSON lines or `journalctl -o json` exports, in any order.
     #[arg(required = true, value_name = "LOG")]
@@ -61,7 +71,8 @@ pub struct Args {
 pub enum Format {
     /// A table of failovers, a summary and the overlaps.
     Text,
-    /// One JSON object: `failovers`, `summary`, `overlaps`, `hosts`, `skipped_lines`, `input`.
+    /// One JSON object: `failovers`, `summary`, `overlaps`, `hosts`, `damaged`, `skipped_lines`,
+    /// `input`.
     Json,
 }
 
@@ -81,9 +92,9 @@ fn no_records(tally: &Tally) -> String {
         return "it is empty".into();
     }
     format!(
-        "{} lines, {} foreign, {} malformed, {} of another schema version; give the daemons' JSON logs \
-         (--log-format json) or `journalctl -o json` exports",
-        tally.lines, tally.foreign, tally.malformed, tally.unsupported_version
+        "{} lines, {} foreign, {} damaged, {} malformed, {} of another schema version; give the daemons' \
+         JSON logs (--log-format json) or `journalctl -o json` exports",
+        tally.lines, tally.foreign, tally.damaged, tally.malformed, tally.unsupported_version
     )
 }
 
@@ -94,6 +105,10 @@ pub struct Audit {
     pub budget: Duration,
     /// What was read and skipped.
     pub tally: Tally,
+    /// Damaged audit records by name (the first [`input::MAX_NAMED`]).
+    pub damaged: Vec<DamagedLine>,
+    /// Damaged records do not by themselves fail the audit.
+    pub tolerate_damaged: bool,
     /// The rebuilt history.
     pub history: History,
     /// Outage statistics, violations and overlaps.
@@ -102,36 +117,51 @@ pub struct Audit {
 
 impl Audit {
     /// Rebuilds the history from audit records in any order.
-    pub fn from_records(records: Vec<Record>, tally: Tally, budget: Duration) -> Audit {
+    pub fn from_records(records: Vec<Record>, reading: Reading, budget: Duration, tolerate_damaged: bool) -> Audit {
         let history = rebuild::rebuild(records, budget);
         let summary = Summary::of(&history, budget);
-        Audit { budget, tally, history, summary }
+        Audit { budget, tally: reading.tally, damaged: reading.damaged, tolerate_damaged, history, summary }
     }
 
-    /// [`EXIT_OK`] when every failover is within budget and nothing overlaps, else
-    /// [`EXIT_FINDINGS`].
+    /// [`EXIT_FINDINGS`] when a failover is over budget or two JobManagers overlap; else
+    /// [`EXIT_DAMAGED`] when damaged records could hide one and are not tolerated; else
+    /// [`EXIT_OK`].
     pub fn exit_code(&self) -> u8 {
-        if self.summary.violations == 0 && self.summary.overlaps == 0 {
-            EXIT_OK
-        } else {
+        if self.summary.violations > 0 || self.summary.overlaps > 0 {
             EXIT_FINDINGS
+        } else if self.inconclusive() {
+            EXIT_DAMAGED
+        } else {
+            EXIT_OK
         }
+    }
+
+    /// Damaged records could hide a finding and the user did not accept that.
+    pub fn inconclusive(&self) -> bool {
+        self.tally.damaged > 0 && !self.tolerate_damaged
     }
 }
 
 /// Reads `sources` (standard input from `stdin`) and audits them.
-pub fn audit(sources: &[Source], stdin: &mut dyn Read, budget: Duration) -> Result<Audit, AuditError> {
+pub fn audit(
+    sources: &[Source],
+    stdin: &mut dyn Read,
+    budget: Duration,
+    tolerate_damaged: bool,
+) -> Result<Audit, AuditError> {
     let mut records = Vec::new();
-    let tally = input::read_sources(sources, stdin, |record| records.push(record))?;
+    let reading = input::read_sources(sources, stdin, |record| records.push(record))?;
     if records.is_empty() {
-        return Err(AuditError::NoRecords(tally));
+        return Err(AuditError::NoRecords(reading.tally));
     }
-    Ok(Audit::from_records(records, tally, budget))
+    Ok(Audit::from_records(records, reading, budget, tolerate_damaged))
 }
 
 /// Runs the subcommand with explicit streams; returns the exit code.
 pub fn run(args: &Args, stdin: &mut dyn Read, stdout: &mut dyn Write, stderr: &mut dyn Write) -> u8 {
-    let result = input::expand(&args.logs).map_err(AuditError::from).and_then(|s| audit(&s, stdin, args.budget));
+    let result = input::expand(&args.logs)
+        .map_err(AuditError::from)
+        .and_then(|s| audit(&s, stdin, args.budget, args.tolerate_damaged));
     let audit = match result {
         Ok(audit) => audit,
         Err(e) => {
@@ -151,6 +181,18 @@ pub fn run(args: &Args, stdin: &mut dyn Read, stdout: &mut dyn Write, stderr: &m
     };
     // A closed stdout (`| head`) is not an error of the audit.
     let _ = stdout.write_all(output.as_bytes()).and_then(|()| stdout.flush());
+    if audit.inconclusive() {
+        let first = audit.damaged.first().map(|d| format!(" (first: {}:{})", record::printable(&d.source), d.line));
+        let _ = writeln!(
+            stderr,
+            "flink-ha-supervisor audit: {} damaged audit record{}{} may hide a failover or an overlap; repair or \
+             remove {}, or pass --tolerate-damaged to judge by the readable records",
+            audit.tally.damaged,
+            if audit.tally.damaged == 1 { "" } else { "s" },
+            first.unwrap_or_default(),
+            if audit.tally.damaged == 1 { "it" } else { "them" },
+        );
+    }
     audit.exit_code()
 }
 

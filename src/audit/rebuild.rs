@@ -2,12 +2,12 @@
 //! intervals, every failover, and every overlap of two hosts' JobManagers (split brain). The
 //! rules are those of docs/audit-events.md, "Rebuild rules".
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
 use serde::Serialize;
 
-use super::record::{Event, Failover, Micros, Record};
+use super::record::{add_ms, Event, Failover, Micros, Record};
 
 /// One interval of a host: leadership or JobManager running.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -104,13 +104,15 @@ pub struct History {
 pub fn sort_and_dedupe(records: &mut Vec<Record>) -> usize {
     records.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.node.cmp(&b.node)));
     let before = records.len();
+    // Duplicates share time and node: only one such group is held in a set at a time, so a
+    // log of many records with one timestamp costs linear time, not quadratic.
+    let mut group: HashSet<Record> = HashSet::new();
     let mut kept: Vec<Record> = Vec::with_capacity(records.len());
-    let mut group_start = 0;
     for record in records.drain(..) {
-        if kept.get(group_start).is_some_and(|first| first.at != record.at || first.node != record.node) {
-            group_start = kept.len();
+        if kept.last().is_some_and(|last| last.at != record.at || last.node != record.node) {
+            group.clear();
         }
-        if !kept[group_start..].contains(&record) {
+        if group.insert(record.clone()) {
             kept.push(record);
         }
     }
@@ -211,7 +213,7 @@ fn close_inferred(
             let start = f.figures.outage_start?;
             Some(match kind {
                 Kind::JobManager => start,
-                Kind::Leadership => start + f.figures.detection_ms.unwrap_or(0) as i64 * 1000,
+                Kind::Leadership => add_ms(start, f.figures.detection_ms.unwrap_or(0)),
             })
         })
         .find(|&at| bound.map_or(true, |bound| at <= bound));
@@ -344,7 +346,7 @@ pub fn overlaps(hosts: &[Host]) -> Vec<Overlap> {
                     nodes: [node_a.to_string(), node_b.to_string()],
                     start,
                     end,
-                    length_us: end - start,
+                    length_us: end.saturating_sub(start),
                     inferred,
                 });
             }

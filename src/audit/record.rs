@@ -16,13 +16,29 @@ pub const AUDIT_TARGET: &str = "audit";
 /// A point in time: microseconds since the Unix epoch (UTC).
 pub type Micros = i64;
 
-/// Parses an RFC 3339 UTC timestamp (`2026-11-22T18:22:20.628980Z`) to microseconds.
+/// The last instant RFC 3339 can write: 9999-12-31T23:59:59.999999Z. Times read are never
+/// later; times computed from them (an outage start plus a duration) saturate here.
+pub const MAX_TIME: Micros = 253_402_300_800_000_000 - 1;
+
+/// The longest duration a record may carry, ms: the whole range of [`MAX_TIME`]. Anything
+/// longer cannot be a measured duration and makes the field unreadable.
+pub const MAX_DURATION_MS: u64 = MAX_TIME as u64 / 1000;
+
+/// Parses an RFC 3339 UTC timestamp (`2026-11-22T18:22:20.628980Z`) to microseconds, from
+/// 1970 to [`MAX_TIME`].
 pub fn parse_time(text: &str) -> Option<Micros> {
     let at = humantime::parse_rfc3339(text).ok()?;
-    i64::try_from(at.duration_since(UNIX_EPOCH).ok()?.as_micros()).ok()
+    i64::try_from(at.duration_since(UNIX_EPOCH).ok()?.as_micros()).ok().filter(|&at| at <= MAX_TIME)
 }
 
-/// Formats microseconds since the epoch as RFC 3339 UTC with microseconds.
+/// `at` plus `ms` milliseconds, saturating at [`MAX_TIME`].
+pub fn add_ms(at: Micros, ms: u64) -> Micros {
+    let us = i64::try_from(ms).unwrap_or(i64::MAX).saturating_mul(1000);
+    at.saturating_add(us).min(MAX_TIME)
+}
+
+/// Formats microseconds since the epoch as RFC 3339 UTC with microseconds. Times outside
+/// 1970 ..= [`MAX_TIME`] (which no record holds) print as the nearest end of that range.
 pub fn format_time(at: Micros) -> String {
     humantime::format_rfc3339_micros(to_system_time(at)).to_string()
 }
@@ -33,11 +49,34 @@ pub fn format_time_millis(at: Micros) -> String {
 }
 
 fn to_system_time(at: Micros) -> SystemTime {
-    UNIX_EPOCH + Duration::from_micros(at.max(0) as u64)
+    UNIX_EPOCH + Duration::from_micros(at.clamp(0, MAX_TIME) as u64)
+}
+
+/// Text read from the logs (node ids, causes, reasons, file names) made safe for a terminal:
+/// control characters (escape sequences, newlines), backslashes and the invisible characters
+/// that reorder text are written as Rust-style escapes (`\u{1b}`, `\n`, `\\`).
+pub fn printable(text: &str) -> Cow<'_, str> {
+    fn unsafe_char(c: char) -> bool {
+        c.is_control()
+            || c == '\\'
+            || matches!(c, '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}')
+    }
+    if !text.chars().any(unsafe_char) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if unsafe_char(c) {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
 }
 
 /// One audit record.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Record {
     /// `timestamp`: the writing host's wall clock.
     pub at: Micros,
@@ -56,7 +95,7 @@ pub struct Record {
 /// An audit event and its own fields. Fields that the rebuild needs are required; a record
 /// without them is malformed. The others are optional, so that a missing detail never costs the
 /// record.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize)]
 #[serde(tag = "event")]
 pub enum Event {
     /// The daemon started and contends for leadership.
@@ -162,7 +201,7 @@ pub enum Event {
 }
 
 /// The figures of one failover, as the new leader logged them. Durations in milliseconds.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize)]
 pub struct Failover {
     /// The new leadership term.
     pub epoch: u64,
@@ -173,18 +212,25 @@ pub struct Failover {
     /// `leader_lost`, `handover` or `resigned`.
     pub cause: Option<String>,
     /// From `outage_start` to `ready_at`.
+    #[serde(deserialize_with = "required_ms")]
     pub outage_ms: u64,
     /// Outage start until the previous leader's election node was gone.
+    #[serde(default, deserialize_with = "optional_ms")]
     pub detection_ms: Option<u64>,
     /// From then until the new leader was elected.
+    #[serde(default, deserialize_with = "optional_ms")]
     pub election_ms: Option<u64>,
     /// Election to JobManager spawn.
+    #[serde(default, deserialize_with = "optional_ms")]
     pub start_ms: Option<u64>,
     /// Spawn to ready.
+    #[serde(default, deserialize_with = "optional_ms")]
     pub readiness_ms: Option<u64>,
     /// How much shorter the real outage may have been.
+    #[serde(default, deserialize_with = "optional_ms")]
     pub error_bound_ms: Option<u64>,
     /// The budget the daemon judged against.
+    #[serde(default, deserialize_with = "optional_ms")]
     pub budget_ms: Option<u64>,
     /// The daemon's verdict.
     pub within_budget: Option<bool>,
@@ -196,6 +242,23 @@ pub struct Failover {
     pub ready_at: Option<Micros>,
 }
 
+fn required_ms<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    let ms = u64::deserialize(deserializer)?;
+    if ms > MAX_DURATION_MS {
+        return Err(serde::de::Error::custom(format!("{ms} ms reaches past the year 9999")));
+    }
+    Ok(ms)
+}
+
+fn optional_ms<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
+    match Option::<u64>::deserialize(deserializer)? {
+        Some(ms) if ms > MAX_DURATION_MS => {
+            Err(serde::de::Error::custom(format!("{ms} ms reaches past the year 9999")))
+        }
+        other => Ok(other),
+    }
+}
+
 fn optional_time<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Micros>, D::Error> {
     match Option::<Cow<'de, str>>::deserialize(deserializer)? {
         None => Ok(None),
@@ -204,6 +267,30 @@ fn optional_time<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Mi
             .ok_or_else(|| serde::de::Error::custom(format!("not an RFC 3339 UTC time: {text}"))),
     }
 }
+
+/// The events whose records the rebuild reads. A record of one of them that cannot be read
+/// could hide a failover or an overlap.
+pub const KNOWN_EVENTS: [&str; 19] = [
+    "joined",
+    "session_started",
+    "elected",
+    "jobmanager_spawned",
+    "jobmanager_ready",
+    "jobmanager_exited",
+    "jobmanager_stopped",
+    "jobmanager_restarted",
+    "resigned",
+    "fenced",
+    "leadership_lost",
+    "session_disconnected",
+    "session_reconnected",
+    "session_expired",
+    "failover_completed",
+    "budget_exceeded",
+    "shutdown",
+    "exited",
+    "jobmanager_spawn_failed",
+];
 
 /// What one line of input is.
 #[derive(Debug, Clone, PartialEq)]
@@ -216,9 +303,30 @@ pub enum Line {
     Foreign,
     /// An audit record of a schema version other than 1.
     UnsupportedVersion,
-    /// A damaged line: JSON cut short or corrupted, or an audit record without a usable
-    /// `timestamp`, `node` or `event` or with a field of the wrong type.
+    /// A damaged line that cannot be the record of an event the rebuild reads: broken JSON of
+    /// another target, or an audit record of an event this reader does not know with an
+    /// unreadable `timestamp` or `node`.
     Malformed,
+    /// A record of a known event (or a line that may be one) that cannot be read as it is.
+    Damaged(Box<Damage>),
+}
+
+/// What is wrong with a damaged record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Damage {
+    /// The event, when the line shows one this reader knows.
+    pub event: Option<&'static str>,
+    /// What is wrong, in words (may quote the input: print it through [`printable`]).
+    pub problem: String,
+    /// The record without its one unreadable optional field, when that is all that is wrong;
+    /// the rebuild uses it.
+    pub kept: Option<Box<Record>>,
+}
+
+impl Damage {
+    fn line(event: Option<&'static str>, problem: impl Into<String>) -> Line {
+        Line::Damaged(Box::new(Damage { event, problem: problem.into(), kept: None }))
+    }
 }
 
 /// The few top-level fields that tell what a JSON line is; everything else is skipped unread.
@@ -247,22 +355,37 @@ struct Common {
     epoch: Option<u64>,
 }
 
+/// Fields that are never dropped to keep a record: without them it says something else.
+const ESSENTIAL: [&str; 8] = ["timestamp", "level", "v", "event", "node", "target", "epoch", "outage_ms"];
+
+/// Records with more fields than this are not searched for the one unreadable field.
+const MAX_SALVAGE_FIELDS: usize = 64;
+
+/// Where a line came from: the daemon's own stream (a line starting with `{"` is one of its
+/// records), or after a syslog-style prefix (other programs' text is common there).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Context {
+    Own,
+    Prefixed,
+}
+
 /// Classifies one line (without its newline): as the daemon writes it, as `journalctl -o json`
 /// exports it, or with a syslog-style prefix before the JSON.
 pub fn parse_line(line: &[u8]) -> Line {
-    parse_with_fallback_time(line, None, true)
+    parse_with_fallback_time(line, None, true, Context::Own)
 }
 
-fn parse_with_fallback_time(line: &[u8], fallback_at: Option<Micros>, unwrap_journal: bool) -> Line {
+fn parse_with_fallback_time(line: &[u8], fallback_at: Option<Micros>, unwrap_journal: bool, context: Context) -> Line {
     let line = line.trim_ascii();
     if line.is_empty() {
         return Line::Blank;
     }
     if line[0] != b'{' {
         // Plain text; or a prefixed record (`journalctl -o short`, syslog files): try the JSON
-        // after the prefix when the line names the audit target.
-        return match find(line, b"\"target\":\"audit\"").and_then(|_| line.iter().position(|&b| b == b'{')) {
-            Some(brace) => match parse_with_fallback_time(&line[brace..], fallback_at, false) {
+        // after the prefix when the line shows an audit record.
+        let audit_like = find(line, b"\"target\":\"audit\"").is_some() || visible_event(line).is_some();
+        return match find(line, b"{\"").filter(|_| audit_like) {
+            Some(brace) => match parse_with_fallback_time(&line[brace..], fallback_at, false, Context::Prefixed) {
                 Line::Malformed | Line::Blank => Line::Foreign,
                 other => other,
             },
@@ -271,7 +394,7 @@ fn parse_with_fallback_time(line: &[u8], fallback_at: Option<Micros>, unwrap_jou
     }
     let envelope: Envelope = match serde_json::from_slice(line) {
         Ok(envelope) => envelope,
-        Err(_) => return Line::Malformed,
+        Err(_) => return broken(line, context),
     };
     if envelope.target.as_ref().and_then(Value::as_str) == Some(AUDIT_TARGET) {
         return parse_audit(line, fallback_at);
@@ -284,12 +407,12 @@ fn parse_with_fallback_time(line: &[u8], fallback_at: Option<Micros>, unwrap_jou
                 _ => None,
             });
             match message {
-                Value::String(text) => parse_with_fallback_time(text.as_bytes(), realtime, false),
+                Value::String(text) => parse_with_fallback_time(text.as_bytes(), realtime, false, Context::Own),
                 Value::Array(items) => {
                     let bytes: Option<Vec<u8>> =
                         items.iter().map(|b| b.as_u64().and_then(|b| u8::try_from(b).ok())).collect();
                     match bytes {
-                        Some(bytes) => parse_with_fallback_time(&bytes, realtime, false),
+                        Some(bytes) => parse_with_fallback_time(&bytes, realtime, false, Context::Own),
                         None => Line::Malformed,
                     }
                 }
@@ -302,31 +425,116 @@ fn parse_with_fallback_time(line: &[u8], fallback_at: Option<Micros>, unwrap_jou
     }
 }
 
+/// A line starting with `{` that is not complete JSON (cut short by a crash or a full disk, or
+/// corrupted). It is damaged audit record when what is left shows one (its target or a known
+/// event), or when it is one of the daemon's own lines that shows neither: it may have been one.
+fn broken(line: &[u8], context: Context) -> Line {
+    let target = quoted_value(line, b"\"target\":\"");
+    if target.is_some_and(|t| t != AUDIT_TARGET.as_bytes()) {
+        return Line::Malformed;
+    }
+    let event = visible_event(line);
+    let shows_event = quoted_value(line, b"\"event\":\"").is_some();
+    if target.is_some() || event.is_some() {
+        return Damage::line(event, "not complete JSON (cut short or corrupted)");
+    }
+    if !shows_event && context == Context::Own && line.starts_with(b"{\"") {
+        return Damage::line(None, "not complete JSON (cut short or corrupted); it may have been an audit record");
+    }
+    Line::Malformed
+}
+
+/// The value of `"key":"value"` (the key given with its opening quote of the value), when the
+/// closing quote is there and the value has no escapes.
+fn quoted_value<'a>(line: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
+    let start = find(line, key)? + key.len();
+    let rest = &line[start..];
+    let end = rest.iter().position(|&b| b == b'"' || b == b'\\')?;
+    (rest[end] == b'"').then(|| &rest[..end])
+}
+
+/// The known event a (possibly damaged) line names.
+fn visible_event(line: &[u8]) -> Option<&'static str> {
+    let name = quoted_value(line, b"\"event\":\"")?;
+    KNOWN_EVENTS.iter().copied().find(|known| known.as_bytes() == name)
+}
+
 fn parse_audit(line: &[u8], fallback_at: Option<Micros>) -> Line {
     let Ok(value) = serde_json::from_slice::<Value>(line) else {
-        return Line::Malformed;
+        return broken(line, Context::Own);
     };
     if value.get("v").and_then(Value::as_u64) != Some(SCHEMA_VERSION) {
         return Line::UnsupportedVersion;
     }
-    let Ok(common) = Common::deserialize(&value) else {
-        return Line::Malformed;
+    let event_name = value.get("event").and_then(Value::as_str);
+    let known = event_name.and_then(|name| KNOWN_EVENTS.iter().copied().find(|&k| k == name));
+    // A record of an unknown event only shows that its node was alive: harmless when unreadable.
+    // Without a readable event name it may have been any event.
+    let damaged = |problem: String| match (event_name, known) {
+        (Some(_), None) => Line::Malformed,
+        _ => Damage::line(known, problem),
+    };
+    let common = match Common::deserialize(&value) {
+        Ok(common) => common,
+        Err(e) => return damaged(e.to_string()),
     };
     let at = match &common.timestamp {
-        Some(text) => parse_time(text),
-        None => fallback_at,
+        Some(text) => match parse_time(text) {
+            Some(at) => at,
+            None => return damaged(format!("timestamp {text:?} is not an RFC 3339 UTC time up to the year 9999")),
+        },
+        None => match fallback_at.filter(|at| (0..=MAX_TIME).contains(at)) {
+            Some(at) => at,
+            None => return damaged("no timestamp".into()),
+        },
     };
-    let (Some(at), Ok(event)) = (at, Event::deserialize(&value)) else {
-        return Line::Malformed;
-    };
-    Line::Audit(Box::new(Record {
+    let record = |event| Record {
         at,
-        level: common.level.unwrap_or_default(),
-        node: common.node,
+        level: common.level.clone().unwrap_or_default(),
+        node: common.node.clone(),
         epoch: common.epoch,
-        name: common.event,
+        name: common.event.clone(),
         event,
-    }))
+    };
+    match Event::deserialize(&value) {
+        Ok(event) => match inconsistency(&event) {
+            None => Line::Audit(Box::new(record(event))),
+            Some(problem) => damaged(problem.into()),
+        },
+        Err(e) => match salvage(&value) {
+            Some((field, event)) if inconsistency(&event).is_none() => Line::Damaged(Box::new(Damage {
+                event: known,
+                problem: format!("field {field}: {e}; the record is kept without it"),
+                kept: Some(Box::new(record(event))),
+            })),
+            _ => damaged(e.to_string()),
+        },
+    }
+}
+
+/// The event without the one field that keeps it from being read, when there is such a field
+/// and it is not [`ESSENTIAL`].
+fn salvage(value: &Value) -> Option<(String, Event)> {
+    let object = value.as_object()?;
+    if object.len() > MAX_SALVAGE_FIELDS {
+        return None;
+    }
+    object.keys().filter(|key| !ESSENTIAL.contains(&key.as_str())).find_map(|key| {
+        let mut without = object.clone();
+        without.remove(key);
+        Event::deserialize(&Value::Object(without)).ok().map(|event| (key.clone(), event))
+    })
+}
+
+/// Figures of a record that contradict each other.
+fn inconsistency(event: &Event) -> Option<&'static str> {
+    match event {
+        Event::FailoverCompleted(f) | Event::BudgetExceeded(f) => match (f.outage_start, f.ready_at) {
+            (Some(start), Some(ready)) if start > ready => Some("outage_start lies after ready_at"),
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 /// The position of `needle` in `haystack`.
@@ -364,13 +572,50 @@ mod tests {
         assert_eq!(parse_line(b"Starting Flink JobManager"), Line::Foreign);
         assert_eq!(parse_line(br#"{"target":"jobmanager","message":"x"}"#), Line::Foreign);
         assert_eq!(parse_line(br#"{"target":5}"#), Line::Foreign);
-        assert_eq!(parse_line(&ELECTED.as_bytes()[..60]), Line::Malformed);
+        let Line::Damaged(cut) = parse_line(&ELECTED.as_bytes()[..60]) else { panic!() };
+        assert_eq!((cut.event, cut.kept.is_none()), (None, true), "may have been an audit record");
+        let Line::Damaged(cut) = parse_line(&ELECTED.as_bytes()[..120]) else { panic!() };
+        assert_eq!(cut.event, Some("elected"));
+        assert_eq!(parse_line(br#"{"timestamp":"x","target":"jobmanager","message":"cut"#), Line::Malformed);
+        assert_eq!(parse_line(br#"{"level":"INFO","event":"something_new","node":"a"#), Line::Malformed);
         assert_eq!(parse_line(ELECTED.replace("\"v\":1", "\"v\":2").as_bytes()), Line::UnsupportedVersion);
-        assert_eq!(parse_line(ELECTED.replace("\"node\":\"jm2\",", "").as_bytes()), Line::Malformed);
-        assert_eq!(parse_line(ELECTED.replace(",\"epoch\":8", "").as_bytes()), Line::Malformed);
+        let damaged = |line: &str| match parse_line(line.as_bytes()) {
+            Line::Damaged(damage) => (damage.event, damage.problem, damage.kept.is_some()),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            damaged(&ELECTED.replace("\"node\":\"jm2\",", "")),
+            (Some("elected"), "missing field `node`".into(), false)
+        );
+        assert_eq!(
+            damaged(&ELECTED.replace(",\"epoch\":8", "")),
+            (Some("elected"), "missing field `epoch`".into(), false)
+        );
+        let no_time = ELECTED.replace("2026-11-22T18:22:20.628980Z", "10000-01-01T00:00:00Z");
+        assert!(damaged(&no_time).1.starts_with("timestamp \"10000-"));
+        let unknown_broken = ELECTED.replace("\"elected\"", "\"something_new\"").replace("\"node\":\"jm2\",", "");
+        assert_eq!(parse_line(unknown_broken.as_bytes()), Line::Malformed, "an unknown event is harmless");
         let unknown = ELECTED.replace("\"elected\"", "\"something_new\"");
         let Line::Audit(record) = parse_line(unknown.as_bytes()) else { panic!() };
         assert_eq!((record.event, record.name.as_str()), (Event::Other, "something_new"));
+    }
+
+    #[test]
+    fn times_and_durations_stay_in_range() {
+        assert_eq!(parse_time("9999-12-31T23:59:59.999999Z"), Some(MAX_TIME));
+        assert_eq!(format_time(MAX_TIME), "9999-12-31T23:59:59.999999Z");
+        assert_eq!(format_time(i64::MAX), "9999-12-31T23:59:59.999999Z");
+        assert_eq!(format_time(i64::MIN), "1970-01-01T00:00:00.000000Z");
+        assert_eq!(add_ms(MAX_TIME - 1, 1), MAX_TIME);
+        assert_eq!(add_ms(0, u64::MAX), MAX_TIME);
+        assert_eq!(add_ms(1_000, 2), 3_000);
+    }
+
+    #[test]
+    fn printable_escapes_what_a_terminal_would_act_on() {
+        assert_eq!(printable("jm-1.example"), "jm-1.example");
+        assert_eq!(printable("ü→x"), "ü→x");
+        assert_eq!(printable("a\u{1b}[2J\nb\\c\u{202e}\u{85}"), r"a\u{1b}[2J\nb\\c\u{202e}\u{85}");
     }
 
     #[test]

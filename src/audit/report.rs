@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use serde::{Serialize, Serializer};
 
+use super::input::DamagedLine;
 use super::rebuild::{percentile, FailoverRow, History, Host, Overlap};
-use super::record::{format_time, format_time_millis, Micros};
+use super::record::{format_time, format_time_millis, printable, Micros};
 use super::Audit;
 
 /// Serializes µs since the epoch as RFC 3339 UTC with microseconds.
@@ -51,7 +52,7 @@ impl Summary {
             p50_ms: percentile(&outages, 50.0),
             p95_ms: percentile(&outages, 95.0),
             max_ms: outages.last().copied(),
-            budget_ms: budget.as_millis() as u64,
+            budget_ms: u64::try_from(budget.as_millis()).unwrap_or(u64::MAX),
             violations: history.failovers.iter().filter(|f| !f.within_budget).count(),
             overlaps: history.overlaps.len(),
         }
@@ -91,8 +92,8 @@ pub fn text(audit: &Audit) -> String {
             let x = &f.figures;
             rows.push(vec![
                 format_time_millis(f.time()),
-                format!("{} -> {}", x.previous_node.as_deref().unwrap_or("?"), f.node),
-                x.cause.clone().unwrap_or_else(|| "?".into()),
+                format!("{} -> {}", printable(x.previous_node.as_deref().unwrap_or("?")), printable(&f.node)),
+                printable(x.cause.as_deref().unwrap_or("?")).into_owned(),
                 secs(Some(x.outage_ms)),
                 secs(x.detection_ms),
                 secs(x.election_ms),
@@ -136,7 +137,7 @@ pub fn text(audit: &Audit) -> String {
             .iter()
             .map(|o| {
                 vec![
-                    format!("  {} & {}", o.nodes[0], o.nodes[1]),
+                    format!("  {} & {}", printable(&o.nodes[0]), printable(&o.nodes[1])),
                     format!("{} .. {}", format_time_millis(o.start), format_time_millis(o.end)),
                     secs_us(o.length_us),
                     if o.inferred { "(end inferred)".into() } else { String::new() },
@@ -145,19 +146,56 @@ pub fn text(audit: &Audit) -> String {
             .collect();
         table(&mut out, &rows, &[false, false, true, false]);
     }
-    let hosts: Vec<String> = history.hosts.iter().map(|h| format!("{} ({} records)", h.node, h.records)).collect();
+    damaged(&mut out, audit);
+    let hosts: Vec<String> =
+        history.hosts.iter().map(|h| format!("{} ({} records)", printable(&h.node), h.records)).collect();
     let _ = writeln!(out, "hosts: {}", hosts.join(", "));
     let t = &audit.tally;
     let mut read = format!("read {} lines: {} audit records", t.lines, t.audit);
     if history.duplicates > 0 {
         let _ = write!(read, " ({} duplicates ignored)", history.duplicates);
     }
-    let _ = write!(read, "; skipped {} foreign, {} malformed", t.foreign, t.malformed);
+    let _ = write!(read, "; skipped {} foreign", t.foreign);
+    if t.damaged > 0 {
+        let _ = write!(read, ", {} damaged", t.damaged);
+    }
+    let _ = write!(read, ", {} malformed", t.malformed);
     if t.unsupported_version > 0 {
         let _ = write!(read, ", {} of another schema version", t.unsupported_version);
     }
     let _ = writeln!(out, "{read}");
     out
+}
+
+/// Appends the damaged records, each with its file and line, when there are any.
+fn damaged(out: &mut String, audit: &Audit) {
+    let n = audit.tally.damaged;
+    if n == 0 {
+        return;
+    }
+    let plural = if n == 1 { "" } else { "s" };
+    let verdict = if audit.tolerate_damaged {
+        "tolerated (--tolerate-damaged): the verdict above is by the readable records only"
+    } else {
+        "they could hide a failover or an overlap, so the audit is inconclusive (exit 3 unless --tolerate-damaged)"
+    };
+    let _ = writeln!(out, "{n} damaged audit record{plural}; {verdict}:");
+    let rows: Vec<Vec<String>> = audit
+        .damaged
+        .iter()
+        .map(|d| {
+            vec![
+                format!("  {}:{}", printable(&d.source), d.line),
+                d.event.unwrap_or("?").to_string(),
+                printable(&d.problem).into_owned(),
+            ]
+        })
+        .collect();
+    table(out, &rows, &[false, false, false]);
+    let named = audit.damaged.len() as u64;
+    if n > named {
+        let _ = writeln!(out, "  ... and {} more", n - named);
+    }
 }
 
 /// Appends rows as aligned columns, two spaces apart; `right[i]` right-aligns column `i`.
@@ -247,6 +285,7 @@ struct OverlapJson<'a> {
 
 #[derive(Serialize)]
 struct SkippedJson {
+    damaged: u64,
     malformed: u64,
     foreign: u64,
     unsupported_version: u64,
@@ -266,6 +305,8 @@ struct ReportJson<'a> {
     summary: &'a Summary,
     overlaps: Vec<OverlapJson<'a>>,
     hosts: &'a [Host],
+    damaged: &'a [DamagedLine],
+    tolerate_damaged: bool,
     skipped_lines: SkippedJson,
     input: InputJson,
 }
@@ -285,7 +326,10 @@ pub fn json(audit: &Audit) -> String {
             .map(|overlap| OverlapJson { overlap, length_ms: overlap.length_us as f64 / 1000.0 })
             .collect(),
         hosts: &audit.history.hosts,
+        damaged: &audit.damaged,
+        tolerate_damaged: audit.tolerate_damaged,
         skipped_lines: SkippedJson {
+            damaged: t.damaged,
             malformed: t.malformed,
             foreign: t.foreign,
             unsupported_version: t.unsupported_version,

@@ -7,7 +7,7 @@
 use std::fmt::Write as _;
 
 use super::rebuild::{FailoverRow, History, Interval, Overlap};
-use super::record::{format_time, Micros};
+use super::record::{format_time, printable, Micros, MAX_TIME};
 use super::report::{secs, secs_us};
 use super::Audit;
 
@@ -80,7 +80,8 @@ struct Scale {
 impl Scale {
     fn x(&self, t: Micros) -> f64 {
         let t = t.clamp(self.t0, self.t1);
-        LEFT + (t - self.t0) as f64 / (self.t1 - self.t0) as f64 * (WIDTH - LEFT - RIGHT)
+        let span = self.t1.saturating_sub(self.t0).max(1);
+        LEFT + t.saturating_sub(self.t0) as f64 / span as f64 * (WIDTH - LEFT - RIGHT)
     }
 
     /// x and width of `[start, end]` clipped to the plot, at least `min` pixels wide; `None` when
@@ -95,28 +96,54 @@ impl Scale {
     }
 }
 
+/// Text for XML: control characters (which XML cannot hold even as references) written as
+/// escapes (see [`printable`]), then `&`, `<`, `>` and `"` as entities.
 fn esc(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    printable(text).replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// `value` clamped to `[lo, hi]`, or the middle of the two when `lo > hi` (a label wider than
+/// the plot).
+fn clamp_or_middle(value: f64, lo: f64, hi: f64) -> f64 {
+    if lo > hi {
+        (lo + hi) / 2.0
+    } else {
+        value.clamp(lo, hi)
+    }
 }
 
 /// `HH:MM:SS` (or with milliseconds, or `HH:MM`, or the date) of a time, for axis labels.
 fn clock(t: Micros, step: i64) -> String {
     let full = format_time(t);
-    if step >= DAY {
-        full[..10].to_string()
+    let range = if step >= DAY {
+        0..10
     } else if step >= 60 * SECOND {
-        full[11..16].to_string()
+        11..16
     } else if step >= SECOND {
-        full[11..19].to_string()
+        11..19
     } else {
-        full[11..23].to_string()
-    }
+        11..23
+    };
+    full.get(range).unwrap_or(&full).to_string()
 }
 
-/// `[lo, hi]` widened by a fortieth on each side, and at least by `min_pad`.
+/// `[lo, hi]` (within the times a record can hold) widened by a fortieth on each side, and at
+/// least by `min_pad`.
 fn padded(lo: Micros, hi: Micros, min_pad: i64) -> Scale {
+    let (lo, hi) = (lo.clamp(0, MAX_TIME), hi.clamp(0, MAX_TIME));
+    let (lo, hi) = (lo.min(hi), hi.max(lo));
     let pad = ((hi - lo) / 40).max(min_pad);
     Scale { t0: lo - pad, t1: hi + pad }
+}
+
+/// The tick spacing that gives at most a dozen ticks over `span` µs: one of [`STEPS`], or whole
+/// days.
+fn tick_step(span: i64) -> i64 {
+    STEPS
+        .iter()
+        .copied()
+        .find(|step| span / step <= 12)
+        .unwrap_or_else(|| (span / 12 / DAY).saturating_add(1).saturating_mul(DAY))
 }
 
 /// The overview's range: every record, interval and failover.
@@ -162,10 +189,10 @@ struct Detail {
 fn details(audit: &Audit) -> Vec<Detail> {
     let h = &audit.history;
     let widen = |mut lo: Micros, mut hi: Micros| {
-        let margin = (hi - lo).max(5 * SECOND);
+        let margin = hi.saturating_sub(lo).max(5 * SECOND);
         for f in &h.failovers {
             let (a, b) = outage(f);
-            if b >= lo - margin && a <= hi + margin {
+            if b >= lo.saturating_sub(margin) && a <= hi.saturating_add(margin) {
                 lo = lo.min(a);
                 hi = hi.max(b);
             }
@@ -296,8 +323,8 @@ fn plot(o: &mut String, audit: &Audit, scale: Scale, top: f64) -> f64 {
     }
 
     // Grid and axis.
-    let step = STEPS.iter().copied().find(|step| (scale.t1 - scale.t0) / step <= 12).unwrap_or(7 * DAY);
-    let mut tick = scale.t0.div_euclid(step) * step + step;
+    let step = tick_step(scale.t1 - scale.t0);
+    let mut tick = scale.t0.div_euclid(step).saturating_mul(step).saturating_add(step);
     while tick < scale.t1 {
         let x = scale.x(tick);
         let _ = writeln!(
@@ -307,14 +334,14 @@ fn plot(o: &mut String, audit: &Audit, scale: Scale, top: f64) -> f64 {
             lanes_bottom + 18.0,
             clock(tick, step)
         );
-        tick += step;
+        tick = tick.saturating_add(step);
     }
     let _ = writeln!(
         o,
         r#"<line x1="{LEFT}" y1="{lanes_bottom:.1}" x2="{:.1}" y2="{lanes_bottom:.1}" stroke="{MUTED}"/><text x="{LEFT}" y="{:.1}" font-size="11" fill="{MUTED}">{} UTC · intervals on the hosts' clocks, failover outages on the ZooKeeper server's clock</text>"#,
         WIDTH - RIGHT,
         lanes_bottom + 35.0,
-        &format_time(scale.t0)[..10]
+        format_time(scale.t0).get(..10).unwrap_or_default()
     );
 
     // Failovers: a band over each outage, a line at its end, a label above the lanes.
@@ -349,7 +376,7 @@ fn plot(o: &mut String, audit: &Audit, scale: Scale, top: f64) -> f64 {
         );
         let label = format!("{from}→{} {}", f.node, secs(Some(x.outage_ms)));
         let width = label.chars().count() as f64 * 6.6;
-        let anchor_x = (bx + bw / 2.0).clamp(LEFT + width / 2.0, WIDTH - RIGHT - width / 2.0);
+        let anchor_x = clamp_or_middle(bx + bw / 2.0, LEFT + width / 2.0, WIDTH - RIGHT - width / 2.0);
         let row = (0..LABEL_ROWS)
             .find(|&r| row_ends[r] < anchor_x - width / 2.0 - 6.0)
             .unwrap_or_else(|| (0..LABEL_ROWS).min_by(|&a, &b| row_ends[a].total_cmp(&row_ends[b])).unwrap_or(0));
@@ -394,7 +421,7 @@ fn plot(o: &mut String, audit: &Audit, scale: Scale, top: f64) -> f64 {
                     BAR + 4.0
                 );
             }
-            let label_x = (ox + ow / 2.0).clamp(LEFT + 60.0, WIDTH - RIGHT - 60.0);
+            let label_x = clamp_or_middle(ox + ow / 2.0, LEFT + 60.0, WIDTH - RIGHT - 60.0);
             let _ = write!(
                 o,
                 r#"<text x="{label_x:.1}" y="{:.1}" text-anchor="middle" font-size="10" font-weight="bold" fill="{RED}">overlap {}</text>"#,
@@ -452,7 +479,7 @@ fn bar(o: &mut String, scale: &Scale, interval: &Interval, y: f64, color: &str, 
         "{node} {what}{epoch}: {} .. {} ({}), ended by {}{}",
         format_time(interval.start),
         format_time(interval.end),
-        secs_us(interval.end - interval.start),
+        secs_us(interval.end.saturating_sub(interval.start)),
         interval.ended_by,
         if interval.end_inferred { " (inferred)" } else { "" }
     );
