@@ -352,17 +352,31 @@ const COUNT_DEFAULTS: &[(&str, u32)] = &[("jobmanager.health_failures", 3), ("jo
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
     Text,
-    Duration,
+    /// A duration no longer than the bound: beyond it a value is a typo, and a huge one would
+    /// overflow the clock arithmetic of the daemon.
+    Duration(Duration),
     Count,
     List,
     Table,
     Bool,
 }
 
-/// Every key, section by section, in documentation order.
+const TEN_MINUTES: Duration = Duration::from_secs(10 * 60);
+const HOUR: Duration = Duration::from_secs(60 * 60);
+const DAY: Duration = Duration::from_secs(24 * 60 * 60);
+const WEEK: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+
+/// Every key, section by section, in documentation order; durations with their upper bound.
 const SCHEMA: &[(&str, &[(&str, Kind)])] = &[
     ("node", &[("id", Kind::Text)]),
-    ("zookeeper", &[("quorum", Kind::Text), ("session_timeout", Kind::Duration), ("connect_timeout", Kind::Duration)]),
+    (
+        "zookeeper",
+        &[
+            ("quorum", Kind::Text),
+            ("session_timeout", Kind::Duration(TEN_MINUTES)),
+            ("connect_timeout", Kind::Duration(TEN_MINUTES)),
+        ],
+    ),
     ("election", &[("path", Kind::Text)]),
     (
         "jobmanager",
@@ -374,15 +388,15 @@ const SCHEMA: &[(&str, &[(&str, Kind)])] = &[
             ("rpc_address", Kind::Text),
             ("log_file", Kind::Text),
             ("cds_archive", Kind::Text),
-            ("start_timeout", Kind::Duration),
-            ("stop_grace", Kind::Duration),
-            ("health_interval", Kind::Duration),
+            ("start_timeout", Kind::Duration(HOUR)),
+            ("stop_grace", Kind::Duration(TEN_MINUTES)),
+            ("health_interval", Kind::Duration(HOUR)),
             ("health_failures", Kind::Count),
             ("restart_limit", Kind::Count),
-            ("restart_window", Kind::Duration),
+            ("restart_window", Kind::Duration(WEEK)),
         ],
     ),
-    ("failover", &[("budget", Kind::Duration)]),
+    ("failover", &[("budget", Kind::Duration(DAY))]),
     ("log", &[("audit_file", Kind::Text)]),
     ("http", &[("listen", Kind::Text)]),
     (
@@ -397,14 +411,14 @@ const SCHEMA: &[(&str, &[(&str, Kind)])] = &[
             ("kubernetes_cluster_id", Kind::Text),
             ("storage_dir", Kind::Text),
             ("jobmanager_count", Kind::Count),
-            ("failover_timeout", Kind::Duration),
-            ("zookeeper_session_timeout", Kind::Duration),
-            ("zookeeper_connection_timeout", Kind::Duration),
+            ("failover_timeout", Kind::Duration(DAY)),
+            ("zookeeper_session_timeout", Kind::Duration(TEN_MINUTES)),
+            ("zookeeper_connection_timeout", Kind::Duration(TEN_MINUTES)),
             ("base_config", Kind::Text),
             ("conf_dir", Kind::Text),
         ],
     ),
-    ("hooks", &[("on_leader", Kind::List), ("on_standby", Kind::List), ("timeout", Kind::Duration)]),
+    ("hooks", &[("on_leader", Kind::List), ("on_standby", Kind::List), ("timeout", Kind::Duration(HOUR))]),
 ];
 
 /// Keys whose value is a list of strings; from the environment they are split on whitespace.
@@ -908,16 +922,26 @@ fn check_kind(key: &str, kind: Kind, value: &Value, origins: &BTreeMap<String, S
         (Kind::Text, _) => {
             Err(wrong(format!("expected a string, found {}; write it in double quotes", describe(value))))
         }
-        (Kind::Duration, ValueKind::String(s)) => match humantime::parse_duration(s) {
-            Ok(_) => Ok(()),
+        (Kind::Duration(max), ValueKind::String(s)) => match humantime::parse_duration(s) {
+            Ok(d) if d <= max => Ok(()),
+            Ok(_) => Err(ConfigError::new(
+                ConfigErrorKind::Invalid,
+                key,
+                format!(
+                    "{s:?} is longer than the {} this key allows; set a duration of at most {}",
+                    fmt_duration(max),
+                    fmt_duration(max)
+                ),
+            )
+            .with_env_origin(origins)),
             Err(e) => Err(wrong(format!(
                 "invalid duration {s:?} ({e}); write a number with a unit, e.g. \"4s\", \"250ms\" or \"5m\""
             ))),
         },
-        (Kind::Duration, ValueKind::I64(n)) => {
+        (Kind::Duration(_), ValueKind::I64(n)) => {
             Err(wrong(format!("the number {n} has no unit; write a duration string such as \"{n}s\" or \"{n}ms\"")))
         }
-        (Kind::Duration, _) => {
+        (Kind::Duration(_), _) => {
             Err(wrong(format!("expected a duration string such as \"4s\" or \"250ms\", found {}", describe(value))))
         }
         (Kind::Count, ValueKind::I64(n)) if u32::try_from(*n).is_ok() => Ok(()),
@@ -1471,6 +1495,31 @@ budget = "20s"
     fn duration_without_unit_is_refused() {
         let e = error(&["failover.budget = 30"]);
         assert_error(&e, "failover.budget", &["no unit", "\"30s\""]);
+    }
+
+    #[test]
+    fn every_duration_has_an_upper_bound_named_in_one_line() {
+        let durations: Vec<(String, Duration)> = SCHEMA
+            .iter()
+            .flat_map(|(section, keys)| {
+                keys.iter().filter_map(move |(key, kind)| match kind {
+                    Kind::Duration(max) => Some((format!("{section}.{key}"), *max)),
+                    _ => None,
+                })
+            })
+            .collect();
+        assert_eq!(durations.len(), 11, "{durations:?}");
+        for (key, max) in durations {
+            // Past u64 nanoseconds: would overflow Instant once a JobManager starts.
+            let e = error(&[&format!("{key} = \"584542046090years\"")]);
+            assert_error(&e, &key, &["\"584542046090years\"", "at most", &fmt_duration(max)]);
+            assert_eq!(e.kind(), ConfigErrorKind::Invalid);
+            // Just past the bound is refused as well; from the environment it names the variable.
+            let var = env_var_name(&key);
+            let e = error_env(&[], &[(&var, &fmt_duration(max + Duration::from_millis(1)))]);
+            assert_error(&e, &key, &["at most"]);
+            assert_eq!(e.env_var(), Some(var.as_str()));
+        }
     }
 
     #[test]

@@ -103,3 +103,18 @@ fn the_fence_guard_reports_a_command_that_cannot_start() {
     assert!(stdout.starts_with("spawn-failed /nonexistent/jm"), "{stdout}");
     assert!(!String::from_utf8_lossy(&output.stderr).contains("panicked"));
 }
+
+#[test]
+fn a_duration_past_its_bound_is_refused_by_run_and_check_config() {
+    let toml = VALID.replace("[jobmanager]", "[jobmanager]\nstart_timeout = \"584542046090years\"");
+    let (output, dir) = run_with_config(&toml);
+    assert_refused(&output, &["jobmanager.start_timeout", "584542046090years", "at most 1h"]);
+    let output = daemon()
+        .arg("check-config")
+        .arg("--config")
+        .arg(dir.path().join("fhs.toml"))
+        .env_remove("FLINK_HOME")
+        .output()
+        .unwrap();
+    assert_refused(&output, &["jobmanager.start_timeout", "584542046090years", "at most 1h"]);
+}
