@@ -261,12 +261,7 @@ const OBSERVE_INTERVAL: Duration = Duration::from_secs(10);
 /// persistent, whether ours) whenever the list changes and every [`OBSERVE_INTERVAL`], for the
 /// machine to judge whether a node that no daemon removes holds the election up. Returns only
 /// when the session or the daemon is gone.
-async fn observe_children(
-    client: &zk::Client,
-    path: &str,
-    generation: u64,
-    events: &UnboundedSender<SessionEvent>,
-) {
+async fn observe_children(client: &zk::Client, path: &str, generation: u64, events: &UnboundedSender<SessionEvent>) {
     let ours = client.session_id().0;
     loop {
         let watcher = match client.list_and_watch_children(path).await {
