@@ -141,6 +141,10 @@ fn run(config: PathBuf, log_format: LogFormat) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Err(e) = settings.check_host() {
+        eprintln!("flink-ha-supervisor: {e}");
+        return ExitCode::from(2);
+    }
     match flink::preflight(&settings) {
         Ok(flink_warnings) => warnings.extend(flink_warnings),
         Err(e) => {
