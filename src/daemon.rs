@@ -197,6 +197,11 @@ impl Daemon {
 
     /// Publishes the node's current snapshot if it changed.
     fn publish(&self) {
+        if let Some(error) = crate::logging::first_audit_failure() {
+            let file = self.settings.log.audit_file.as_deref().map(|p| p.display().to_string()).unwrap_or_default();
+            tracing::error!(event = "audit_write_failed", node = self.node(), file, error,
+                "cannot write to log.audit_file; its records are lost until it works again (counted in flink_ha_supervisor_audit_write_failures_total), the records on stdout are complete");
+        }
         let m = &self.machine;
         let session = match (&self.session, m.is_disconnected()) {
             (None, _) => SessionView::Connecting,
@@ -231,6 +236,7 @@ impl Daemon {
                 remedy: blocking::remedy(&self.settings.zookeeper.quorum, &self.settings.election.path, &b.name),
             }),
             election_blocked_total: m.blocked_total(),
+            audit_write_failures: crate::logging::audit_write_failures(),
             failovers: self.stats.summary(),
             outages: self.stats.outages().to_vec(),
         };

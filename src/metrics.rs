@@ -79,6 +79,14 @@ pub fn render(view: &NodeView) -> String {
         blocked_total,
     );
 
+    let audit_failures = Counter::<u64>::default();
+    audit_failures.inc_by(view.audit_write_failures);
+    registry.register(
+        "audit_write_failures",
+        "Audit records that did not reach log.audit_file (failed writes, e.g. a full disk, and records dropped while the writer lagged)",
+        audit_failures,
+    );
+
     let up = Gauge::<i64>::default();
     up.set(i64::from(view.jobmanager == JobManagerView::Ready));
     registry.register("jobmanager_up", "1 while the local JobManager runs and answers its ready_url", up);
@@ -137,6 +145,7 @@ mod tests {
             "paused gauge",
             "election_blocked gauge",
             "election_blocks counter",
+            "audit_write_failures counter",
             "jobmanager_up gauge",
             "jobmanager_restarts counter",
             "failovers counter",

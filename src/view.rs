@@ -83,6 +83,8 @@ pub struct NodeView {
     pub election_blocked: Option<BlockedView>,
     /// How often this node found itself blocked in the election since the daemon started.
     pub election_blocked_total: u64,
+    /// Audit records that did not reach `log.audit_file` since the daemon started.
+    pub audit_write_failures: u64,
     /// Failovers this node measured (as the new leader).
     #[serde(skip)]
     pub failovers: StatsSummary,
@@ -106,6 +108,7 @@ impl NodeView {
             jobmanager_restarts: 0,
             election_blocked: None,
             election_blocked_total: 0,
+            audit_write_failures: 0,
             failovers: StatsSummary::default(),
             outages: Vec::new(),
         }

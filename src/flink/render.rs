@@ -15,6 +15,8 @@
 //! `serde_yaml` (same API, YAML 1.2 core schema like Flink's snakeyaml-engine parser).
 
 use std::fmt;
+use std::io::Write as _;
+use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 
 use serde_norway::{Mapping, Value};
@@ -167,11 +169,26 @@ impl Rendered {
                 }
                 let target = self.conf_dir.join(&name);
                 std::fs::copy(entry.path(), &target).map_err(write_err(&target))?;
+                // The copy has the source's mode; no more than 0640 of it.
+                let mode = std::fs::metadata(&target).map_err(write_err(&target))?.permissions().mode() & 0o640;
+                std::fs::set_permissions(&target, std::fs::Permissions::from_mode(mode)).map_err(write_err(&target))?;
             }
         }
         let target = self.config_path();
         let temp = self.conf_dir.join(format!(".{CONFIG_FILE_NAME}.{}.tmp", std::process::id()));
-        std::fs::write(&temp, &self.yaml).map_err(write_err(&temp))?;
+        // A fresh file with mode 0640 (the umask can only tighten it), not a leftover's mode.
+        match std::fs::remove_file(&temp) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(write_err(&temp)(e)),
+            _ => {}
+        }
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o640)
+            .open(&temp)
+            .map_err(write_err(&temp))?;
+        file.write_all(self.yaml.as_bytes()).map_err(write_err(&temp))?;
+        drop(file);
         std::fs::rename(&temp, &target).map_err(write_err(&target))
     }
 }
