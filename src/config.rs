@@ -27,6 +27,9 @@ pub const ENV_PREFIX: &str = "FHS";
 /// Separator between nesting levels in those variables: `FHS_<SECTION>__<KEY>`.
 pub const ENV_SEPARATOR: &str = "__";
 
+/// The longest `node.id`, in bytes (a DNS name's limit).
+pub const MAX_NODE_ID_BYTES: usize = 253;
+
 /// The variable the default `jobmanager.command` is built from.
 pub const FLINK_HOME_VAR: &str = "FLINK_HOME";
 
@@ -352,17 +355,31 @@ const COUNT_DEFAULTS: &[(&str, u32)] = &[("jobmanager.health_failures", 3), ("jo
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
     Text,
-    Duration,
+    /// A duration no longer than the bound: beyond it a value is a typo, and a huge one would
+    /// overflow the clock arithmetic of the daemon.
+    Duration(Duration),
     Count,
     List,
     Table,
     Bool,
 }
 
-/// Every key, section by section, in documentation order.
+const TEN_MINUTES: Duration = Duration::from_secs(10 * 60);
+const HOUR: Duration = Duration::from_secs(60 * 60);
+const DAY: Duration = Duration::from_secs(24 * 60 * 60);
+const WEEK: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+
+/// Every key, section by section, in documentation order; durations with their upper bound.
 const SCHEMA: &[(&str, &[(&str, Kind)])] = &[
     ("node", &[("id", Kind::Text)]),
-    ("zookeeper", &[("quorum", Kind::Text), ("session_timeout", Kind::Duration), ("connect_timeout", Kind::Duration)]),
+    (
+        "zookeeper",
+        &[
+            ("quorum", Kind::Text),
+            ("session_timeout", Kind::Duration(TEN_MINUTES)),
+            ("connect_timeout", Kind::Duration(TEN_MINUTES)),
+        ],
+    ),
     ("election", &[("path", Kind::Text)]),
     (
         "jobmanager",
@@ -374,15 +391,15 @@ const SCHEMA: &[(&str, &[(&str, Kind)])] = &[
             ("rpc_address", Kind::Text),
             ("log_file", Kind::Text),
             ("cds_archive", Kind::Text),
-            ("start_timeout", Kind::Duration),
-            ("stop_grace", Kind::Duration),
-            ("health_interval", Kind::Duration),
+            ("start_timeout", Kind::Duration(HOUR)),
+            ("stop_grace", Kind::Duration(TEN_MINUTES)),
+            ("health_interval", Kind::Duration(HOUR)),
             ("health_failures", Kind::Count),
             ("restart_limit", Kind::Count),
-            ("restart_window", Kind::Duration),
+            ("restart_window", Kind::Duration(WEEK)),
         ],
     ),
-    ("failover", &[("budget", Kind::Duration)]),
+    ("failover", &[("budget", Kind::Duration(DAY))]),
     ("log", &[("audit_file", Kind::Text)]),
     ("http", &[("listen", Kind::Text)]),
     (
@@ -397,14 +414,14 @@ const SCHEMA: &[(&str, &[(&str, Kind)])] = &[
             ("kubernetes_cluster_id", Kind::Text),
             ("storage_dir", Kind::Text),
             ("jobmanager_count", Kind::Count),
-            ("failover_timeout", Kind::Duration),
-            ("zookeeper_session_timeout", Kind::Duration),
-            ("zookeeper_connection_timeout", Kind::Duration),
+            ("failover_timeout", Kind::Duration(DAY)),
+            ("zookeeper_session_timeout", Kind::Duration(TEN_MINUTES)),
+            ("zookeeper_connection_timeout", Kind::Duration(TEN_MINUTES)),
             ("base_config", Kind::Text),
             ("conf_dir", Kind::Text),
         ],
     ),
-    ("hooks", &[("on_leader", Kind::List), ("on_standby", Kind::List), ("timeout", Kind::Duration)]),
+    ("hooks", &[("on_leader", Kind::List), ("on_standby", Kind::List), ("timeout", Kind::Duration(HOUR))]),
 ];
 
 /// Keys whose value is a list of strings; from the environment they are split on whitespace.
@@ -455,7 +472,7 @@ impl Settings {
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<(Settings, Vec<ConfigWarning>), ConfigError> {
         let file_key = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| {
+        let text = read_regular_file(path).map_err(|e| {
             ConfigError::new(
                 ConfigErrorKind::File,
                 &file_key,
@@ -521,6 +538,33 @@ impl Settings {
         Ok(warnings)
     }
 
+    /// Checks what only the host that runs the daemon can tell: that `jobmanager.command`'s
+    /// program exists and may be executed, and that `log.audit_file` can be appended to (an
+    /// existing file that is not a FIFO or a directory, or a missing one in a writable
+    /// directory). `run` and `check-config` call it after [`Settings::load`]; the commands that
+    /// only talk to ZooKeeper (`status`, `pause`, ...) may run elsewhere and do not.
+    pub fn check_host(&self) -> Result<(), ConfigError> {
+        let jm = &self.jobmanager;
+        if let Some(program) = jm.command.first() {
+            let path_var = jm.env.get("PATH").cloned().or_else(|| std::env::var("PATH").ok());
+            find_program(program, jm.workdir.as_deref(), path_var.as_deref()).map_err(|problem| {
+                ConfigError::invalid(
+                    "jobmanager.command",
+                    format!("{problem}; install the JobManager there, or set jobmanager.command to its argv (the default is $FLINK_HOME/bin/jobmanager.sh start-foreground)"),
+                )
+            })?;
+        }
+        if let Some(file) = &self.log.audit_file {
+            check_appendable(file).map_err(|problem| {
+                ConfigError::invalid(
+                    "log.audit_file",
+                    format!("{problem}; point it at a file this daemon can append to"),
+                )
+            })?;
+        }
+        Ok(())
+    }
+
     fn validate_values(&self) -> Result<(), ConfigError> {
         let id = &self.node.id;
         if id.is_empty() {
@@ -529,10 +573,16 @@ impl Settings {
                 "must not be empty; set it to a name unique among the supervisors, e.g. the host name",
             ));
         }
-        if id.contains('/') || id.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        if id.len() > MAX_NODE_ID_BYTES {
             return Err(ConfigError::invalid(
                 "node.id",
-                format!("{id:?} contains '/', whitespace or a control character, which do not fit into the election node; use letters, digits, '-', '_' and '.'"),
+                format!("is {} bytes long; it goes into every election node and log record, so at most {MAX_NODE_ID_BYTES} bytes are allowed; use the host name or another short name", id.len()),
+            ));
+        }
+        if id.contains('/') || id.chars().any(|c| c.is_whitespace() || c.is_control() || is_invisible_format(c)) {
+            return Err(ConfigError::invalid(
+                "node.id",
+                format!("{id:?} contains '/', whitespace, a control or an invisible formatting character, which do not fit into the election node; use letters, digits, '-', '_' and '.'"),
             ));
         }
 
@@ -549,6 +599,14 @@ impl Settings {
                 format!("{problem}; set it to an absolute ZooKeeper path such as \"/flink/leader\""),
             )
         })?;
+
+        let server_path = format!("{}{}", chroot_of(&self.zookeeper.quorum), self.election.path);
+        if server_path == "/zookeeper" || server_path.starts_with("/zookeeper/") {
+            return Err(ConfigError::invalid(
+                "election.path",
+                format!("{server_path:?} (chroot included) lies under /zookeeper, ZooKeeper's own subtree; set it to a path of your own such as \"/flink/leader\""),
+            ));
+        }
 
         let jm = &self.jobmanager;
         if jm.command.first().map_or(true, |program| program.trim().is_empty()) {
@@ -790,6 +848,30 @@ impl EnvLayer {
     }
 }
 
+/// Reads a regular file. Anything else is refused without waiting: a FIFO or a device could block
+/// the read forever (the open does not wait either: `O_NONBLOCK`, which regular files ignore).
+fn read_regular_file(path: &Path) -> std::io::Result<String> {
+    use std::io::Read as _;
+    use std::os::unix::fs::{FileTypeExt as _, OpenOptionsExt as _};
+    let mut file = std::fs::OpenOptions::new().read(true).custom_flags(nix::libc::O_NONBLOCK).open(path)?;
+    let kind = file.metadata()?.file_type();
+    if !kind.is_file() {
+        let what = if kind.is_dir() {
+            "a directory"
+        } else if kind.is_fifo() {
+            "a FIFO"
+        } else if kind.is_char_device() || kind.is_block_device() {
+            "a device"
+        } else {
+            "not a regular file"
+        };
+        return Err(std::io::Error::other(format!("it is {what}, not a regular file")));
+    }
+    let mut text = String::new();
+    file.read_to_string(&mut text)?;
+    Ok(text)
+}
+
 fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
     let head = s.get(..prefix.len())?;
     head.eq_ignore_ascii_case(prefix).then(|| &s[prefix.len()..])
@@ -908,16 +990,26 @@ fn check_kind(key: &str, kind: Kind, value: &Value, origins: &BTreeMap<String, S
         (Kind::Text, _) => {
             Err(wrong(format!("expected a string, found {}; write it in double quotes", describe(value))))
         }
-        (Kind::Duration, ValueKind::String(s)) => match humantime::parse_duration(s) {
-            Ok(_) => Ok(()),
+        (Kind::Duration(max), ValueKind::String(s)) => match humantime::parse_duration(s) {
+            Ok(d) if d <= max => Ok(()),
+            Ok(_) => Err(ConfigError::new(
+                ConfigErrorKind::Invalid,
+                key,
+                format!(
+                    "{s:?} is longer than the {} this key allows; set a duration of at most {}",
+                    fmt_duration(max),
+                    fmt_duration(max)
+                ),
+            )
+            .with_env_origin(origins)),
             Err(e) => Err(wrong(format!(
                 "invalid duration {s:?} ({e}); write a number with a unit, e.g. \"4s\", \"250ms\" or \"5m\""
             ))),
         },
-        (Kind::Duration, ValueKind::I64(n)) => {
+        (Kind::Duration(_), ValueKind::I64(n)) => {
             Err(wrong(format!("the number {n} has no unit; write a duration string such as \"{n}s\" or \"{n}ms\"")))
         }
-        (Kind::Duration, _) => {
+        (Kind::Duration(_), _) => {
             Err(wrong(format!("expected a duration string such as \"4s\" or \"250ms\", found {}", describe(value))))
         }
         (Kind::Count, ValueKind::I64(n)) if u32::try_from(*n).is_ok() => Ok(()),
@@ -1119,6 +1211,73 @@ fn check_host_port(address: &str) -> Result<(), String> {
         Ok(p) if p > 0 && port.bytes().all(|b| b.is_ascii_digit()) => Ok(()),
         _ => Err(format!("port {port:?} is not a number from 1 to 65535")),
     }
+}
+
+/// Finds the program of a command the way the exec of the fence guard will: a name with a '/'
+/// as a path (relative to `workdir` when set), any other in `path_var`'s directories.
+fn find_program(program: &str, workdir: Option<&Path>, path_var: Option<&str>) -> Result<PathBuf, String> {
+    use nix::unistd::{access, AccessFlags};
+    let executable = |p: &Path| p.is_file() && access(p, AccessFlags::X_OK).is_ok();
+    if program.contains('/') {
+        let path = match workdir {
+            Some(dir) if Path::new(program).is_relative() => dir.join(program),
+            _ => PathBuf::from(program),
+        };
+        return match std::fs::metadata(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(format!("the program {} does not exist", path.display()))
+            }
+            Err(e) => Err(format!("the program {} cannot be read: {e}", path.display())),
+            Ok(m) if !m.is_file() => Err(format!("the program {} is not a file", path.display())),
+            Ok(_) if !executable(&path) => Err(format!("the program {} is not executable", path.display())),
+            Ok(_) => Ok(path),
+        };
+    }
+    let dirs = path_var.unwrap_or_default();
+    std::env::split_paths(dirs)
+        .map(|dir| dir.join(program))
+        .find(|candidate| executable(candidate))
+        .ok_or_else(|| format!("the program {program:?} is not an executable file in any directory of PATH ({dirs})"))
+}
+
+/// Whether the daemon can append to `file` without blocking: an existing file that is not a
+/// FIFO, a socket or a directory and is writable, or a missing one in a writable directory.
+fn check_appendable(file: &Path) -> Result<(), String> {
+    use std::os::unix::fs::FileTypeExt as _;
+
+    use nix::unistd::{access, AccessFlags};
+    match std::fs::metadata(file) {
+        Ok(m) => {
+            let kind = m.file_type();
+            if kind.is_dir() {
+                return Err(format!("{} is a directory", file.display()));
+            }
+            if kind.is_fifo() || kind.is_socket() {
+                return Err(format!("{} is a FIFO or a socket, whose writes can block", file.display()));
+            }
+            access(file, AccessFlags::W_OK).map_err(|e| format!("{} is not writable: {e}", file.display()))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let parent = file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            if !parent.is_dir() {
+                return Err(format!("the directory {} does not exist", parent.display()));
+            }
+            access(parent, AccessFlags::W_OK | AccessFlags::X_OK)
+                .map_err(|e| format!("{} cannot be created in {}: {e}", file.display(), parent.display()))
+        }
+        Err(e) => Err(format!("{} cannot be used: {e}", file.display())),
+    }
+}
+
+/// The chroot of a connect string (`""` for none).
+fn chroot_of(quorum: &str) -> &str {
+    quorum.find('/').map_or("", |i| quorum[i..].trim_end_matches('/'))
+}
+
+/// Unicode formatting characters that show as nothing (zero-width, bidirectional overrides), so
+/// that a name with them looks like another in logs and `status`.
+fn is_invisible_format(c: char) -> bool {
+    matches!(c, '\u{ad}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{206f}' | '\u{feff}')
 }
 
 /// Checks a ZooKeeper connect string: `host:port[,host:port...][/chroot]`.
@@ -1471,6 +1630,31 @@ budget = "20s"
     fn duration_without_unit_is_refused() {
         let e = error(&["failover.budget = 30"]);
         assert_error(&e, "failover.budget", &["no unit", "\"30s\""]);
+    }
+
+    #[test]
+    fn every_duration_has_an_upper_bound_named_in_one_line() {
+        let durations: Vec<(String, Duration)> = SCHEMA
+            .iter()
+            .flat_map(|(section, keys)| {
+                keys.iter().filter_map(move |(key, kind)| match kind {
+                    Kind::Duration(max) => Some((format!("{section}.{key}"), *max)),
+                    _ => None,
+                })
+            })
+            .collect();
+        assert_eq!(durations.len(), 11, "{durations:?}");
+        for (key, max) in durations {
+            // Past u64 nanoseconds: would overflow Instant once a JobManager starts.
+            let e = error(&[&format!("{key} = \"584542046090years\"")]);
+            assert_error(&e, &key, &["\"584542046090years\"", "at most", &fmt_duration(max)]);
+            assert_eq!(e.kind(), ConfigErrorKind::Invalid);
+            // Just past the bound is refused as well; from the environment it names the variable.
+            let var = env_var_name(&key);
+            let e = error_env(&[], &[(&var, &fmt_duration(max + Duration::from_millis(1)))]);
+            assert_error(&e, &key, &["at most"]);
+            assert_eq!(e.env_var(), Some(var.as_str()));
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@ use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use zookeeper_client as zk;
 
 use crate::audit_log;
+use crate::blocking;
 use crate::config::Settings;
 use crate::control;
 use crate::election::{self, Request, Session, ZkTarget};
@@ -22,7 +23,7 @@ use crate::notify::{FaultInjection, Notifier};
 use crate::probe::Probe;
 use crate::record::{Term, TermSpec};
 use crate::timing;
-use crate::view::{JobManagerView, NodeView, RoleView, SessionView};
+use crate::view::{BlockedView, JobManagerView, NodeView, RoleView, SessionView};
 
 /// Pause between attempts to make a session.
 const CONNECT_RETRY: Duration = Duration::from_secs(1);
@@ -198,6 +199,11 @@ impl Daemon {
 
     /// Publishes the node's current snapshot if it changed.
     fn publish(&self) {
+        if let Some(error) = crate::logging::first_audit_failure() {
+            let file = self.settings.log.audit_file.as_deref().map(|p| p.display().to_string()).unwrap_or_default();
+            tracing::error!(event = "audit_write_failed", node = self.node(), file, error,
+                "cannot write to log.audit_file; its records are lost until it works again (counted in flink_ha_supervisor_audit_write_failures_total), the records on stdout are complete");
+        }
         let m = &self.machine;
         let session = match (&self.session, m.is_disconnected()) {
             (None, _) => SessionView::Connecting,
@@ -226,6 +232,13 @@ impl Daemon {
             leader_since: if role == RoleView::Leader { self.leader_since } else { None },
             paused: m.is_paused(),
             jobmanager_restarts: m.restarts_total(),
+            election_blocked: m.blocked().map(|b| BlockedView {
+                node: b.name.clone(),
+                why: b.why.to_string(),
+                remedy: blocking::remedy(&self.settings.zookeeper.quorum, &self.settings.election.path, &b.name),
+            }),
+            election_blocked_total: m.blocked_total(),
+            audit_write_failures: crate::logging::audit_write_failures(),
             failovers: self.stats.summary(),
             outages: self.stats.outages().to_vec(),
         };
@@ -376,7 +389,7 @@ impl Daemon {
                     Action::Exit => return true,
                     Action::Report(report) => {
                         self.follow_report(&report);
-                        log_report(self.node(), self.epoch(), &report);
+                        log_report(&self.settings, self.epoch(), &report);
                     }
                 }
             }
@@ -486,7 +499,8 @@ fn identity_of(settings: &Settings) -> NodeIdentity {
 }
 
 /// Writes one machine report as an audit record (docs/audit-events.md).
-fn log_report(node: &str, epoch: Option<u64>, report: &Report) {
+fn log_report(settings: &Settings, epoch: Option<u64>, report: &Report) {
+    let node = settings.node.id.as_str();
     let ms = |d: &Duration| d.as_millis() as u64;
     match report {
         Report::Elected { epoch } => audit_log!(info, "elected", node, Some(*epoch), "this node leads"),
@@ -535,5 +549,14 @@ fn log_report(node: &str, epoch: Option<u64>, report: &Report) {
             "elected, but a handover names another node: stepping aside"),
         Report::HandoverCompleted => audit_log!(info, "handover_completed", node, epoch,
             "this node leads as the handover asked; request cleared"),
+        Report::ElectionBlocked(blocker) => {
+            let path = &settings.election.path;
+            let remedy = blocking::remedy(&settings.zookeeper.quorum, path, &blocker.name);
+            audit_log!(error, "election_blocked", node, epoch, path, blocker = blocker.name, why = %blocker.why,
+                first = blocker.first, "{}/{} ({}) is ahead of this node in the election, and every node behind it waits for it forever; {remedy}",
+                path, blocker.name, blocker.why)
+        }
+        Report::ElectionUnblocked { node: blocker } => audit_log!(info, "election_unblocked", node, epoch, blocker,
+            "the node that blocked the election is gone"),
     }
 }

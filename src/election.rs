@@ -12,6 +12,7 @@ use std::time::Duration;
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use zookeeper_client as zk;
 
+use crate::blocking::ObservedChild;
 use crate::control;
 use crate::identity::{self, Child};
 use crate::machine::Event;
@@ -196,6 +197,7 @@ async fn contend(
                 Some(Request::Resign) => continue,
                 None => return,
             },
+            () = observe_children(&client, &path, generation, &events) => return,
         };
         let lock = match lock {
             Ok(lock) => lock.into_owned(),
@@ -249,6 +251,54 @@ async fn watch_until_gone(client: &zk::Client, node: &str) {
             }
             Err(zk::Error::SessionExpired | zk::Error::ClientClosed) => return,
             Err(_) => tokio::time::sleep(RETRY_PAUSE / 4).await,
+        }
+    }
+}
+
+/// How often the children are observed again without a change of the list (a child's data or
+/// owner can change without one).
+const OBSERVE_INTERVAL: Duration = Duration::from_secs(10);
+
+/// While this node waits to lead: reports the election path's children (name, data, whether
+/// persistent, whether ours) whenever the list changes and every [`OBSERVE_INTERVAL`], for the
+/// machine to judge whether a node that no daemon removes holds the election up. Returns only
+/// when the session or the daemon is gone.
+async fn observe_children(client: &zk::Client, path: &str, generation: u64, events: &UnboundedSender<SessionEvent>) {
+    let ours = client.session_id().0;
+    loop {
+        let watcher = match client.list_and_watch_children(path).await {
+            Ok((names, watcher)) => {
+                let mut children = Vec::with_capacity(names.len());
+                let mut complete = true;
+                for name in names {
+                    match client.get_data(&format!("{path}/{name}")).await {
+                        Ok((data, stat)) => children.push(ObservedChild {
+                            name,
+                            data,
+                            persistent: stat.ephemeral_owner == 0,
+                            ours: stat.ephemeral_owner == ours,
+                        }),
+                        // Gone between the listing and the read.
+                        Err(zk::Error::NoNode) => {}
+                        Err(zk::Error::SessionExpired | zk::Error::ClientClosed) => return,
+                        // A partial list could hide a blocker: report only complete ones.
+                        Err(_) => complete = false,
+                    }
+                }
+                if complete && events.send((generation, Event::ElectionObserved { children })).is_err() {
+                    return;
+                }
+                Some(watcher)
+            }
+            Err(zk::Error::SessionExpired | zk::Error::ClientClosed) => return,
+            // The path does not exist yet, or the connection is down: look again soon.
+            Err(_) => None,
+        };
+        match watcher {
+            Some(watcher) => {
+                let _ = tokio::time::timeout(OBSERVE_INTERVAL, watcher.changed()).await;
+            }
+            None => tokio::time::sleep(RETRY_PAUSE).await,
         }
     }
 }

@@ -1,8 +1,8 @@
 //! The node's HTTP endpoint (`http.listen`, default 127.0.0.1:9249; axum on the daemon's tokio
 //! runtime):
 //!
-//! * `GET /health`: 200 while the daemon runs and its ZooKeeper session is connected and fresh,
-//!   else 503;
+//! * `GET /health`: 200 while the daemon runs, its ZooKeeper session is connected and fresh, and
+//!   no node that the daemons never remove holds it up in the election, else 503 with the reason;
 //! * `GET /leader`: 200 while this node leads and its JobManager is ready, else 503, for load
 //!   balancers and clients (as Patroni's `/leader`);
 //! * `GET /status`: the node's view as JSON ([`StatusDoc`]);
@@ -116,6 +116,9 @@ impl Shared {
 /// Whether the session is connected and the server answered within `freshness` (which also
 /// proves that the daemon's loop still publishes). `Err` says why not.
 pub fn check_health(view: &NodeView, now: SystemTime, freshness: Duration) -> Result<(), String> {
+    if let Some(b) = &view.election_blocked {
+        return Err(format!("the election is blocked by {} ({}); {}", b.node, b.why, b.remedy));
+    }
     match view.session {
         SessionView::Connected => {}
         SessionView::Connecting => return Err("no ZooKeeper session (connecting)".into()),
@@ -276,6 +279,23 @@ mod tests {
         view.session = SessionView::Disconnected;
         assert!(check_health(&view, now, FRESH).unwrap_err().contains("disconnected"));
         assert!(check_health(&NodeView::starting("jm1"), now, FRESH).unwrap_err().contains("connecting"));
+    }
+
+    #[test]
+    fn a_blocked_election_is_unhealthy_and_names_the_node() {
+        let now = SystemTime::now();
+        let mut view = leader_view(now);
+        view.role = RoleView::Standby;
+        view.election_blocked = Some(crate::view::BlockedView {
+            node: "x-latch-0000000000".into(),
+            why: "a persistent node".into(),
+            remedy: "delete it".into(),
+        });
+        let why = check_health(&view, now, FRESH).unwrap_err();
+        assert!(why.contains("blocked by x-latch-0000000000 (a persistent node); delete it"), "{why}");
+        let json = serde_json::to_value(StatusDoc::new(&view, now, FRESH)).unwrap();
+        assert_eq!(json["healthy"], false);
+        assert_eq!(json["election_blocked"]["node"], "x-latch-0000000000");
     }
 
     #[test]

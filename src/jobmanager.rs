@@ -81,7 +81,7 @@ impl Running {
         }
         match &s.log_file {
             Some(path) => {
-                let file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+                let file = crate::logging::open_private_append(path)?;
                 cmd.stderr(Stdio::from(file));
             }
             None => {

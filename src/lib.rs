@@ -2,6 +2,7 @@
 //! ZooKeeper election. See docs/ARCHITECTURE.md for the bird's-eye view.
 
 pub mod audit;
+pub mod blocking;
 pub mod cds;
 pub mod config;
 pub mod control;

@@ -1,7 +1,12 @@
 //! Log output: JSON lines (one object per event, for journald and `audit`) or plain text.
 
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::OnceLock;
+
+use tracing_appender::non_blocking::{ErrorCounter, NonBlockingBuilder, WorkerGuard};
 
 use tracing::Level;
 use tracing_subscriber::filter::Targets;
@@ -17,9 +22,67 @@ pub enum LogFormat {
     Text,
 }
 
+/// Audit records queued for `log.audit_file` at most; beyond, records are dropped (and counted)
+/// rather than making the loop wait for a slow disk.
+const AUDIT_QUEUE_LINES: usize = 16 * 1024;
+
+/// Failed writes to `log.audit_file` since the start.
+static AUDIT_WRITE_FAILURES: AtomicU64 = AtomicU64::new(0);
+/// The first failure's error, until [`first_audit_failure`] hands it out.
+static FIRST_AUDIT_FAILURE: OnceLock<String> = OnceLock::new();
+static FIRST_AUDIT_FAILURE_TAKEN: AtomicBool = AtomicBool::new(false);
+/// The audit writer's count of records dropped because its queue was full.
+static AUDIT_DROPPED: OnceLock<ErrorCounter> = OnceLock::new();
+
+/// Audit records that did not reach `log.audit_file` since the start: failed writes (a full
+/// disk) plus records dropped because the writer fell behind.
+pub fn audit_write_failures() -> u64 {
+    AUDIT_WRITE_FAILURES.load(Ordering::Relaxed) + AUDIT_DROPPED.get().map_or(0, |c| c.dropped_lines() as u64)
+}
+
+/// The error of the first failed write to `log.audit_file`, once: later calls return `None`.
+pub fn first_audit_failure() -> Option<String> {
+    let error = FIRST_AUDIT_FAILURE.get()?;
+    (!FIRST_AUDIT_FAILURE_TAKEN.swap(true, Ordering::Relaxed)).then(|| error.clone())
+}
+
+/// The audit file, written on the audit writer's own thread: counts its failures.
+struct AuditFile(std::fs::File);
+
+impl Write for AuditFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.write(buf).inspect_err(|e| {
+            AUDIT_WRITE_FAILURES.fetch_add(1, Ordering::Relaxed);
+            let _ = FIRST_AUDIT_FAILURE.set(e.to_string());
+        })
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.0.write_all(buf).inspect_err(|e| {
+            AUDIT_WRITE_FAILURES.fetch_add(1, Ordering::Relaxed);
+            let _ = FIRST_AUDIT_FAILURE.set(e.to_string());
+        })
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+/// Keeps the audit writer's thread; dropping it writes what is queued.
+pub struct LogGuard(#[allow(dead_code)] Option<WorkerGuard>);
+
+/// Opens `file` for appending, created with mode 0640 (the umask can only tighten it).
+pub fn open_private_append(file: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new().create(true).append(true).mode(0o640).open(file)
+}
+
 /// Installs the global subscriber: every record to stdout in `format` (`RUST_LOG` overrides the
-/// default `info`), and audit records also as JSON lines to `audit_file` when given.
-pub fn init(format: LogFormat, audit_file: Option<&Path>) -> std::io::Result<()> {
+/// default `info`), and audit records also as JSON lines to `audit_file` when given, written by a
+/// thread of their own so that a slow or full disk never holds up the caller: failed writes and
+/// dropped records are counted ([`audit_write_failures`]), the first error is kept
+/// ([`first_audit_failure`]). Keep the returned guard until the end of the process.
+pub fn init(format: LogFormat, audit_file: Option<&Path>) -> std::io::Result<LogGuard> {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,zookeeper_client=warn"));
     let stdout = fmt::layer().with_writer(std::io::stdout);
     let stdout = match format {
@@ -28,20 +91,27 @@ pub fn init(format: LogFormat, audit_file: Option<&Path>) -> std::io::Result<()>
     };
     let audit = match audit_file {
         Some(path) => {
-            let file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+            let file = open_private_append(path)?;
+            let (writer, guard) = NonBlockingBuilder::default()
+                .lossy(true)
+                .buffered_lines_limit(AUDIT_QUEUE_LINES)
+                .thread_name("audit-writer")
+                .finish(AuditFile(file));
+            let _ = AUDIT_DROPPED.set(writer.error_counter());
             let layer = fmt::layer()
                 .json()
                 .flatten_event(true)
                 .with_current_span(false)
                 .with_span_list(false)
-                .with_writer(Mutex::new(file))
+                .with_writer(writer)
                 .with_filter(Targets::new().with_target(AUDIT_TARGET, Level::INFO));
-            Some(layer)
+            (Some(layer), Some(guard))
         }
-        None => None,
+        None => (None, None),
     };
+    let (audit, guard) = audit;
     tracing_subscriber::registry().with(stdout.with_filter(filter)).with(audit).init();
-    Ok(())
+    Ok(LogGuard(guard))
 }
 
 /// The tracing target of audit records (docs/audit-events.md).

@@ -12,6 +12,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+use crate::blocking::{self, Blocker, ObservedChild};
 use crate::timing;
 
 /// How often readiness is polled while the JobManager starts (health probes use
@@ -101,6 +102,11 @@ pub enum Event {
     HandoverChanged(Option<HandoverRequest>),
     /// The election node was deleted and the session closed after a shutdown.
     LeftElection,
+    /// The children of the election path, observed while this node waits to lead.
+    ElectionObserved {
+        /// Every child with what the adapter saw of it.
+        children: Vec<ObservedChild>,
+    },
 }
 
 /// A planned handover (`flink-ha-supervisor handover`), as this node sees it.
@@ -236,6 +242,14 @@ pub enum Report {
     SteppedAside { epoch: u64 },
     /// The handover this node completed is cleared.
     HandoverCompleted,
+    /// A node that no daemon will remove sits ahead of ours: this node can never be elected
+    /// while it exists.
+    ElectionBlocked(Blocker),
+    /// The node that blocked the election is gone (or this node leads).
+    ElectionUnblocked {
+        /// The node that blocked it.
+        node: String,
+    },
 }
 
 /// The leadership role.
@@ -324,6 +338,10 @@ pub struct Machine {
     lease_sent: Option<Instant>,
     /// Restarts scheduled since the start, for metrics.
     restarts_total: u64,
+    /// The node that holds this node up in the election, while one does.
+    blocked: Option<Blocker>,
+    /// How often this node found itself blocked since the start, for metrics.
+    blocked_total: u64,
 }
 
 impl Machine {
@@ -347,6 +365,8 @@ impl Machine {
             shutting_down: false,
             lease_sent: None,
             restarts_total: 0,
+            blocked: None,
+            blocked_total: 0,
         }
     }
 
@@ -378,6 +398,35 @@ impl Machine {
     /// Local JobManager restarts scheduled since this process started.
     pub fn restarts_total(&self) -> u64 {
         self.restarts_total
+    }
+
+    /// The node that holds this node up in the election, while one does.
+    pub fn blocked(&self) -> Option<&Blocker> {
+        self.blocked.as_ref()
+    }
+
+    /// How often this node found itself blocked in the election since this process started.
+    pub fn blocked_total(&self) -> u64 {
+        self.blocked_total
+    }
+
+    /// Records who blocks this node now (`None`: nobody) and reports a change.
+    fn set_blocked(&mut self, blocker: Option<Blocker>, out: &mut Vec<Action>) {
+        if self.blocked == blocker {
+            return;
+        }
+        let before = std::mem::replace(&mut self.blocked, blocker.clone());
+        match blocker {
+            Some(blocker) => {
+                self.blocked_total += 1;
+                out.push(Action::Report(Report::ElectionBlocked(blocker)));
+            }
+            None => {
+                if let Some(before) = before {
+                    out.push(Action::Report(Report::ElectionUnblocked { node: before.name }));
+                }
+            }
+        }
     }
 
     /// The instant until which the JobManager may run, if it may run at all.
@@ -497,6 +546,7 @@ impl Machine {
                     return out;
                 }
                 self.role = Role::Leader { epoch };
+                self.set_blocked(None, &mut out);
                 self.restarts.clear();
                 self.clear_handover_when_ready = handover.is_some();
                 out.push(Action::Report(Report::Elected { epoch }));
@@ -565,6 +615,12 @@ impl Machine {
             Event::LeftElection => {
                 self.role = Role::Standby;
                 out.push(Action::Exit);
+            }
+            Event::ElectionObserved { children } => {
+                // A leader holds the lowest node: nothing is ahead of it.
+                if self.role == Role::Standby {
+                    self.set_blocked(blocking::blocking_us(&children), &mut out);
+                }
             }
         }
         self.check_fence(now, &mut out);
@@ -1299,5 +1355,52 @@ mod tests {
         assert!(has(&out, &Action::Report(Report::JobManagerStopped { reason: StopReason::Fenced, code: 143 })));
         assert!(!out.iter().any(|a| matches!(a, Action::Report(Report::JobManagerExited { .. }))));
         assert_eq!(m.jobmanager(), JobManager::Stopped);
+    }
+    fn observed(names: &[(&str, bool)]) -> Event {
+        let children = names
+            .iter()
+            .map(|(name, persistent)| ObservedChild {
+                name: name.to_string(),
+                data: Vec::new(),
+                persistent: *persistent,
+                ours: name.contains("ours"),
+            })
+            .collect();
+        Event::ElectionObserved { children }
+    }
+
+    #[test]
+    fn a_standby_behind_a_foreign_node_reports_the_block_once_and_its_end() {
+        let t0 = Instant::now();
+        let mut m = Machine::new(timings());
+        m.handle_event(t0, Event::SessionStarted { negotiated_timeout: SESSION, started_at: t0 });
+        let blocked = observed(&[("x-latch-0000000000", true), ("_c_ours-latch-0000000003", false)]);
+        let out = m.handle_event(t0, blocked.clone());
+        let report = Report::ElectionBlocked(Blocker {
+            name: "x-latch-0000000000".into(),
+            why: blocking::Why::Persistent,
+            first: true,
+        });
+        assert_eq!(out, [Action::Report(report)]);
+        assert_eq!(m.blocked().map(|b| b.name.as_str()), Some("x-latch-0000000000"));
+        assert_eq!(m.handle_event(t0, blocked.clone()), [], "no second report for the same node");
+        assert_eq!(m.blocked_total(), 1);
+        let out = m.handle_event(t0, observed(&[("_c_ours-latch-0000000003", false)]));
+        assert_eq!(out, [Action::Report(Report::ElectionUnblocked { node: "x-latch-0000000000".into() })]);
+        assert_eq!(m.blocked(), None);
+        // Blocked again, then elected (someone deleted it): leading clears it.
+        m.handle_event(t0, blocked);
+        assert_eq!(m.blocked_total(), 2);
+        let out = m.handle_event(t0, Event::Elected { epoch: 3 });
+        assert!(out.contains(&Action::Report(Report::ElectionUnblocked { node: "x-latch-0000000000".into() })));
+        assert!(m.blocked().is_none());
+    }
+
+    #[test]
+    fn a_leader_ignores_what_it_observes_behind_it() {
+        let t0 = Instant::now();
+        let (mut m, _) = leader(t0);
+        let out = m.handle_event(t0, observed(&[("x-latch-0000000000", true)]));
+        assert!(out.iter().all(|a| !matches!(a, Action::Report(Report::ElectionBlocked(_)))), "{out:?}");
     }
 }

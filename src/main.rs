@@ -141,6 +141,10 @@ fn run(config: PathBuf, log_format: LogFormat) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Err(e) = settings.check_host() {
+        eprintln!("flink-ha-supervisor: {e}");
+        return ExitCode::from(2);
+    }
     match flink::preflight(&settings) {
         Ok(flink_warnings) => warnings.extend(flink_warnings),
         Err(e) => {
@@ -148,11 +152,14 @@ fn run(config: PathBuf, log_format: LogFormat) -> ExitCode {
             return ExitCode::from(2);
         }
     }
-    if let Err(e) = logging::init(log_format, settings.log.audit_file.as_deref()) {
-        let path = settings.log.audit_file.as_deref().unwrap_or(std::path::Path::new("")).display();
-        eprintln!("flink-ha-supervisor: log.audit_file: cannot open {path}: {e}; point it at a writable file");
-        return ExitCode::from(2);
-    }
+    let _log_guard = match logging::init(log_format, settings.log.audit_file.as_deref()) {
+        Ok(guard) => guard,
+        Err(e) => {
+            let path = settings.log.audit_file.as_deref().unwrap_or(std::path::Path::new("")).display();
+            eprintln!("flink-ha-supervisor: log.audit_file: cannot open {path}: {e}; point it at a writable file");
+            return ExitCode::from(2);
+        }
+    };
     for warning in &warnings {
         tracing::warn!(event = "config_warning", key = warning.key, "{}", warning.message);
     }

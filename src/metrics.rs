@@ -63,6 +63,30 @@ pub fn render(view: &NodeView) -> String {
     paused.set(i64::from(view.paused));
     registry.register("paused", "1 while maintenance mode holds every failover, restart and stop", paused);
 
+    let blocked = Gauge::<i64>::default();
+    blocked.set(i64::from(view.election_blocked.is_some()));
+    registry.register(
+        "election_blocked",
+        "1 while a node that no daemon removes (persistent, or not a daemon's) sits ahead of this node in the election",
+        blocked,
+    );
+
+    let blocked_total = Counter::<u64>::default();
+    blocked_total.inc_by(view.election_blocked_total);
+    registry.register(
+        "election_blocks",
+        "How often this node found such a node ahead of it since the daemon started",
+        blocked_total,
+    );
+
+    let audit_failures = Counter::<u64>::default();
+    audit_failures.inc_by(view.audit_write_failures);
+    registry.register(
+        "audit_write_failures",
+        "Audit records that did not reach log.audit_file (failed writes, e.g. a full disk, and records dropped while the writer lagged)",
+        audit_failures,
+    );
+
     let up = Gauge::<i64>::default();
     up.set(i64::from(view.jobmanager == JobManagerView::Ready));
     registry.register("jobmanager_up", "1 while the local JobManager runs and answers its ready_url", up);
@@ -119,6 +143,9 @@ mod tests {
             "session_state gauge",
             "zookeeper_last_heard_timestamp_seconds gauge",
             "paused gauge",
+            "election_blocked gauge",
+            "election_blocks counter",
+            "audit_write_failures counter",
             "jobmanager_up gauge",
             "jobmanager_restarts counter",
             "failovers counter",

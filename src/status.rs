@@ -19,6 +19,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 use zookeeper_client as zk;
 
+use crate::blocking::{self, ObservedChild};
 use crate::config::Settings;
 use crate::control::{self, HandoverNote, PauseNote};
 use crate::failover::{self, LeaderRecord, TermState};
@@ -52,6 +53,9 @@ pub enum Format {
 pub struct Snapshot {
     /// Every child of the election path with its data, in any order.
     pub children: Vec<(String, Vec<u8>)>,
+    /// The names of those children that are persistent (`ephemeralOwner` 0); the others are
+    /// ephemeral.
+    pub persistent: BTreeSet<String>,
     /// The leader record's data and the server time (ms) of its last write.
     pub record: Option<(Vec<u8>, i64)>,
     /// The pause node's data, when the cluster is paused.
@@ -69,7 +73,12 @@ pub async fn read(client: &zk::Client, election_path: &str) -> Result<Snapshot, 
     };
     for name in names {
         match client.get_data(&format!("{election_path}/{name}")).await {
-            Ok((data, _)) => snapshot.children.push((name, data)),
+            Ok((data, stat)) => {
+                if stat.ephemeral_owner == 0 {
+                    snapshot.persistent.insert(name.clone());
+                }
+                snapshot.children.push((name, data))
+            }
             Err(zk::Error::NoNode) => {}
             Err(e) => return Err(e),
         }
@@ -126,8 +135,24 @@ pub struct Report {
     pub contenders: Vec<ContenderView>,
     /// Children of the election path that are not election nodes.
     pub foreign: Vec<String>,
+    /// Nodes in the election queue that no daemon removes, in queue order: each holds up every
+    /// contender behind it.
+    pub blocked_by: Vec<BlockedNode>,
     /// The most recent failover, from the leader record; `null` before the first.
     pub last_failover: Option<FailoverView>,
+}
+
+/// A node in the election queue that no daemon removes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BlockedNode {
+    /// Its name under the election path.
+    pub node: String,
+    /// Why no daemon removes it.
+    pub why: String,
+    /// True when it is first in the queue: nobody can lead while it exists.
+    pub first: bool,
+    /// What the operator can do.
+    pub remedy: String,
 }
 
 /// Maintenance mode as the pause node says.
@@ -254,6 +279,40 @@ pub fn assess(snapshot: &Snapshot, quorum: &str, election_path: &str, expected: 
         .collect();
     let alive = seen.len() as u32;
 
+    let observed: Vec<ObservedChild> = snapshot
+        .children
+        .iter()
+        .map(|(name, data)| ObservedChild {
+            name: name.clone(),
+            data: data.clone(),
+            persistent: snapshot.persistent.contains(name),
+            ours: false,
+        })
+        .collect();
+    let blocked_by: Vec<BlockedNode> = blocking::blockers(&observed)
+        .into_iter()
+        .map(|b| BlockedNode {
+            remedy: blocking::remedy(quorum, election_path, &b.name),
+            node: b.name,
+            why: b.why.to_string(),
+            first: b.first,
+        })
+        .collect();
+    for b in &blocked_by {
+        problems.push(if b.first {
+            format!(
+                "the election is blocked by {election_path}/{} ({}): no daemon can lead while it exists; {}",
+                b.node, b.why, b.remedy
+            )
+        } else {
+            format!(
+                "{election_path}/{} ({}) sits in the election queue: the standbys behind it, and every daemon that joins later, wait for it forever; {}",
+                b.node, b.why, b.remedy
+            )
+        });
+    }
+    let first_blocked = blocked_by.first().is_some_and(|b| b.first);
+
     let record = snapshot.record.as_ref().and_then(|(data, _)| serde_json::from_slice::<LeaderRecord>(data).ok());
     if snapshot.record.is_some() && record.is_none() {
         warnings.push(format!("the leader record {} is not readable", failover::record_path(election_path)));
@@ -272,7 +331,9 @@ pub fn assess(snapshot: &Snapshot, quorum: &str, election_path: &str, expected: 
     });
 
     match &leader {
+        None if first_blocked => {}
         None => problems.push(format!("no leader: no daemon contends under {election_path}")),
+        Some(_) if first_blocked => {}
         Some(l) if l.node_id.is_none() => problems.push(format!(
             "no leader: the lowest election node {} is not a daemon's (malformed identity); the daemons wait behind it",
             contenders[0].name
@@ -340,6 +401,7 @@ pub fn assess(snapshot: &Snapshot, quorum: &str, election_path: &str, expected: 
         leader,
         contenders,
         foreign,
+        blocked_by,
         last_failover,
     }
 }
@@ -464,6 +526,9 @@ pub fn render_text(report: &Report, now: SystemTime) -> String {
         let by = h.requested_by.as_deref().map(|b| format!(" by {b}")).unwrap_or_default();
         let from = h.from_node.as_deref().unwrap_or("?");
         let _ = writeln!(out, "handover:      pending, {from} -> {to}{by}");
+    }
+    for b in &report.blocked_by {
+        let _ = writeln!(out, "BLOCKED:       {}/{} ({}); {}", report.election_path, b.node, b.why, b.remedy);
     }
     for warning in &report.warnings {
         let _ = writeln!(out, "WARNING: {warning}");
@@ -695,7 +760,7 @@ mod tests {
     }
 
     #[test]
-    fn foreign_and_malformed_children_are_shown_not_fatal() {
+    fn foreign_and_malformed_children_are_shown_and_a_malformed_one_in_the_queue_blocks() {
         let snapshot = Snapshot {
             children: vec![
                 child(5, "jm1"),
@@ -708,7 +773,10 @@ mod tests {
             ..Snapshot::default()
         };
         let r = assess(&snapshot, "zk1:2181", PATH, 2);
-        assert_eq!(r.health, Health::Healthy, "{r:?}");
+        // The malformed node is in the recipe's queue: whoever joins behind it waits for it.
+        assert_eq!(r.health, Health::Degraded, "{r:?}");
+        assert_eq!(r.problems.len(), 1, "{r:?}");
+        assert!(r.problems[0].starts_with("/flink/leader/_c_x-latch-0000000009 (not a daemon's"), "{r:?}");
         assert_eq!(r.foreign, ["lock"]);
         assert_eq!(r.contenders.len(), 3);
         assert!(r.contenders[2].error.as_deref().unwrap().contains("not a node identity"));
@@ -727,6 +795,45 @@ mod tests {
         let r = assess(&snapshot, "zk1:2181", PATH, 2);
         assert_eq!(r.exit_code(), 1);
         assert!(r.problems[0].contains("not a daemon's"), "{r:?}");
+    }
+
+    #[test]
+    fn a_persistent_node_ahead_of_everyone_blocks_the_cluster() {
+        let snapshot = Snapshot {
+            children: vec![child(2, "jm1"), ("x-latch-0000000000".into(), Vec::new()), child(3, "jm2")],
+            persistent: BTreeSet::from(["x-latch-0000000000".to_string()]),
+            ..Snapshot::default()
+        };
+        let r = assess(&snapshot, "zk1:2181", PATH, 2);
+        assert_eq!(r.exit_code(), 1);
+        assert_eq!(r.problems.len(), 1, "{r:?}");
+        assert!(
+            r.problems[0].starts_with("the election is blocked by /flink/leader/x-latch-0000000000 (a persistent node"),
+            "{r:?}"
+        );
+        assert!(r.problems[0].contains("zkCli.sh -server zk1:2181 delete /flink/leader/x-latch-0000000000"), "{r:?}");
+        assert_eq!(r.blocked_by.len(), 1);
+        let text = render_text(&r, SystemTime::now());
+        assert!(
+            text.lines().any(|l| l.starts_with("BLOCKED:") && l.contains("/flink/leader/x-latch-0000000000")),
+            "{text}"
+        );
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["blocked_by"][0]["node"], "x-latch-0000000000");
+        assert_eq!(json["blocked_by"][0]["first"], true);
+    }
+
+    #[test]
+    fn a_persistent_node_between_the_leader_and_a_standby_is_a_problem() {
+        let snapshot = Snapshot {
+            children: vec![child(1, "jm1"), ("x-latch-0000000002".into(), Vec::new()), child(3, "jm2")],
+            persistent: BTreeSet::from(["x-latch-0000000002".to_string()]),
+            ..Snapshot::default()
+        };
+        let r = assess(&snapshot, "zk1:2181", PATH, 2);
+        assert_eq!(r.exit_code(), 1);
+        assert_eq!(r.leader.as_ref().and_then(|l| l.node_id.as_deref()), Some("jm1"));
+        assert!(r.problems[0].contains("the standbys behind it, and every daemon that joins later, wait"), "{r:?}");
     }
 
     #[test]

@@ -45,6 +45,17 @@ pub enum JobManagerView {
     Backoff,
 }
 
+/// A node ahead of this one in the election that no daemon will remove.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BlockedView {
+    /// Its name under the election path.
+    pub node: String,
+    /// Why no daemon removes it.
+    pub why: String,
+    /// What the operator can do.
+    pub remedy: String,
+}
+
 /// A snapshot of this node.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct NodeView {
@@ -68,6 +79,12 @@ pub struct NodeView {
     pub paused: bool,
     /// Local JobManager restarts since the daemon started.
     pub jobmanager_restarts: u64,
+    /// The node that holds this one up in the election, while one does.
+    pub election_blocked: Option<BlockedView>,
+    /// How often this node found itself blocked in the election since the daemon started.
+    pub election_blocked_total: u64,
+    /// Audit records that did not reach `log.audit_file` since the daemon started.
+    pub audit_write_failures: u64,
     /// Failovers this node measured (as the new leader).
     #[serde(skip)]
     pub failovers: StatsSummary,
@@ -89,6 +106,9 @@ impl NodeView {
             leader_since: None,
             paused: false,
             jobmanager_restarts: 0,
+            election_blocked: None,
+            election_blocked_total: 0,
+            audit_write_failures: 0,
             failovers: StatsSummary::default(),
             outages: Vec::new(),
         }

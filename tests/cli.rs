@@ -1,6 +1,6 @@
 //! The command line refuses bad input with one clear line and exit code 2, never a panic.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn daemon() -> Command {
@@ -102,4 +102,115 @@ fn the_fence_guard_reports_a_command_that_cannot_start() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.starts_with("spawn-failed /nonexistent/jm"), "{stdout}");
     assert!(!String::from_utf8_lossy(&output.stderr).contains("panicked"));
+}
+
+#[test]
+fn a_duration_past_its_bound_is_refused_by_run_and_check_config() {
+    let toml = VALID.replace("[jobmanager]", "[jobmanager]\nstart_timeout = \"584542046090years\"");
+    let (output, dir) = run_with_config(&toml);
+    assert_refused(&output, &["jobmanager.start_timeout", "584542046090years", "at most 1h"]);
+    let output = daemon()
+        .arg("check-config")
+        .arg("--config")
+        .arg(dir.path().join("fhs.toml"))
+        .env_remove("FLINK_HOME")
+        .output()
+        .unwrap();
+    assert_refused(&output, &["jobmanager.start_timeout", "584542046090years", "at most 1h"]);
+}
+
+/// Runs the binary with `args`, killing it if it has not finished within 10 s (a read that
+/// blocks must fail the test, not hang it).
+fn output_within_10s(args: &[&std::ffi::OsStr]) -> Output {
+    let mut child = daemon()
+        .args(args)
+        .env_remove("FLINK_HOME")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > until {
+            child.kill().unwrap();
+            let _ = child.wait();
+            panic!("{args:?} still runs after 10 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_fifo_a_device_or_a_directory_as_config_is_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fhs.toml");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    for (path, what) in [(fifo.as_path(), "a FIFO"), (Path::new("/dev/zero"), "a device"), (dir.path(), "a directory")]
+    {
+        for command in ["run", "check-config", "status"] {
+            let output = output_within_10s(&[command.as_ref(), "--config".as_ref(), path.as_os_str()]);
+            assert_refused(&output, &[&path.display().to_string(), what, "not a regular file"]);
+        }
+    }
+}
+
+#[test]
+fn an_election_path_in_zookeepers_own_subtree_is_refused() {
+    for (quorum, path) in [("127.0.0.1:2181", "/zookeeper/leader"), ("127.0.0.1:2181/zookeeper", "/quota")] {
+        let toml = VALID.replace("127.0.0.1:2181", quorum) + &format!("[election]\npath = \"{path}\"\n");
+        let (output, _dir) = run_with_config(&toml);
+        assert_refused(&output, &["election.path", "under /zookeeper", "/flink/leader"]);
+    }
+}
+
+#[test]
+fn a_huge_or_invisibly_formatted_node_id_is_refused() {
+    let huge = "j".repeat(2 * 1024 * 1024);
+    let (output, _dir) = run_with_config(&format!("[node]\nid = \"{huge}\"\n{VALID}"));
+    assert_refused(&output, &["node.id", "2097152 bytes", "at most 253"]);
+    for id in ["jm\\u0007", "jm\\u202e1mj", "jm\\u200b"] {
+        let (output, _dir) = run_with_config(&format!("[node]\nid = \"{id}\"\n{VALID}"));
+        assert_refused(&output, &["node.id", "control or an invisible formatting character"]);
+    }
+}
+
+/// `run` and `check-config` on `toml`: both refused with one line containing every needle.
+fn assert_run_and_check_config_refuse(toml: &str, needles: &[&str]) {
+    let (output, dir) = run_with_config(toml);
+    assert_refused(&output, needles);
+    let config = dir.path().join("fhs.toml");
+    let output = output_within_10s(&["check-config".as_ref(), "--config".as_ref(), config.as_os_str()]);
+    assert_refused(&output, needles);
+}
+
+#[test]
+fn a_jobmanager_program_that_does_not_exist_or_cannot_run_is_refused_at_load() {
+    let missing = VALID.replace("/bin/true", "/nonexistent/flink/bin/jobmanager.sh");
+    assert_run_and_check_config_refuse(
+        &missing,
+        &["jobmanager.command", "/nonexistent/flink/bin/jobmanager.sh does not exist", "set jobmanager.command"],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("jobmanager.sh");
+    std::fs::write(&script, "#!/bin/sh\n").unwrap();
+    let not_executable = VALID.replace("/bin/true", script.to_str().unwrap());
+    assert_run_and_check_config_refuse(&not_executable, &["jobmanager.command", "is not executable"]);
+    let not_in_path = VALID.replace("/bin/true", "no-such-jobmanager-program");
+    assert_run_and_check_config_refuse(&not_in_path, &["jobmanager.command", "\"no-such-jobmanager-program\"", "PATH"]);
+}
+
+#[test]
+fn an_audit_file_that_cannot_be_appended_to_is_refused_by_run_and_check_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("audit.fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    for (file, needle) in [
+        ("/nonexistent/dir/audit.jsonl".to_string(), "the directory /nonexistent/dir does not exist"),
+        (fifo.display().to_string(), "is a FIFO"),
+        (dir.path().display().to_string(), "is a directory"),
+    ] {
+        let toml = format!("{VALID}[log]\naudit_file = \"{file}\"\n");
+        assert_run_and_check_config_refuse(&toml, &["log.audit_file", needle]);
+    }
 }

@@ -37,9 +37,22 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 
 const DAEMON: &str = "[zookeeper]\nquorum = \"zk1:2181\"\n[jobmanager]\ncommand = [\"/bin/true\"]\nrpc_address = \"127.0.0.1:6123\"\n[http]\nlisten = \"off\"\n";
 
+/// A JobManager command that exists on every test host, for the example configuration.
+const JM: &[(&str, &str)] = &[("FHS_JOBMANAGER__COMMAND", "/bin/true start-foreground")];
+
 #[test]
 fn check_config_accepts_the_example_and_prints_reloadable_effective_settings() {
+    // The example's /opt/flink does not exist here; run and check-config refuse a missing program.
     let out = fhs(&["check-config", "--config", example().to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).starts_with(
+            "flink-ha-supervisor: jobmanager.command: the program /opt/flink/bin/jobmanager.sh does not exist; "
+        ),
+        "{}",
+        stderr(&out)
+    );
+    let out = fhs(&["check-config", "--config", example().to_str().unwrap()], JM);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     for line in [
@@ -58,7 +71,7 @@ fn check_config_accepts_the_example_and_prints_reloadable_effective_settings() {
     // The output is itself a configuration that loads to the same effective settings.
     let dir = tempfile::tempdir().unwrap();
     let again = write(dir.path(), "effective.toml", &text);
-    let out2 = fhs(&["check-config", "--config", again.to_str().unwrap()], &[]);
+    let out2 = fhs(&["check-config", "--config", again.to_str().unwrap()], JM);
     assert!(out2.status.success(), "{}", stderr(&out2));
     let body = |t: &str| t.lines().skip(1).map(str::to_string).collect::<Vec<_>>();
     assert_eq!(body(&stdout(&out2)), body(&text));

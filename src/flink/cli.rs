@@ -28,6 +28,10 @@ pub fn check_config(path: &Path) -> ExitCode {
     let Some((settings, mut warnings)) = load(path) else {
         return ExitCode::from(EXIT_INVALID);
     };
+    // Everything `run` checks before it starts, in the same order.
+    if let Err(e) = settings.check_host() {
+        return refuse(&e.to_string());
+    }
     let ha = match HaConfig::resolve(&settings) {
         Ok((ha, _)) => ha,
         Err(e) => return refuse(&e.to_string()),

@@ -15,6 +15,8 @@
 //! `serde_yaml` (same API, YAML 1.2 core schema like Flink's snakeyaml-engine parser).
 
 use std::fmt;
+use std::io::Write as _;
+use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 
 use serde_norway::{Mapping, Value};
@@ -167,11 +169,26 @@ impl Rendered {
                 }
                 let target = self.conf_dir.join(&name);
                 std::fs::copy(entry.path(), &target).map_err(write_err(&target))?;
+                // The copy has the source's mode; no more than 0640 of it.
+                let mode = std::fs::metadata(&target).map_err(write_err(&target))?.permissions().mode() & 0o640;
+                std::fs::set_permissions(&target, std::fs::Permissions::from_mode(mode)).map_err(write_err(&target))?;
             }
         }
         let target = self.config_path();
         let temp = self.conf_dir.join(format!(".{CONFIG_FILE_NAME}.{}.tmp", std::process::id()));
-        std::fs::write(&temp, &self.yaml).map_err(write_err(&temp))?;
+        // A fresh file with mode 0640 (the umask can only tighten it), not a leftover's mode.
+        match std::fs::remove_file(&temp) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(write_err(&temp)(e)),
+            _ => {}
+        }
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o640)
+            .open(&temp)
+            .map_err(write_err(&temp))?;
+        file.write_all(self.yaml.as_bytes()).map_err(write_err(&temp))?;
+        drop(file);
         std::fs::rename(&temp, &target).map_err(write_err(&target))
     }
 }
@@ -519,5 +536,90 @@ mod tests {
         assert_eq!(host_port("[::1]:6123"), ("::1", 6123));
         assert_eq!(url_port("http://127.0.0.1:18081/overview"), Some(18081));
         assert_eq!(url_port("http://[::1]:8081/overview?x=1"), Some(8081));
+    }
+    /// Fuzzing of the base `config.yaml`, a file from outside: a bounded number of cases in every
+    /// `cargo test` (proptest's default, 256); longer by hand with `PROPTEST_CASES=100000 cargo
+    /// test --lib flink::render::tests::fuzz`.
+    mod fuzz {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        fn base(text: &str) -> Result<Merged, RenderError> {
+            merge(Some((Path::new("/etc/flink/config.yaml"), text)), &generated(), "# header\n")
+        }
+
+        /// The read-back of a rendered file: every generated key exactly once, with its value.
+        fn assert_generated_intact(merged: &Merged) {
+            let back = flat(&merged.yaml);
+            for (key, value) in generated() {
+                let found: Vec<_> = back.iter().filter(|(k, _)| *k == key).collect();
+                assert_eq!(found, [&(key.clone(), value)], "{}", merged.yaml);
+            }
+            let mut keys: Vec<_> = back.iter().map(|(k, _)| k).collect();
+            keys.sort();
+            keys.dedup();
+            assert_eq!(keys.len(), back.len(), "a key twice in:\n{}", merged.yaml);
+        }
+
+        fn key() -> impl Strategy<Value = String> {
+            prop_oneof![
+                "[a-z0-9.\\-_ ]{0,8}",
+                Just("high-availability".to_string()),
+                Just("high-availability.type".to_string()),
+                Just("rest.port".to_string()),
+                Just("rest".to_string()),
+                Just("port".to_string()),
+                "\\PC{0,6}",
+            ]
+        }
+
+        fn yaml_value() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+                any::<i64>().prop_map(|n| Value::Number(n.into())),
+                any::<f64>().prop_map(|n| Value::Number(n.into())),
+                "\\PC{0,12}".prop_map(Value::String),
+                "[:#&*!|>'\"%@`{}\\[\\], -]{0,8}".prop_map(Value::String),
+            ];
+            leaf.prop_recursive(4, 32, 6, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Sequence),
+                    prop::collection::vec((key(), inner), 0..6).prop_map(|entries| Value::Mapping(
+                        entries.into_iter().map(|(k, v)| (Value::String(k), v)).collect()
+                    )),
+                ]
+            })
+        }
+
+        proptest! {
+            #[test]
+            fn any_text_is_merged_or_refused_in_one_line(text in prop_oneof![
+                any::<String>(),
+                "[ -~\n\t]{0,300}",
+                "([a-z.]{1,6}:( [-:{}\\[\\],&*!|>'\"#a-z0-9]{0,12})?\n( {1,4})?){0,20}",
+            ]) {
+                match base(&text) {
+                    Ok(merged) => assert_generated_intact(&merged),
+                    Err(e) => {
+                        let shown = e.to_string();
+                        prop_assert!(!shown.contains('\n'), "not one line: {}", shown);
+                        prop_assert!(shown.starts_with("flink.base_config: /etc/flink/config.yaml: "), "{}", shown);
+                    }
+                }
+            }
+
+            #[test]
+            fn a_mapping_keeps_the_generated_keys_intact(entries in prop::collection::vec((key(), yaml_value()), 0..12)) {
+                let mapping: Mapping = entries.into_iter().map(|(k, v)| (Value::String(k), v)).collect();
+                let text = serde_norway::to_string(&Value::Mapping(mapping)).unwrap();
+                match base(&text) {
+                    Ok(merged) => assert_generated_intact(&merged),
+                    // Keys that flatten into something Flink cannot read are refused, in one line.
+                    Err(e) => prop_assert!(!e.to_string().contains('\n'), "{}", e),
+                }
+            }
+        }
     }
 }
