@@ -23,6 +23,7 @@ use crate::probe::Probe;
 use crate::record::{Term, TermSpec};
 use crate::timing;
 use crate::view::{JobManagerView, NodeView, RoleView, SessionView};
+use crate::walltime::rfc3339_ms;
 
 /// Pause between attempts to make a session.
 const CONNECT_RETRY: Duration = Duration::from_secs(1);
@@ -457,12 +458,6 @@ async fn connect(target: ZkTarget, generation: u64, notes: UnboundedSender<Note>
             }
         }
     }
-}
-
-/// Milliseconds since the Unix epoch as RFC 3339 UTC with millisecond precision.
-fn rfc3339_ms(ms: i64) -> String {
-    let t = std::time::UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64);
-    humantime::format_rfc3339_millis(t).to_string()
 }
 
 /// What this daemon writes into its election node. The REST address is `ready_url`'s, with a

@@ -9,6 +9,8 @@ pub mod daemon;
 pub mod election;
 pub mod failover;
 pub mod flink;
+#[cfg(test)]
+mod fuzz;
 pub mod guard;
 pub mod hooks;
 pub mod http;
@@ -25,3 +27,4 @@ pub mod record;
 pub mod status;
 pub mod timing;
 pub mod view;
+pub mod walltime;

@@ -107,7 +107,7 @@ mod optional_rfc3339 {
 
     pub fn serialize<S: Serializer>(t: &Option<SystemTime>, s: S) -> Result<S::Ok, S::Error> {
         match t {
-            Some(t) => s.serialize_str(&humantime::format_rfc3339_millis(*t).to_string()),
+            Some(t) => s.serialize_str(&crate::walltime::format_system_time(*t)),
             None => s.serialize_none(),
         }
     }
