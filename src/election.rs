@@ -16,6 +16,7 @@ use crate::control;
 use crate::identity::{self, Child};
 use crate::machine::Event;
 use crate::mono;
+use crate::supervise;
 
 /// Pause before contending again after an unexpected error.
 const RETRY_PAUSE: Duration = Duration::from_secs(1);
@@ -80,10 +81,16 @@ impl Session {
         let (requests, requests_rx) = mpsc::unbounded_channel();
         let state = client.state_watcher();
         let tasks = vec![
-            tokio::spawn(watch_state(client.state_watcher(), generation, events.clone())),
-            tokio::spawn(heartbeat(client.clone(), path.clone(), heartbeat_interval, generation, events.clone())),
-            tokio::spawn(control::watch(client.clone(), path.clone(), node_id, generation, events.clone())),
-            tokio::spawn(contend(client.clone(), path, identity, requests_rx, generation, events)),
+            supervise::spawn("session-state", watch_state(client.state_watcher(), generation, events.clone())),
+            supervise::spawn(
+                "heartbeat",
+                heartbeat(client.clone(), path.clone(), heartbeat_interval, generation, events.clone()),
+            ),
+            supervise::spawn(
+                "controls",
+                control::watch(client.clone(), path.clone(), node_id, generation, events.clone()),
+            ),
+            supervise::spawn("election", contend(client.clone(), path, identity, requests_rx, generation, events)),
         ];
         Session { client, requests, tasks, state }
     }
@@ -171,6 +178,7 @@ enum Held {
     Requested(Request),
 }
 
+/// Contends until the session ends or the daemon drops it; `Err` when it cannot contend at all.
 async fn contend(
     client: zk::Client,
     path: String,
@@ -178,28 +186,25 @@ async fn contend(
     mut requests: UnboundedReceiver<Request>,
     generation: u64,
     events: UnboundedSender<SessionEvent>,
-) {
+) -> Result<(), String> {
     let options = zk::LockOptions::new(zk::Acls::anyone_all())
         .with_ancestor_options(zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all()))
         .expect("persistent ancestors are valid");
     loop {
         let prefix = match zk::LockPrefix::new_curator(&path, identity::LOCK_NAME) {
             Ok(prefix) => prefix,
-            Err(e) => {
-                tracing::error!(path, error = %e, "election.path is not a valid ZooKeeper path");
-                return;
-            }
+            Err(e) => return Err(format!("election.path {path} is not a valid ZooKeeper path: {e}")),
         };
         let lock = tokio::select! {
             lock = client.lock(prefix, &identity, options.clone()) => lock,
             request = requests.recv() => match request {
                 Some(Request::Resign) => continue,
-                None => return,
+                None => return Ok(()),
             },
         };
         let lock = match lock {
             Ok(lock) => lock.into_owned(),
-            Err(zk::Error::SessionExpired | zk::Error::ClientClosed) => return,
+            Err(zk::Error::SessionExpired | zk::Error::ClientClosed) => return Ok(()),
             Err(e) => {
                 tracing::warn!(error = %e, "contending for leadership failed; retrying");
                 tokio::time::sleep(RETRY_PAUSE).await;
@@ -213,14 +218,14 @@ async fn contend(
         };
         tracing::debug!(node, epoch, "holding the lowest election node");
         if events.send((generation, Event::Elected { epoch })).is_err() {
-            return;
+            return Ok(());
         }
-        tokio::spawn(report_children(client.clone(), path.clone()));
+        supervise::spawn("report-children", report_children(client.clone(), path.clone()));
         let held = tokio::select! {
             () = watch_until_gone(&client, &node) => Held::Lost,
             request = requests.recv() => match request {
                 Some(request) => Held::Requested(request),
-                None => return,
+                None => return Ok(()),
             },
         };
         match held {

@@ -25,6 +25,7 @@ pub mod notify;
 pub mod probe;
 pub mod record;
 pub mod status;
+pub mod supervise;
 pub mod timing;
 pub mod view;
 pub mod walltime;

@@ -74,6 +74,9 @@ pub struct NodeView {
     /// The outage of each of those failovers, oldest first (the `/metrics` histogram).
     #[serde(skip)]
     pub outages: Vec<Duration>,
+    /// Why the daemon is stopping on its own: a task of it died (`/health` answers 503).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed: Option<String>,
 }
 
 impl NodeView {
@@ -91,6 +94,7 @@ impl NodeView {
             jobmanager_restarts: 0,
             failovers: StatsSummary::default(),
             outages: Vec::new(),
+            failed: None,
         }
     }
 

@@ -314,3 +314,57 @@ fn losing_the_zookeeper_leader_keeps_the_jobmanager_when_the_ensemble_recovers_i
     assert!(cluster.starts_of(1).is_empty());
     cluster.assert_never_two_jobmanagers();
 }
+
+/// The log records of daemon `i` that report a dead task.
+fn task_deaths(cluster: &Cluster, i: usize) -> Vec<serde_json::Value> {
+    cluster.events(i, "task_died")
+}
+
+#[test]
+fn a_standby_whose_election_task_dies_exits_non_zero_instead_of_staying_healthy() {
+    let zk = single_zk();
+    let mut cluster = Cluster::new(2, Options::default(), |_| zk.connect_string());
+    cluster.start_leader();
+    cluster.start_with(1, |cmd| {
+        cmd.args(["--fault-panic-task", "election"]);
+    });
+    // Before supervision the task died alone and the daemon went on, healthy and never elected.
+    let code = cluster.wait_exit(1, Duration::from_secs(20));
+    assert_eq!(code, Some(1), "{}", cluster.dump());
+    let deaths = task_deaths(&cluster, 1);
+    assert_eq!(deaths.len(), 1, "{}", cluster.dump());
+    assert_eq!(deaths[0]["task"], "election");
+    assert!(deaths[0]["why"].as_str().unwrap().contains("fault injection"), "{deaths:?}");
+    assert_eq!(deaths[0]["level"], "ERROR");
+    let failed: Vec<_> = cluster.records(1).into_iter().filter(|r| r["message"] == "the daemon failed").collect();
+    assert_eq!(failed.len(), 1, "{}", cluster.dump());
+    assert!(failed[0]["error"].as_str().unwrap().contains("task `election` died"), "{failed:?}");
+    // The leader is untouched.
+    cluster.assert_only_serving_for(0, Duration::from_secs(1));
+    cluster.assert_never_two_jobmanagers();
+}
+
+#[test]
+fn a_leader_whose_record_task_dies_stops_its_jobmanager_leaves_and_exits_non_zero() {
+    let zk = single_zk();
+    let mut cluster = Cluster::new(2, Options::default(), |_| zk.connect_string());
+    cluster.start_with(0, |cmd| {
+        cmd.args(["--fault-panic-task", "leader-record"]);
+    });
+    // Elected, its term's task panics: it stops its JobManager, leaves the election, exits 1.
+    let code = cluster.wait_exit(0, Duration::from_secs(30));
+    assert_eq!(code, Some(1), "{}", cluster.dump());
+    assert_eq!(cluster.events(0, "elected").len(), 1, "{}", cluster.dump());
+    let deaths = task_deaths(&cluster, 0);
+    assert_eq!(deaths.len(), 1, "{}", cluster.dump());
+    assert_eq!(deaths[0]["task"], "leader-record");
+    assert!(!cluster.serving(0));
+    assert!(cluster.events(0, "exited").is_empty(), "a dead task is no clean exit:\n{}", cluster.dump());
+    let failed: Vec<_> = cluster.records(0).into_iter().filter(|r| r["message"] == "the daemon failed").collect();
+    let error = failed.first().and_then(|r| r["error"].as_str()).unwrap_or_default();
+    assert!(error.contains("the JobManager is stopped and the election left"), "{}", cluster.dump());
+    // It left the election: a standby started now leads at once, without a session timeout.
+    cluster.start(1);
+    assert_eq!(cluster.wait_for_leader(Duration::from_secs(20), Some(0)), 1, "{}", cluster.dump());
+    cluster.assert_never_two_jobmanagers();
+}
