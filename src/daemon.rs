@@ -22,14 +22,20 @@ use crate::mono;
 use crate::notify::{FaultInjection, Notifier};
 use crate::probe::Probe;
 use crate::record::{Term, TermSpec};
+use crate::supervise::{self, Death};
 use crate::timing;
 use crate::view::{BlockedView, JobManagerView, NodeView, RoleView, SessionView};
+use crate::walltime::rfc3339_ms;
 
 /// Pause between attempts to make a session.
 const CONNECT_RETRY: Duration = Duration::from_secs(1);
 
 /// How long a shutdown waits for the server to acknowledge the session's close.
 const CLOSE_WAIT: Duration = Duration::from_secs(3);
+
+/// After a task died, how much longer than `jobmanager.stop_grace` the orderly stop may take
+/// before the daemon exits all the same (its fence guard then stops the JobManager).
+const FATAL_EXIT_SLACK: Duration = Duration::from_secs(10);
 
 /// Messages from the adapters that are not machine events of a session or a process.
 enum Note {
@@ -84,10 +90,15 @@ struct Daemon {
     notifier: Notifier,
     /// `[hooks]`: commands run on role changes, never awaited by the loop.
     hooks: Hooks,
+    /// A task of the daemon died: the daemon stops and exits non-zero.
+    failed: Option<Death>,
 }
 
 /// Runs the daemon until `shutdown` resolves and the shutdown completed.
+/// A task that dies (see `supervise.rs`) stops the daemon as a shutdown does, and it returns the
+/// death as its error.
 pub async fn run(settings: Settings, shutdown: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
+    let mut deaths = supervise::watch();
     let endpoint = crate::http::bind(&settings).await?;
     let (mut daemon, mut inbox) = Daemon::new(settings)?;
     let _http = endpoint.map(|endpoint| endpoint.serve(daemon.view.subscribe()));
@@ -103,6 +114,7 @@ pub async fn run(settings: Settings, shutdown: impl std::future::Future<Output =
         quorum = daemon.target.quorum,
         "contending for leadership"
     );
+    let mut fatal_deadline = None;
     loop {
         let deadline = daemon.machine.poll_timeout();
         let ping = daemon.notifier.next_ping();
@@ -110,6 +122,16 @@ pub async fn run(settings: Settings, shutdown: impl std::future::Future<Output =
         let now = mono::now;
         let actions = tokio::select! {
             biased;
+            Some(death) = deaths.recv(), if daemon.failed.is_none() => {
+                // Logged where it died; from here on /health answers 503 with it.
+                fatal_deadline = Some(now() + daemon.settings.jobmanager.stop_grace + FATAL_EXIT_SLACK);
+                daemon.failed = Some(death);
+                daemon.machine.handle_event(now(), Event::ShutdownRequested)
+            },
+            () = sleep_until(fatal_deadline) => {
+                let death = daemon.failed.take().expect("a deadline only after a death");
+                return Err(anyhow::anyhow!("{death}; the orderly stop did not finish in time"));
+            },
             () = &mut shutdown, if !shutdown_seen => {
                 shutdown_seen = true;
                 daemon.machine.handle_event(now(), Event::ShutdownRequested)
@@ -142,6 +164,9 @@ pub async fn run(settings: Settings, shutdown: impl std::future::Future<Output =
             }
             // The JobManager is stopped and the election left: the last on_standby may finish.
             daemon.hooks.drain().await;
+            if let Some(death) = daemon.failed.take() {
+                return Err(anyhow::anyhow!("{death}; the JobManager is stopped and the election left"));
+            }
             audit_log!(info, "exited", daemon.node(), None, "shutdown complete");
             return Ok(());
         }
@@ -175,7 +200,7 @@ impl Daemon {
                 restart_limit: jm.restart_limit,
                 restart_window: jm.restart_window,
             }),
-            connecting: tokio::spawn(connect(target.clone(), 1, note_tx.clone())),
+            connecting: supervise::spawn("connect", connect(target.clone(), 1, note_tx.clone())),
             target,
             process_tx,
             session_tx,
@@ -192,6 +217,7 @@ impl Daemon {
             view: tokio::sync::watch::Sender::new(NodeView::starting(&settings.node.id)),
             notifier: Notifier::from_env(&settings),
             hooks: Hooks::new(&settings),
+            failed: None,
             settings,
         };
         Ok((daemon, Inbox { process, session, notes, failovers }))
@@ -241,6 +267,7 @@ impl Daemon {
             audit_write_failures: crate::logging::audit_write_failures(),
             failovers: self.stats.summary(),
             outages: self.stats.outages().to_vec(),
+            failed: self.failed.as_ref().map(Death::to_string),
         };
         self.view.send_if_modified(|old| {
             let changed = *old != view;
@@ -343,7 +370,7 @@ impl Daemon {
                     }
                     Action::Probe => {
                         let (probe, note_tx) = (self.probe.clone(), self.note_tx.clone());
-                        tokio::spawn(async move {
+                        supervise::spawn("probe", async move {
                             let _ = note_tx.send(Note::Probed(probe.check().await));
                         });
                     }
@@ -363,18 +390,20 @@ impl Daemon {
                     Action::ClearHandover => {
                         if let Some(session) = &self.session {
                             let path = self.settings.election.path.clone();
-                            tokio::spawn(control::clear_handover(session.client().clone(), path));
+                            supervise::spawn("clear-handover", control::clear_handover(session.client().clone(), path));
                         }
                     }
                     Action::NewSession => {
                         self.term = None;
                         if let Some(old) = self.session.take() {
-                            tokio::spawn(old.close(Duration::ZERO));
+                            supervise::spawn("close-session", old.close(Duration::ZERO));
                         }
                         self.connecting.abort();
                         self.generation += 1;
-                        self.connecting =
-                            tokio::spawn(connect(self.target.clone(), self.generation, self.note_tx.clone()));
+                        self.connecting = supervise::spawn(
+                            "connect",
+                            connect(self.target.clone(), self.generation, self.note_tx.clone()),
+                        );
                     }
                     Action::LeaveElection => {
                         self.connecting.abort();
@@ -470,12 +499,6 @@ async fn connect(target: ZkTarget, generation: u64, notes: UnboundedSender<Note>
             }
         }
     }
-}
-
-/// Milliseconds since the Unix epoch as RFC 3339 UTC with millisecond precision.
-fn rfc3339_ms(ms: i64) -> String {
-    let t = std::time::UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64);
-    humantime::format_rfc3339_millis(t).to_string()
 }
 
 /// What this daemon writes into its election node. The REST address is `ready_url`'s, with a

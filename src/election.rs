@@ -17,6 +17,7 @@ use crate::control;
 use crate::identity::{self, Child};
 use crate::machine::Event;
 use crate::mono;
+use crate::supervise;
 
 /// Pause before contending again after an unexpected error.
 const RETRY_PAUSE: Duration = Duration::from_secs(1);
@@ -81,10 +82,16 @@ impl Session {
         let (requests, requests_rx) = mpsc::unbounded_channel();
         let state = client.state_watcher();
         let tasks = vec![
-            tokio::spawn(watch_state(client.state_watcher(), generation, events.clone())),
-            tokio::spawn(heartbeat(client.clone(), path.clone(), heartbeat_interval, generation, events.clone())),
-            tokio::spawn(control::watch(client.clone(), path.clone(), node_id, generation, events.clone())),
-            tokio::spawn(contend(client.clone(), path, identity, requests_rx, generation, events)),
+            supervise::spawn("session-state", watch_state(client.state_watcher(), generation, events.clone())),
+            supervise::spawn(
+                "heartbeat",
+                heartbeat(client.clone(), path.clone(), heartbeat_interval, generation, events.clone()),
+            ),
+            supervise::spawn(
+                "controls",
+                control::watch(client.clone(), path.clone(), node_id, generation, events.clone()),
+            ),
+            supervise::spawn("election", contend(client.clone(), path, identity, requests_rx, generation, events)),
         ];
         Session { client, requests, tasks, state }
     }
@@ -172,6 +179,7 @@ enum Held {
     Requested(Request),
 }
 
+/// Contends until the session ends or the daemon drops it; `Err` when it cannot contend at all.
 async fn contend(
     client: zk::Client,
     path: String,
@@ -179,29 +187,26 @@ async fn contend(
     mut requests: UnboundedReceiver<Request>,
     generation: u64,
     events: UnboundedSender<SessionEvent>,
-) {
+) -> Result<(), String> {
     let options = zk::LockOptions::new(zk::Acls::anyone_all())
         .with_ancestor_options(zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all()))
         .expect("persistent ancestors are valid");
     loop {
         let prefix = match zk::LockPrefix::new_curator(&path, identity::LOCK_NAME) {
             Ok(prefix) => prefix,
-            Err(e) => {
-                tracing::error!(path, error = %e, "election.path is not a valid ZooKeeper path");
-                return;
-            }
+            Err(e) => return Err(format!("election.path {path} is not a valid ZooKeeper path: {e}")),
         };
         let lock = tokio::select! {
             lock = client.lock(prefix, &identity, options.clone()) => lock,
             request = requests.recv() => match request {
                 Some(Request::Resign) => continue,
-                None => return,
+                None => return Ok(()),
             },
-            () = observe_children(&client, &path, generation, &events) => return,
+            () = observe_children(&client, &path, generation, &events) => return Ok(()),
         };
         let lock = match lock {
             Ok(lock) => lock.into_owned(),
-            Err(zk::Error::SessionExpired | zk::Error::ClientClosed) => return,
+            Err(zk::Error::SessionExpired | zk::Error::ClientClosed) => return Ok(()),
             Err(e) => {
                 tracing::warn!(error = %e, "contending for leadership failed; retrying");
                 tokio::time::sleep(RETRY_PAUSE).await;
@@ -215,14 +220,14 @@ async fn contend(
         };
         tracing::debug!(node, epoch, "holding the lowest election node");
         if events.send((generation, Event::Elected { epoch })).is_err() {
-            return;
+            return Ok(());
         }
-        tokio::spawn(report_children(client.clone(), path.clone()));
+        supervise::spawn("report-children", report_children(client.clone(), path.clone()));
         let held = tokio::select! {
             () = watch_until_gone(&client, &node) => Held::Lost,
             request = requests.recv() => match request {
                 Some(request) => Held::Requested(request),
-                None => return,
+                None => return Ok(()),
             },
         };
         match held {
@@ -255,19 +260,20 @@ async fn watch_until_gone(client: &zk::Client, node: &str) {
     }
 }
 
-/// How often the children are observed again without a change of the list (a child's data or
-/// owner can change without one).
-const OBSERVE_INTERVAL: Duration = Duration::from_secs(10);
+/// How often a waiting contender looks at the election path's children. A poll, not a watch on
+/// the list: a watch would wake every contender on every leadership change, and one change must
+/// wake one contender (the recipe's predecessor watch).
+const OBSERVE_INTERVAL: Duration = Duration::from_secs(5);
 
 /// While this node waits to lead: reports the election path's children (name, data, whether
-/// persistent, whether ours) whenever the list changes and every [`OBSERVE_INTERVAL`], for the
-/// machine to judge whether a node that no daemon removes holds the election up. Returns only
-/// when the session or the daemon is gone.
+/// persistent, whether ours) every [`OBSERVE_INTERVAL`], for the machine to judge whether a node
+/// that no daemon removes holds the election up. Returns only when the session or the daemon is
+/// gone.
 async fn observe_children(client: &zk::Client, path: &str, generation: u64, events: &UnboundedSender<SessionEvent>) {
     let ours = client.session_id().0;
     loop {
-        let watcher = match client.list_and_watch_children(path).await {
-            Ok((names, watcher)) => {
+        match client.list_children(path).await {
+            Ok(names) => {
                 let mut children = Vec::with_capacity(names.len());
                 let mut complete = true;
                 for name in names {
@@ -288,18 +294,12 @@ async fn observe_children(client: &zk::Client, path: &str, generation: u64, even
                 if complete && events.send((generation, Event::ElectionObserved { children })).is_err() {
                     return;
                 }
-                Some(watcher)
             }
             Err(zk::Error::SessionExpired | zk::Error::ClientClosed) => return,
-            // The path does not exist yet, or the connection is down: look again soon.
-            Err(_) => None,
-        };
-        match watcher {
-            Some(watcher) => {
-                let _ = tokio::time::timeout(OBSERVE_INTERVAL, watcher.changed()).await;
-            }
-            None => tokio::time::sleep(RETRY_PAUSE).await,
+            // The path does not exist yet, or the connection is down: look again at the next poll.
+            Err(_) => {}
         }
+        tokio::time::sleep(OBSERVE_INTERVAL).await;
     }
 }
 

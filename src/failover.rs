@@ -122,7 +122,7 @@ impl ReadRecord {
             TermState::Released => self.mtime_ms,
             // Otherwise the node went with the session: no earlier than the session timeout
             // after its last write (every write renews the session).
-            _ => self.mtime_ms + self.record.session_timeout_ms as i64,
+            _ => self.mtime_ms.saturating_add(i64::try_from(self.record.session_timeout_ms).unwrap_or(i64::MAX)),
         }
     }
 
@@ -215,7 +215,7 @@ pub fn measure(previous: Option<&ReadRecord>, new: NewTerm, budget: Duration) ->
     let previous = previous?;
     let (outage_start_ms, start_error) = previous.outage_start();
     let node_gone_ms = previous.node_gone_ms().clamp(outage_start_ms, new.elected_ms.max(outage_start_ms));
-    let outage = ms(new.ready_ms - outage_start_ms);
+    let outage = ms(new.ready_ms.saturating_sub(outage_start_ms));
     Some(Failover {
         cause: previous.cause(),
         previous_node: previous.record.node.clone(),
@@ -223,8 +223,8 @@ pub fn measure(previous: Option<&ReadRecord>, new: NewTerm, budget: Duration) ->
         outage_start_ms,
         ready_ms: new.ready_ms,
         outage,
-        detection: ms(node_gone_ms - outage_start_ms),
-        election: ms(new.elected_ms - node_gone_ms),
+        detection: ms(node_gone_ms.saturating_sub(outage_start_ms)),
+        election: ms(new.elected_ms.saturating_sub(node_gone_ms)),
         start: new.start,
         readiness: new.readiness,
         error_bound: start_error + WRITE_LATENCY_BOUND,
@@ -404,5 +404,70 @@ mod tests {
         assert_eq!(s.over_budget, 1);
         assert_eq!(percentile(&[1, 2, 3, 4], 50.0), Some(2));
         assert_eq!(percentile::<u32>(&[], 50.0), None);
+    }
+
+    mod fuzz {
+        use super::*;
+        use crate::fuzz::{hostile_number, object_with};
+        use crate::walltime::rfc3339_ms;
+        use proptest::prelude::*;
+
+        const FIELDS: &[&str] = &[
+            "v",
+            "node",
+            "epoch",
+            "state",
+            "reason",
+            "serving_until_ms",
+            "outage_start_ms",
+            "session_timeout_ms",
+            "leader_since_ms",
+        ];
+
+        fn previous() -> impl Strategy<Value = serde_json::Value> {
+            let valid = serde_json::to_value(record(TermState::Serving, 0).record).unwrap();
+            let numbers = (hostile_number(), hostile_number(), hostile_number());
+            (object_with(FIELDS, valid.clone()), numbers, any::<bool>()).prop_map(move |(hostile, n, decodable)| {
+                if !decodable {
+                    return hostile;
+                }
+                // Decodable, but with absurd times.
+                let mut v = valid.clone();
+                if n.0.is_i64() {
+                    v["serving_until_ms"] = n.0;
+                }
+                if n.1.is_i64() {
+                    v["outage_start_ms"] = n.1;
+                }
+                if n.2.is_u64() {
+                    v["session_timeout_ms"] = n.2;
+                }
+                v
+            })
+        }
+
+        proptest! {
+            /// What a new leader does with the previous term's record (measure, then log the
+            /// times, as the daemon's loop does) never panics, whatever the record says.
+            #[test]
+            fn measuring_any_previous_record_never_panics(
+                previous in previous(), mtime_ms in any::<i64>(), elected_ms in any::<i64>(), ready_ms in any::<i64>(),
+                start in any::<u32>(), readiness in any::<u32>(),
+            ) {
+                let Ok(record) = serde_json::from_value::<LeaderRecord>(previous) else { return Ok(()) };
+                let previous = ReadRecord { record, mtime_ms };
+                let new = NewTerm {
+                    elected_ms,
+                    start: Duration::from_millis(start.into()),
+                    readiness: Duration::from_millis(readiness.into()),
+                    ready_ms,
+                };
+                let f = measure(Some(&previous), new, BUDGET).unwrap();
+                let _ = (rfc3339_ms(f.outage_start_ms), rfc3339_ms(f.ready_ms));
+                let mut stats = FailoverStats::default();
+                stats.record(&f);
+                let _ = stats.summary();
+            }
+        }
     }
 }

@@ -171,7 +171,7 @@ impl Hooks {
         if self.queue.is_none() {
             let (tx, rx) = mpsc::unbounded_channel();
             let worker = Worker { node: self.node.clone(), timeout: self.settings.timeout };
-            self.worker = Some(tokio::spawn(worker.run(rx)));
+            self.worker = Some(crate::supervise::spawn("hooks", worker.run(rx)));
             self.queue = Some(tx);
         }
         if let Some(queue) = &self.queue {
@@ -228,10 +228,10 @@ impl Worker {
         let pid = child.id().map_or(0, |pid| pid as i32);
         audit_log!(info, "hook_started", node, epoch, hook, ha_event, pid, command = ?job.argv, "hook started");
         if let Some(out) = child.stdout.take() {
-            tokio::spawn(forward(out, hook));
+            crate::supervise::spawn("hook-output", forward(out, hook));
         }
         if let Some(err) = child.stderr.take() {
-            tokio::spawn(forward(err, hook));
+            crate::supervise::spawn("hook-output", forward(err, hook));
         }
         let waited = tokio::time::timeout(self.timeout, child.wait()).await;
         let ms = started.elapsed().as_millis() as u64;

@@ -83,10 +83,8 @@ impl Endpoint {
             .route("/metrics", get(metrics_text))
             .with_state(state);
         let listener = self.listener;
-        Serving(tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, app).await {
-                tracing::error!(error = %e, "the HTTP endpoint stopped");
-            }
+        Serving(crate::supervise::spawn("http", async move {
+            axum::serve(listener, app).await.map_err(|e| format!("the HTTP endpoint stopped: {e}"))
         }))
     }
 }
@@ -116,6 +114,9 @@ impl Shared {
 /// Whether the session is connected and the server answered within `freshness` (which also
 /// proves that the daemon's loop still publishes). `Err` says why not.
 pub fn check_health(view: &NodeView, now: SystemTime, freshness: Duration) -> Result<(), String> {
+    if let Some(why) = &view.failed {
+        return Err(format!("{why}; the daemon is stopping"));
+    }
     if let Some(b) = &view.election_blocked {
         return Err(format!("the election is blocked by {} ({}); {}", b.node, b.why, b.remedy));
     }
@@ -145,6 +146,9 @@ pub fn check_leader(view: &NodeView, now: SystemTime, freshness: Duration) -> Re
     }
     if !view.serving() {
         return Err(format!("the leader's JobManager is not ready ({})", json_name(&view.jobmanager)));
+    }
+    if let Some(why) = &view.failed {
+        return Err(format!("{why}; the daemon is stopping"));
     }
     if let Some(t) = view.last_heard {
         let age = now.duration_since(t).unwrap_or_default();
@@ -296,6 +300,18 @@ mod tests {
         let json = serde_json::to_value(StatusDoc::new(&view, now, FRESH)).unwrap();
         assert_eq!(json["healthy"], false);
         assert_eq!(json["election_blocked"]["node"], "x-latch-0000000000");
+    }
+
+    #[test]
+    fn a_dead_task_is_unhealthy_and_serves_nothing() {
+        let now = SystemTime::now();
+        let mut view = leader_view(now);
+        view.failed = Some("the daemon's task `heartbeat` died: panicked".into());
+        let why = check_health(&view, now, FRESH).unwrap_err();
+        assert!(why.contains("`heartbeat` died") && why.ends_with("the daemon is stopping"), "{why}");
+        assert!(check_leader(&view, now, FRESH).is_err());
+        let status = serde_json::to_value(&view).unwrap();
+        assert_eq!(status["failed"], "the daemon's task `heartbeat` died: panicked");
     }
 
     #[test]

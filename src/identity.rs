@@ -53,16 +53,18 @@ pub enum Child {
     },
 }
 
-/// The sequence number of an election node name, or `None` when the name is not one.
+/// The sequence number of an election node name, or `None` when the name is not one. Total on
+/// any name: the suffix is taken as bytes, so a multi-byte character near the end is no panic.
 pub fn contender_sequence(name: &str) -> Option<u64> {
-    if !name.contains(LOCK_NAME) || name.len() < SEQUENCE_DIGITS {
+    if !name.contains(LOCK_NAME) {
         return None;
     }
-    let digits = &name[name.len() - SEQUENCE_DIGITS..];
-    if !digits.bytes().all(|b| b.is_ascii_digit()) {
+    let start = name.len().checked_sub(SEQUENCE_DIGITS)?;
+    let digits = name.as_bytes().get(start..)?;
+    if !digits.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    digits.parse().ok()
+    digits.iter().try_fold(0u64, |n, &d| n.checked_mul(10)?.checked_add(u64::from(d - b'0')))
 }
 
 /// Classifies a child of the election path from its name and data.
@@ -80,6 +82,8 @@ pub fn classify(name: &str, data: &[u8]) -> Child {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fuzz::{child_name, json_value};
+    use proptest::prelude::*;
 
     fn identity() -> NodeIdentity {
         NodeIdentity {
@@ -114,6 +118,46 @@ mod tests {
     fn foreign_children_are_recognised() {
         for name in ["lock", "latch-12", "_c_x-latch-00000000ab", "other-0000000001", ""] {
             assert_eq!(classify(name, b""), Child::Foreign { name: name.into() }, "{name}");
+        }
+    }
+
+    #[test]
+    fn hostile_names_are_foreign_not_fatal() {
+        // Multi-byte characters where the sequence would be: each once panicked a byte slice.
+        for name in
+            ["latch-\u{fc}123456789", "latch-\u{1f600}1234567", "_c_x-latch-\u{fc}\u{fc}\u{fc}\u{fc}\u{fc}", "latch-"]
+        {
+            assert_eq!(classify(name, b""), Child::Foreign { name: name.into() }, "{name}");
+        }
+        assert_eq!(contender_sequence("\u{fc}latch-0000000007"), Some(7));
+        assert_eq!(contender_sequence("x-latch-9999999999"), Some(9_999_999_999));
+        assert_eq!(contender_sequence(&format!("latch-{}", "9".repeat(4000))), Some(9_999_999_999));
+    }
+
+    proptest! {
+        #[test]
+        fn classifying_any_child_never_panics(name in child_name(), data in proptest::collection::vec(any::<u8>(), 0..200)) {
+            match classify(&name, &data) {
+                Child::Contender { name: n, sequence, .. } => {
+                    prop_assert_eq!(&n, &name);
+                    prop_assert!(name.contains(LOCK_NAME));
+                    prop_assert_eq!(name[name.len() - SEQUENCE_DIGITS..].parse::<u64>().ok(), Some(sequence));
+                }
+                Child::Foreign { name: n } => prop_assert_eq!(n, name),
+            }
+        }
+
+        #[test]
+        fn identity_json_of_any_shape_never_panics(json in json_value()) {
+            let data = serde_json::to_vec(&json).unwrap();
+            let _ = classify("_c_x-latch-0000000001", &data);
+        }
+
+        #[test]
+        fn identities_round_trip(node_id in "\\PC{0,20}", host in "\\PC{0,20}", pid in any::<u32>()) {
+            let identity = NodeIdentity { node_id, host, pid, ..identity() };
+            let read = classify("_c_x-latch-0000000003", &identity.to_json());
+            prop_assert_eq!(read, Child::Contender { name: "_c_x-latch-0000000003".into(), sequence: 3, identity: Ok(identity) });
         }
     }
 }

@@ -93,12 +93,12 @@ impl Running {
         let control = child.stdin.take().expect("piped stdin");
         let status = child.stdout.take().expect("piped stdout");
         if let Some(output) = child.stderr.take() {
-            tokio::spawn(forward_output(output));
+            crate::supervise::spawn("jobmanager-output", forward_output(output));
         }
         let jm_pid = Arc::new(AtomicU32::new(0));
         let gone = Arc::new(AtomicBool::new(false));
         let (jm_pid2, gone2) = (jm_pid.clone(), gone.clone());
-        tokio::spawn(async move {
+        crate::supervise::spawn("fence-guard-status", async move {
             let mut lines = BufReader::new(status).lines();
             let mut code = None;
             let mut spawn_failed = false;
@@ -149,7 +149,7 @@ impl Running {
     pub async fn stop(&mut self, grace: Duration) {
         let _ = self.control.write_all(guard::stop_line(grace).as_bytes()).await;
         let (guard_pid, jm_pid, gone) = (self.guard_pid, self.jm_pid.clone(), self.gone.clone());
-        tokio::spawn(async move {
+        crate::supervise::spawn("stop-watch", async move {
             tokio::time::sleep(grace + GUARD_SLACK).await;
             if !gone.load(Ordering::SeqCst) {
                 tracing::error!(guard_pid, "the fence guard did not stop the JobManager in time; killing both");

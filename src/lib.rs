@@ -10,6 +10,8 @@ pub mod daemon;
 pub mod election;
 pub mod failover;
 pub mod flink;
+#[cfg(test)]
+mod fuzz;
 pub mod guard;
 pub mod hooks;
 pub mod http;
@@ -24,5 +26,7 @@ pub mod notify;
 pub mod probe;
 pub mod record;
 pub mod status;
+pub mod supervise;
 pub mod timing;
 pub mod view;
+pub mod walltime;

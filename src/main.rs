@@ -30,6 +30,9 @@ enum Command {
         /// Tests only: SIGUSR2 blocks the main loop for this long (see notify::arm_fault_injection).
         #[arg(long, hide = true, value_parser = humantime::parse_duration)]
         fault_injection: Option<Duration>,
+        /// Tests only: the daemon's task of this name panics as it starts (see supervise::arm_fault).
+        #[arg(long, hide = true)]
+        fault_panic_task: Option<String>,
     },
     /// Validate the configuration as `run` would and print the effective settings.
     CheckConfig {
@@ -107,9 +110,12 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run { config, log_format, fault_injection } => {
+        Command::Run { config, log_format, fault_injection, fault_panic_task } => {
             if let Some(block) = fault_injection {
                 flink_ha_supervisor::notify::arm_fault_injection(block);
+            }
+            if let Some(task) = fault_panic_task {
+                flink_ha_supervisor::supervise::arm_fault(task);
             }
             run(config, log_format)
         }

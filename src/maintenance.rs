@@ -2,7 +2,7 @@
 //! mode) and `handover [--to NODE] [--wait]` (a planned switchover). They talk to ZooKeeper
 //! directly, so they work from any host with the configuration, whatever the local daemon does.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use zookeeper_client as zk;
 
@@ -10,6 +10,7 @@ use crate::config::Settings;
 use crate::control::{self, contenders, Contender, HandoverNote, PauseNote};
 use crate::election::ZkTarget;
 use crate::failover::{self, LeaderRecord, TermState};
+use crate::walltime::now_ms;
 
 /// How the command ended, with its exit code: 0 done, 1 refused or not done in time, 2 ZooKeeper
 /// unreachable.
@@ -43,10 +44,6 @@ fn requester() -> String {
     let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
     let host = nix::unistd::gethostname().ok().and_then(|h| h.into_string().ok()).unwrap_or_else(|| "unknown".into());
     format!("{user}@{host}")
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 async fn connect(settings: &Settings) -> Result<zk::Client, Outcome> {

@@ -52,7 +52,7 @@ impl Term {
     /// (if this term ended one) is sent to `failovers` once the JobManager is ready.
     pub fn begin(client: zk::Client, spec: TermSpec, failovers: mpsc::UnboundedSender<Failover>) -> Term {
         let (commands, rx) = mpsc::unbounded_channel();
-        let task = tokio::spawn(run(client, spec, rx, failovers));
+        let task = crate::supervise::spawn("leader-record", run(client, spec, rx, failovers));
         Term { commands, task }
     }
 

@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 use zookeeper_client as zk;
@@ -24,6 +24,7 @@ use crate::config::Settings;
 use crate::control::{self, HandoverNote, PauseNote};
 use crate::failover::{self, LeaderRecord, TermState};
 use crate::identity::{self, Child, NodeIdentity};
+use crate::walltime::{self, rfc3339_ms};
 
 /// How long closing the session may delay the exit.
 const CLOSE_WAIT: Duration = Duration::from_millis(500);
@@ -415,11 +416,6 @@ fn state_name(state: TermState) -> &'static str {
     }
 }
 
-/// Milliseconds since the Unix epoch as RFC 3339 UTC with millisecond precision.
-fn rfc3339_ms(ms: i64) -> String {
-    humantime::format_rfc3339_millis(UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64)).to_string()
-}
-
 /// The report as a table and a few lines, for people. `now` is for "since" ages.
 pub fn render_text(report: &Report, now: SystemTime) -> String {
     let mut out = String::new();
@@ -495,8 +491,8 @@ pub fn render_text(report: &Report, now: SystemTime) -> String {
             let name = l.node_id.as_deref().unwrap_or("?");
             let since = match (&l.since, l.since_ms) {
                 (Some(since), Some(ms)) => {
-                    let now_ms = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
-                    let age = Duration::from_secs(((now_ms - ms).max(0) / 1000) as u64);
+                    let now_ms = walltime::from_system_time(now).unwrap_or(0);
+                    let age = Duration::from_secs(walltime::age(now_ms, ms).as_secs());
                     format!(" since {since} ({})", humantime::format_duration(age))
                 }
                 _ => String::new(),
@@ -652,6 +648,7 @@ pub fn main(args: &Args) -> ExitCode {
 mod tests {
     use super::*;
     use crate::failover::{LastFailover, RECORD_VERSION};
+    use std::time::UNIX_EPOCH;
 
     const PATH: &str = "/flink/leader";
 
@@ -866,5 +863,121 @@ mod tests {
         assert!(text.starts_with("*** PAUSED: MAINTENANCE MODE since 2026-11-18T"), "{text}");
         assert!(text.contains("by ops@jm1 (upgrade) ***"), "{text}");
         assert!(text.contains("handover:      pending, ? -> the next in line"), "{text}");
+    }
+
+    mod fuzz {
+        use super::*;
+        use crate::fuzz::{child_name, data_like, hostile_number, object_with};
+        use proptest::prelude::*;
+        use serde_json::json;
+
+        const IDENTITY: &[&str] = &["node_id", "host", "rest_address", "rpc_address", "pid", "version"];
+        const RECORD: &[&str] = &[
+            "v",
+            "node",
+            "epoch",
+            "state",
+            "reason",
+            "serving_until_ms",
+            "outage_start_ms",
+            "session_timeout_ms",
+            "leader_since_ms",
+        ];
+        const LAST_FAILOVER: &[&str] = &["ready_ms", "outage_ms", "cause", "previous_node", "node", "within_budget"];
+        const PAUSE: &[&str] = &["paused_by", "since_ms", "reason"];
+        const HANDOVER: &[&str] = &["from_epoch", "from_node", "to", "requested_by", "requested_ms"];
+
+        fn identity_data() -> impl Strategy<Value = Vec<u8>> {
+            data_like(object_with(IDENTITY, serde_json::from_slice(&identity("jm1")).unwrap()))
+        }
+
+        fn record_data() -> impl Strategy<Value = Vec<u8>> {
+            let valid: serde_json::Value = serde_json::from_slice(&record("jm1", 7)).unwrap();
+            let last = object_with(LAST_FAILOVER, valid["last_failover"].clone());
+            (object_with(RECORD, valid), last, any::<bool>()).prop_flat_map(|(mut record, last, with_last)| {
+                if with_last {
+                    record["last_failover"] = last;
+                }
+                data_like(Just(record))
+            })
+        }
+
+        fn note_data(fields: &'static [&'static str], valid: serde_json::Value) -> impl Strategy<Value = Vec<u8>> {
+            data_like(object_with(fields, valid))
+        }
+
+        fn snapshot() -> impl Strategy<Value = Snapshot> {
+            let children = prop::collection::vec((child_name(), identity_data()), 0..5);
+            let record = prop::option::of((record_data(), any::<i64>()));
+            let pause = json!({"paused_by": "ops@h", "since_ms": 1_795_000_000_000_i64, "reason": "x"});
+            let handover = json!({"from_epoch": 7, "from_node": "jm1", "to": "jm2", "requested_by": "ops@h",
+                "requested_ms": 1_795_000_000_000_i64});
+            (
+                children,
+                record,
+                prop::option::of(note_data(PAUSE, pause)),
+                prop::option::of(note_data(HANDOVER, handover)),
+                // A contender-shaped child with the record's epoch, so the record is the leader's.
+                prop::option::of(0u64..10),
+            )
+                .prop_map(|(mut children, record, pause, handover, epoch)| {
+                    if let Some(epoch) = epoch {
+                        children.push(child(epoch, "jm1"));
+                    }
+                    Snapshot { children, persistent: Default::default(), record, pause, handover }
+                })
+        }
+
+        proptest! {
+            /// `status` judges and prints whatever ZooKeeper holds, in both formats.
+            #[test]
+            fn status_never_panics_on_what_zookeeper_holds(snapshot in snapshot(), now in any::<i64>()) {
+                let report = assess(&snapshot, "zk1:2181", PATH, 2);
+                let now = crate::walltime::to_system_time(now).unwrap_or(UNIX_EPOCH);
+                let _ = render_text(&report, now);
+                serde_json::to_string(&report).unwrap();
+            }
+
+            /// A record that decodes with absurd times still prints.
+            #[test]
+            fn absurd_times_in_decodable_nodes_print(
+                leader_since in hostile_number(), ready in hostile_number(), since in hostile_number()
+            ) {
+                let mut record: serde_json::Value = serde_json::from_slice(&record("jm1", 7)).unwrap();
+                record["leader_since_ms"] = leader_since;
+                record["last_failover"]["ready_ms"] = ready;
+                let pause = json!({"paused_by": "ops@h", "since_ms": since});
+                let snapshot = Snapshot {
+                    children: vec![child(7, "jm1")],
+                    persistent: Default::default(),
+                    record: Some((serde_json::to_vec(&record).unwrap(), 0)),
+                    pause: Some(serde_json::to_vec(&pause).unwrap()),
+                    handover: None,
+                };
+                let report = assess(&snapshot, "zk1:2181", PATH, 2);
+                let _ = render_text(&report, SystemTime::now());
+                serde_json::to_string(&report).unwrap();
+            }
+        }
+
+        #[test]
+        fn times_past_year_9999_are_shown_not_fatal() {
+            let mut record: serde_json::Value = serde_json::from_slice(&record("jm1", 7)).unwrap();
+            record["leader_since_ms"] = json!(300_000_000_000_000_i64);
+            record["last_failover"]["ready_ms"] = json!(i64::MAX);
+            let pause = json!({"paused_by": "ops@h", "since_ms": -5});
+            let snapshot = Snapshot {
+                children: vec![child(7, "jm1")],
+                persistent: Default::default(),
+                record: Some((serde_json::to_vec(&record).unwrap(), 0)),
+                pause: Some(serde_json::to_vec(&pause).unwrap()),
+                handover: None,
+            };
+            let report = assess(&snapshot, "zk1:2181", PATH, 2);
+            let text = render_text(&report, SystemTime::now());
+            assert!(text.contains("since not a time (300000000000000 ms since the epoch)"), "{text}");
+            assert!(text.contains(&format!("at not a time ({} ms since the epoch)", i64::MAX)), "{text}");
+            assert_eq!(report.pause.unwrap().since.as_deref(), Some("not a time (-5 ms since the epoch)"));
+        }
     }
 }

@@ -91,6 +91,9 @@ pub struct NodeView {
     /// The outage of each of those failovers, oldest first (the `/metrics` histogram).
     #[serde(skip)]
     pub outages: Vec<Duration>,
+    /// Why the daemon is stopping on its own: a task of it died (`/health` answers 503).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed: Option<String>,
 }
 
 impl NodeView {
@@ -111,6 +114,7 @@ impl NodeView {
             audit_write_failures: 0,
             failovers: StatsSummary::default(),
             outages: Vec::new(),
+            failed: None,
         }
     }
 
@@ -127,7 +131,7 @@ mod optional_rfc3339 {
 
     pub fn serialize<S: Serializer>(t: &Option<SystemTime>, s: S) -> Result<S::Ok, S::Error> {
         match t {
-            Some(t) => s.serialize_str(&humantime::format_rfc3339_millis(*t).to_string()),
+            Some(t) => s.serialize_str(&crate::walltime::format_system_time(*t)),
             None => s.serialize_none(),
         }
     }

@@ -314,3 +314,132 @@ fn losing_the_zookeeper_leader_keeps_the_jobmanager_when_the_ensemble_recovers_i
     assert!(cluster.starts_of(1).is_empty());
     cluster.assert_never_two_jobmanagers();
 }
+
+/// The log records of daemon `i` that report a dead task.
+fn task_deaths(cluster: &Cluster, i: usize) -> Vec<serde_json::Value> {
+    cluster.events(i, "task_died")
+}
+
+#[test]
+fn a_standby_whose_election_task_dies_exits_non_zero_instead_of_staying_healthy() {
+    let zk = single_zk();
+    let mut cluster = Cluster::new(2, Options::default(), |_| zk.connect_string());
+    cluster.start_leader();
+    cluster.start_with(1, |cmd| {
+        cmd.args(["--fault-panic-task", "election"]);
+    });
+    // Before supervision the task died alone and the daemon went on, healthy and never elected.
+    let code = cluster.wait_exit(1, Duration::from_secs(20));
+    assert_eq!(code, Some(1), "{}", cluster.dump());
+    let deaths = task_deaths(&cluster, 1);
+    assert_eq!(deaths.len(), 1, "{}", cluster.dump());
+    assert_eq!(deaths[0]["task"], "election");
+    assert!(deaths[0]["why"].as_str().unwrap().contains("fault injection"), "{deaths:?}");
+    assert_eq!(deaths[0]["level"], "ERROR");
+    let failed: Vec<_> = cluster.records(1).into_iter().filter(|r| r["message"] == "the daemon failed").collect();
+    assert_eq!(failed.len(), 1, "{}", cluster.dump());
+    assert!(failed[0]["error"].as_str().unwrap().contains("task `election` died"), "{failed:?}");
+    // The leader is untouched.
+    cluster.assert_only_serving_for(0, Duration::from_secs(1));
+    cluster.assert_never_two_jobmanagers();
+}
+
+#[test]
+fn a_leader_whose_record_task_dies_stops_its_jobmanager_leaves_and_exits_non_zero() {
+    let zk = single_zk();
+    let mut cluster = Cluster::new(2, Options::default(), |_| zk.connect_string());
+    cluster.start_with(0, |cmd| {
+        cmd.args(["--fault-panic-task", "leader-record"]);
+    });
+    // Elected, its term's task panics: it stops its JobManager, leaves the election, exits 1.
+    let code = cluster.wait_exit(0, Duration::from_secs(30));
+    assert_eq!(code, Some(1), "{}", cluster.dump());
+    assert_eq!(cluster.events(0, "elected").len(), 1, "{}", cluster.dump());
+    let deaths = task_deaths(&cluster, 0);
+    assert_eq!(deaths.len(), 1, "{}", cluster.dump());
+    assert_eq!(deaths[0]["task"], "leader-record");
+    assert!(!cluster.serving(0));
+    assert!(cluster.events(0, "exited").is_empty(), "a dead task is no clean exit:\n{}", cluster.dump());
+    let failed: Vec<_> = cluster.records(0).into_iter().filter(|r| r["message"] == "the daemon failed").collect();
+    let error = failed.first().and_then(|r| r["error"].as_str()).unwrap_or_default();
+    assert!(error.contains("the JobManager is stopped and the election left"), "{}", cluster.dump());
+    // It left the election: a standby started now leads at once, without a session timeout.
+    cluster.start(1);
+    assert_eq!(cluster.wait_for_leader(Duration::from_secs(20), Some(0)), 1, "{}", cluster.dump());
+    cluster.assert_never_two_jobmanagers();
+}
+
+/// `flink-ha-supervisor <args> --config <daemon i's config>`: the exit code and stdout + stderr.
+fn command(cluster: &Cluster, i: usize, args: &[&str]) -> (Option<i32>, String) {
+    let out = std::process::Command::new(cluster::daemon_bin())
+        .args(args)
+        .arg("--config")
+        .arg(&cluster.daemons[i].config)
+        .output()
+        .unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.code(), text)
+}
+
+/// `status --format json`: the exit code and the report (a panic would be exit 101 and no JSON).
+fn status_json(cluster: &Cluster) -> (Option<i32>, serde_json::Value) {
+    let (code, text) = command(cluster, 0, &["status", "--format", "json"]);
+    let report =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("status is not JSON ({e}, exit {code:?}): {text}"));
+    (code, report)
+}
+
+#[test]
+fn hostile_child_names_stop_neither_the_election_nor_status_nor_handover() {
+    let zk = single_zk();
+    let mut cluster = Cluster::new(2, Options::default(), |_| zk.connect_string());
+    cluster.start_leader_then_standby();
+
+    // Names with a multi-byte character where the sequence would be (each once panicked a byte
+    // slice in the daemons' election task and in `status`/`handover`), no sequence, a very long
+    // one, sequences that are no i32 or no number; empty and non-JSON data.
+    let long = format!("latch-{}123456789", "\u{fc}".repeat(2000));
+    let hostile = [
+        "latch-\u{fc}123456789",
+        "x-latch-\u{20ac}12345678",
+        "_c_hostile-latch-\u{20ac}\u{20ac}\u{20ac}9",
+        "x-latch-",
+        long.as_str(),
+        "x-latch-99999999999",
+        "x-latch-00000000ab",
+    ];
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let client = runtime.block_on(zookeeper_client::Client::connect(&zk.connect_string())).unwrap();
+    let persistent = zookeeper_client::CreateMode::Persistent.with_acls(zookeeper_client::Acls::anyone_all());
+    for (i, name) in hostile.iter().enumerate() {
+        let data: &[u8] = if i % 2 == 0 { b"" } else { b"\xff{not json" };
+        runtime.block_on(client.create(&format!("/it/leader/{name}"), data, &persistent)).unwrap();
+    }
+
+    let (code, report) = status_json(&cluster);
+    assert_eq!(code, Some(0), "{report}");
+    let foreign = report["foreign"].as_array().unwrap();
+    assert!(foreign.iter().any(|f| f == "latch-\u{fc}123456789"), "{report}");
+    assert_eq!(report["leader"]["node_id"], "jm1");
+
+    // A planned handover: the standby must be elected past the hostile names (its election task
+    // lists them when its predecessor goes).
+    let (code, text) = command(&cluster, 0, &["handover", "--wait", "--timeout", "30s"]);
+    assert_eq!(code, Some(0), "{text}\n{}", cluster.dump());
+    assert_eq!(cluster.wait_for_leader(Duration::from_secs(10), Some(0)), 1);
+    // jm1 contends again behind jm2 (its election task lists the hostile names too).
+    support::wait_until(Duration::from_secs(10), Duration::from_millis(100), || {
+        let (code, report) = status_json(&cluster);
+        code == Some(0) && report["alive_jobmanagers"] == 2 && report["leader"]["node_id"] == "jm2"
+    });
+
+    // A crash of the new leader: jm1 takes over once jm2's session expires.
+    cluster.signal(1, Signal::SIGKILL);
+    let session = cluster.options.session_timeout;
+    assert_eq!(cluster.wait_for_leader(session + SLACK + Duration::from_secs(10), Some(1)), 0, "{}", cluster.dump());
+    let (code, report) = status_json(&cluster);
+    assert_eq!(code, Some(1), "one daemon left: degraded, not a crash: {report}");
+    assert_eq!(report["leader"]["node_id"], "jm1");
+    assert!(task_deaths(&cluster, 0).is_empty() && task_deaths(&cluster, 1).is_empty(), "{}", cluster.dump());
+    cluster.assert_never_two_jobmanagers();
+}

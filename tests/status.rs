@@ -212,3 +212,63 @@ fn an_unreachable_zookeeper_or_a_bad_config_is_one_line_and_exit_code_2() {
     let out = status(&dir.path().join("bad.toml"), "text");
     assert_one_line_exit_2(&out, &["zookeeper.quorum"]);
 }
+
+#[test]
+fn times_past_year_9999_in_zookeeper_crash_neither_status_nor_the_daemon() {
+    use zookeeper_client::{Acls, Client, CreateMode};
+    let zk = single_zk();
+    let mut cluster = Cluster::new(2, Options::default(), |_| zk.connect_string());
+    let config = cluster.daemons[0].config.clone();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let client = runtime.block_on(Client::connect(&zk.connect_string())).unwrap();
+    let persistent = CreateMode::Persistent.with_acls(Acls::anyone_all());
+    let ephemeral = CreateMode::EphemeralSequential.with_acls(Acls::anyone_all());
+    runtime.block_on(client.mkdir("/it/leader", &persistent)).unwrap();
+
+    // A leader of this test's own session whose record, pause and handover nodes carry times
+    // past year 9999 (and one before 1970): each once panicked `status` (exit 101).
+    let ghost = serde_json::json!({"node_id": "ghost", "host": "h", "rest_address": "h:1", "rpc_address": "h:2",
+        "pid": 1, "version": "0"});
+    let (_, sequence) = runtime
+        .block_on(client.create("/it/leader/_c_ghost-latch-", &serde_json::to_vec(&ghost).unwrap(), &ephemeral))
+        .unwrap();
+    let epoch: u64 = sequence.to_string().parse().unwrap();
+    let far = 300_000_000_000_000_i64; // about year 11476
+    let record = serde_json::json!({"v": 1, "node": "ghost", "epoch": epoch, "state": "released", "reason": "shutdown",
+        "serving_until_ms": far, "session_timeout_ms": 6000, "leader_since_ms": far,
+        "last_failover": {"ready_ms": i64::MAX, "outage_ms": 1, "cause": "handover", "previous_node": "x",
+            "node": "ghost", "within_budget": true}});
+    let pause = serde_json::json!({"paused_by": "ops@h", "since_ms": -1});
+    let handover =
+        serde_json::json!({"from_epoch": 999, "from_node": "x", "requested_by": "ops@h", "requested_ms": far});
+    for (path, data) in [("/it/leader-record", record), ("/it/leader-pause", pause), ("/it/leader-handover", handover)]
+    {
+        runtime.block_on(client.create(path, &serde_json::to_vec(&data).unwrap(), &persistent)).unwrap();
+    }
+    let (code, report) = json(&config);
+    assert_eq!(code, 1, "the ghost has no standby: {report}");
+    assert_eq!(report["leader"]["node_id"], "ghost");
+    assert_eq!(report["leader"]["since"], "not a time (300000000000000 ms since the epoch)");
+    assert_eq!(report["last_failover"]["ready_at"], format!("not a time ({} ms since the epoch)", i64::MAX));
+    assert_eq!(report["pause"]["since"], "not a time (-1 ms since the epoch)");
+    assert_eq!(report["handover"]["requested_at"], "not a time (300000000000000 ms since the epoch)");
+    let (code, shown) = text(&config);
+    assert_eq!(code, 1, "{shown}");
+    assert!(shown.contains("since not a time (300000000000000 ms since the epoch)"), "{shown}");
+
+    // The ghost leaves and maintenance mode ends; a daemon is elected, takes the record over and,
+    // once its JobManager is ready, measures the failover from that record's absurd end of
+    // service: the daemon's loop formats it (it once panicked right there).
+    runtime.block_on(client.delete("/it/leader-pause", None)).unwrap();
+    drop(client);
+    cluster.start_leader();
+    let measured = wait_for(Duration::from_secs(10), Duration::from_millis(50), || {
+        cluster.events(0, "failover_completed").into_iter().next()
+    });
+    assert_eq!(measured["outage_start"], "not a time (300000000000000 ms since the epoch)", "{measured}");
+    assert_eq!(measured["previous_node"], "ghost");
+    assert!(cluster.serving(0));
+    assert!(cluster.events(0, "task_died").is_empty(), "{}", cluster.dump());
+    let (code, report) = json(&config);
+    assert_eq!((code, &report["leader"]["node_id"]), (1, &Value::from("jm1")), "{report}");
+}
