@@ -412,17 +412,7 @@ mod tests {
         use crate::walltime::rfc3339_ms;
         use proptest::prelude::*;
 
-        const FIELDS: &[&str] = &[
-            "v",
-            "node",
-            "epoch",
-            "state",
-            "reason",
-            "serving_until_ms",
-            "outage_start_ms",
-            "session_timeout_ms",
-            "leader_since_ms",
-        ];
+        const FIELDS: &[&str] = crate::fuzz::LEADER_RECORD_FIELDS;
 
         fn previous() -> impl Strategy<Value = serde_json::Value> {
             let valid = serde_json::to_value(record(TermState::Serving, 0).record).unwrap();

@@ -6,6 +6,19 @@
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 
+/// The fields of the leader record (`failover.rs`), each of which a hostile writer may replace.
+pub const LEADER_RECORD_FIELDS: &[&str] = &[
+    "v",
+    "node",
+    "epoch",
+    "state",
+    "reason",
+    "serving_until_ms",
+    "outage_start_ms",
+    "session_timeout_ms",
+    "leader_since_ms",
+];
+
 /// Numbers a hostile writer would try: the edges of every integer type, times past year 9999
 /// and before 1970, floats where integers belong.
 pub fn hostile_number() -> impl Strategy<Value = Value> {

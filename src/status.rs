@@ -872,17 +872,7 @@ mod tests {
         use serde_json::json;
 
         const IDENTITY: &[&str] = &["node_id", "host", "rest_address", "rpc_address", "pid", "version"];
-        const RECORD: &[&str] = &[
-            "v",
-            "node",
-            "epoch",
-            "state",
-            "reason",
-            "serving_until_ms",
-            "outage_start_ms",
-            "session_timeout_ms",
-            "leader_since_ms",
-        ];
+        const RECORD: &[&str] = crate::fuzz::LEADER_RECORD_FIELDS;
         const LAST_FAILOVER: &[&str] = &["ready_ms", "outage_ms", "cause", "previous_node", "node", "within_budget"];
         const PAUSE: &[&str] = &["paused_by", "since_ms", "reason"];
         const HANDOVER: &[&str] = &["from_epoch", "from_node", "to", "requested_by", "requested_ms"];
