@@ -1281,6 +1281,16 @@ fn is_invisible_format(c: char) -> bool {
 }
 
 /// Checks a ZooKeeper connect string: `host:port[,host:port...][/chroot]`.
+/// Parses a duration given on the command line (a humantime string such as `60s`), at most a
+/// day: longer ones would overflow the clock's arithmetic and are refused in one line.
+pub fn parse_command_line_duration(text: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(text) {
+        Ok(d) if d <= DAY => Ok(d),
+        Ok(_) => Err(format!("{text:?} is longer than a day; give a duration of at most 1day")),
+        Err(e) => Err(format!("invalid duration {text:?} ({e}); write a number with a unit, e.g. \"30s\"")),
+    }
+}
+
 pub(crate) fn check_quorum(quorum: &str) -> Result<(), String> {
     if quorum.trim().is_empty() {
         return Err("must not be empty".into());

@@ -28,7 +28,7 @@ enum Command {
         #[arg(long, value_enum, default_value = "json")]
         log_format: LogFormat,
         /// Tests only: SIGUSR2 blocks the main loop for this long (see notify::arm_fault_injection).
-        #[arg(long, hide = true, value_parser = humantime::parse_duration)]
+        #[arg(long, hide = true, value_parser = flink_ha_supervisor::config::parse_command_line_duration)]
         fault_injection: Option<Duration>,
         /// Tests only: the daemon's task of this name panics as it starts (see supervise::arm_fault).
         #[arg(long, hide = true)]
@@ -54,7 +54,7 @@ enum Command {
         #[arg(long, short)]
         config: PathBuf,
         /// Longest wait for the JobManager to answer, and again for its stop with the dump.
-        #[arg(long, value_parser = humantime::parse_duration, default_value = "120s")]
+        #[arg(long, value_parser = flink_ha_supervisor::config::parse_command_line_duration, default_value = "120s")]
         timeout: Duration,
     },
     /// Rebuild failovers, outages and overlaps from the daemons' logs (docs/audit-events.md).
@@ -89,14 +89,14 @@ enum Command {
         #[arg(long)]
         wait: bool,
         /// How long `--wait` waits.
-        #[arg(long, value_parser = humantime::parse_duration, default_value = "60s")]
+        #[arg(long, value_parser = flink_ha_supervisor::config::parse_command_line_duration, default_value = "60s")]
         timeout: Duration,
     },
     /// Internal: the fence guard between the daemon and its JobManager (see guard.rs).
     #[command(hide = true)]
     FenceGuard {
         /// SIGTERM to SIGKILL when the guard stops the JobManager on its own.
-        #[arg(long, value_parser = humantime::parse_duration)]
+        #[arg(long, value_parser = flink_ha_supervisor::config::parse_command_line_duration)]
         stop_grace: Duration,
         /// The initial lease, CLOCK_BOOTTIME nanoseconds.
         #[arg(long)]

@@ -119,6 +119,21 @@ fn a_duration_past_its_bound_is_refused_by_run_and_check_config() {
     assert_refused(&output, &["jobmanager.start_timeout", "584542046090years", "at most 1h"]);
 }
 
+#[test]
+fn a_duration_option_past_a_day_is_refused_before_anything_runs() {
+    for args in [
+        &["handover", "--config", "/nonexistent.toml", "--timeout", "584542046090years"][..],
+        &["audit", "--budget", "584542046090years", "/nonexistent.log"][..],
+        &["make-cds-archive", "--config", "/nonexistent.toml", "--timeout", "100days"][..],
+    ] {
+        let output = daemon().args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("--") && stderr.contains("at most 1day"), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
+
 /// Runs the binary with `args`, killing it if it has not finished within 10 s (a read that
 /// blocks must fail the test, not hang it).
 fn output_within_10s(args: &[&std::ffi::OsStr]) -> Output {

@@ -48,7 +48,7 @@ pub const DEFAULT_BUDGET: Duration = Duration::from_secs(30);
 pub struct Args {
     /// Judge every failover's outage against this budget (the budget logged with each record is
     /// not used).
-    #[arg(long, value_parser = humantime::parse_duration, default_value = "30s")]
+    #[arg(long, value_parser = crate::config::parse_command_line_duration, default_value = "30s")]
     pub budget: Duration,
     /// Output format on stdout.
     #[arg(long, value_enum, default_value = "text")]
