@@ -184,19 +184,19 @@ impl BootAlarm {
         self.fd.get_ref().0.set(Expiration::OneShot(at), TimerSetTimeFlags::TFD_TIMER_ABSTIME)
     }
 
-    /// Resolves when the alarm has fired since it was last set. Cancellation-safe.
-    async fn fired(&self) {
+    /// Resolves when the alarm has fired since it was last set (`true`), or when it can no
+    /// longer be waited for (`false`: the caller must not rely on it). Cancellation-safe.
+    async fn fired(&self) -> bool {
         loop {
             let Ok(mut ready) = self.fd.readable().await else {
-                // The reactor is gone: nothing can be awaited anymore; the caller re-checks the clock.
-                return;
+                return false;
             };
             let mut ticks = [0u8; 8];
             match nix::unistd::read(ready.get_inner().as_raw_fd(), &mut ticks) {
-                Ok(_) => return,
+                Ok(_) => return true,
                 Err(nix::errno::Errno::EAGAIN) => ready.clear_ready(),
                 Err(nix::errno::Errno::EINTR) => {}
-                Err(_) => return,
+                Err(_) => return false,
             }
         }
     }
@@ -284,8 +284,14 @@ pub async fn run(args: GuardArgs) -> i32 {
         }
         let stop_with = tokio::select! {
             status = child.wait() => break status,
-            () = alarm.fired(), if wake_ns.is_some() => {
+            working = alarm.fired(), if wake_ns.is_some() => {
                 let now = mono::boot_ns();
+                if !working {
+                    // Nothing enforces the lease any more: stop now rather than spin or trust it.
+                    let _ = killpg(group, Signal::SIGKILL);
+                    phase = Phase::Killed;
+                    reports.note(format_args!("the lease timer failed; SIGKILL to process group {pid}"));
+                }
                 match phase {
                     Phase::Leased if now >= lease_ns => {
                         // Signal first, report after.
@@ -364,6 +370,10 @@ fn control_line(line: &str, lease_ns: &mut u64, reports: &Reports) -> Option<Dur
     match line.split_once(' ') {
         Some(("lease", ns)) => {
             match ns.trim().parse::<u64>() {
+                // A lease that has run out stays out, whatever arrives after it.
+                Ok(_) if mono::boot_ns() >= *lease_ns => {
+                    reports.note(format_args!("ignoring a renewal after the lease ran out"))
+                }
                 Ok(ns) => *lease_ns = ns,
                 Err(_) => reports.note(format_args!("ignoring a malformed lease line {line:?}")),
             }
@@ -422,7 +432,7 @@ mod tests {
         let (tx, mut rx) = mpsc::unbounded_channel();
         let reports = Reports { queue: Some(tx), writer: None };
         assert_eq!(stop_line(Duration::from_secs(3)), "stop 3000\n");
-        let mut lease = 0;
+        let mut lease = mono::boot_ns() + 1_000_000_000;
         assert_eq!(control_line("stop 0", &mut lease, &reports), Some(Duration::ZERO));
         let ns = mono::boot_ns() + 5_000_000_000;
         assert_eq!(control_line(lease_line(ns).trim_end(), &mut lease, &reports), None);
@@ -430,6 +440,11 @@ mod tests {
         assert_eq!(control_line("lease soon", &mut lease, &reports), None);
         assert_eq!(lease, ns, "a malformed lease leaves the lease alone");
         assert!(rx.try_recv().unwrap().starts_with("note ignoring a malformed lease line"));
+
+        let mut ran_out = mono::boot_ns() - 1;
+        assert_eq!(control_line(lease_line(ns).trim_end(), &mut ran_out, &reports), None);
+        assert!(ran_out < ns, "a lease that ran out is not renewed");
+        assert!(rx.try_recv().unwrap().starts_with("note ignoring a renewal after the lease ran out"));
     }
 
     #[tokio::test]
@@ -437,7 +452,7 @@ mod tests {
         let alarm = BootAlarm::new().unwrap();
         let at = mono::boot_ns() + 100_000_000;
         alarm.set(at).unwrap();
-        alarm.fired().await;
+        assert!(alarm.fired().await);
         assert!(mono::boot_ns() >= at);
     }
 }

@@ -26,6 +26,9 @@ use crate::mono;
 /// the JobManager's process group itself (the guard should never need this).
 const GUARD_SLACK: Duration = Duration::from_secs(2);
 
+/// The longest the main loop waits to hand the guard one control line.
+const CONTROL_WRITE_WAIT: Duration = Duration::from_millis(200);
+
 /// How long the daemon waits, once the guard is gone, for the last members of the JobManager's
 /// process group to die after their SIGKILL (a process in uninterruptible sleep dies late).
 const GROUP_DEATH_WAIT: Duration = Duration::from_secs(10);
@@ -141,13 +144,22 @@ impl Running {
 
     /// Moves the fence deadline the guard enforces.
     pub async fn renew(&mut self, until: Instant) {
-        let _ = self.control.write_all(guard::lease_line(mono::to_ns(until)).as_bytes()).await;
+        self.send(guard::lease_line(mono::to_ns(until))).await;
+    }
+
+    /// Writes one control line to the guard, waiting at most [`CONTROL_WRITE_WAIT`]: a guard
+    /// that does not read (stopped, hung) must not hold up the main loop. A line cut short by
+    /// the timeout reaches the guard as a malformed line it ignores, so the lease it holds can
+    /// only run out sooner, never later.
+    async fn send(&mut self, line: String) {
+        if tokio::time::timeout(CONTROL_WRITE_WAIT, self.control.write_all(line.as_bytes())).await.is_err() {
+            tracing::error!(guard_pid = self.guard_pid, "the fence guard does not read its control pipe");
+        }
     }
 
     /// Asks the guard to stop the JobManager: SIGTERM to its group, SIGKILL after `grace`. If the
     /// guard itself does not finish in time, kills both.
     pub async fn stop(&mut self, grace: Duration) {
-        let _ = self.control.write_all(guard::stop_line(grace).as_bytes()).await;
         let (guard_pid, jm_pid, gone) = (self.guard_pid, self.jm_pid.clone(), self.gone.clone());
         crate::supervise::spawn("stop-watch", async move {
             tokio::time::sleep(grace + GUARD_SLACK).await;
@@ -160,6 +172,8 @@ impl Running {
                 let _ = kill(Pid::from_raw(guard_pid as i32), Signal::SIGKILL);
             }
         });
+        // After the watch is armed: whatever the guard does with this line, both die in time.
+        self.send(guard::stop_line(grace)).await;
     }
 }
 
@@ -227,7 +241,14 @@ async fn kill_group_and_wait(group: i32) {
     let _ = killpg(Pid::from_raw(group), Signal::SIGKILL);
     let deadline = tokio::time::Instant::now() + GROUP_DEATH_WAIT;
     loop {
-        let alive = group_members(group);
+        // Without /proc, fall back to the kernel's word, in which unreaped zombies still count.
+        let alive = group_members(group).unwrap_or_else(|| {
+            if killpg(Pid::from_raw(group), None).is_ok() {
+                vec![group]
+            } else {
+                Vec::new()
+            }
+        });
         if alive.is_empty() {
             return;
         }
@@ -248,12 +269,10 @@ async fn kill_group_and_wait(group: i32) {
 
 /// The live (not zombie) members of process group `group`, from `/proc/<pid>/stat`. Zombies of
 /// the group that are this process's children (it adopted them as PID 1 or subreaper) are
-/// reaped on the way.
-fn group_members(group: i32) -> Vec<i32> {
+/// reaped on the way. `None` when `/proc` cannot be read: never taken for "none alive".
+fn group_members(group: i32) -> Option<Vec<i32>> {
     let me = std::process::id() as i32;
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
+    let entries = std::fs::read_dir("/proc").ok()?;
     let mut alive = Vec::new();
     for entry in entries.flatten() {
         let Some(pid) = entry.file_name().to_str().and_then(|name| name.parse::<i32>().ok()) else {
@@ -276,7 +295,7 @@ fn group_members(group: i32) -> Vec<i32> {
             alive.push(pid);
         }
     }
-    alive
+    Some(alive)
 }
 
 /// The fields of `/proc/<pid>/stat` the group check needs.
@@ -331,8 +350,8 @@ mod tests {
         use std::os::unix::process::CommandExt;
         let child = std::process::Command::new("sleep").arg("30").process_group(0).spawn().unwrap();
         let pid = child.id() as i32;
-        assert_eq!(group_members(pid), vec![pid]);
+        assert_eq!(group_members(pid), Some(vec![pid]));
         kill_group_and_wait(pid).await;
-        assert!(group_members(pid).is_empty());
+        assert_eq!(group_members(pid), Some(Vec::new()));
     }
 }

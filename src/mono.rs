@@ -24,6 +24,7 @@ pub const MAX_SLEEP: Duration = Duration::from_millis(250);
 
 /// A deadline beyond what is useful means "never": a year is as good, and keeps `Instant`
 /// arithmetic far from overflow.
+#[cfg(test)]
 const FAR: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// The anchor of the boot-time timeline: one `Instant` and the CLOCK_BOOTTIME time of it.
@@ -61,7 +62,8 @@ pub fn to_ns(at: Instant) -> u64 {
 }
 
 /// The boot-timeline `Instant` of CLOCK_BOOTTIME nanoseconds (at most a year ahead of now).
-pub fn from_ns(ns: u64) -> Instant {
+#[cfg(test)]
+fn from_ns(ns: u64) -> Instant {
     let a = anchor();
     if ns >= a.boot_ns {
         let ahead = Duration::from_nanos(ns - a.boot_ns);
