@@ -282,7 +282,7 @@ impl Worker {
 
 /// Copies a hook's output into the log, line by line (bytes that are not UTF-8 replaced).
 async fn forward(output: impl AsyncRead + Unpin, hook: &'static str) {
-    crate::jobmanager::each_line_lossy(output, |line| tracing::info!(target: "hook", hook, "{line}")).await;
+    crate::logging::each_line_lossy(output, |line| tracing::info!(target: "hook", hook, "{line}")).await;
 }
 
 #[cfg(test)]

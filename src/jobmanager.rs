@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, killpg, Signal};
 use nix::unistd::Pid;
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{ChildStdin, Command};
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -35,9 +35,6 @@ const GROUP_DEATH_WAIT: Duration = Duration::from_secs(10);
 
 /// How often the daemon looks for members of a killed group that are still alive.
 const GROUP_POLL: Duration = Duration::from_millis(20);
-
-/// The longest line of output forwarded as one record; longer ones are cut into pieces.
-const MAX_LINE: usize = 64 * 1024;
 
 /// How to start the JobManager.
 #[derive(Debug, Clone)]
@@ -180,7 +177,7 @@ impl Running {
 /// Copies the JobManager's output into the daemon's log, line by line, at the level Flink's own
 /// console pattern names (`WARN`, `ERROR`), else INFO.
 async fn forward_output(output: tokio::process::ChildStderr) {
-    each_line_lossy(output, |line| {
+    crate::logging::each_line_lossy(output, |line| {
         if line.contains(" ERROR ") {
             tracing::error!(target: "jobmanager", "{line}");
         } else if line.contains(" WARN ") {
@@ -190,48 +187,6 @@ async fn forward_output(output: tokio::process::ChildStderr) {
         }
     })
     .await;
-}
-
-/// Calls `f` with every line of `input` until its end, bytes that are not UTF-8 replaced by
-/// U+FFFD (output of other programs is whatever they write), the line end dropped, lines longer
-/// than 64 KiB cut into pieces.
-pub(crate) async fn each_line_lossy(input: impl AsyncRead + Unpin, mut f: impl FnMut(&str)) {
-    let mut input = BufReader::new(input);
-    let mut line = Vec::new();
-    let mut emit = |line: &mut Vec<u8>| {
-        if line.last() == Some(&b'\r') {
-            line.pop();
-        }
-        f(&String::from_utf8_lossy(line));
-        line.clear();
-    };
-    loop {
-        let buf = match input.fill_buf().await {
-            Ok(buf) => buf,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(_) => break,
-        };
-        if buf.is_empty() {
-            break;
-        }
-        let (taken, complete) = match buf.iter().position(|&b| b == b'\n') {
-            Some(end) => {
-                line.extend_from_slice(&buf[..end]);
-                (end + 1, true)
-            }
-            None => {
-                line.extend_from_slice(buf);
-                (buf.len(), false)
-            }
-        };
-        input.consume(taken);
-        if complete || line.len() >= MAX_LINE {
-            emit(&mut line);
-        }
-    }
-    if !line.is_empty() {
-        emit(&mut line);
-    }
 }
 
 /// SIGKILLs process group `group` and waits until none of its members is alive (zombies do not
@@ -329,20 +284,6 @@ mod tests {
         assert_eq!(ProcStat::parse(stat), Some(ProcStat { state: 'S', ppid: 17, pgrp: 4242 }));
         assert_eq!(ProcStat::parse("1 (init) Z"), None);
         assert_eq!(ProcStat::parse("garbage"), None);
-    }
-
-    #[tokio::test]
-    async fn lines_are_forwarded_lossily_and_cut_when_too_long() {
-        let mut input: Vec<u8> = b"one\r\ntw\xffo\nthree".to_vec();
-        input.extend(std::iter::repeat_n(b'x', 2 * MAX_LINE + 10));
-        let mut lines = Vec::new();
-        each_line_lossy(&input[..], |line| lines.push(line.to_string())).await;
-        assert_eq!(lines[0], "one");
-        assert_eq!(lines[1], "tw\u{fffd}o");
-        let rest = lines[2..].concat();
-        assert_eq!(rest, format!("three{}", "x".repeat(2 * MAX_LINE + 10)));
-        assert!(lines.len() >= 4, "a long line is cut: {:?}", lines.iter().map(String::len).collect::<Vec<_>>());
-        assert!(lines.iter().all(|l| l.len() <= MAX_LINE + 8 * 1024));
     }
 
     #[tokio::test]

@@ -3,8 +3,10 @@
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::Path;
+
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::OnceLock;
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 
 use tracing_appender::non_blocking::{ErrorCounter, NonBlockingBuilder, WorkerGuard};
 
@@ -140,4 +142,68 @@ macro_rules! audit_log {
             $($rest)+
         )
     };
+}
+
+/// The longest line of output forwarded as one record; longer ones are cut into pieces.
+const MAX_LINE: usize = 64 * 1024;
+
+/// Calls `f` with every line of `input` until its end, bytes that are not UTF-8 replaced by
+/// U+FFFD (output of other programs is whatever they write), the line end dropped, lines longer
+/// than 64 KiB cut into pieces.
+pub(crate) async fn each_line_lossy(input: impl AsyncRead + Unpin, mut f: impl FnMut(&str)) {
+    let mut input = BufReader::new(input);
+    let mut line = Vec::new();
+    let mut emit = |line: &mut Vec<u8>| {
+        if line.last() == Some(&b'\r') {
+            line.pop();
+        }
+        f(&String::from_utf8_lossy(line));
+        line.clear();
+    };
+    loop {
+        let buf = match input.fill_buf().await {
+            Ok(buf) => buf,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        };
+        if buf.is_empty() {
+            break;
+        }
+        let (taken, complete) = match buf.iter().position(|&b| b == b'\n') {
+            Some(end) => {
+                line.extend_from_slice(&buf[..end]);
+                (end + 1, true)
+            }
+            None => {
+                line.extend_from_slice(buf);
+                (buf.len(), false)
+            }
+        };
+        input.consume(taken);
+        if complete || line.len() >= MAX_LINE {
+            emit(&mut line);
+        }
+    }
+    if !line.is_empty() {
+        emit(&mut line);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn lines_are_forwarded_lossily_and_cut_when_too_long() {
+        let mut input: Vec<u8> = b"one\r\ntw\xffo\nthree".to_vec();
+        input.extend(std::iter::repeat_n(b'x', 2 * MAX_LINE + 10));
+        let mut lines = Vec::new();
+        each_line_lossy(&input[..], |line| lines.push(line.to_string())).await;
+        assert_eq!(lines[0], "one");
+        assert_eq!(lines[1], "tw\u{fffd}o");
+        let rest = lines[2..].concat();
+        assert_eq!(rest, format!("three{}", "x".repeat(2 * MAX_LINE + 10)));
+        assert!(lines.len() >= 4, "a long line is cut: {:?}", lines.iter().map(String::len).collect::<Vec<_>>());
+        assert!(lines.iter().all(|l| l.len() <= MAX_LINE + 8 * 1024));
+    }
 }
