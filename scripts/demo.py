@@ -351,7 +351,7 @@ class Demo:
     def stop_grace(self):
         t = self.args.session_timeout
         heartbeat = max(t / 10, 0.05)
-        largest = t - 2.0 - 2 * heartbeat  # src/timing.rs: max_stop_grace
+        largest = t - 2.0 - 2 * heartbeat  # crates/core/src/timing.rs: max_stop_grace
         grace = min(3.0, largest - 0.1)
         if grace < 0.2:
             raise Failed(f"--session-timeout {dur(self.args.session_timeout)} leaves no room for a "

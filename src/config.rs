@@ -19,7 +19,7 @@ use config::{Value, ValueKind};
 use serde::{Deserialize, Serialize};
 
 use crate::flink::model::{FlinkSettings, FLINK_HOME_BASE_CONFIG};
-use crate::timing;
+use flink_ha_core::timing;
 
 /// Prefix of the environment variables that override the file (`FHS_NODE__ID=jm2`).
 pub const ENV_PREFIX: &str = "FHS";
@@ -60,7 +60,7 @@ pub struct Settings {
     /// `[log]`: where audit records go besides stdout. Optional as a whole.
     #[serde(default)]
     pub log: LogSettings,
-    /// `[http]`: the node's HTTP endpoint (`crate::http`). Optional as a whole.
+    /// `[http]`: the node's HTTP endpoint (`crate::outward::http`). Optional as a whole.
     #[serde(default)]
     pub http: HttpSettings,
     /// `[flink]`: Flink's own HA configuration, rendered before each JobManager start
@@ -68,7 +68,7 @@ pub struct Settings {
     #[serde(default)]
     pub flink: FlinkSettings,
     /// `[hooks]`: commands run when this node becomes leader or stops being one
-    /// (`crate::hooks`). Optional as a whole.
+    /// (`crate::outward::hooks`). Optional as a whole.
     #[serde(default)]
     pub hooks: HookSettings,
 }
@@ -91,7 +91,7 @@ pub struct ZooKeeperSettings {
     pub quorum: String,
     /// Session timeout requested from the server. A crashed leader is noticed only when its
     /// session expires, so this bounds failover after a crash from below; the fencing timings
-    /// (`crate::timing`) are derived from it. Default 10s.
+    /// (`flink_ha_core::timing`) are derived from it. Default 10s.
     #[serde(with = "humantime_serde")]
     pub session_timeout: Duration,
     /// How long one attempt to connect (and establish the session) may take. Must be shorter
@@ -142,7 +142,7 @@ pub struct JobManagerSettings {
     #[serde(with = "humantime_serde")]
     pub start_timeout: Duration,
     /// Time between SIGTERM and SIGKILL when stopping the JobManager. Zero means SIGKILL at once.
-    /// Limited by the session timeout: see `crate::timing::fence_after`. Default 3s.
+    /// Limited by the session timeout: see `flink_ha_core::timing::fence_after`. Default 3s.
     #[serde(with = "humantime_serde")]
     pub stop_grace: Duration,
     /// Time between two health checks of a running JobManager. Default 2s.
@@ -1830,7 +1830,7 @@ budget = "20s"
 
     #[test]
     fn stop_grace_longer_than_the_session_allows_is_an_error() {
-        // The limits come from crate::timing, which owns the fencing rule.
+        // The limits come from flink_ha_core::timing, which owns the fencing rule.
         let longest = timing::max_stop_grace(secs(10));
         let too_long = longest + Duration::from_millis(1);
         let min_session = min_session_timeout(too_long).unwrap();

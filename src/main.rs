@@ -5,9 +5,12 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use flink_ha_supervisor::cmd::{audit, maintenance, status};
 use flink_ha_supervisor::config::Settings;
-use flink_ha_supervisor::logging::{self, LogFormat};
-use flink_ha_supervisor::{audit, daemon, flink, guard, http, maintenance, status};
+use flink_ha_supervisor::outward::http;
+use flink_ha_supervisor::outward::logging::{self, LogFormat};
+use flink_ha_supervisor::process::guard;
+use flink_ha_supervisor::{daemon, flink};
 
 /// Keeps exactly one Flink JobManager running across hosts through a ZooKeeper election.
 #[derive(Parser)]
@@ -112,16 +115,18 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Run { config, log_format, fault_injection, fault_panic_task } => {
             if let Some(block) = fault_injection {
-                flink_ha_supervisor::notify::arm_fault_injection(block);
+                flink_ha_supervisor::outward::systemd::arm_fault_injection(block);
             }
             if let Some(task) = fault_panic_task {
-                flink_ha_supervisor::supervise::arm_fault(task);
+                flink_ha_supervisor::daemon::supervise::arm_fault(task);
             }
             run(config, log_format)
         }
         Command::CheckConfig { config } => flink::cli::check_config(&config),
         Command::RenderFlinkConfig { config } => flink::cli::render_flink_config(&config),
-        Command::MakeCdsArchive { config, timeout } => flink_ha_supervisor::cds::make_archive_main(&config, timeout),
+        Command::MakeCdsArchive { config, timeout } => {
+            flink_ha_supervisor::cmd::cds::make_archive_main(&config, timeout)
+        }
         Command::Audit(args) => audit::main(&args),
         Command::Status(args) => status::main(&args),
         Command::Pause { config, reason } => steer(&config, |s| Box::pin(maintenance::pause(s, reason))),

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use cluster::{daemon_bin, mono_ns, mono_of, Cluster, Options};
-use flink_ha_supervisor::timing;
+use flink_ha_core::timing;
 use nix::sys::signal::Signal;
 use support::{wait_until, ZkEnsemble};
 

@@ -3,7 +3,7 @@
 //!
 //! Starts its own ZooKeeper server (Debian's jar, `ZK_CLASSPATH`; default tickTime 2000), then N
 //! in-process contenders, each a ZooKeeper session running the daemon's own election adapter
-//! (`flink_ha_supervisor::election::Session`: the lock recipe, the watch on its own node, the
+//! (`flink_ha_supervisor::zk::election::Session`: the lock recipe, the watch on its own node, the
 //! heartbeat and the control watches, exactly as `run` does). Then, `--changes` times: the
 //! leader's session is closed (what a SIGTERMed daemon does after its JobManager is stopped, so
 //! its node is deleted at once), and the bench measures
@@ -26,9 +26,9 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use flink_ha_supervisor::election::{Session, SessionEvent, ZkTarget};
-use flink_ha_supervisor::identity::NodeIdentity;
-use flink_ha_supervisor::machine::Event;
+use flink_ha_supervisor::zk::election::{Session, SessionEvent, ZkTarget};
+use flink_ha_core::identity::NodeIdentity;
+use flink_ha_core::machine::Event;
 use tokio::sync::mpsc;
 
 const PATH: &str = "/bench/contenders/leader";
@@ -184,7 +184,7 @@ async fn main() {
         session_timeout: SESSION_TIMEOUT,
         connect_timeout: Duration::from_secs(5),
     };
-    let heartbeat = flink_ha_supervisor::timing::heartbeat_interval(SESSION_TIMEOUT);
+    let heartbeat = flink_ha_core::timing::heartbeat_interval(SESSION_TIMEOUT);
     let (tx, mut rx) = mpsc::unbounded_channel::<SessionEvent>();
     let mut pool = Pool { sessions: Vec::new(), owner: HashMap::new(), next_generation: 0, tx, heartbeat };
     let t = Instant::now();

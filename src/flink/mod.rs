@@ -22,7 +22,7 @@ mod test_support;
 pub use model::{FlinkSettings, HaConfig, HaMode};
 
 use crate::config::{ConfigWarning, Settings};
-use crate::jobmanager::Spec;
+use crate::process::jobmanager::Spec;
 
 /// Called by the daemon right before each JobManager spawn: renders and writes Flink's
 /// configuration and points the JobManager's `FLINK_CONF_DIR` at it. Does nothing when Flink's

@@ -605,7 +605,7 @@ fn zookeeper_timing(
 /// path would be foreign contenders.
 fn check_paths_apart(zk: &ZooKeeperHa, election: &str) -> Result<(), ConfigError> {
     let flink = zk.server_ha_path();
-    let record = crate::failover::record_path(election);
+    let record = flink_ha_core::failover::record_path(election);
     for (what, path) in [("election.path", election), ("its leader record", record.as_str())] {
         if is_under(path, &flink) {
             return Err(ConfigError::invalid(

@@ -498,7 +498,8 @@ mod tests {
             base_dir.join("config.yaml").display().to_string(),
             conf_dir.display().to_string()
         ));
-        let mut spec = crate::jobmanager::Spec { guard_exe: "/bin/true".into(), settings: s.jobmanager.clone() };
+        let mut spec =
+            crate::process::jobmanager::Spec { guard_exe: "/bin/true".into(), settings: s.jobmanager.clone() };
         crate::flink::prepare_spawn(&s, &mut spec).unwrap();
         assert_eq!(spec.settings.env.get("FLINK_CONF_DIR"), Some(&conf_dir.display().to_string()));
         let written = std::fs::read_to_string(conf_dir.join("config.yaml")).unwrap();

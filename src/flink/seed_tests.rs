@@ -49,8 +49,8 @@ use super::model::{HaConfig, HaMode, ModeSettings};
 use super::render;
 use super::test_support::{assert_error, error, load, load_env, settings, K8S_SECTION, ZK_SECTION};
 use crate::config::ConfigErrorKind;
-use crate::failover::{self, Cause, FailoverStats, NewTerm, ReadRecord};
-use crate::machine::{Action, Event, JobManager, Machine, Report, Role, Timings};
+use flink_ha_core::failover::{self, Cause, FailoverStats, NewTerm, ReadRecord};
+use flink_ha_core::machine::{Action, Event, JobManager, Machine, Report, Role, Timings};
 
 fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
@@ -492,7 +492,7 @@ fn environment_no_ha_section() {
     assert_eq!(super::model::run_refusal(&s), None);
     assert_eq!(super::preflight(&s), Ok(Vec::new()));
     // The JobManager's environment stays as configured.
-    let mut spec = crate::jobmanager::Spec { guard_exe: "/bin/true".into(), settings: s.jobmanager.clone() };
+    let mut spec = crate::process::jobmanager::Spec { guard_exe: "/bin/true".into(), settings: s.jobmanager.clone() };
     super::prepare_spawn(&s, &mut spec).unwrap();
     assert_eq!(spec.settings.env, s.jobmanager.env);
 }

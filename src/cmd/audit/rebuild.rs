@@ -356,7 +356,7 @@ pub fn overlaps(hosts: &[Host]) -> Vec<Overlap> {
     found
 }
 
-pub use crate::failover::percentile;
+pub use flink_ha_core::failover::percentile;
 
 #[cfg(test)]
 mod tests {

@@ -19,12 +19,12 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 use zookeeper_client as zk;
 
-use crate::blocking::{self, ObservedChild};
 use crate::config::Settings;
-use crate::control::{self, HandoverNote, PauseNote};
-use crate::failover::{self, LeaderRecord, TermState};
-use crate::identity::{self, Child, NodeIdentity};
-use crate::walltime::{self, rfc3339_ms};
+use crate::zk::control::{self, HandoverNote, PauseNote};
+use flink_ha_core::blocking::{self, ObservedChild};
+use flink_ha_core::failover::{self, LeaderRecord, TermState};
+use flink_ha_core::identity::{self, Child, NodeIdentity};
+use flink_ha_core::walltime::{self, rfc3339_ms};
 
 /// How long closing the session may delay the exit.
 const CLOSE_WAIT: Duration = Duration::from_millis(500);
@@ -647,7 +647,7 @@ pub fn main(args: &Args) -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::failover::{LastFailover, RECORD_VERSION};
+    use flink_ha_core::failover::{LastFailover, RECORD_VERSION};
     use std::time::UNIX_EPOCH;
 
     const PATH: &str = "/flink/leader";
@@ -867,12 +867,12 @@ mod tests {
 
     mod fuzz {
         use super::*;
-        use crate::fuzz::{child_name, data_like, hostile_number, object_with};
+        use flink_ha_core::fuzz::{child_name, data_like, hostile_number, object_with};
         use proptest::prelude::*;
         use serde_json::json;
 
         const IDENTITY: &[&str] = &["node_id", "host", "rest_address", "rpc_address", "pid", "version"];
-        const RECORD: &[&str] = crate::fuzz::LEADER_RECORD_FIELDS;
+        const RECORD: &[&str] = flink_ha_core::fuzz::LEADER_RECORD_FIELDS;
         const LAST_FAILOVER: &[&str] = &["ready_ms", "outage_ms", "cause", "previous_node", "node", "within_budget"];
         const PAUSE: &[&str] = &["paused_by", "since_ms", "reason"];
         const HANDOVER: &[&str] = &["from_epoch", "from_node", "to", "requested_by", "requested_ms"];
@@ -923,7 +923,7 @@ mod tests {
             #[test]
             fn status_never_panics_on_what_zookeeper_holds(snapshot in snapshot(), now in any::<i64>()) {
                 let report = assess(&snapshot, "zk1:2181", PATH, 2);
-                let now = crate::walltime::to_system_time(now).unwrap_or(UNIX_EPOCH);
+                let now = flink_ha_core::walltime::to_system_time(now).unwrap_or(UNIX_EPOCH);
                 let _ = render_text(&report, now);
                 serde_json::to_string(&report).unwrap();
             }

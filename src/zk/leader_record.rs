@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use zookeeper_client as zk;
 
-use crate::failover::{self, Failover, LastFailover, LeaderRecord, NewTerm, ReadRecord, TermState};
+use flink_ha_core::failover::{self, Failover, LastFailover, LeaderRecord, NewTerm, ReadRecord, TermState};
 
 /// How long one record write may take before it is given up.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -52,7 +52,7 @@ impl Term {
     /// (if this term ended one) is sent to `failovers` once the JobManager is ready.
     pub fn begin(client: zk::Client, spec: TermSpec, failovers: mpsc::UnboundedSender<Failover>) -> Term {
         let (commands, rx) = mpsc::unbounded_channel();
-        let task = crate::supervise::spawn("leader-record", run(client, spec, rx, failovers));
+        let task = crate::daemon::supervise::spawn("leader-record", run(client, spec, rx, failovers));
         Term { commands, task }
     }
 

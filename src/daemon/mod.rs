@@ -2,6 +2,8 @@
 //! (ZooKeeper session and election, the leader record, the JobManager process, probes, signals)
 //! and carries out the actions it returns. It decides nothing itself.
 
+pub mod supervise;
+
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
@@ -9,23 +11,23 @@ use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use zookeeper_client as zk;
 
 use crate::audit_log;
-use crate::blocking;
 use crate::config::Settings;
-use crate::control;
-use crate::election::{self, Request, Session, ZkTarget};
-use crate::failover::{self, Failover, FailoverStats};
-use crate::hooks::Hooks;
-use crate::identity::NodeIdentity;
-use crate::jobmanager::{self, Running};
-use crate::machine::{Action, Event, JobManager, Machine, Report, ResignReason, Role, StopReason, Timings};
-use crate::mono;
-use crate::notify::{FaultInjection, Notifier};
-use crate::probe::Probe;
-use crate::record::{Term, TermSpec};
-use crate::supervise::{self, Death};
-use crate::timing;
-use crate::view::{BlockedView, JobManagerView, NodeView, RoleView, SessionView};
-use crate::walltime::rfc3339_ms;
+use crate::outward::hooks::Hooks;
+use crate::outward::systemd::{FaultInjection, Notifier};
+use crate::process::jobmanager::{self, Running};
+use crate::process::mono;
+use crate::process::probe::Probe;
+use crate::zk::control;
+use crate::zk::election::{self, Request, Session, ZkTarget};
+use crate::zk::leader_record::{Term, TermSpec};
+use flink_ha_core::blocking;
+use flink_ha_core::failover::{self, Failover, FailoverStats};
+use flink_ha_core::identity::NodeIdentity;
+use flink_ha_core::machine::{Action, Event, JobManager, Machine, Report, ResignReason, Role, StopReason, Timings};
+use flink_ha_core::timing;
+use flink_ha_core::view::{BlockedView, JobManagerView, NodeView, RoleView, SessionView};
+use flink_ha_core::walltime::rfc3339_ms;
+use supervise::Death;
 
 /// Pause between attempts to make a session.
 const CONNECT_RETRY: Duration = Duration::from_secs(1);
@@ -99,7 +101,7 @@ struct Daemon {
 /// death as its error.
 pub async fn run(settings: Settings, shutdown: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
     let mut deaths = supervise::watch();
-    let endpoint = crate::http::bind(&settings).await?;
+    let endpoint = crate::outward::http::bind(&settings).await?;
     let (mut daemon, mut inbox) = Daemon::new(settings)?;
     let _http = endpoint.map(|endpoint| endpoint.serve(daemon.view.subscribe()));
     let mut faults = FaultInjection::from_armed()?;
@@ -225,7 +227,7 @@ impl Daemon {
 
     /// Publishes the node's current snapshot if it changed.
     fn publish(&self) {
-        if let Some(error) = crate::logging::first_audit_failure() {
+        if let Some(error) = crate::outward::logging::first_audit_failure() {
             let file = self.settings.log.audit_file.as_deref().map(|p| p.display().to_string()).unwrap_or_default();
             tracing::error!(event = "audit_write_failed", node = self.node(), file, error,
                 "cannot write to log.audit_file; its records are lost until it works again (counted in flink_ha_supervisor_audit_write_failures_total), the records on stdout are complete");
@@ -264,7 +266,7 @@ impl Daemon {
                 remedy: blocking::remedy(&self.settings.zookeeper.quorum, &self.settings.election.path, &b.name),
             }),
             election_blocked_total: m.blocked_total(),
-            audit_write_failures: crate::logging::audit_write_failures(),
+            audit_write_failures: crate::outward::logging::audit_write_failures(),
             failovers: self.stats.summary(),
             outages: self.stats.outages().to_vec(),
             failed: self.failed.as_ref().map(Death::to_string),
@@ -343,7 +345,7 @@ impl Daemon {
                 match action {
                     Action::SpawnJobManager { lease_until } => {
                         let spawned = crate::flink::prepare_spawn(&self.settings, &mut self.spec)
-                            .map(|()| crate::cds::prepare_spawn(&self.settings, &mut self.spec))
+                            .map(|()| crate::cmd::cds::prepare_spawn(&self.settings, &mut self.spec))
                             .and_then(|()| Running::spawn(&self.spec, lease_until, self.process_tx.clone()));
                         match spawned {
                             Ok(running) => self.jm = Some(running),

@@ -38,7 +38,7 @@ use tokio::process::{Child, Command};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc::{self, UnboundedSender};
 
-use crate::mono;
+use crate::process::mono;
 
 /// How long the guard, once the JobManager is gone, lets its last reports drain into the status
 /// pipe before it exits anyway (the daemon then reads the guard's exit code instead).

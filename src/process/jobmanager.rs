@@ -18,9 +18,9 @@ use tokio::process::{ChildStdin, Command};
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::config::JobManagerSettings;
-use crate::guard::{self, Status};
-use crate::machine::Event;
-use crate::mono;
+use crate::process::guard::{self, Status};
+use crate::process::mono;
+use flink_ha_core::machine::Event;
 
 /// How long after a stop's grace the daemon waits for the guard before it kills the guard and
 /// the JobManager's process group itself (the guard should never need this).
@@ -76,12 +76,12 @@ impl Running {
         if let Some(dir) = &s.workdir {
             cmd.current_dir(dir);
         }
-        for var in crate::notify::SYSTEMD_ENV {
+        for var in crate::outward::systemd::SYSTEMD_ENV {
             cmd.env_remove(var);
         }
         match &s.log_file {
             Some(path) => {
-                let file = crate::logging::open_private_append(path)?;
+                let file = crate::outward::logging::open_private_append(path)?;
                 cmd.stderr(Stdio::from(file));
             }
             None => {
@@ -93,12 +93,12 @@ impl Running {
         let control = child.stdin.take().expect("piped stdin");
         let status = child.stdout.take().expect("piped stdout");
         if let Some(output) = child.stderr.take() {
-            crate::supervise::spawn("jobmanager-output", forward_output(output));
+            crate::daemon::supervise::spawn("jobmanager-output", forward_output(output));
         }
         let jm_pid = Arc::new(AtomicU32::new(0));
         let gone = Arc::new(AtomicBool::new(false));
         let (jm_pid2, gone2) = (jm_pid.clone(), gone.clone());
-        crate::supervise::spawn("fence-guard-status", async move {
+        crate::daemon::supervise::spawn("fence-guard-status", async move {
             let mut lines = BufReader::new(status).lines();
             let mut code = None;
             let mut spawn_failed = false;
@@ -158,7 +158,7 @@ impl Running {
     /// guard itself does not finish in time, kills both.
     pub async fn stop(&mut self, grace: Duration) {
         let (guard_pid, jm_pid, gone) = (self.guard_pid, self.jm_pid.clone(), self.gone.clone());
-        crate::supervise::spawn("stop-watch", async move {
+        crate::daemon::supervise::spawn("stop-watch", async move {
             tokio::time::sleep(grace + GUARD_SLACK).await;
             if !gone.load(Ordering::SeqCst) {
                 tracing::error!(guard_pid, "the fence guard did not stop the JobManager in time; killing both");
@@ -177,7 +177,7 @@ impl Running {
 /// Copies the JobManager's output into the daemon's log, line by line, at the level Flink's own
 /// console pattern names (`WARN`, `ERROR`), else INFO.
 async fn forward_output(output: tokio::process::ChildStderr) {
-    crate::logging::each_line_lossy(output, |line| {
+    crate::outward::logging::each_line_lossy(output, |line| {
         if line.contains(" ERROR ") {
             tracing::error!(target: "jobmanager", "{line}");
         } else if line.contains(" WARN ") {

@@ -22,8 +22,8 @@ use std::time::{Duration, Instant};
 use sd_notify::NotifyState;
 
 use crate::config::Settings;
-use crate::machine::{JobManager, Machine, Report, Role, StopReason};
-use crate::timing;
+use flink_ha_core::machine::{JobManager, Machine, Report, Role, StopReason};
+use flink_ha_core::timing;
 
 /// The variables through which systemd talks to a service, which the daemon's children (the
 /// fence guard and the JobManager, hooks) must not inherit: with `NotifyAccess=all` a child
@@ -277,7 +277,7 @@ impl FaultInjection {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::machine::{Event, Timings};
+    use flink_ha_core::machine::{Event, Timings};
 
     fn machine() -> Machine {
         Machine::new(Timings {

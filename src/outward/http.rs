@@ -6,7 +6,7 @@
 //! * `GET /leader`: 200 while this node leads and its JobManager is ready, else 503, for load
 //!   balancers and clients (as Patroni's `/leader`);
 //! * `GET /status`: the node's view as JSON ([`StatusDoc`]);
-//! * `GET /metrics`: Prometheus metrics (`crate::metrics`).
+//! * `GET /metrics`: Prometheus metrics (`crate::outward::metrics`).
 //!
 //! Every answer is computed from the latest [`NodeView`] the daemon published through its
 //! `watch` channel: a handler only clones the snapshot, so a request can neither block nor slow
@@ -26,9 +26,9 @@ use serde::Serialize;
 use tokio::sync::watch;
 
 use crate::config::Settings;
-use crate::failover::StatsSummary;
-use crate::metrics;
-use crate::view::{NodeView, RoleView, SessionView};
+use crate::outward::metrics;
+use flink_ha_core::failover::StatsSummary;
+use flink_ha_core::view::{NodeView, RoleView, SessionView};
 
 /// The banner `/status` carries while maintenance mode is on.
 pub const PAUSED_WARNING: &str = "MAINTENANCE MODE: the daemons do not fail over, restart or stop the JobManager on their own; `flink-ha-supervisor resume` ends it";
@@ -83,7 +83,7 @@ impl Endpoint {
             .route("/metrics", get(metrics_text))
             .with_state(state);
         let listener = self.listener;
-        Serving(crate::supervise::spawn("http", async move {
+        Serving(crate::daemon::supervise::spawn("http", async move {
             axum::serve(listener, app).await.map_err(|e| format!("the HTTP endpoint stopped: {e}"))
         }))
     }
@@ -256,7 +256,7 @@ fn json_name(value: &impl Serialize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::view::JobManagerView;
+    use flink_ha_core::view::JobManagerView;
 
     const FRESH: Duration = Duration::from_secs(10);
 
@@ -290,7 +290,7 @@ mod tests {
         let now = SystemTime::now();
         let mut view = leader_view(now);
         view.role = RoleView::Standby;
-        view.election_blocked = Some(crate::view::BlockedView {
+        view.election_blocked = Some(flink_ha_core::view::BlockedView {
             node: "x-latch-0000000000".into(),
             why: "a persistent node".into(),
             remedy: "delete it".into(),

@@ -27,10 +27,10 @@ fn config() -> Config {
 /// Real audit records of every kind the rebuild reads, from the fixtures.
 fn known_records() -> Vec<&'static str> {
     [
-        include_str!("../../tests/fixtures/audit/interleaved/jm1.log"),
-        include_str!("../../tests/fixtures/audit/interleaved/jm2.log"),
-        include_str!("../../tests/fixtures/audit/overlap/jm1.log"),
-        include_str!("../../tests/fixtures/audit/over-budget/jm2.log"),
+        include_str!("../../../tests/fixtures/audit/interleaved/jm1.log"),
+        include_str!("../../../tests/fixtures/audit/interleaved/jm2.log"),
+        include_str!("../../../tests/fixtures/audit/overlap/jm1.log"),
+        include_str!("../../../tests/fixtures/audit/over-budget/jm2.log"),
     ]
     .into_iter()
     .flat_map(str::lines)

@@ -66,7 +66,7 @@ pub fn apply(jm: &JobManagerSettings, env: &mut BTreeMap<String, String>) -> App
 }
 
 /// Called by the daemon right before each JobManager spawn; logs what it did.
-pub fn prepare_spawn(settings: &Settings, spec: &mut crate::jobmanager::Spec) {
+pub fn prepare_spawn(settings: &Settings, spec: &mut crate::process::jobmanager::Spec) {
     match apply(&settings.jobmanager, &mut spec.settings.env) {
         Applied::Off => {}
         Applied::Used(path) => {
@@ -131,7 +131,7 @@ pub fn make_archive_main(config: &Path, timeout: Duration) -> ExitCode {
 pub async fn make_archive(settings: &Settings, archive: &Path, timeout: Duration) -> anyhow::Result<String> {
     use anyhow::{bail, Context};
     let jm = &settings.jobmanager;
-    let probe = crate::probe::Probe::new(&jm.ready_url, Duration::from_secs(1));
+    let probe = crate::process::probe::Probe::new(&jm.ready_url, Duration::from_secs(1));
     if probe.check().await {
         bail!(
             "{} answers already: a JobManager runs on this host; run make-cds-archive where none runs (a standby, or before the daemon starts)",
@@ -215,7 +215,7 @@ pub async fn make_archive(settings: &Settings, archive: &Path, timeout: Duration
 }
 
 fn tempfile_dir() -> std::io::Result<PathBuf> {
-    let dir = std::env::temp_dir().join(format!("fhs-cds-{}-{}", std::process::id(), crate::mono::boot_ns()));
+    let dir = std::env::temp_dir().join(format!("fhs-cds-{}-{}", std::process::id(), crate::process::mono::boot_ns()));
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
 }

@@ -15,7 +15,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 
-use crate::view::{JobManagerView, NodeView, RoleView, SessionView};
+use flink_ha_core::view::{JobManagerView, NodeView, RoleView, SessionView};
 
 /// The `Content-Type` of [`render`]'s text.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -128,7 +128,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::failover::StatsSummary;
+    use flink_ha_core::failover::StatsSummary;
 
     fn sample(text: &str, name: &str) -> Vec<String> {
         text.lines().filter(|l| l.starts_with(name)).map(str::to_string).collect()

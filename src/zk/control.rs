@@ -9,9 +9,9 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc::UnboundedSender;
 use zookeeper_client as zk;
 
-use crate::election::SessionEvent;
-use crate::identity::{self, Child, NodeIdentity};
-use crate::machine::{Event, HandoverRequest, HandoverTarget};
+use crate::zk::election::SessionEvent;
+use flink_ha_core::identity::{self, Child, NodeIdentity};
+use flink_ha_core::machine::{Event, HandoverRequest, HandoverTarget};
 
 /// Pause before watching again after an error (a connection loss).
 const RETRY_PAUSE: Duration = Duration::from_millis(250);

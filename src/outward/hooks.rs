@@ -29,8 +29,8 @@ use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 
 use crate::audit_log;
 use crate::config::{HookSettings, Settings};
-use crate::machine::Report;
-use crate::notify::SYSTEMD_ENV;
+use crate::outward::systemd::SYSTEMD_ENV;
+use flink_ha_core::machine::Report;
 
 /// `FLINK_HA_ROLE`: `leader` or `standby`, the role the hook is run for.
 pub const ROLE_VAR: &str = "FLINK_HA_ROLE";
@@ -171,7 +171,7 @@ impl Hooks {
         if self.queue.is_none() {
             let (tx, rx) = mpsc::unbounded_channel();
             let worker = Worker { node: self.node.clone(), timeout: self.settings.timeout };
-            self.worker = Some(crate::supervise::spawn("hooks", worker.run(rx)));
+            self.worker = Some(crate::daemon::supervise::spawn("hooks", worker.run(rx)));
             self.queue = Some(tx);
         }
         if let Some(queue) = &self.queue {
@@ -228,10 +228,10 @@ impl Worker {
         let pid = child.id().map_or(0, |pid| pid as i32);
         audit_log!(info, "hook_started", node, epoch, hook, ha_event, pid, command = ?job.argv, "hook started");
         if let Some(out) = child.stdout.take() {
-            crate::supervise::spawn("hook-output", forward(out, hook));
+            crate::daemon::supervise::spawn("hook-output", forward(out, hook));
         }
         if let Some(err) = child.stderr.take() {
-            crate::supervise::spawn("hook-output", forward(err, hook));
+            crate::daemon::supervise::spawn("hook-output", forward(err, hook));
         }
         let waited = tokio::time::timeout(self.timeout, child.wait()).await;
         let ms = started.elapsed().as_millis() as u64;
@@ -282,7 +282,7 @@ impl Worker {
 
 /// Copies a hook's output into the log, line by line (bytes that are not UTF-8 replaced).
 async fn forward(output: impl AsyncRead + Unpin, hook: &'static str) {
-    crate::logging::each_line_lossy(output, |line| tracing::info!(target: "hook", hook, "{line}")).await;
+    crate::outward::logging::each_line_lossy(output, |line| tracing::info!(target: "hook", hook, "{line}")).await;
 }
 
 #[cfg(test)]

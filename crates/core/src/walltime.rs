@@ -23,11 +23,6 @@ pub fn from_system_time(t: SystemTime) -> Option<i64> {
     (ms <= MAX_MS).then_some(ms)
 }
 
-/// Now, in milliseconds since the epoch (0 for a clock set before 1970).
-pub fn now_ms() -> i64 {
-    from_system_time(SystemTime::now()).unwrap_or(0)
-}
-
 /// `ms` as RFC 3339 UTC with millisecond precision, or `not a time (N ms since the epoch)`.
 pub fn rfc3339_ms(ms: i64) -> String {
     match to_system_time(ms) {

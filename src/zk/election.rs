@@ -12,12 +12,12 @@ use std::time::Duration;
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use zookeeper_client as zk;
 
-use crate::blocking::ObservedChild;
-use crate::control;
-use crate::identity::{self, Child};
-use crate::machine::Event;
-use crate::mono;
-use crate::supervise;
+use crate::daemon::supervise;
+use crate::process::mono;
+use crate::zk::control;
+use flink_ha_core::blocking::ObservedChild;
+use flink_ha_core::identity::{self, Child};
+use flink_ha_core::machine::Event;
 
 /// Pause before contending again after an unexpected error.
 const RETRY_PAUSE: Duration = Duration::from_secs(1);

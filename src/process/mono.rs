@@ -24,6 +24,12 @@ pub const MAX_SLEEP: Duration = Duration::from_millis(250);
 
 /// A deadline beyond what is useful means "never": a year is as good, and keeps `Instant`
 /// arithmetic far from overflow.
+/// Now on the wall clock, in milliseconds since the epoch (0 for a clock set before 1970 or
+/// after the year 9999): the time written into ZooKeeper's control nodes.
+pub fn wall_now_ms() -> i64 {
+    flink_ha_core::walltime::from_system_time(std::time::SystemTime::now()).unwrap_or(0)
+}
+
 #[cfg(test)]
 const FAR: Duration = Duration::from_secs(365 * 24 * 3600);
 

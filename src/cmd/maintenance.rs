@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 use zookeeper_client as zk;
 
 use crate::config::Settings;
-use crate::control::{self, contenders, Contender, HandoverNote, PauseNote};
-use crate::election::ZkTarget;
-use crate::failover::{self, LeaderRecord, TermState};
-use crate::walltime::now_ms;
+use crate::process::mono::wall_now_ms as now_ms;
+use crate::zk::control::{self, contenders, Contender, HandoverNote, PauseNote};
+use crate::zk::election::ZkTarget;
+use flink_ha_core::failover::{self, LeaderRecord, TermState};
 
 /// How the command ended, with its exit code: 0 done, 1 refused or not done in time, 2 ZooKeeper
 /// unreachable.

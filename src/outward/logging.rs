@@ -135,10 +135,10 @@ macro_rules! audit_log {
     ($level:ident, $event:expr, $node:expr, $epoch:expr, $($rest:tt)+) => {
         tracing::$level!(
             target: "audit",
-            v = $crate::logging::AUDIT_SCHEMA_VERSION,
+            v = $crate::outward::logging::AUDIT_SCHEMA_VERSION,
             event = $event,
             node = $node,
-            epoch = $crate::logging::epoch_value($epoch),
+            epoch = $crate::outward::logging::epoch_value($epoch),
             $($rest)+
         )
     };
