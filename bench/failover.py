@@ -38,6 +38,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
+from jsonl import read_jsonl  # noqa: E402 (scripts/jsonl.py)
+
 POLL = 0.1
 ROUND_LIMIT = 120.0  # a round that takes longer is recorded as failed
 A_SESSION_TIMEOUT_MS = 10000  # the daemon's default zookeeper.session_timeout
@@ -164,22 +167,6 @@ def wait_for(what, timeout, fn, poll=POLL):
             return v
         time.sleep(poll)
     raise RoundFailed(f"timed out after {timeout:.0f}s waiting for {what}")
-
-
-def read_jsonl(path):
-    out = []
-    try:
-        with open(path, errors="replace") as f:
-            for line in f:
-                line = line.strip()
-                if line.startswith("{"):
-                    try:
-                        out.append(json.loads(line))
-                    except ValueError:
-                        pass
-    except OSError:
-        pass
-    return out
 
 
 # ---------------------------------------------------------------------------------------------

@@ -5,9 +5,12 @@
 produced at least one usable record (the CI quick mode). Standard library only."""
 
 import argparse
-import json
 import math
+import os
 import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
+from jsonl import read_jsonl  # noqa: E402 (scripts/jsonl.py)
 
 SETUPS = [("A", "A: this daemon (cold start)"), ("A+cds", "A+cds: this daemon, CDS archive"),
           ("B", "B: Flink ZK HA, defaults"), ("C", "C: Flink ZK HA, A's session timeout")]
@@ -15,17 +18,12 @@ QUIET_LOAD = 8.0
 FAULTS = [("kill", "SIGKILL leader host"), ("term", "SIGTERM"), ("pause", "SIGSTOP/SIGCONT JM")]
 
 
-def read(path):
-    out = []
-    with open(path, errors="replace") as f:
-        for line in f:
-            line = line.strip()
-            if line.startswith("{"):
-                try:
-                    out.append(json.loads(line))
-                except ValueError:
-                    pass
-    return out
+def table_head(out, title, intro, header):
+    """Appends a section's title, its introduction and the head of its Markdown table."""
+    out.append(title)
+    out.append(intro)
+    out.append(header)
+    out.append("|" + "---|" * header.count(" | ") + "---|")
 
 
 def pct(sorted_vals, p):
@@ -76,10 +74,9 @@ def render(recs):
         out.append(f"Run: {len(rounds)} rounds ({len(failed)} failed and retried), {span}; 1-minute load average "
                    f"at the faults: min {ls[0]:.1f}, median {pct(ls, 50):.1f}, max {ls[-1]:.1f} (2 cores).\n")
 
-    out.append("### Failover: time from the fault to the new leader's `/overview` 200 and to the job RUNNING again\n")
-    out.append("Seconds. `RUNNING` = the job listed RUNNING with every task running on the serving JobManager.\n")
-    out.append("| setup | fault | rounds | /overview 200 min | median | p95 | max | job RUNNING min | median | p95 | max | load median (range) |")
-    out.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    table_head(out, "### Failover: time from the fault to the new leader's `/overview` 200 and to the job RUNNING again\n",
+               "Seconds. `RUNNING` = the job listed RUNNING with every task running on the serving JobManager.\n",
+               "| setup | fault | rounds | /overview 200 min | median | p95 | max | job RUNNING min | median | p95 | max | load median (range) |")
     table = {}
     for s, sname in SETUPS:
         for f, fname in FAULTS:
@@ -138,12 +135,11 @@ def render(recs):
 
     rss = [r for r in recs if r.get("type") == "round" and r.get("ok") and r.get("standby_rss_kib")]
     if rss:
-        out.append("### Resident memory (RSS) at the faults\n")
-        out.append("The standby side: the standby daemon (A, nothing else runs there) against the hot standby "
+        table_head(out, "### Resident memory (RSS) at the faults\n",
+                   "The standby side: the standby daemon (A, nothing else runs there) against the hot standby "
                    "JobManager (B, C). The leader side: the leading JobManager (A also runs its daemon, ~8 MiB, and, "
-                   "while leading, its fence guard).\n")
-        out.append("| setup | samples | standby RSS median (MiB) | max | leader JobManager RSS median (MiB) |")
-        out.append("|---|---|---|---|---|")
+                   "while leading, its fence guard).\n",
+                   "| setup | samples | standby RSS median (MiB) | max | leader JobManager RSS median (MiB) |")
         for s, sname in SETUPS:
             rs = [r for r in rss if r["setup"] == s]
             if not rs:
@@ -156,14 +152,13 @@ def render(recs):
 
     fc = [r for r in rounds if r.get("failover_completed") and r["setup"] in ("A", "A+cds") and r["fault"] in ("kill", "term")]
     if fc:
-        out.append("### The daemon's own overhead (from its `failover_completed` records)\n")
-        out.append("`election` = the predecessor's election node gone (server clock) to this node elected (its first "
+        table_head(out, "### The daemon's own overhead (from its `failover_completed` records)\n",
+                   "`election` = the predecessor's election node gone (server clock) to this node elected (its first "
                    "write; includes the watch notification and the recipe); `start` = elected to the JobManager's spawn "
                    "(monotonic; includes rendering Flink's configuration); overhead = the sum. `JM start` = spawn to "
                    "`/overview` 200 (`readiness_ms`). After a SIGKILL the node's gone time is estimated as last write + "
-                   "session timeout, so `election` there also holds the server's expiry rounding (up to a tick, 2 s).\n")
-        out.append("| setup | fault | rounds | election median (ms) | start median | start p99 | overhead median | overhead p99 | JM start median (s) | detection median (s) |")
-        out.append("|---|---|---|---|---|---|---|---|---|---|")
+                   "session timeout, so `election` there also holds the server's expiry rounding (up to a tick, 2 s).\n",
+                   "| setup | fault | rounds | election median (ms) | start median | start p99 | overhead median | overhead p99 | JM start median (s) | detection median (s) |")
         for s, sname in SETUPS:
             for f, fname in FAULTS:
                 rs = [r["failover_completed"] for r in fc if r["setup"] == s and r["fault"] == f]
@@ -180,12 +175,11 @@ def render(recs):
 
     cont = [r for r in recs if r.get("type") == "contenders"]
     if cont:
-        out.append("### Many contenders: one leader change\n")
-        out.append("In-process contenders, each its own ZooKeeper session running the daemon's election adapter "
+        table_head(out, "### Many contenders: one leader change\n",
+                   "In-process contenders, each its own ZooKeeper session running the daemon's election adapter "
                    "(`election::Session`); the leader's session is closed; `known` = close request to the next "
-                   "`Elected` event; notifications = the server's `mntr` watch-trigger counters over the change.\n")
-        out.append("| contenders | changes | elected per change | watch notifications per change (max) | known min (ms) | median | p95 | max | all ok |")
-        out.append("|---|---|---|---|---|---|---|---|---|")
+                   "`Elected` event; notifications = the server's `mntr` watch-trigger counters over the change.\n",
+                   "| contenders | changes | elected per change | watch notifications per change (max) | known min (ms) | median | p95 | max | all ok |")
         for n in sorted({r["contenders"] for r in cont}):
             rs = [r for r in cont if r["contenders"] == n]
             k = stats([r["new_leader_known_ms"] for r in rs])
@@ -196,12 +190,11 @@ def render(recs):
 
     cold = [r for r in rounds if r["setup"] in ("A", "A+cds") and r["fault"] in ("kill", "term") and r.get("jm_startup_ms")]
     if cold:
-        out.append("### JobManager cold start during the failovers, with and without the CDS archive\n")
-        out.append("The new leader's JobManager from spawn to `/overview` 200 (the daemon's `jobmanager_ready.startup_ms`), "
+        table_head(out, "### JobManager cold start during the failovers, with and without the CDS archive\n",
+                   "The new leader's JobManager from spawn to `/overview` 200 (the daemon's `jobmanager_ready.startup_ms`), "
                    "in the SIGKILL and SIGTERM rounds above. `archive used` = rounds whose `java` had "
-                   "`-XX:SharedArchiveFile` on its command line.\n")
-        out.append("| setup | starts | archive used | min (s) | median | p95 | max | load median (range) |")
-        out.append("|---|---|---|---|---|---|---|---|")
+                   "`-XX:SharedArchiveFile` on its command line.\n",
+                   "| setup | starts | archive used | min (s) | median | p95 | max | load median (range) |")
         for s, sname in SETUPS:
             rs = [r for r in cold if r["setup"] == s]
             if not rs:
@@ -212,13 +205,12 @@ def render(recs):
         out.append("")
     cold = [r for r in recs if r.get("type") == "coldstart"]
     if cold:
-        out.append("### JobManager cold start alone, with and without the CDS archive (interleaved)\n")
-        out.append("A plain (non-HA) JobManager started again and again, the variants taking turns in every round "
+        table_head(out, "### JobManager cold start alone, with and without the CDS archive (interleaved)\n",
+                   "A plain (non-HA) JobManager started again and again, the variants taking turns in every round "
                    "(bench/coldstart.py); spawn of `jobmanager.sh start-foreground` to `/overview` 200. "
                    "`mapped` = starts whose JVM mapped the archive (`/proc/<pid>/maps`). The ratio is the median of "
-                   "the per-round ratios to `plain`, so load changes between rounds cancel out.\n")
-        out.append("| variant | starts | mapped | min (s) | median | p95 | max | median ratio to plain | load median (range) |")
-        out.append("|---|---|---|---|---|---|---|---|---|")
+                   "the per-round ratios to `plain`, so load changes between rounds cancel out.\n",
+                   "| variant | starts | mapped | min (s) | median | p95 | max | median ratio to plain | load median (range) |")
         key = lambda r: (r.get("run"), r["round"])
         plain = {key(r): r["ready_s"] for r in cold if r["variant"] == "plain"}
         for v in ["plain", "cds", "cds+c1"]:
@@ -240,7 +232,7 @@ def main():
     ap.add_argument("--update")
     ap.add_argument("--check", action="store_true")
     args = ap.parse_args()
-    recs = read(args.results)
+    recs = read_jsonl(args.results)
     text = render(recs)
     if args.check:
         kinds = {r.get("type") for r in recs}

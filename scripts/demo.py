@@ -23,6 +23,8 @@ import threading
 import time
 from datetime import datetime
 
+from jsonl import read_jsonl  # scripts/jsonl.py, beside this file
+
 NODES = ["jm1", "jm2", "jm3"]
 FAILOVER_BUDGET = 30.0  # requirement 5.3
 POLL_INTERVAL = 0.1
@@ -756,22 +758,6 @@ def tail(path, n):
             return "".join(f.readlines()[-n:]).rstrip()
     except OSError as e:
         return f"<{e}>"
-
-
-def read_jsonl(path):
-    out = []
-    try:
-        with open(path, errors="replace") as f:
-            for line in f:
-                if not line.startswith("{"):
-                    continue
-                try:
-                    out.append(json.loads(line))
-                except ValueError:
-                    pass
-    except OSError:
-        pass
-    return out
 
 
 def main():
