@@ -1,4 +1,13 @@
-//! The one-shot commands: status, pause/resume/handover, audit, make-cds-archive.
+//! The one-shot commands, each run once from the command line and gone.
+//!
+//! * [`status`]: the election as ZooKeeper holds it, judged healthy or degraded.
+//! * [`maintenance`]: `pause`, `resume` and `handover`, which steer the daemons through
+//!   ZooKeeper.
+//! * [`audit`]: failovers, outages and overlaps rebuilt from the daemons' logs.
+//! * [`cds`]: the JobManager's class-data-sharing archive and `make-cds-archive`.
+//!
+//! `check-config` and `render-flink-config` live with the settings they show, in
+//! `crate::flink::cli`.
 
 pub mod audit;
 pub mod cds;

@@ -1,6 +1,8 @@
 //! `flink-ha-supervisor run`: the event loop that feeds the state machine from the adapters
 //! (ZooKeeper session and election, the leader record, the JobManager process, probes, signals)
 //! and carries out the actions it returns. It decides nothing itself.
+//!
+//! [`supervise`] starts each of the daemon's tasks and reports one that dies to this loop.
 
 pub mod supervise;
 
