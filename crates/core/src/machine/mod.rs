@@ -12,15 +12,19 @@
 //! (see `timing.rs`).
 //!
 //! Layout: `events.rs` (what adapters report), `actions.rs` (what they must do), `reports.rs`
-//! (what they log), `fence.rs` (the fencing rule), `timers.rs` (the named deadlines),
-//! `term.rs` (the leader record's lifecycle), `announce.rs` (which hook runs when), `status.rs`
-//! (the one-line status systemd shows).
+//! (what they log), `state.rs` (role, JobManager, timings), `fence.rs` (the fencing rule),
+//! `timers.rs` (the named deadlines), `jobmanager.rs` (probes, exits, restarts), `handover.rs`
+//! (planned handovers), `term.rs` (the leader record's lifecycle), `announce.rs` (which hook
+//! runs when), `status.rs` (the one-line status systemd shows).
 
 mod actions;
 mod announce;
 mod events;
 mod fence;
+mod handover;
+mod jobmanager;
 mod reports;
+mod state;
 mod status;
 mod term;
 #[cfg(test)]
@@ -34,6 +38,7 @@ pub use actions::{Action, Hook, HookCause, HookKind, Output, ResignReason, StopR
 pub use events::{Event, HandoverRequest, HandoverTarget};
 pub use fence::Fence;
 pub use reports::Report;
+pub use state::{JobManager, Role, Timings};
 pub use status::status_line;
 pub use timers::Timer;
 
@@ -50,80 +55,6 @@ pub const RESTART_BACKOFF_BASE: Duration = Duration::from_millis(500);
 
 /// Upper bound of the restart delay.
 pub const RESTART_BACKOFF_MAX: Duration = Duration::from_secs(8);
-
-/// The timings the machine needs, taken from the validated configuration.
-#[derive(Debug, Clone)]
-pub struct Timings {
-    /// `jobmanager.start_timeout`: how long the JobManager may take to answer `ready_url` with 200.
-    pub start_timeout: Duration,
-    /// `jobmanager.stop_grace`: SIGTERM to SIGKILL.
-    pub stop_grace: Duration,
-    /// `jobmanager.health_interval`: time between health probes of a ready JobManager.
-    pub health_interval: Duration,
-    /// `jobmanager.health_failures`: consecutive failed probes that count as a failed JobManager.
-    pub health_failures: u32,
-    /// `jobmanager.restart_limit`: restarts allowed within `restart_window` before resigning.
-    pub restart_limit: u32,
-    /// `jobmanager.restart_window`.
-    pub restart_window: Duration,
-}
-
-/// The leadership role.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    /// Waiting in the election queue (or between sessions).
-    Standby,
-    /// Holding the lowest election node.
-    Leader {
-        /// The election node's sequence number.
-        epoch: u64,
-    },
-}
-
-/// The JobManager's lifecycle as the machine sees it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JobManager {
-    /// Not running.
-    Stopped,
-    /// Spawn requested; waiting for the adapter to report the pid.
-    Spawning {
-        /// When the spawn was requested.
-        since: Instant,
-    },
-    /// Running, not yet answering `ready_url`.
-    Starting {
-        /// When the spawn was requested.
-        since: Instant,
-    },
-    /// Running and answering `ready_url`.
-    Ready,
-    /// A stop was requested; waiting for it to exit.
-    Stopping {
-        /// Why.
-        reason: StopReason,
-    },
-    /// Exited on its own or was stopped as unhealthy; restart when the backoff is over.
-    Backoff {
-        /// When to restart.
-        until: Instant,
-    },
-}
-
-impl JobManager {
-    /// True while a process may exist.
-    pub fn is_live(self) -> bool {
-        matches!(
-            self,
-            JobManager::Spawning { .. } | JobManager::Starting { .. } | JobManager::Ready | JobManager::Stopping { .. }
-        )
-    }
-
-    /// True while a process may exist that nobody asked to stop yet: the fence applies to it,
-    /// its lease is renewed, and a stop is still to be sent.
-    pub fn is_running(self) -> bool {
-        self.is_live() && !matches!(self, JobManager::Stopping { .. })
-    }
-}
 
 /// The supervisor's state machine. See the module documentation.
 ///
@@ -470,139 +401,6 @@ impl Machine {
                 }
             }
         }
-    }
-
-    /// Acts on the current handover request, if any.
-    fn on_handover(&mut self, now: Instant, out: &mut Output) {
-        let (Some(request), Role::Leader { epoch }) = (self.handover, self.role) else { return };
-        if self.paused || self.shutting_down || self.resign_pending.is_some() {
-            return;
-        }
-        if request.from_epoch == epoch {
-            if request.target != HandoverTarget::ThisNode {
-                self.report(now, Report::HandingOver, out);
-                if self.jm.is_running() {
-                    self.stop(StopReason::Handover, self.timings.stop_grace, out);
-                }
-                self.resign(ResignReason::Handover, out);
-            } else {
-                self.fulfil_handover_when_ready(now, out);
-            }
-        } else if request.target == HandoverTarget::OtherNode {
-            // Elected before the request reached us: let the named node pass.
-            self.report(now, Report::SteppedAside { epoch }, out);
-            if self.jm.is_running() {
-                self.stop(StopReason::Handover, self.timings.stop_grace, out);
-            }
-            self.resign(ResignReason::StepAside, out);
-        } else {
-            self.fulfil_handover_when_ready(now, out);
-        }
-    }
-
-    fn fulfil_handover_when_ready(&mut self, now: Instant, out: &mut Output) {
-        if self.jm == JobManager::Ready {
-            self.clear_handover_when_ready = false;
-            self.report(now, Report::HandoverCompleted, out);
-            out.actions.push(Action::ClearHandover);
-        } else {
-            self.clear_handover_when_ready = true;
-        }
-    }
-
-    fn on_probe(&mut self, now: Instant, ok: bool, out: &mut Output) {
-        match self.jm {
-            JobManager::Starting { since } => {
-                if ok {
-                    self.jm = JobManager::Ready;
-                    self.probe_failures = 0;
-                    self.report(now, Report::JobManagerReady { startup: now - since }, out);
-                    self.next_probe = Some(now + self.timings.health_interval);
-                    if self.clear_handover_when_ready {
-                        self.fulfil_handover_when_ready(now, out);
-                    }
-                } else {
-                    self.next_probe = Some(now + READINESS_POLL);
-                }
-            }
-            JobManager::Ready => {
-                if ok {
-                    self.probe_failures = 0;
-                } else {
-                    self.probe_failures += 1;
-                }
-                if self.probe_failures >= self.timings.health_failures && !self.paused {
-                    self.stop(StopReason::Unhealthy, self.timings.stop_grace, out);
-                } else {
-                    if self.probe_failures == self.timings.health_failures {
-                        self.report(now, Report::HeldByPause { what: "stop the unhealthy JobManager" }, out);
-                    }
-                    self.next_probe = Some(now + self.timings.health_interval);
-                }
-            }
-            _ => {}
-        }
-    }
-
-    fn on_exit(&mut self, now: Instant, code: i32, out: &mut Output) {
-        let previous = self.jm;
-        self.jm = JobManager::Stopped;
-        self.probing = false;
-        self.next_probe = None;
-        match previous {
-            JobManager::Stopping { reason } => {
-                self.report(now, Report::JobManagerStopped { reason, code }, out);
-                if self.shutting_down {
-                    self.leave_election(out);
-                } else if reason == StopReason::Unhealthy {
-                    self.after_failure(now, out);
-                } else if let Some(reason) = self.resign_pending {
-                    self.resign(reason, out);
-                }
-            }
-            JobManager::Stopped | JobManager::Backoff { .. } => {}
-            _ if matches!(self.role, Role::Leader { .. }) && self.fence.has_passed(now) => {
-                // The guard's lease ran out before this loop got to fence (it was blocked or
-                // paused): the guard stopped the JobManager, which is a fence, not a crash.
-                self.fence.mark_fenced();
-                self.report(now, Report::Fenced { silent_for: self.fence.silent_for(now) }, out);
-                self.report(now, Report::JobManagerStopped { reason: StopReason::Fenced, code }, out);
-            }
-            _ => {
-                self.report(now, Report::JobManagerExited { code }, out);
-                if self.shutting_down {
-                    self.leave_election(out);
-                } else {
-                    self.after_failure(now, out);
-                }
-            }
-        }
-    }
-
-    /// A JobManager failed (exited, unhealthy, did not start): restart with backoff, or resign
-    /// past the restart limit.
-    fn after_failure(&mut self, now: Instant, out: &mut Output) {
-        if !self.may_run(now) {
-            return;
-        }
-        if self.paused {
-            self.report(now, Report::HeldByPause { what: "restart the JobManager" }, out);
-            return;
-        }
-        while self.restarts.front().is_some_and(|t| now.duration_since(*t) > self.timings.restart_window) {
-            self.restarts.pop_front();
-        }
-        let restarts = self.restarts.len() as u32;
-        if restarts >= self.timings.restart_limit {
-            self.report(now, Report::Resigned { restarts_in_window: restarts }, out);
-            self.resign(ResignReason::CrashLoop, out);
-            return;
-        }
-        self.restarts.push_back(now);
-        self.restarts_total += 1;
-        let delay = RESTART_BACKOFF_BASE.saturating_mul(1 << restarts.min(16)).min(RESTART_BACKOFF_MAX);
-        self.report(now, Report::JobManagerRestartScheduled { delay, restarts_in_window: restarts + 1 }, out);
-        self.jm = JobManager::Backoff { until: now + delay };
     }
 
     fn resign(&mut self, reason: ResignReason, out: &mut Output) {

@@ -569,3 +569,135 @@ fn a_leader_ignores_what_it_observes_behind_it() {
     let out = m.handle_event(t0, observed(&[("x-latch-0000000000", true)]));
     assert!(out.reports.iter().all(|r| !matches!(r, Report::ElectionBlocked(_))), "{out:?}");
 }
+
+fn hook(kind: HookKind, cause: HookCause, epoch: u64) -> Action {
+    Action::RunHook(Hook { kind, cause, epoch })
+}
+
+/// The position of an action in an output; panics when it is missing.
+fn at(out: &Output, wanted: &Action) -> usize {
+    out.actions.iter().position(|a| a == wanted).unwrap_or_else(|| panic!("no {wanted:?} in {out:?}"))
+}
+
+#[test]
+fn a_term_begins_with_the_election_is_ready_once_and_is_released_on_shutdown() {
+    let t0 = Instant::now();
+    let mut m = Machine::new(timings());
+    m.handle_event(t0, Event::SessionStarted { negotiated_timeout: SESSION, started_at: t0 });
+    let out = m.handle_event(t0, Event::Elected { epoch: 7 });
+    assert!(at(&out, &hook(HookKind::OnLeader, HookCause::Elected, 7)) < at(&out, &Action::BeginTerm { epoch: 7 }));
+    let lease = m.fence_deadline().unwrap();
+    assert!(at(&out, &Action::BeginTerm { epoch: 7 }) < at(&out, &Action::SpawnJobManager { lease_until: lease }));
+    m.handle_event(t0 + secs(0.1), Event::JobManagerSpawned { pid: 1 });
+    m.handle_timeout(t0 + secs(0.35));
+    let out = m.handle_event(t0 + secs(1.0), Event::ProbeResult { ok: true });
+    assert!(has(&out, &Action::TermReady { election_to_spawn: secs(0.1), spawn_to_ready: secs(0.9) }), "{out:?}");
+    // A restart within the term is no new readiness of the term.
+    m.handle_event(t0 + secs(1.5), Event::JobManagerExited { code: 1 });
+    m.handle_event(t0 + secs(2.0), Event::HeardFromServer { sent_at: t0 + secs(2.0) });
+    m.handle_timeout(t0 + secs(2.0));
+    m.handle_event(t0 + secs(2.1), Event::JobManagerSpawned { pid: 2 });
+    m.handle_timeout(t0 + secs(2.35));
+    let out = m.handle_event(t0 + secs(2.4), Event::ProbeResult { ok: true });
+    assert!(!out.actions.iter().any(|a| matches!(a, Action::TermReady { .. })), "{out:?}");
+
+    let out = m.handle_event(t0 + secs(3.0), Event::ShutdownRequested);
+    assert!(has(&out, &hook(HookKind::OnStandby, HookCause::Shutdown, 7)));
+    let stop = Action::StopJobManager { reason: StopReason::Shutdown, grace: Duration::from_secs(3) };
+    assert!(at(&out, &Action::TermStopping { reason: StopReason::Shutdown }) < at(&out, &stop));
+    let out = m.handle_event(t0 + secs(4.0), Event::JobManagerExited { code: 0 });
+    assert!(at(&out, &Action::ReleaseTerm { reason: "shutdown" }) < at(&out, &Action::LeaveElection));
+}
+
+#[test]
+fn a_resignation_releases_the_term_before_the_election_node_goes() {
+    let t0 = Instant::now();
+    let mut m = ready_leader(t0);
+    let out = m.handle_event(t0 + secs(1.0), request(7, HandoverTarget::Any));
+    assert!(has(&out, &Action::TermStopping { reason: StopReason::Handover }));
+    assert!(has(&out, &hook(HookKind::OnStandby, HookCause::Handover, 7)));
+    let out = m.handle_event(t0 + secs(2.0), Event::JobManagerExited { code: 0 });
+    let resign = Action::Resign { reason: ResignReason::Handover };
+    assert!(at(&out, &Action::ReleaseTerm { reason: "handover" }) < at(&out, &resign));
+}
+
+#[test]
+fn a_crash_loop_releases_the_term_as_resigned_without_a_planned_stop() {
+    let t0 = Instant::now();
+    let (mut m, _) = leader(t0);
+    let mut now = t0;
+    let mut resigned = false;
+    for _ in 0..=timings().restart_limit {
+        m.handle_event(now, Event::HeardFromServer { sent_at: now });
+        m.handle_timeout(now);
+        m.handle_event(now, Event::JobManagerSpawned { pid: 1 });
+        now += secs(1.0);
+        let out = m.handle_event(now, Event::JobManagerExited { code: 1 });
+        assert!(!out.actions.iter().any(|a| matches!(a, Action::TermStopping { .. })), "{out:?}");
+        let resign = Action::Resign { reason: ResignReason::CrashLoop };
+        if has(&out, &resign) {
+            assert!(has(&out, &hook(HookKind::OnStandby, HookCause::Resigned, 7)), "{out:?}");
+            assert!(at(&out, &Action::ReleaseTerm { reason: "resigned" }) < at(&out, &resign));
+            resigned = true;
+            break;
+        }
+        now += secs(10.0);
+    }
+    assert!(resigned);
+}
+
+#[test]
+fn an_expiry_drops_the_term_and_announces_the_standby() {
+    let t0 = Instant::now();
+    let mut m = ready_leader(t0);
+    let out = m.handle_event(t0 + secs(1.0), Event::SessionExpired);
+    assert!(has(&out, &Action::DropTerm));
+    assert!(has(&out, &hook(HookKind::OnStandby, HookCause::LeadershipLost, 7)));
+    assert!(at(&out, &Action::DropTerm) < at(&out, &Action::NewSession));
+    let out = m.handle_event(t0 + secs(1.1), Event::JobManagerExited { code: 137 });
+    assert!(!out.actions.iter().any(|a| matches!(a, Action::ReleaseTerm { .. } | Action::RunHook(_))), "{out:?}");
+}
+
+#[test]
+fn a_fence_announces_the_standby_and_a_recovery_in_the_term_the_leader_again() {
+    let t0 = Instant::now();
+    let mut m = ready_leader(t0);
+    let deadline = m.fence_deadline().unwrap();
+    let out = m.handle_timeout(deadline);
+    assert!(has(&out, &hook(HookKind::OnStandby, HookCause::Fenced, 7)));
+    assert!(!out.actions.iter().any(|a| matches!(a, Action::TermStopping { .. })), "a fence is not planned");
+    assert!(m.fence().is_fenced());
+    m.handle_event(deadline + secs(1.0), Event::JobManagerExited { code: 143 });
+    assert!(m.fence().is_fenced());
+    let later = deadline + secs(2.0);
+    let out = m.handle_event(later, Event::HeardFromServer { sent_at: later });
+    assert!(spawned(&out));
+    let out = m.handle_event(later, Event::JobManagerSpawned { pid: 2 });
+    assert_eq!(out.actions, vec![hook(HookKind::OnLeader, HookCause::Recovered, 7)]);
+    assert!(!m.fence().is_fenced());
+}
+
+#[test]
+fn the_guards_fence_seen_late_is_a_fence_for_the_hooks_and_the_status() {
+    let t0 = Instant::now();
+    let mut m = ready_leader(t0);
+    let deadline = m.fence_deadline().unwrap();
+    let out = m.handle_event(deadline + secs(1.0), Event::JobManagerExited { code: 143 });
+    assert!(has(&out, &hook(HookKind::OnStandby, HookCause::Fenced, 7)), "{out:?}");
+    assert!(m.fence().is_fenced());
+    assert_eq!(status_line(&m, true), "leader epoch 7, fenced: JobManager stopped");
+}
+
+#[test]
+fn the_timers_are_named_and_the_earliest_is_polled() {
+    let t0 = Instant::now();
+    let (mut m, lease) = leader(t0);
+    assert_eq!(m.timer(Timer::Fence), Some(lease), "a spawning JobManager is fenced too");
+    m.handle_event(t0, Event::JobManagerSpawned { pid: 1 });
+    assert_eq!(m.timer(Timer::StartTimeout), Some(t0 + timings().start_timeout));
+    assert_eq!(m.timer(Timer::Probe), Some(t0 + READINESS_POLL));
+    assert_eq!(m.timer(Timer::Backoff), None);
+    assert_eq!(m.poll_timeout(), Some(t0 + READINESS_POLL));
+    m.handle_event(t0, Event::PauseChanged { paused: true });
+    assert_eq!(m.timer(Timer::StartTimeout), None, "paused: no start timeout");
+}
