@@ -25,7 +25,7 @@ use crate::zk::leader_record::{Term, TermSpec};
 use flink_ha_core::blocking;
 use flink_ha_core::failover::{self, Failover, FailoverStats};
 use flink_ha_core::identity::NodeIdentity;
-use flink_ha_core::machine::{Action, Event, JobManager, Machine, Report, ResignReason, Role, StopReason, Timings};
+use flink_ha_core::machine::{Action, Event, JobManager, Machine, Output, Report, Role, Timings};
 use flink_ha_core::timing;
 use flink_ha_core::view::{BlockedView, JobManagerView, NodeView, RoleView, SessionView};
 use flink_ha_core::walltime::rfc3339_ms;
@@ -57,14 +57,6 @@ struct Inbox {
     failovers: UnboundedReceiver<Failover>,
 }
 
-/// The monotonic instants of the current leadership term, for the failover's parts.
-#[derive(Debug, Default)]
-struct TermClock {
-    elected: Option<Instant>,
-    spawned: Option<Instant>,
-    ready_reported: bool,
-}
-
 /// The adapters around the machine and the state they need.
 struct Daemon {
     settings: Settings,
@@ -83,8 +75,8 @@ struct Daemon {
     negotiated_timeout: Duration,
     connecting: tokio::task::JoinHandle<()>,
     jm: Option<Running>,
+    /// The leader record's task of the current term, between `BeginTerm` and its end.
     term: Option<Term>,
-    clock: TermClock,
     stats: FailoverStats,
     /// When this node last became leader (wall clock), for the view.
     leader_since: Option<std::time::SystemTime>,
@@ -124,7 +116,7 @@ pub async fn run(settings: Settings, shutdown: impl std::future::Future<Output =
         let ping = daemon.notifier.next_ping();
         // The machine's clock counts suspended time (mono.rs).
         let now = mono::now;
-        let actions = tokio::select! {
+        let output = tokio::select! {
             biased;
             Some(death) = deaths.recv(), if daemon.failed.is_none() => {
                 // Logged where it died; from here on /health answers 503 with it.
@@ -142,22 +134,22 @@ pub async fn run(settings: Settings, shutdown: impl std::future::Future<Output =
             },
             Some(event) = inbox.process.recv() => daemon.machine.handle_event(now(), event),
             Some((generation, event)) = inbox.session.recv() => {
-                if generation == daemon.generation { daemon.machine.handle_event(now(), event) } else { Vec::new() }
+                if generation == daemon.generation { daemon.machine.handle_event(now(), event) } else { Output::default() }
             },
             Some(note) = inbox.notes.recv() => daemon.on_note(note),
             Some(measured) = inbox.failovers.recv() => {
                 daemon.on_failover(&measured);
-                Vec::new()
+                Output::default()
             },
             () = sleep_until(deadline), if deadline.is_some() => daemon.machine.handle_timeout(now()),
             // Only wakes the loop: the ping is sent at the end of the turn, from the loop itself.
-            () = sleep_until_monotonic(ping), if ping.is_some() => Vec::new(),
+            () = sleep_until_monotonic(ping), if ping.is_some() => Output::default(),
             () = faults.triggered() => {
                 faults.block_loop();
-                Vec::new()
+                Output::default()
             },
         };
-        let exit = daemon.execute(actions).await;
+        let exit = daemon.execute(output).await;
         daemon.publish();
         daemon.notifier.end_of_turn(Instant::now(), &daemon.machine, daemon.session.is_some());
         if exit {
@@ -215,7 +207,6 @@ impl Daemon {
             negotiated_timeout: settings.zookeeper.session_timeout,
             jm: None,
             term: None,
-            clock: TermClock::default(),
             stats: FailoverStats::default(),
             leader_since: None,
             view: tokio::sync::watch::Sender::new(NodeView::starting(&settings.node.id)),
@@ -284,7 +275,7 @@ impl Daemon {
         &self.settings.node.id
     }
 
-    fn on_note(&mut self, note: Note) -> Vec<Action> {
+    fn on_note(&mut self, note: Note) -> Output {
         match note {
             Note::Connected { generation, client, started_at } if generation == self.generation => {
                 let negotiated_timeout = client.session_timeout();
@@ -304,7 +295,7 @@ impl Daemon {
                 self.notifier.ready();
                 self.machine.handle_event(mono::now(), Event::SessionStarted { negotiated_timeout, started_at })
             }
-            Note::Connected { .. } => Vec::new(),
+            Note::Connected { .. } => Output::default(),
             Note::Probed(ok) => self.machine.handle_event(mono::now(), Event::ProbeResult { ok }),
         }
     }
@@ -338,12 +329,15 @@ impl Daemon {
         }
     }
 
-    /// Carries out actions, and the actions of the events they cause; true when the process is
-    /// to exit.
-    async fn execute(&mut self, mut actions: Vec<Action>) -> bool {
+    /// Logs the reports and carries out the actions of one output, and of the events its actions
+    /// cause; true when the process is to exit.
+    async fn execute(&mut self, mut output: Output) -> bool {
         let mut pending: VecDeque<Event> = VecDeque::new();
         loop {
-            for action in actions {
+            for report in &output.reports {
+                log_report(&self.settings, self.epoch(), report);
+            }
+            for action in output.actions {
                 match action {
                     Action::SpawnJobManager { lease_until } => {
                         let spawned = crate::flink::prepare_spawn(&self.settings, &mut self.spec)
@@ -359,15 +353,7 @@ impl Daemon {
                             jm.renew(until).await;
                         }
                     }
-                    Action::StopJobManager { reason, grace } => {
-                        let planned = match reason {
-                            StopReason::Shutdown => Some("shutdown"),
-                            StopReason::Handover => Some("handover"),
-                            _ => None,
-                        };
-                        if let (Some(term), Some(planned)) = (&self.term, planned) {
-                            term.stopping(planned);
-                        }
+                    Action::StopJobManager { grace, .. } => {
                         if let Some(jm) = self.jm.as_mut() {
                             jm.stop(grace).await;
                         }
@@ -378,15 +364,7 @@ impl Daemon {
                             let _ = note_tx.send(Note::Probed(probe.check().await));
                         });
                     }
-                    Action::Resign { reason } => {
-                        if let Some(term) = self.term.take() {
-                            term.release(match reason {
-                                ResignReason::CrashLoop => "resigned",
-                                ResignReason::Handover => "handover",
-                                ResignReason::StepAside => "step_aside",
-                            })
-                            .await;
-                        }
+                    Action::Resign { .. } => {
                         if let Some(session) = &self.session {
                             session.request(Request::Resign);
                         }
@@ -398,7 +376,6 @@ impl Daemon {
                         }
                     }
                     Action::NewSession => {
-                        self.term = None;
                         if let Some(old) = self.session.take() {
                             supervise::spawn("close-session", old.close(Duration::ZERO));
                         }
@@ -411,63 +388,51 @@ impl Daemon {
                     }
                     Action::LeaveElection => {
                         self.connecting.abort();
-                        if let Some(term) = self.term.take() {
-                            term.release("shutdown").await;
-                        }
                         if let Some(session) = self.session.take() {
                             session.close(CLOSE_WAIT).await;
                         }
                         pending.push_back(Event::LeftElection);
                     }
                     Action::Exit => return true,
-                    Action::Report(report) => {
-                        self.follow_report(&report);
-                        log_report(&self.settings, self.epoch(), &report);
+                    Action::BeginTerm { epoch } => {
+                        self.leader_since = Some(std::time::SystemTime::now());
+                        self.term = self.session.as_ref().map(|session| {
+                            let spec = TermSpec {
+                                path: failover::record_path(&self.settings.election.path),
+                                node: self.settings.node.id.clone(),
+                                epoch,
+                                session_timeout: self.negotiated_timeout,
+                                budget: self.settings.failover.budget,
+                            };
+                            Term::begin(session.client().clone(), spec, self.failover_tx.clone())
+                        });
                     }
+                    Action::TermReady { election_to_spawn, spawn_to_ready } => {
+                        if let Some(term) = &self.term {
+                            term.ready(election_to_spawn, spawn_to_ready);
+                        }
+                    }
+                    Action::TermStopping { reason } => {
+                        if let Some(term) = &self.term {
+                            term.stopping(reason.as_str());
+                        }
+                    }
+                    Action::ReleaseTerm { reason } => {
+                        if let Some(term) = self.term.take() {
+                            term.release(reason).await;
+                        }
+                    }
+                    Action::DropTerm => self.term = None,
+                    Action::RunHook(hook) => self.hooks.run(hook),
                 }
             }
             let Some(event) = pending.pop_front() else { break };
-            actions = self.machine.handle_event(mono::now(), event);
+            output = self.machine.handle_event(mono::now(), event);
         }
         if !self.machine.jobmanager().is_live() {
             self.jm = None;
         }
         false
-    }
-
-    /// Keeps the leader record and the term's clock in step with what the machine reports.
-    fn follow_report(&mut self, report: &Report) {
-        let now = mono::now();
-        self.notifier.observe(report);
-        self.hooks.observe(report);
-        match report {
-            Report::Elected { epoch } => {
-                self.leader_since = Some(std::time::SystemTime::now());
-                self.clock = TermClock { elected: Some(now), ..TermClock::default() };
-                self.term = self.session.as_ref().map(|session| {
-                    let spec = TermSpec {
-                        path: failover::record_path(&self.settings.election.path),
-                        node: self.settings.node.id.clone(),
-                        epoch: *epoch,
-                        session_timeout: self.negotiated_timeout,
-                        budget: self.settings.failover.budget,
-                    };
-                    Term::begin(session.client().clone(), spec, self.failover_tx.clone())
-                });
-            }
-            Report::JobManagerSpawned { .. } => {
-                self.clock.spawned.get_or_insert(now);
-            }
-            Report::JobManagerReady { .. } if !self.clock.ready_reported => {
-                self.clock.ready_reported = true;
-                if let (Some(term), Some(elected), Some(spawned)) = (&self.term, self.clock.elected, self.clock.spawned)
-                {
-                    term.ready(spawned - elected, now - spawned);
-                }
-            }
-            Report::LeadershipLost | Report::SessionExpired => self.term = None,
-            _ => {}
-        }
     }
 }
 

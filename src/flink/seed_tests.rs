@@ -50,7 +50,7 @@ use super::render;
 use super::test_support::{assert_error, error, load, load_env, settings, K8S_SECTION, ZK_SECTION};
 use crate::config::ConfigErrorKind;
 use flink_ha_core::failover::{self, Cause, FailoverStats, NewTerm, ReadRecord};
-use flink_ha_core::machine::{Action, Event, JobManager, Machine, Report, Role, Timings};
+use flink_ha_core::machine::{Action, Event, JobManager, Machine, Output, Report, Role, Timings};
 
 fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
@@ -313,12 +313,12 @@ fn node(t0: Instant) -> Machine {
     m
 }
 
-fn spawns(out: &[Action]) -> bool {
-    out.iter().any(|a| matches!(a, Action::SpawnJobManager { .. }))
+fn spawns(out: &Output) -> bool {
+    out.actions.iter().any(|a| matches!(a, Action::SpawnJobManager { .. }))
 }
 
-fn stops(out: &[Action]) -> bool {
-    out.iter().any(|a| matches!(a, Action::StopJobManager { .. }))
+fn stops(out: &Output) -> bool {
+    out.actions.iter().any(|a| matches!(a, Action::StopJobManager { .. }))
 }
 
 /// The leader record of `node` as its successor reads it (`state` as written, `mtime_ms`).
@@ -397,9 +397,9 @@ fn failover_jobmanager_recovery() {
     m.handle_event(t0, Event::Elected { epoch: 3 });
     m.handle_event(t0, Event::JobManagerSpawned { pid: 100 });
     let out = m.handle_event(t0 + secs(1), Event::JobManagerExited { code: 137 });
-    assert!(out.iter().any(|a| matches!(a, Action::Report(Report::JobManagerRestartScheduled { .. }))), "{out:?}");
+    assert!(out.reports.iter().any(|r| matches!(r, Report::JobManagerRestartScheduled { .. })), "{out:?}");
     assert_eq!(m.role(), Role::Leader { epoch: 3 });
-    let mut later = Vec::new();
+    let mut later = Output::default();
     let mut now = t0 + secs(1);
     for _ in 0..40 {
         now += Duration::from_millis(250);

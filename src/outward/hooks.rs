@@ -2,7 +2,7 @@
 //! and when it stops being one (`hooks.on_standby`), e.g. to move a floating IP, update DNS or
 //! page someone.
 //!
-//! [`Hooks::observe`] follows the machine's reports and decides which hook is due; it only
+//! The machine decides which hook is due and why (`Action::RunHook`); [`Hooks::run`] only
 //! queues it, so the daemon's main loop never waits for a hook, and stopping the JobManager
 //! (fencing, losing leadership, shutdown) never waits for one either. A worker task runs the
 //! queued hooks one at a time, in the order of the role changes, each in its own process group
@@ -30,7 +30,7 @@ use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use crate::audit_log;
 use crate::config::{HookSettings, Settings};
 use crate::outward::systemd::SYSTEMD_ENV;
-use flink_ha_core::machine::Report;
+use flink_ha_core::machine::{Hook, HookCause, HookKind};
 
 /// `FLINK_HA_ROLE`: `leader` or `standby`, the role the hook is run for.
 pub const ROLE_VAR: &str = "FLINK_HA_ROLE";
@@ -44,40 +44,13 @@ pub const EVENT_VAR: &str = "FLINK_HA_EVENT";
 /// `FLINK_HA_HOOK`: `on_leader` or `on_standby`, for a script that serves both.
 pub const HOOK_VAR: &str = "FLINK_HA_HOOK";
 
-/// Which hook.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HookKind {
-    /// `hooks.on_leader`: this node leads.
-    OnLeader,
-    /// `hooks.on_standby`: this node no longer leads.
-    OnStandby,
-}
-
-impl HookKind {
-    /// The key's name, as in the configuration and the logs.
-    pub fn name(self) -> &'static str {
-        match self {
-            HookKind::OnLeader => "on_leader",
-            HookKind::OnStandby => "on_standby",
-        }
-    }
-
-    /// The role the hook announces (`FLINK_HA_ROLE`).
-    pub fn role(self) -> &'static str {
-        match self {
-            HookKind::OnLeader => "leader",
-            HookKind::OnStandby => "standby",
-        }
-    }
-}
-
 /// One run of a hook.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HookJob {
     /// Which hook.
     pub kind: HookKind,
     /// Why (`FLINK_HA_EVENT`).
-    pub event: &'static str,
+    pub cause: HookCause,
     /// The term (`FLINK_HA_EPOCH`).
     pub epoch: u64,
     /// The command.
@@ -91,27 +64,16 @@ impl HookJob {
             (ROLE_VAR, self.kind.role().to_string()),
             (NODE_VAR, node.to_string()),
             (EPOCH_VAR, self.epoch.to_string()),
-            (EVENT_VAR, self.event.to_string()),
+            (EVENT_VAR, self.cause.as_str().to_string()),
             (HOOK_VAR, self.kind.name().to_string()),
         ]
     }
 }
 
-/// What the outside world was last told about this node's role.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Announced {
-    Standby,
-    Leader(u64),
-    /// `on_standby` ran because of a fence, but the term is not over: if the JobManager runs
-    /// again in it, `on_leader` runs again.
-    Fenced(u64),
-}
-
-/// The daemon's end of the hooks: decides which hook is due and queues it for the worker.
+/// The daemon's end of the hooks: queues the hooks the machine asks for, for the worker.
 pub struct Hooks {
     settings: HookSettings,
     node: String,
-    announced: Announced,
     queue: Option<UnboundedSender<HookJob>>,
     worker: Option<tokio::task::JoinHandle<()>>,
 }
@@ -119,52 +81,18 @@ pub struct Hooks {
 impl Hooks {
     /// Hooks as configured in `[hooks]`. The worker task is started with the first hook.
     pub fn new(settings: &Settings) -> Hooks {
-        Hooks {
-            settings: settings.hooks.clone(),
-            node: settings.node.id.clone(),
-            announced: Announced::Standby,
-            queue: None,
-            worker: None,
-        }
+        Hooks { settings: settings.hooks.clone(), node: settings.node.id.clone(), queue: None, worker: None }
     }
 
-    /// Follows one machine report; queues a hook when the role changed. Never blocks.
-    pub fn observe(&mut self, report: &Report) {
-        if let Some((kind, event, epoch)) = self.transition(report) {
-            let argv = match kind {
-                HookKind::OnLeader => self.settings.on_leader.clone(),
-                HookKind::OnStandby => self.settings.on_standby.clone(),
-            };
-            if let Some(argv) = argv {
-                self.enqueue(HookJob { kind, event, epoch, argv });
-            }
+    /// Queues a hook the machine decided to run, if it is configured. Never blocks.
+    pub fn run(&mut self, hook: Hook) {
+        let argv = match hook.kind {
+            HookKind::OnLeader => self.settings.on_leader.clone(),
+            HookKind::OnStandby => self.settings.on_standby.clone(),
+        };
+        if let Some(argv) = argv {
+            self.enqueue(HookJob { kind: hook.kind, cause: hook.cause, epoch: hook.epoch, argv });
         }
-    }
-
-    /// The role change a report means, if any, as (hook, cause, epoch).
-    fn transition(&mut self, report: &Report) -> Option<(HookKind, &'static str, u64)> {
-        let standby = |cause| match self.announced {
-            Announced::Leader(epoch) => Some((HookKind::OnStandby, cause, epoch)),
-            Announced::Standby | Announced::Fenced(_) => None,
-        };
-        let (change, next) = match *report {
-            Report::Elected { epoch } => (Some((HookKind::OnLeader, "elected", epoch)), Announced::Leader(epoch)),
-            Report::JobManagerSpawned { .. } => match self.announced {
-                Announced::Fenced(epoch) => (Some((HookKind::OnLeader, "recovered", epoch)), Announced::Leader(epoch)),
-                other => (None, other),
-            },
-            Report::Fenced { .. } => match self.announced {
-                Announced::Leader(epoch) => (standby("fenced"), Announced::Fenced(epoch)),
-                other => (None, other),
-            },
-            Report::LeadershipLost => (standby("leadership_lost"), Announced::Standby),
-            Report::Resigned { .. } => (standby("resigned"), Announced::Standby),
-            Report::HandingOver => (standby("handover"), Announced::Standby),
-            Report::Shutdown => (standby("shutdown"), Announced::Standby),
-            _ => (None, self.announced),
-        };
-        self.announced = next;
-        change
     }
 
     fn enqueue(&mut self, job: HookJob) {
@@ -204,7 +132,7 @@ impl Worker {
 
     async fn run_one(&self, job: &HookJob) {
         let node = self.node.as_str();
-        let (hook, ha_event, epoch) = (job.kind.name(), job.event, Some(job.epoch));
+        let (hook, ha_event, epoch) = (job.kind.name(), job.cause.as_str(), Some(job.epoch));
         let mut cmd = Command::new(&job.argv[0]);
         cmd.args(&job.argv[1..])
             .envs(job.env(node))
@@ -289,76 +217,9 @@ async fn forward(output: impl AsyncRead + Unpin, hook: &'static str) {
 mod tests {
     use super::*;
 
-    fn hooks() -> Hooks {
-        Hooks {
-            settings: HookSettings {
-                on_leader: Some(vec!["up".into()]),
-                on_standby: Some(vec!["down".into()]),
-                timeout: Duration::from_secs(10),
-            },
-            node: "jm1".into(),
-            announced: Announced::Standby,
-            queue: None,
-            worker: None,
-        }
-    }
-
-    fn fenced() -> Report {
-        Report::Fenced { silent_for: Duration::from_secs(5) }
-    }
-
-    #[test]
-    fn elected_then_lost_runs_on_leader_then_on_standby() {
-        let mut h = hooks();
-        assert_eq!(h.transition(&Report::Elected { epoch: 7 }), Some((HookKind::OnLeader, "elected", 7)));
-        assert_eq!(h.transition(&Report::JobManagerSpawned { pid: 1, attempt: 0 }), None);
-        assert_eq!(h.transition(&Report::LeadershipLost), Some((HookKind::OnStandby, "leadership_lost", 7)));
-        assert_eq!(h.transition(&Report::LeadershipLost), None);
-        assert_eq!(h.transition(&Report::Shutdown), None, "a standby's shutdown announces nothing");
-    }
-
-    #[test]
-    fn every_way_out_of_leadership_runs_on_standby_once() {
-        for (report, cause) in [
-            (Report::LeadershipLost, "leadership_lost"),
-            (Report::Resigned { restarts_in_window: 3 }, "resigned"),
-            (Report::HandingOver, "handover"),
-            (Report::Shutdown, "shutdown"),
-            (fenced(), "fenced"),
-        ] {
-            let mut h = hooks();
-            h.transition(&Report::Elected { epoch: 3 });
-            assert_eq!(h.transition(&report), Some((HookKind::OnStandby, cause, 3)), "{report:?}");
-            assert_eq!(h.transition(&Report::Shutdown), None, "after {report:?}");
-        }
-    }
-
-    #[test]
-    fn a_fence_lifted_in_the_same_term_runs_on_leader_again() {
-        let mut h = hooks();
-        h.transition(&Report::Elected { epoch: 4 });
-        assert_eq!(h.transition(&fenced()), Some((HookKind::OnStandby, "fenced", 4)));
-        assert_eq!(h.transition(&fenced()), None);
-        assert_eq!(
-            h.transition(&Report::JobManagerSpawned { pid: 2, attempt: 0 }),
-            Some((HookKind::OnLeader, "recovered", 4))
-        );
-        // Fenced, then the session turned out to be gone: nothing more to announce.
-        h.transition(&fenced());
-        assert_eq!(h.transition(&Report::LeadershipLost), None);
-        assert_eq!(h.transition(&Report::JobManagerSpawned { pid: 3, attempt: 0 }), None);
-    }
-
-    #[test]
-    fn stepping_aside_announces_nothing() {
-        let mut h = hooks();
-        assert_eq!(h.transition(&Report::SteppedAside { epoch: 9 }), None);
-        assert_eq!(h.transition(&Report::Shutdown), None);
-    }
-
     #[test]
     fn the_environment_names_role_node_epoch_and_cause() {
-        let job = HookJob { kind: HookKind::OnStandby, event: "fenced", epoch: 12, argv: vec!["x".into()] };
+        let job = HookJob { kind: HookKind::OnStandby, cause: HookCause::Fenced, epoch: 12, argv: vec!["x".into()] };
         let env = job.env("jm2");
         assert_eq!(
             env.map(|(k, v)| format!("{k}={v}")),

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use sd_notify::NotifyState;
 
 use crate::config::Settings;
-use flink_ha_core::machine::{JobManager, Machine, Report, Role, StopReason};
+use flink_ha_core::machine::{status_line, Machine};
 use flink_ha_core::timing;
 
 /// The variables through which systemd talks to a service, which the daemon's children (the
@@ -43,7 +43,6 @@ pub struct Notifier {
     next_ping: Option<Instant>,
     ready_sent: bool,
     stopping: bool,
-    fenced: bool,
     status: String,
     send_failed: bool,
 }
@@ -91,7 +90,6 @@ impl Notifier {
             next_ping: watchdog.map(|_| Instant::now()),
             ready_sent: false,
             stopping: false,
-            fenced: false,
             status: String::new(),
             send_failed: false,
         }
@@ -150,22 +148,15 @@ impl Notifier {
         self.next_ping
     }
 
-    /// Follows the machine's reports for the status line (fenced) and `STOPPING=1`.
-    pub fn observe(&mut self, report: &Report) {
-        match report {
-            Report::Fenced { .. } => self.fenced = true,
-            Report::Elected { .. } | Report::JobManagerSpawned { .. } | Report::LeadershipLost => self.fenced = false,
-            Report::Shutdown => self.stopping(),
-            _ => {}
-        }
-    }
-
-    /// Called at the end of every turn of the main loop: updates `STATUS=` from the machine and
-    /// pings the watchdog if a ping is due. Must not be called from anywhere else: that the
-    /// loop turns is what the ping attests.
+    /// Called at the end of every turn of the main loop: `STOPPING=1` once the machine shuts
+    /// down, `STATUS=` with the machine's [`status_line`], and a watchdog ping if one is due.
+    /// Must not be called from anywhere else: that the loop turns is what the ping attests.
     pub fn end_of_turn(&mut self, now: Instant, machine: &Machine, has_session: bool) {
+        if machine.is_shutting_down() {
+            self.stopping();
+        }
         if self.enabled {
-            let text = status_line(machine, has_session, self.fenced, self.stopping);
+            let text = status_line(machine, has_session);
             self.status(&text);
         }
         if self.next_ping.is_some_and(|due| now >= due) {
@@ -184,40 +175,6 @@ impl Notifier {
             }
         }
     }
-}
-
-/// The `STATUS=` text: role, epoch and the JobManager's state, e.g. "leader epoch 7, JobManager
-/// ready", "standby", "leader epoch 7, fenced: JobManager stopping".
-pub fn status_line(machine: &Machine, has_session: bool, fenced: bool, stopping: bool) -> String {
-    let jm = machine.jobmanager();
-    let mut text = match machine.role() {
-        Role::Leader { epoch } => {
-            let state = match jm {
-                JobManager::Stopping { reason: StopReason::Fenced } => "fenced: JobManager stopping",
-                JobManager::Stopped if fenced => "fenced: JobManager stopped",
-                JobManager::Stopped => "JobManager stopped",
-                JobManager::Spawning { .. } | JobManager::Starting { .. } => "JobManager starting",
-                JobManager::Ready => "JobManager ready",
-                JobManager::Stopping { .. } => "JobManager stopping",
-                JobManager::Backoff { .. } => "JobManager restarting",
-            };
-            format!("leader epoch {epoch}, {state}")
-        }
-        Role::Standby if !has_session && stopping => "left the election".to_string(),
-        Role::Standby if !has_session => "connecting to ZooKeeper".to_string(),
-        Role::Standby if jm.is_live() => "standby, JobManager stopping".to_string(),
-        Role::Standby => "standby".to_string(),
-    };
-    if has_session && machine.is_disconnected() {
-        text.push_str(", disconnected from ZooKeeper");
-    }
-    if machine.is_paused() {
-        text.push_str(", paused (maintenance mode)");
-    }
-    if stopping {
-        text = format!("shutting down: {text}");
-    }
-    text
 }
 
 static FAULT_BLOCK: OnceLock<Duration> = OnceLock::new();
@@ -291,36 +248,6 @@ mod tests {
     }
 
     #[test]
-    fn status_line_names_the_role_and_the_jobmanager() {
-        let mut m = machine();
-        assert_eq!(status_line(&m, false, false, false), "connecting to ZooKeeper");
-        let t0 = Instant::now();
-        m.handle_event(t0, Event::SessionStarted { negotiated_timeout: Duration::from_secs(10), started_at: t0 });
-        assert_eq!(status_line(&m, true, false, false), "standby");
-        m.handle_event(t0, Event::Elected { epoch: 7 });
-        assert_eq!(status_line(&m, true, false, false), "leader epoch 7, JobManager starting");
-        m.handle_event(t0, Event::JobManagerSpawned { pid: 42 });
-        m.handle_event(t0, Event::ProbeResult { ok: true });
-        assert_eq!(status_line(&m, true, false, false), "leader epoch 7, JobManager ready");
-        m.handle_event(t0, Event::SessionDisconnected);
-        assert_eq!(
-            status_line(&m, true, false, false),
-            "leader epoch 7, JobManager ready, disconnected from ZooKeeper"
-        );
-        // Silent past the fence deadline: fenced.
-        m.handle_timeout(t0 + Duration::from_secs(6));
-        assert_eq!(
-            status_line(&m, true, true, false),
-            "leader epoch 7, fenced: JobManager stopping, disconnected from ZooKeeper"
-        );
-        m.handle_event(t0, Event::ShutdownRequested);
-        assert!(status_line(&m, true, true, true).starts_with("shutting down: "));
-        m.handle_event(t0, Event::JobManagerExited { code: 143 });
-        m.handle_event(t0, Event::LeftElection);
-        assert_eq!(status_line(&m, false, false, true), "shutting down: left the election");
-    }
-
-    #[test]
     fn the_watchdog_is_pinged_four_times_per_timeout_and_only_when_due() {
         let mut n = Notifier::new(false, Some(Duration::from_secs(4)));
         assert_eq!(n.watchdog_interval(), Some(Duration::from_secs(1)));
@@ -337,13 +264,15 @@ mod tests {
     }
 
     #[test]
-    fn observe_tracks_fencing_and_shutdown() {
+    fn a_machine_that_shuts_down_has_systemd_told_so() {
         let mut n = Notifier::disabled();
-        n.observe(&Report::Fenced { silent_for: Duration::from_secs(5) });
-        assert!(n.fenced);
-        n.observe(&Report::JobManagerSpawned { pid: 1, attempt: 0 });
-        assert!(!n.fenced);
-        n.observe(&Report::Shutdown);
+        let mut m = machine();
+        let now = Instant::now();
+        n.end_of_turn(now, &m, false);
+        assert!(!n.stopping);
+        m.handle_event(now, Event::ShutdownRequested);
+        n.end_of_turn(now, &m, false);
         assert!(n.stopping);
+        assert_eq!(n.status, "shutting down");
     }
 }

@@ -1,0 +1,66 @@
+//! What the machine says happened: the [`Report`]s, facts worth a log line for operators and
+//! `audit`. Adapters only log them; everything to be done is an [`Action`](super::Action).
+
+use std::time::Duration;
+
+use crate::blocking::Blocker;
+
+use super::StopReason;
+
+/// Facts worth a log line, for operators and `audit`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Report {
+    /// This node became leader.
+    Elected { epoch: u64 },
+    /// The JobManager process started.
+    JobManagerSpawned { pid: u32, attempt: u32 },
+    /// The JobManager answered `ready_url` with 200.
+    JobManagerReady { startup: Duration },
+    /// The JobManager exited without being asked to.
+    JobManagerExited { code: i32 },
+    /// The JobManager was stopped on our request.
+    JobManagerStopped { reason: StopReason, code: i32 },
+    /// A failed JobManager will be restarted after `delay`.
+    JobManagerRestartScheduled { delay: Duration, restarts_in_window: u32 },
+    /// The JobManager could not be spawned.
+    JobManagerSpawnFailed { error: String },
+    /// Too many restarts within the window: giving leadership away.
+    Resigned { restarts_in_window: u32 },
+    /// The JobManager is being stopped because the session could not be proven alive in time.
+    Fenced { silent_for: Duration },
+    /// Leadership is lost.
+    LeadershipLost,
+    /// The session's connection dropped.
+    SessionDisconnected,
+    /// The session's connection came back.
+    SessionReconnected { disconnected_for: Duration },
+    /// The session expired.
+    SessionExpired,
+    /// The negotiated session timeout cannot keep the fencing promise with this `stop_grace`.
+    SessionTimeoutTooShort { negotiated: Duration },
+    /// Shutting down.
+    Shutdown,
+    /// Maintenance mode on: no failover, restart or stop on the daemon's own initiative.
+    Paused,
+    /// Maintenance mode off.
+    Resumed,
+    /// Something the daemon would have done but does not, because it is paused.
+    HeldByPause {
+        /// What it would have done.
+        what: &'static str,
+    },
+    /// A planned handover: this leader stops its JobManager and steps down.
+    HandingOver,
+    /// Elected while a handover names another node: resigning at once, JobManager untouched.
+    SteppedAside { epoch: u64 },
+    /// The handover this node completed is cleared.
+    HandoverCompleted,
+    /// A node that no daemon will remove sits ahead of ours: this node can never be elected
+    /// while it exists.
+    ElectionBlocked(Blocker),
+    /// The node that blocked the election is gone (or this node leads).
+    ElectionUnblocked {
+        /// The node that blocked it.
+        node: String,
+    },
+}
