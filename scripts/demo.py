@@ -24,7 +24,7 @@ import time
 from datetime import datetime
 
 NODES = ["jm1", "jm2", "jm3"]
-FAILOVER_BUDGET = 30.0  # requirement 5.3
+FAILOVER_BUDGET = 30.0  # failover.budget's default
 POLL_INTERVAL = 0.1
 
 T0 = time.monotonic()

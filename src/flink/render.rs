@@ -228,7 +228,7 @@ pub fn generated_keys(ha: &HaConfig, settings: &Settings) -> Vec<(String, Value)
     keys
 }
 
-/// `host:port` or `[v6]:port` -> (host without brackets, port). Validated by config.rs.
+/// `host:port` or `[v6]:port` -> (host without brackets, port). Validated by `crate::config`.
 fn host_port(address: &str) -> (&str, u16) {
     let (host, port) = address.rsplit_once(':').unwrap_or((address, ""));
     let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
