@@ -97,8 +97,8 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-/// A setting that works but probably not as intended. Returned by [`Settings::load`] and
-/// [`Settings::validate`] for the caller to log; displays as one line.
+/// A setting that works but probably not as intended. Returned by [`Settings::load`](super::Settings::load) and
+/// [`Settings::validate`](super::Settings::validate) for the caller to log; displays as one line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConfigWarning {
     /// The dotted key the warning is about.

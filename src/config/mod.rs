@@ -11,7 +11,7 @@
 //!
 //! # Layout
 //!
-//! * [`sections`]: the sections' types, one struct per `[section]`, with their defaults.
+//! * `sections`: the sections' types, one struct per `[section]`, with their defaults.
 //! * [`flink_ha`]: the `[flink]` section, its defaults and its rules, resolved into the
 //!   effective [`HaConfig`] that `crate::flink` renders.
 //! * `schema`: every key with the type it expects, checked before serde for messages that name
@@ -22,19 +22,19 @@
 //! * `values`: checks and parsers of single values (durations, `host:port`, quorums, paths, URLs).
 //! * `validate`: every value on its own, then the timings against each other.
 //! * `host`: what only the host that runs the daemon can tell ([`Settings::check_host`]).
-//! * [`error`]: [`ConfigError`] and [`ConfigWarning`].
+//! * `error`: [`ConfigError`] and [`ConfigWarning`].
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 mod env;
-pub mod error;
+mod error;
 pub mod flink_ha;
 mod host;
 mod load;
 mod schema;
-pub mod sections;
+mod sections;
 mod suggest;
 #[cfg(test)]
 pub(crate) mod test_support;

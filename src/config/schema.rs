@@ -1,6 +1,6 @@
 //! Every key of the configuration with the type it expects, and the checks of the merged tree
-//! that run before serde sees it. The schema repeats the structs of [`super::sections`] and
-//! [`super::flink_ha`] for the sake of its messages; a test below keeps the two equal.
+//! that run before serde sees it. The schema repeats the structs of `sections` and `flink_ha`
+//! for the sake of its messages; a test below keeps the two equal.
 
 use std::collections::BTreeMap;
 use std::time::Duration;

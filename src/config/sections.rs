@@ -1,5 +1,5 @@
 //! The sections of the configuration file, one struct per `[section]`, as serde reads them.
-//! `[flink]` has its own module, [`super::flink_ha`].
+//! `[flink]` has its own module, `flink_ha`.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -63,7 +63,7 @@ pub struct JobManagerSettings {
     /// Plain `http://host:port/path`. Default "http://127.0.0.1:8081/overview".
     pub ready_url: String,
     /// `host:port` advertised in this node's election node, so that others can find the leader.
-    /// Default "<hostname>:6123".
+    /// Default `"<hostname>:6123"`.
     pub rpc_address: String,
     /// File that receives the JobManager's stdout and stderr (appended). When unset they are
     /// forwarded into the supervisor's own log.
@@ -133,7 +133,7 @@ impl Default for HttpSettings {
 
 impl HttpSettings {
     /// The address to listen on, `Ok(None)` when the endpoint is off, or what is wrong with
-    /// `listen` (validation refuses that, so after [`Settings::load`] this is never `Err`).
+    /// `listen` (validation refuses that, so after [`Settings::load`](super::Settings::load) this is never `Err`).
     pub fn listen_addr(&self) -> Result<Option<SocketAddr>, String> {
         let listen = self.listen.as_str();
         if listen.is_empty() || listen == "off" {
