@@ -7,7 +7,7 @@ measures spawn to the first `GET /overview` 200; then SIGTERM and wait for the e
 
   plain   no archive (the JVM's default CDS of the JDK's own classes only)
   cds     JVM_ARGS=-XX:SharedArchiveFile=<archive>   (what jobmanager.cds_archive does)
-  cds+c1  the same plus -XX:TieredStopAtLevel=1 (C1 only; FACTS.md's ~3.8 s used both)
+  cds+c1  the same plus -XX:TieredStopAtLevel=1 (C1 only; the ~3.8 s measured on a quieter machine used both)
 
 The archive is made like `flink-ha-supervisor make-cds-archive` does (bench/failover.py's
 make_cds_archive), unless the work directory already has one. One JSON line per start

@@ -58,7 +58,7 @@ SESSION_TIMEOUT = compose_setting("FHS_ZOOKEEPER__SESSION_TIMEOUT", 8.0)  # the 
 STOP_GRACE = compose_setting("FHS_JOBMANAGER__STOP_GRACE", 1.0)  # jobmanager.stop_grace
 FENCE_MARGIN = 2.0  # crates/core/src/timing.rs FENCE_MARGIN
 FENCE_AFTER = SESSION_TIMEOUT - STOP_GRACE - FENCE_MARGIN  # silence before the leader's JobManager is stopped
-BUDGET = compose_setting("FHS_FAILOVER__BUDGET", 30.0)  # failover.budget, requirement 5.3
+BUDGET = compose_setting("FHS_FAILOVER__BUDGET", 30.0)  # failover.budget (default 30 s)
 JOB_NAME = "fhs-datagen-blackhole"
 
 SAMPLE_INTERVAL = 0.2

@@ -26,7 +26,7 @@ from datetime import datetime
 from jsonl import read_jsonl  # scripts/jsonl.py, beside this file
 
 NODES = ["jm1", "jm2", "jm3"]
-FAILOVER_BUDGET = 30.0  # requirement 5.3
+FAILOVER_BUDGET = 30.0  # failover.budget's default
 POLL_INTERVAL = 0.1
 
 T0 = time.monotonic()

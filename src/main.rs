@@ -125,7 +125,7 @@ fn main() -> ExitCode {
         Command::CheckConfig { config } => flink::cli::check_config(&config),
         Command::RenderFlinkConfig { config } => flink::cli::render_flink_config(&config),
         Command::MakeCdsArchive { config, timeout } => {
-            flink_ha_supervisor::cmd::cds::make_archive_main(&config, timeout)
+            flink_ha_supervisor::cmd::make_cds_archive::make_archive_main(&config, timeout)
         }
         Command::Audit(args) => audit::main(&args),
         Command::Status(args) => status::main(&args),

@@ -1,4 +1,4 @@
-//! `jobmanager.cds_archive` with the REAL Flink 2.3 JobManager (issue 7): the documented way to
+//! `jobmanager.cds_archive` with the REAL Flink 2.3 JobManager: the documented way to
 //! cut the JobManager's cold start. Asserts the mechanism, not the speed (BENCHMARKS.md measures
 //! that):
 //!

@@ -1,4 +1,4 @@
-//! Job recovery across failovers with the REAL Flink 2.3 (issue 4; seed 000's manual check, made
+//! Job recovery across failovers with the REAL Flink 2.3 (the manual check of Flink's HA, made
 //! automatic): two JobManagers, a long-running job, the primary stopped, the standby takes over
 //! within 30 s, the job keeps running.
 //!
@@ -50,7 +50,7 @@ const STOP_GRACE: Duration = Duration::from_secs(3);
 /// slow start and restarts it only makes the next start slower. The failover is still judged
 /// against [`BUDGET`]; the config check warns that 10 s + 45 s exceed it, which is the point.
 const START_TIMEOUT: Duration = Duration::from_secs(45);
-/// `failover.budget` and seed 000's failover timeout: the job must be RUNNING again within it.
+/// `failover.budget` and `flink.failover_timeout`: the job must be RUNNING again within it.
 const BUDGET: Duration = Duration::from_secs(30);
 /// JVM options of the JobManagers and the TaskManager: on a two-core machine the C1 compiler
 /// alone and the serial collector start a JobManager noticeably faster than the defaults.

@@ -1,5 +1,5 @@
 //! N contenders, one leader change: how many watch notifications, and how soon the new leader
-//! knows (issue 7).
+//! knows.
 //!
 //! Starts its own ZooKeeper server (Debian's jar, `ZK_CLASSPATH`; default tickTime 2000), then N
 //! in-process contenders, each a ZooKeeper session running the daemon's own election adapter

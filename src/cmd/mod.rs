@@ -10,6 +10,6 @@
 //! `crate::flink::cli`.
 
 pub mod audit;
-pub mod cds;
 pub mod maintenance;
+pub mod make_cds_archive;
 pub mod status;

@@ -341,7 +341,7 @@ impl Daemon {
                 match action {
                     Action::SpawnJobManager { lease_until } => {
                         let spawned = crate::flink::prepare_spawn(&self.settings, &mut self.spec)
-                            .map(|()| crate::cmd::cds::prepare_spawn(&self.settings, &mut self.spec))
+                            .map(|()| crate::process::cds::prepare_spawn(&self.settings, &mut self.spec))
                             .and_then(|()| Running::spawn(&self.spec, lease_until, self.process_tx.clone()));
                         match spawned {
                             Ok(running) => self.jm = Some(running),

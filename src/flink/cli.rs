@@ -11,9 +11,9 @@ use std::process::ExitCode;
 
 use serde_json::Value as Json;
 
-use super::model::{self, HaConfig, FLINK_CONF_DIR_VAR};
-use super::render;
-use crate::config::{self, ConfigWarning, Settings};
+use super::{render, run_refusal};
+use crate::config::flink_ha::{CONFIG_FILE_NAME, FLINK_CONF_DIR_VAR};
+use crate::config::{self, ConfigWarning, HaConfig, Settings};
 
 /// Exit code for a configuration that is refused (as `run`'s).
 pub const EXIT_INVALID: u8 = 2;
@@ -64,11 +64,11 @@ pub fn check_config(path: &Path) -> ExitCode {
     }
     match &ha {
         None => out.push_str("# Flink's HA configuration is off: `run` starts the JobManager with its own configuration.\n"),
-        Some(ha) => match model::run_refusal(&settings) {
+        Some(ha) => match run_refusal(&settings) {
             Some(refusal) => out.push_str(&format!("# run refuses this configuration: {refusal}\n")),
             None => out.push_str(&format!(
                 "# Before each JobManager start `run` writes {} and sets {FLINK_CONF_DIR_VAR}={} (see render-flink-config).\n",
-                ha.conf_dir.join(model::CONFIG_FILE_NAME).display(),
+                ha.conf_dir.join(CONFIG_FILE_NAME).display(),
                 ha.conf_dir.display()
             )),
         },
@@ -94,7 +94,7 @@ pub fn render_flink_config(path: &Path) -> ExitCode {
     };
     warnings.extend(rendered.warnings.iter().cloned());
     print_warnings(&warnings);
-    let note = match model::run_refusal(&settings) {
+    let note = match run_refusal(&settings) {
         Some(_) => "# Mode kubernetes: put these keys into the Flink configuration of the Kubernetes deployment\n# (`run` refuses this mode: Flink's own HA elects the JobManager there).\n".to_string(),
         None => format!(
             "# Written to {} before each JobManager start, with {FLINK_CONF_DIR_VAR}={}.\n",

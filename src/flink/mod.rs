@@ -1,9 +1,11 @@
-//! Flink's own high-availability configuration, owned by the daemon (issue 4, seed 000).
+//! Flink's own high-availability configuration, owned by the daemon.
 //!
-//! * [`model`] — the `[flink]` section, its defaults and seed 000's validation rules
-//!   ([`model::HaConfig`]).
+//! The `[flink]` section, its defaults and its rules belong to the configuration
+//! ([`crate::config::flink_ha`], resolved into [`HaConfig`](crate::config::HaConfig)); this module puts them to use:
+//!
 //! * [`render`] — merges the user's Flink `config.yaml` with the generated HA keys and writes it
 //!   where `FLINK_CONF_DIR` of the JobManager points.
+//! * [`trial`] — Flink's configuration for a trial JobManager run outside the election, with HA off.
 //! * [`cli`] — the `check-config` and `render-flink-config` subcommands.
 //!
 //! With Flink's HA services on, a new JobManager recovers the jobs of the old one (job graphs and
@@ -11,17 +13,14 @@
 //! own leader election; docs/ARCHITECTURE.md gives the timing argument.
 
 pub mod cli;
-pub mod model;
 pub mod render;
+pub mod trial;
 
 #[cfg(test)]
-mod seed_tests;
-#[cfg(test)]
-mod test_support;
+mod ha_tests;
 
-pub use model::{FlinkSettings, HaConfig, HaMode};
-
-use crate::config::{ConfigWarning, Settings};
+use crate::config::flink_ha::FLINK_CONF_DIR_VAR;
+use crate::config::{ConfigWarning, HaMode, Settings};
 use crate::process::jobmanager::Spec;
 
 /// Called by the daemon right before each JobManager spawn: renders and writes Flink's
@@ -41,7 +40,7 @@ pub fn prepare_spawn(settings: &Settings, spec: &mut Spec) -> std::io::Result<()
         replaced = rendered.replaced.join(","),
         "wrote Flink's configuration for the JobManager"
     );
-    spec.settings.env.insert(model::FLINK_CONF_DIR_VAR.to_string(), conf_dir);
+    spec.settings.env.insert(FLINK_CONF_DIR_VAR.to_string(), conf_dir);
     Ok(())
 }
 
@@ -49,7 +48,7 @@ pub fn prepare_spawn(settings: &Settings, spec: &mut Spec) -> std::io::Result<()
 /// writes Flink's configuration once, so that a missing or broken base file stops the daemon at
 /// once (exit code 2) instead of failing every JobManager start. Returns the warnings.
 pub fn preflight(settings: &Settings) -> Result<Vec<ConfigWarning>, String> {
-    if let Some(refusal) = model::run_refusal(settings) {
+    if let Some(refusal) = run_refusal(settings) {
         return Err(refusal);
     }
     match render::render(settings) {
@@ -60,4 +59,12 @@ pub fn preflight(settings: &Settings) -> Result<Vec<ConfigWarning>, String> {
         }
         Err(e) => Err(e.to_string()),
     }
+}
+
+/// Why `run` refuses these settings, if it does: mode kubernetes.
+pub fn run_refusal(settings: &Settings) -> Option<String> {
+    let f = &settings.flink;
+    (f.enabled && HaMode::parse(&f.mode) == Some(HaMode::Kubernetes)).then(|| {
+        "flink.mode = \"kubernetes\": on Kubernetes, Flink's own HA services elect the leading JobManager among the pods of its deployment and Kubernetes restarts failed pods, so this daemon is not needed there and does not run; put the keys `flink-ha-supervisor render-flink-config` prints into Flink's configuration, or set flink.mode = \"zookeeper\" for JobManager hosts outside Kubernetes".to_string()
+    })
 }

@@ -1,4 +1,4 @@
-//! Rendering Flink's configuration (seed 000's HighAvailabilityConfigurator): the user's base
+//! Rendering Flink's configuration: the user's base
 //! `config.yaml` merged with the keys the daemon generates from [`HaConfig`] and its own
 //! `[jobmanager]` settings, written to `flink.conf_dir`, which becomes the JobManager's
 //! `FLINK_CONF_DIR`.
@@ -21,8 +21,8 @@ use std::path::{Path, PathBuf};
 
 use serde_norway::{Mapping, Value};
 
-use super::model::{fmt_duration, HaConfig, ModeSettings, CONFIG_FILE_NAME};
-use crate::config::{ConfigError, ConfigWarning, Settings};
+use crate::config::flink_ha::{HaConfig, ModeSettings, CONFIG_FILE_NAME};
+use crate::config::{fmt_duration, ConfigError, ConfigWarning, Settings};
 
 /// Deprecated and fallback keys of the options the daemon generates, from Flink 2.3's option
 /// definitions (`HighAvailabilityOptions`, `RestOptions`): a base that sets one of them loses it.
@@ -228,7 +228,7 @@ pub fn generated_keys(ha: &HaConfig, settings: &Settings) -> Vec<(String, Value)
     keys
 }
 
-/// `host:port` or `[v6]:port` -> (host without brackets, port). Validated by config.rs.
+/// `host:port` or `[v6]:port` -> (host without brackets, port). Validated by `crate::config`.
 fn host_port(address: &str) -> (&str, u16) {
     let (host, port) = address.rsplit_once(':').unwrap_or((address, ""));
     let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
@@ -393,7 +393,7 @@ fn bind_warnings(keys: &[(String, Value)], settings: &Settings) -> Vec<ConfigWar
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flink::test_support::{settings, ZK_SECTION};
+    use crate::config::test_support::{settings, ZK_SECTION};
 
     fn generated() -> Vec<(String, Value)> {
         vec![

@@ -7,6 +7,7 @@
 //! * [`probe`]: the HTTP readiness and health probe of the JobManager's REST endpoint.
 //! * [`mono`]: the boot-time clock (it counts suspended time) the lease and the fence use.
 
+pub mod cds;
 pub mod guard;
 pub mod jobmanager;
 pub mod mono;

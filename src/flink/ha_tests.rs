@@ -1,53 +1,23 @@
-//! Seed 000's test section, case by case, against this crate.
+//! Flink's HA support as a user meets it, case by case: the `[flink]` section (`config_*`), the
+//! keys rendered into Flink's configuration (`configurator_*`), failovers as the machine sees
+//! them with Flink's HA on (`failover_*`), and the daemon's use of it before a JobManager starts
+//! (`environment_*`).
 //!
-//! The seed (a Java design, "Task 13.1") lists four test classes and the cases each covers. Each
-//! case has a test here, named after its class and case:
-//!
-//! | Seed class, case | Test |
-//! |---|---|
-//! | HighAvailabilityConfigTest: valid ZooKeeper configuration | `config_valid_zookeeper` |
-//! | HighAvailabilityConfigTest: valid Kubernetes configuration | `config_valid_kubernetes` |
-//! | HighAvailabilityConfigTest: disabled HA configuration | `config_disabled` |
-//! | HighAvailabilityConfigTest: invalid mode | `config_invalid_mode` |
-//! | HighAvailabilityConfigTest: missing required parameters | `config_missing_required_parameters_zookeeper`, `config_missing_required_parameters_kubernetes` |
-//! | HighAvailabilityConfigTest: JobManager count (at least 2) | `config_jobmanager_count` |
-//! | HighAvailabilityConfigTest: failover timeout | `config_failover_timeout` |
-//! | HighAvailabilityConfiguratorTest: ZooKeeper HA applied | `configurator_zookeeper` |
-//! | HighAvailabilityConfiguratorTest: Kubernetes HA applied | `configurator_kubernetes` |
-//! | HighAvailabilityConfiguratorTest: disabled HA | `configurator_disabled` |
-//! | HighAvailabilityConfiguratorTest: storage dir gets a scheme | `configurator_storage_dir_scheme` |
-//! | HighAvailabilityConfiguratorTest: JobManager count requirement | `configurator_jobmanager_count` |
-//! | HighAvailabilityConfiguratorTest: failover timeout requirement | `configurator_failover_timeout` |
-//! | HighAvailabilityConfigurator: ZooKeeper session and connection timeouts | `configurator_zookeeper_timeouts` |
-//! | JobManagerFailoverManagerTest: initial state | `failover_initial_state` |
-//! | JobManagerFailoverManagerTest: failover of the primary | `failover_of_the_primary` |
-//! | JobManagerFailoverManagerTest: failure of a standby | `failover_standby_failure` |
-//! | JobManagerFailoverManagerTest: several failovers | `failover_several` |
-//! | JobManagerFailoverManagerTest: JobManager recovery | `failover_jobmanager_recovery` |
-//! | JobManagerFailoverManagerTest: switch within 30 s | `failover_within_30s` |
-//! | JobManagerFailoverManagerTest: concurrent failures | `failover_concurrent_failures` |
-//! | FlinkEnvironmentConfiguratorHATest: ZooKeeper HA integration | `environment_zookeeper` |
-//! | FlinkEnvironmentConfiguratorHATest: Kubernetes HA integration | `environment_kubernetes` |
-//! | FlinkEnvironmentConfiguratorHATest: no HA configuration | `environment_no_ha_section` |
-//! | FlinkEnvironmentConfiguratorHATest: disabled HA | `environment_disabled` |
-//! | FlinkEnvironmentConfiguratorHATest: JobManager count requirement | `environment_jobmanager_count` |
-//! | FlinkEnvironmentConfiguratorHATest: failover timeout requirement | `environment_failover_timeout` |
-//!
-//! The seed's manual check (two JobManagers, a long-running job, the primary stopped, the
+//! The check with a real Flink (two JobManagers, a long-running job, the primary stopped, the
 //! standby takes over within 30 s, the job keeps running) is tests/flink_job_recovery.rs.
 //!
-//! One deliberate difference: the seed's example sets `zookeeperSessionTimeout: 60000`. Here
-//! that is refused (`config_seeds_60s_session_timeout_is_refused`): a crashed JobManager's
-//! Flink leader latch would hold Flink's leadership for 60 s (40 s after a default server's
-//! clamp), past the 30 s the seed promises.
+//! A Flink session timeout of 60 s (Flink's own default) is refused
+//! (`config_a_60s_flink_session_timeout_is_refused`): a crashed JobManager's Flink leader latch
+//! would hold Flink's leadership for 60 s (40 s after a default server's clamp), past the 30 s
+//! a failover may take.
 
 use std::time::{Duration, Instant};
 
 use serde_norway::Value;
 
-use super::model::{HaConfig, HaMode, ModeSettings};
-use super::render;
-use super::test_support::{assert_error, error, load, load_env, settings, K8S_SECTION, ZK_SECTION};
+use super::{render, run_refusal};
+use crate::config::flink_ha::{HaConfig, HaMode, ModeSettings};
+use crate::config::test_support::{assert_error, error, load, load_env, settings, K8S_SECTION, ZK_SECTION};
 use crate::config::ConfigErrorKind;
 use flink_ha_core::failover::{self, Cause, FailoverStats, NewTerm, ReadRecord};
 use flink_ha_core::machine::{Action, Event, JobManager, Machine, Output, Report, Role, Timings};
@@ -79,7 +49,7 @@ fn text(keys: &[(String, Value)], name: &str) -> String {
     }
 }
 
-// ----- HighAvailabilityConfigTest -----
+// ----- The [flink] section -----
 
 #[test]
 fn config_valid_zookeeper() {
@@ -93,12 +63,12 @@ fn config_valid_zookeeper() {
     assert_eq!(zk.hosts, "localhost:2181,localhost:2182,localhost:2183");
     assert_eq!(zk.server_path_root(), "/flink");
     assert_eq!(zk.cluster_id, "default");
-    // The seed's bare storage dir is accepted with a warning that says what was assumed.
+    // A bare storage dir is accepted with a warning that says what was assumed.
     assert!(warnings.iter().any(|w| w.key == "flink.storage_dir" && w.message.contains("file:///opt/flink/ha")));
 }
 
 #[test]
-fn config_seeds_60s_session_timeout_is_refused() {
+fn config_a_60s_flink_session_timeout_is_refused() {
     let e =
         error(&format!("{ZK_SECTION}zookeeper_session_timeout = \"60s\"\nzookeeper_connection_timeout = \"15s\"\n"));
     assert_error(
@@ -188,7 +158,7 @@ fn config_jobmanager_count() {
 fn config_failover_timeout() {
     let with = |t: &str| ZK_SECTION.replace("failover_timeout = \"30s\"", &format!("failover_timeout = {t:?}"));
     assert_error(&error(&with("0s")), "flink.failover_timeout", &["longer than zero"]);
-    assert_error(&error(&with("31s")), "flink.failover_timeout", &["31s is over 30s", "requirement 5.3"]);
+    assert_error(&error(&with("31s")), "flink.failover_timeout", &["31s is over 30s", "within 30 s"]);
     assert_error(&error(&with("5m")), "flink.failover_timeout", &["at most \"30s\""]);
     assert_eq!(resolve(&with("30s")).failover_timeout, secs(30));
     assert_eq!(resolve(&with("20s")).failover_timeout, secs(20));
@@ -204,7 +174,7 @@ fn config_failover_timeout() {
     assert_error(&e, "flink.zookeeper_session_timeout", &["not shorter than flink.failover_timeout (10s)"]);
 }
 
-// ----- HighAvailabilityConfiguratorTest -----
+// ----- The rendered keys -----
 
 #[test]
 fn configurator_zookeeper() {
@@ -290,7 +260,7 @@ fn configurator_zookeeper_timeouts() {
     assert_eq!(text(&keys, "high-availability.zookeeper.client.connection-timeout"), "1500 ms");
 }
 
-// ----- JobManagerFailoverManagerTest -----
+// ----- Failovers with Flink's HA on -----
 
 const SESSION: Duration = Duration::from_secs(10);
 const BUDGET: Duration = Duration::from_secs(30);
@@ -449,7 +419,7 @@ fn failover_concurrent_failures() {
     }
 }
 
-// ----- FlinkEnvironmentConfiguratorHATest -----
+// ----- Before a JobManager starts -----
 
 #[test]
 fn environment_zookeeper() {
@@ -464,7 +434,7 @@ fn environment_zookeeper() {
     )
     .unwrap();
     assert!(s.flink.enabled);
-    assert_eq!(super::model::run_refusal(&s), None);
+    assert_eq!(run_refusal(&s), None);
     let r = render::render(&s).unwrap().expect("rendered");
     assert!(r.yaml.contains("high-availability.type: zookeeper\n"), "{}", r.yaml);
     assert!(r.yaml.contains("high-availability.cluster-id: /prod\n"), "{}", r.yaml);
@@ -475,7 +445,7 @@ fn environment_zookeeper() {
 #[test]
 fn environment_kubernetes() {
     let s = settings(K8S_SECTION);
-    let refusal = super::model::run_refusal(&s).expect("run refuses kubernetes");
+    let refusal = run_refusal(&s).expect("run refuses kubernetes");
     assert!(refusal.contains("Flink's own HA") && refusal.contains("not needed"), "{refusal}");
     assert!(super::preflight(&s).is_err());
     // It still renders, for the Kubernetes deployment's configuration.
@@ -486,10 +456,10 @@ fn environment_kubernetes() {
 #[test]
 fn environment_no_ha_section() {
     let s = settings("");
-    assert_eq!(s.flink, super::FlinkSettings::default());
+    assert_eq!(s.flink, crate::config::FlinkSettings::default());
     assert!(!s.flink.enabled);
     assert_eq!(HaConfig::resolve(&s).unwrap().0, None);
-    assert_eq!(super::model::run_refusal(&s), None);
+    assert_eq!(run_refusal(&s), None);
     assert_eq!(super::preflight(&s), Ok(Vec::new()));
     // The JobManager's environment stays as configured.
     let mut spec = crate::process::jobmanager::Spec { guard_exe: "/bin/true".into(), settings: s.jobmanager.clone() };

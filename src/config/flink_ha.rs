@@ -1,9 +1,9 @@
-//! The `[flink]` section: Flink's own high-availability configuration, which the daemon owns
-//! (seed 000's HighAvailabilityConfig), its defaults and its validation rules.
+//! The `[flink]` section: Flink's own high-availability configuration, which the daemon owns,
+//! its defaults and its validation rules.
 //!
 //! [`FlinkSettings`] is the section as written (unset keys that default to another setting are
 //! `None`); [`HaConfig::resolve`] applies the defaults and the rules and returns the effective,
-//! validated model that `render.rs` turns into Flink's `config.yaml`. Every refusal is a one-line
+//! validated model that `crate::flink::render` turns into Flink's `config.yaml`. Every refusal is a one-line
 //! [`ConfigError`] naming the key and the fix, like the rest of the configuration
 //! (docs/configuration.md, section `[flink]`).
 
@@ -13,12 +13,13 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{self, ConfigError, ConfigErrorKind, ConfigWarning, Settings, DEFAULT_SERVER_SESSION_RANGE};
+use super::values::{check_quorum, check_znode_path, fmt_duration};
+use super::{ConfigError, ConfigErrorKind, ConfigWarning, Settings, DEFAULT_SERVER_SESSION_RANGE};
 
-/// The longest failover timeout requirement 5.3 allows: a standby takes over within 30 s.
+/// The longest `flink.failover_timeout`: the daemon promises that a standby takes over within 30 s.
 pub const MAX_FAILOVER_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Requirement 5.2: at least two JobManager hosts, or there is nothing to fail over to.
+/// The fewest JobManager hosts: with one there is nothing to fail over to.
 pub const MIN_JOBMANAGERS: u32 = 2;
 
 /// The default `flink.base_config`, relative to `FLINK_HOME`.
@@ -43,7 +44,7 @@ pub struct FlinkSettings {
     /// `storage_dir`, pointers in ZooKeeper), so that a new JobManager resumes the jobs of the
     /// old one. Default false.
     pub enabled: bool,
-    /// `zookeeper`, `kubernetes` or `none` (seed 000's modes). Default "zookeeper".
+    /// `zookeeper`, `kubernetes` or `none` ([`HaMode`]). Default "zookeeper".
     pub mode: String,
     /// Flink's ZooKeeper connect string, `host:port[,host:port...][/chroot]`. Default: the
     /// daemon's own `zookeeper.quorum`.
@@ -66,8 +67,8 @@ pub struct FlinkSettings {
     pub storage_dir: Option<String>,
     /// How many JobManager hosts (each running this daemon) there are; at least 2. Default 2.
     pub jobmanager_count: u32,
-    /// Longest acceptable time from a JobManager failure until Flink serves again (seed 000's
-    /// failoverTimeout, requirement 5.3): more than zero and at most 30 s. Default:
+    /// Longest acceptable time from a JobManager failure until Flink serves again: more than
+    /// zero and at most 30 s ([`MAX_FAILOVER_TIMEOUT`]). Default:
     /// `failover.budget`, at most 30 s.
     #[serde(with = "humantime_serde", skip_serializing_if = "Option::is_none")]
     pub failover_timeout: Option<Duration>,
@@ -111,7 +112,7 @@ impl Default for FlinkSettings {
     }
 }
 
-/// Flink's HA mode (seed 000: zookeeper | kubernetes | none).
+/// Flink's HA mode: zookeeper, kubernetes or none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HaMode {
     /// Flink's ZooKeeper HA services; the daemons elect which host runs the JobManager.
@@ -199,8 +200,8 @@ pub enum ModeSettings {
     Kubernetes(KubernetesHa),
 }
 
-/// The effective, validated HA configuration (seed 000's HighAvailabilityConfig after its
-/// rules): what the daemon renders into Flink's configuration.
+/// The effective, validated HA configuration (`[flink]` after its defaults and rules): what the
+/// daemon renders into Flink's configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HaConfig {
     /// ZooKeeper or Kubernetes, with their settings.
@@ -209,7 +210,7 @@ pub struct HaConfig {
     pub storage_dir: String,
     /// The number of JobManager hosts (at least 2).
     pub jobmanager_count: u32,
-    /// Seed 000's failover timeout (more than zero, at most 30 s).
+    /// The failover timeout (more than zero, at most 30 s).
     pub failover_timeout: Duration,
     /// The base `config.yaml`, if any.
     pub base_config: Option<PathBuf>,
@@ -218,7 +219,7 @@ pub struct HaConfig {
 }
 
 impl HaConfig {
-    /// Applies the defaults and seed 000's rules to `settings.flink`. `Ok(None)` when Flink's HA
+    /// Applies the defaults and the rules of `[flink]` to `settings.flink`. `Ok(None)` when Flink's HA
     /// is off (`enabled = false` or `mode = "none"`); the warnings are for the caller to log.
     pub fn resolve(settings: &Settings) -> Result<(Option<HaConfig>, Vec<ConfigWarning>), ConfigError> {
         let f = &settings.flink;
@@ -244,7 +245,7 @@ impl HaConfig {
             return Err(ConfigError::invalid(
                 "flink.jobmanager_count",
                 format!(
-                    "{} is fewer than {MIN_JOBMANAGERS}: with one JobManager host there is no standby to take over (requirement 5.2); run this daemon on at least {MIN_JOBMANAGERS} hosts and set it to their number",
+                    "{} is fewer than {MIN_JOBMANAGERS}: with one JobManager host there is no standby to take over; run this daemon on at least {MIN_JOBMANAGERS} hosts and set it to their number",
                     f.jobmanager_count
                 ),
             ));
@@ -262,7 +263,7 @@ impl HaConfig {
             return Err(ConfigError::invalid(
                 "flink.failover_timeout",
                 format!(
-                    "{} is over {}: a standby must take over within 30 s (requirement 5.3); set it to at most \"30s\"",
+                    "{} is over {}: the daemon promises that a standby takes over within 30 s; set it to at most \"30s\"",
                     fmt_duration(failover_timeout),
                     fmt_duration(MAX_FAILOVER_TIMEOUT)
                 ),
@@ -320,26 +321,8 @@ impl HaConfig {
     }
 }
 
-/// Checks `[flink]` as part of [`Settings::validate`]; returns its warnings.
-pub fn validate(settings: &Settings) -> Result<Vec<ConfigWarning>, ConfigError> {
-    HaConfig::resolve(settings).map(|(_, warnings)| warnings)
-}
-
-/// Why `run` refuses these settings, if it does: mode kubernetes.
-pub fn run_refusal(settings: &Settings) -> Option<String> {
-    let f = &settings.flink;
-    (f.enabled && HaMode::parse(&f.mode) == Some(HaMode::Kubernetes)).then(|| {
-        "flink.mode = \"kubernetes\": on Kubernetes, Flink's own HA services elect the leading JobManager among the pods of its deployment and Kubernetes restarts failed pods, so this daemon is not needed there and does not run; put the keys `flink-ha-supervisor render-flink-config` prints into Flink's configuration, or set flink.mode = \"zookeeper\" for JobManager hosts outside Kubernetes".to_string()
-    })
-}
-
 fn warning(key: &str, message: impl Into<String>) -> ConfigWarning {
     ConfigWarning { key: key.to_string(), message: message.into() }
-}
-
-/// `humantime`'s form, as the rest of the configuration writes durations.
-pub(crate) fn fmt_duration(d: Duration) -> String {
-    humantime::format_duration(d).to_string()
 }
 
 /// The storage directory with a scheme. A bare absolute path gets `file://` (with a warning).
@@ -480,20 +463,20 @@ fn zookeeper(
             "required in mode zookeeper but empty; remove the key to use zookeeper.quorum, or set host:port[,host:port...][/chroot]",
         ));
     }
-    config::check_quorum(quorum).map_err(|problem| {
+    check_quorum(quorum).map_err(|problem| {
         ConfigError::invalid(
             "flink.zookeeper_quorum",
             format!("{problem}; set it to host:port[,host:port...][/chroot], or remove it to use zookeeper.quorum"),
         )
     })?;
-    config::check_znode_path(&f.zookeeper_path_root).map_err(|problem| {
+    check_znode_path(&f.zookeeper_path_root).map_err(|problem| {
         ConfigError::invalid(
             "flink.zookeeper_path_root",
             format!("{problem}; set it to an absolute ZooKeeper path such as \"/flink\" (the default)"),
         )
     })?;
     let cluster_id = f.cluster_id.strip_prefix('/').unwrap_or(&f.cluster_id).to_string();
-    config::check_znode_path(&format!("/{cluster_id}")).map_err(|problem| {
+    check_znode_path(&format!("/{cluster_id}")).map_err(|problem| {
         ConfigError::invalid(
             "flink.cluster_id",
             format!(
@@ -708,7 +691,7 @@ fn is_dns_label(s: &str, max: usize) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flink::test_support::{assert_error, error, load, load_env, settings, ZK_SECTION};
+    use crate::config::test_support::{assert_error, error, load, load_env, settings, ZK_SECTION};
 
     fn zk(extra: &str) -> ZooKeeperHa {
         match HaConfig::resolve(&settings(extra)).unwrap().0.unwrap().mode {

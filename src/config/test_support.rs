@@ -1,5 +1,5 @@
-//! Helpers for the unit tests of `crate::flink`: settings loaded from TOML text exactly as
-//! `run` loads them.
+//! Helpers for the unit tests of the `[flink]` section and of `crate::flink`: settings loaded
+//! from TOML text exactly as `run` loads them.
 
 use std::io::Write;
 
@@ -53,7 +53,7 @@ pub fn assert_error(e: &ConfigError, key: &str, words: &[&str]) {
     }
 }
 
-/// A `[flink]` section in mode zookeeper with the seed's example values where they are valid.
+/// A `[flink]` section in mode zookeeper with every key set to a typical valid value.
 pub const ZK_SECTION: &str = r#"
 [flink]
 enabled = true
@@ -65,7 +65,7 @@ jobmanager_count = 2
 failover_timeout = "30s"
 "#;
 
-/// The seed's Kubernetes example.
+/// A `[flink]` section in mode kubernetes with every key set to a typical valid value.
 pub const K8S_SECTION: &str = r#"
 [flink]
 enabled = true

@@ -1,0 +1,112 @@
+//! Configuration of `flink-ha-supervisor run --config FILE`.
+//!
+//! Settings come from three layers, later ones winning: built-in defaults, the TOML file, and
+//! `FHS_`-prefixed environment variables whose `__` separates the section from the key
+//! (`FHS_ZOOKEEPER__SESSION_TIMEOUT=4s`). [`Settings::load`] reads all three, rejects unknown
+//! keys and badly typed values, applies the defaults and runs [`Settings::validate`], so that
+//! nothing starts with settings that cannot work. Every [`ConfigError`] is one line that names
+//! the key (or the file) and says how to fix it.
+//!
+//! docs/configuration.md is the reference for every key, its default and each validation rule.
+//!
+//! # Layout
+//!
+//! * `sections`: the sections' types, one struct per `[section]`, with their defaults.
+//! * [`flink_ha`]: the `[flink]` section, its defaults and its rules, resolved into the
+//!   effective [`HaConfig`] that `crate::flink` renders.
+//! * `schema`: every key with the type it expects, checked before serde for messages that name
+//!   the full key; a test keeps it equal to the structs.
+//! * `env`: the `FHS_` environment layer.
+//! * `suggest`: "did you mean" for misspelt keys.
+//! * `load`: reading the file and merging the layers ([`Settings::load`]).
+//! * `values`: checks and parsers of single values (durations, `host:port`, quorums, paths, URLs).
+//! * `validate`: every value on its own, then the timings against each other.
+//! * `host`: what only the host that runs the daemon can tell ([`Settings::check_host`]).
+//! * `error`: [`ConfigError`] and [`ConfigWarning`].
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+mod env;
+mod error;
+pub mod flink_ha;
+mod host;
+mod load;
+mod schema;
+mod sections;
+mod suggest;
+#[cfg(test)]
+pub(crate) mod test_support;
+mod validate;
+mod values;
+
+pub use env::{env_var_name, ENV_PREFIX, ENV_SEPARATOR, FLINK_HOME_VAR};
+pub use error::{ConfigError, ConfigErrorKind, ConfigWarning};
+pub use flink_ha::{FlinkSettings, HaConfig, HaMode};
+pub use schema::known_keys;
+pub use sections::{
+    ElectionSettings, FailoverSettings, HookSettings, HttpSettings, JobManagerSettings, LogSettings, NodeSettings,
+    ZooKeeperSettings,
+};
+pub(crate) use values::fmt_duration;
+pub use values::parse_command_line_duration;
+
+/// The longest `node.id`, in bytes (a DNS name's limit).
+pub const MAX_NODE_ID_BYTES: usize = 253;
+
+/// Port of the default `jobmanager.rpc_address` (Flink's `jobmanager.rpc.port` default).
+pub const DEFAULT_RPC_PORT: u16 = 6123;
+
+/// Session timeouts a ZooKeeper server with default settings grants: 2 to 20 times its
+/// default `tickTime` of 2000 ms. Outside this range the server clamps the requested value.
+pub const DEFAULT_SERVER_SESSION_RANGE: (Duration, Duration) = (Duration::from_secs(4), Duration::from_secs(40));
+
+/// The default `http.listen`: loopback only, so nothing is exposed unless asked for.
+pub const DEFAULT_HTTP_LISTEN: &str = "127.0.0.1:9249";
+
+/// The complete, validated configuration of one supervisor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// `[node]`: who this supervisor is.
+    pub node: NodeSettings,
+    /// `[zookeeper]`: where the election happens and how long a session lives.
+    pub zookeeper: ZooKeeperSettings,
+    /// `[election]`: the election's place in ZooKeeper.
+    pub election: ElectionSettings,
+    /// `[jobmanager]`: how to run, watch and restart the Flink JobManager.
+    pub jobmanager: JobManagerSettings,
+    /// `[failover]`: the promise the timings are checked against.
+    pub failover: FailoverSettings,
+    /// `[log]`: where audit records go besides stdout. Optional as a whole.
+    #[serde(default)]
+    pub log: LogSettings,
+    /// `[http]`: the node's HTTP endpoint (`crate::outward::http`). Optional as a whole.
+    #[serde(default)]
+    pub http: HttpSettings,
+    /// `[flink]`: Flink's own HA configuration, rendered before each JobManager start
+    /// (`crate::flink`). Optional as a whole; off by default.
+    #[serde(default)]
+    pub flink: FlinkSettings,
+    /// `[hooks]`: commands run when this node becomes leader or stops being one
+    /// (`crate::outward::hooks`). Optional as a whole.
+    #[serde(default)]
+    pub hooks: HookSettings,
+}
+
+impl Settings {
+    /// Checks that the settings can work: every value on its own, then the timings against each
+    /// other. Returns the first error, or the warnings about settings that work but are risky.
+    pub fn validate(&self) -> Result<Vec<ConfigWarning>, ConfigError> {
+        self.validate_values()?;
+        let mut warnings = self.validate_timing()?;
+        // `[flink]` against the rest; its effective form is for the callers that render it.
+        let (_, flink_warnings) = HaConfig::resolve(self)?;
+        warnings.extend(flink_warnings);
+        Ok(warnings)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,173 @@
+//! The sections of the configuration file, one struct per `[section]`, as serde reads them.
+//! `[flink]` has its own module, `flink_ha`.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::DEFAULT_HTTP_LISTEN;
+
+/// `[node]` settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeSettings {
+    /// Name of this supervisor, unique among the supervisors of one election. It is written into
+    /// the election node and the logs, so it may not contain '/' or whitespace.
+    /// Default: the host name.
+    pub id: String,
+}
+
+/// `[zookeeper]` settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ZooKeeperSettings {
+    /// Connect string: `host:port[,host:port...][/chroot]`. Required.
+    pub quorum: String,
+    /// Session timeout requested from the server. A crashed leader is noticed only when its
+    /// session expires, so this bounds failover after a crash from below; the fencing timings
+    /// (`flink_ha_core::timing`) are derived from it. Default 10s.
+    #[serde(with = "humantime_serde")]
+    pub session_timeout: Duration,
+    /// How long one attempt to connect (and establish the session) may take. Must be shorter
+    /// than the session timeout. Default 3s.
+    #[serde(with = "humantime_serde")]
+    pub connect_timeout: Duration,
+}
+
+/// `[election]` settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ElectionSettings {
+    /// Parent of the ephemeral sequential election nodes (below the quorum's chroot, if any).
+    /// Default "/flink/leader".
+    pub path: String,
+}
+
+/// `[jobmanager]` settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobManagerSettings {
+    /// Program and arguments of the JobManager; it must stay in the foreground. Default
+    /// `$FLINK_HOME/bin/jobmanager.sh start-foreground`, resolved when the configuration is loaded.
+    pub command: Vec<String>,
+    /// Extra environment variables for the JobManager (added to the supervisor's own).
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Working directory of the JobManager; the supervisor's own when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workdir: Option<PathBuf>,
+    /// URL whose HTTP 200 means the JobManager is ready (and later: still healthy).
+    /// Plain `http://host:port/path`. Default "http://127.0.0.1:8081/overview".
+    pub ready_url: String,
+    /// `host:port` advertised in this node's election node, so that others can find the leader.
+    /// Default `"<hostname>:6123"`.
+    pub rpc_address: String,
+    /// File that receives the JobManager's stdout and stderr (appended). When unset they are
+    /// forwarded into the supervisor's own log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_file: Option<PathBuf>,
+    /// A JVM class-data-sharing archive of the JobManager (made by `make-cds-archive`): when the
+    /// file exists, the JobManager is started with `-XX:SharedArchiveFile=<path>` in `JVM_ARGS`,
+    /// which cuts its cold start. Unset: no archive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cds_archive: Option<PathBuf>,
+    /// How long the JobManager may take from spawn to its first healthy `ready_url`. Default 20s, so
+    /// that `session_timeout + start_timeout` fits the default budget.
+    #[serde(with = "humantime_serde")]
+    pub start_timeout: Duration,
+    /// Time between SIGTERM and SIGKILL when stopping the JobManager. Zero means SIGKILL at once.
+    /// Limited by the session timeout: see `flink_ha_core::timing::fence_after`. Default 3s.
+    #[serde(with = "humantime_serde")]
+    pub stop_grace: Duration,
+    /// Time between two health checks of a running JobManager. Default 2s.
+    #[serde(with = "humantime_serde")]
+    pub health_interval: Duration,
+    /// Consecutive failed health checks after which the JobManager counts as failed. Default 3.
+    pub health_failures: u32,
+    /// Local restarts allowed within `restart_window` before this node gives up leadership.
+    /// Zero means: never restart locally, resign at the first failure. Default 3.
+    pub restart_limit: u32,
+    /// Sliding window over which `restart_limit` is counted. Default 5m.
+    #[serde(with = "humantime_serde")]
+    pub restart_window: Duration,
+}
+
+/// `[failover]` settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FailoverSettings {
+    /// The longest acceptable time from the failure of the leader's JobManager to a healthy
+    /// JobManager elsewhere (30 s is what this daemon is built for). Used to check the other
+    /// timings. Default 30s.
+    #[serde(with = "humantime_serde")]
+    pub budget: Duration,
+}
+
+/// `[log]` settings.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    /// A file that audit records (docs/audit-events.md) are appended to as JSON lines, besides
+    /// stdout, for `flink-ha-supervisor audit`. Default: unset (stdout only, e.g. journald).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit_file: Option<PathBuf>,
+}
+
+/// `[http]` settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSettings {
+    /// `ip:port` of the HTTP endpoint (`/health`, `/leader`, `/status`, `/metrics`); `""` or
+    /// `"off"` turns it off. Default [`DEFAULT_HTTP_LISTEN`].
+    pub listen: String,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings { listen: DEFAULT_HTTP_LISTEN.to_string() }
+    }
+}
+
+impl HttpSettings {
+    /// The address to listen on, `Ok(None)` when the endpoint is off, or what is wrong with
+    /// `listen` (validation refuses that, so after [`Settings::load`](super::Settings::load) this is never `Err`).
+    pub fn listen_addr(&self) -> Result<Option<SocketAddr>, String> {
+        let listen = self.listen.as_str();
+        if listen.is_empty() || listen == "off" {
+            return Ok(None);
+        }
+        let addr: SocketAddr = listen
+            .parse()
+            .map_err(|_| format!("{listen:?} is not an ip:port address (a host name is not resolved here)"))?;
+        if addr.port() == 0 {
+            return Err(format!("{listen:?} has port 0, which would pick a random port nobody knows"));
+        }
+        Ok(Some(addr))
+    }
+}
+
+/// `[hooks]` settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HookSettings {
+    /// Program and arguments run when this node becomes leader (not through a shell).
+    /// Default: unset, no hook.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_leader: Option<Vec<String>>,
+    /// Program and arguments run when this node stops being leader (lost, resigned, handed
+    /// over, fenced, shut down). Default: unset, no hook.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_standby: Option<Vec<String>>,
+    /// How long one hook may run before its process group is killed. Default 10s.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+}
+
+impl Default for HookSettings {
+    fn default() -> Self {
+        HookSettings { on_leader: None, on_standby: None, timeout: Duration::from_secs(10) }
+    }
+}

@@ -1,0 +1,251 @@
+//! The checks of [`Settings::validate`] that need no host: every value on its own, then the
+//! timings against each other and against the failover budget.
+
+use std::time::Duration;
+
+use flink_ha_core::timing;
+
+use super::error::{ConfigError, ConfigWarning};
+use super::values::{
+    check_host_port, check_http_url, check_quorum, check_znode_path, chroot_of, fmt_duration, is_invisible_format,
+};
+use super::{Settings, DEFAULT_SERVER_SESSION_RANGE, MAX_NODE_ID_BYTES};
+
+impl Settings {
+    pub(super) fn validate_values(&self) -> Result<(), ConfigError> {
+        let id = &self.node.id;
+        if id.is_empty() {
+            return Err(ConfigError::invalid(
+                "node.id",
+                "must not be empty; set it to a name unique among the supervisors, e.g. the host name",
+            ));
+        }
+        if id.len() > MAX_NODE_ID_BYTES {
+            return Err(ConfigError::invalid(
+                "node.id",
+                format!("is {} bytes long; it goes into every election node and log record, so at most {MAX_NODE_ID_BYTES} bytes are allowed; use the host name or another short name", id.len()),
+            ));
+        }
+        if id.contains('/') || id.chars().any(|c| c.is_whitespace() || c.is_control() || is_invisible_format(c)) {
+            return Err(ConfigError::invalid(
+                "node.id",
+                format!("{id:?} contains '/', whitespace, a control or an invisible formatting character, which do not fit into the election node; use letters, digits, '-', '_' and '.'"),
+            ));
+        }
+
+        check_quorum(&self.zookeeper.quorum).map_err(|problem| {
+            ConfigError::invalid(
+                "zookeeper.quorum",
+                format!("{problem}; set it to host:port[,host:port...][/chroot], e.g. \"zk1:2181,zk2:2181,zk3:2181/apps/flink\""),
+            )
+        })?;
+
+        check_znode_path(&self.election.path).map_err(|problem| {
+            ConfigError::invalid(
+                "election.path",
+                format!("{problem}; set it to an absolute ZooKeeper path such as \"/flink/leader\""),
+            )
+        })?;
+
+        let server_path = format!("{}{}", chroot_of(&self.zookeeper.quorum), self.election.path);
+        if server_path == "/zookeeper" || server_path.starts_with("/zookeeper/") {
+            return Err(ConfigError::invalid(
+                "election.path",
+                format!("{server_path:?} (chroot included) lies under /zookeeper, ZooKeeper's own subtree; set it to a path of your own such as \"/flink/leader\""),
+            ));
+        }
+
+        let jm = &self.jobmanager;
+        if jm.command.first().map_or(true, |program| program.trim().is_empty()) {
+            return Err(ConfigError::invalid(
+                "jobmanager.command",
+                "must name a program; set it to the JobManager's argv, e.g. [\"/opt/flink/bin/jobmanager.sh\", \"start-foreground\"]",
+            ));
+        }
+        if let Some(arg) = jm.command.iter().find(|a| a.contains('\0')) {
+            return Err(ConfigError::invalid(
+                "jobmanager.command",
+                format!("argument {arg:?} contains a NUL byte, which no program can receive; remove it"),
+            ));
+        }
+        for (name, value) in &jm.env {
+            if name.is_empty() || name.contains('=') || name.contains('\0') {
+                return Err(ConfigError::invalid(
+                    format!("jobmanager.env.{name}"),
+                    "an environment variable name must be non-empty and contain neither '=' nor NUL; rename it",
+                ));
+            }
+            if value.contains('\0') {
+                return Err(ConfigError::invalid(
+                    format!("jobmanager.env.{name}"),
+                    "the value contains a NUL byte, which an environment variable cannot hold; remove it",
+                ));
+            }
+        }
+        for (key, path) in [
+            ("jobmanager.workdir", &jm.workdir),
+            ("jobmanager.log_file", &jm.log_file),
+            ("jobmanager.cds_archive", &jm.cds_archive),
+            ("log.audit_file", &self.log.audit_file),
+        ] {
+            if path.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
+                return Err(ConfigError::invalid(key, "must not be empty; set a path or remove the key"));
+            }
+        }
+        self.http.listen_addr().map_err(|problem| {
+            ConfigError::invalid(
+                "http.listen",
+                format!("{problem}; set it to ip:port, e.g. \"127.0.0.1:9249\" (\"0.0.0.0:9249\" for load balancers), or \"\" to turn the endpoint off"),
+            )
+        })?;
+        check_http_url(&jm.ready_url).map_err(|problem| {
+            ConfigError::invalid(
+                "jobmanager.ready_url",
+                format!("{problem}; set it to http://host:port/path, e.g. \"http://127.0.0.1:8081/overview\""),
+            )
+        })?;
+        check_host_port(&jm.rpc_address).map_err(|problem| {
+            ConfigError::invalid(
+                "jobmanager.rpc_address",
+                format!("{:?}: {problem}; set it to the host:port other hosts reach this JobManager's RPC endpoint at, e.g. \"jm1.example.org:6123\"", jm.rpc_address),
+            )
+        })?;
+
+        let positive = [
+            ("zookeeper.session_timeout", self.zookeeper.session_timeout, "10s"),
+            ("zookeeper.connect_timeout", self.zookeeper.connect_timeout, "3s"),
+            ("jobmanager.start_timeout", jm.start_timeout, "20s"),
+            ("jobmanager.health_interval", jm.health_interval, "2s"),
+            ("jobmanager.restart_window", jm.restart_window, "5m"),
+            ("failover.budget", self.failover.budget, "30s"),
+            ("hooks.timeout", self.hooks.timeout, "10s"),
+        ];
+        for (key, value, default) in positive {
+            if value.is_zero() {
+                return Err(ConfigError::invalid(
+                    key,
+                    format!("must be longer than zero; set a duration such as \"{default}\" (the default)"),
+                ));
+            }
+        }
+        if jm.health_failures == 0 {
+            return Err(ConfigError::invalid(
+                "jobmanager.health_failures",
+                "must be at least 1 (a JobManager cannot fail zero health checks); set it to e.g. 3 (the default)",
+            ));
+        }
+        for (key, hook) in [("hooks.on_leader", &self.hooks.on_leader), ("hooks.on_standby", &self.hooks.on_standby)] {
+            let Some(argv) = hook else { continue };
+            if argv.first().map_or(true, |program| program.trim().is_empty()) {
+                return Err(ConfigError::invalid(
+                    key,
+                    "must name a program; set it to the hook's argv, e.g. [\"/usr/local/bin/move-vip\", \"--up\"], or remove the key for no hook",
+                ));
+            }
+            if let Some(arg) = argv.iter().find(|a| a.contains('\0')) {
+                return Err(ConfigError::invalid(
+                    key,
+                    format!("argument {arg:?} contains a NUL byte, which no program can receive; remove it"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn validate_timing(&self) -> Result<Vec<ConfigWarning>, ConfigError> {
+        let session = self.zookeeper.session_timeout;
+        let connect = self.zookeeper.connect_timeout;
+        let grace = self.jobmanager.stop_grace;
+        let start = self.jobmanager.start_timeout;
+        let budget = self.failover.budget;
+
+        if connect >= session {
+            return Err(ConfigError::timing(
+                "zookeeper.connect_timeout",
+                format!(
+                    "{} is not shorter than zookeeper.session_timeout ({}): a single connection attempt could outlast the session it is meant to keep; lower zookeeper.connect_timeout below {} or raise zookeeper.session_timeout",
+                    fmt_duration(connect), fmt_duration(session), fmt_duration(session),
+                ),
+            ));
+        }
+
+        if timing::fence_after(session, grace).is_none() {
+            let raise = match min_session_timeout(grace) {
+                Some(min) => format!("raise zookeeper.session_timeout to at least {}", fmt_duration(min)),
+                None => "raise zookeeper.session_timeout".to_string(),
+            };
+            let message = if timing::fence_after(session, Duration::ZERO).is_none() {
+                format!(
+                    "zookeeper.session_timeout = {} leaves no time to stop the JobManager before the session could expire, whatever jobmanager.stop_grace is ({} now); {raise}",
+                    fmt_duration(session), fmt_duration(grace),
+                )
+            } else {
+                format!(
+                    "{} is too long for zookeeper.session_timeout = {}: the JobManager could still be running when the session expires and another node takes over; set jobmanager.stop_grace to at most {} or {raise}",
+                    fmt_duration(grace), fmt_duration(session), fmt_duration(timing::max_stop_grace(session)),
+                )
+            };
+            return Err(ConfigError::timing("jobmanager.stop_grace", message));
+        }
+
+        if session >= budget {
+            return Err(ConfigError::timing(
+                "failover.budget",
+                format!(
+                    "{} is not longer than zookeeper.session_timeout ({}): a crashed leader is only noticed when its session expires, so a failover after a crash can never meet the budget; lower zookeeper.session_timeout or raise failover.budget",
+                    fmt_duration(budget), fmt_duration(session),
+                ),
+            ));
+        }
+
+        let mut warnings = Vec::new();
+        if session + start > budget {
+            warnings.push(ConfigWarning {
+                key: "jobmanager.start_timeout".into(),
+                message: format!(
+                    "zookeeper.session_timeout ({}) + jobmanager.start_timeout ({}) = {} exceeds failover.budget ({}): a failover whose JobManager starts slowly can overrun the budget; lower jobmanager.start_timeout to at most {} (and make the JobManager start that fast) or raise failover.budget",
+                    fmt_duration(session), fmt_duration(start), fmt_duration(session + start), fmt_duration(budget), fmt_duration(budget - session),
+                ),
+            });
+        }
+        let (low, high) = DEFAULT_SERVER_SESSION_RANGE;
+        if session < low {
+            warnings.push(ConfigWarning {
+                key: "zookeeper.session_timeout".into(),
+                message: format!(
+                    "{} is below the {} a ZooKeeper server with default settings (tickTime 2000) grants; it will raise the timeout, so a crash is noticed later than configured; use at least {} or lower minSessionTimeout on the servers",
+                    fmt_duration(session), fmt_duration(low), fmt_duration(low),
+                ),
+            });
+        } else if session > high {
+            warnings.push(ConfigWarning {
+                key: "zookeeper.session_timeout".into(),
+                message: format!(
+                    "{} is above the {} a ZooKeeper server with default settings (tickTime 2000) grants; it will lower the timeout and the supervisor must fence by the shorter negotiated one; use at most {} or raise maxSessionTimeout on the servers",
+                    fmt_duration(session), fmt_duration(high), fmt_duration(high),
+                ),
+            });
+        }
+        Ok(warnings)
+    }
+}
+
+/// The shortest session timeout for which `timing::fence_after` accepts `stop_grace`, to the
+/// millisecond; `None` if none up to a day does.
+pub(super) fn min_session_timeout(stop_grace: Duration) -> Option<Duration> {
+    let fits = |ms: u64| timing::fence_after(Duration::from_millis(ms), stop_grace).is_some();
+    let (mut low, mut high) = (0u64, 86_400_000u64);
+    if !fits(high) {
+        return None;
+    }
+    // fence_after's reserve grows more slowly than the session timeout, so `fits` is monotonic.
+    while high - low > 1 {
+        let mid = low + (high - low) / 2;
+        if fits(mid) {
+            high = mid;
+        } else {
+            low = mid;
+        }
+    }
+    Some(Duration::from_millis(high))
+}
