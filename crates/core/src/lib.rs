@@ -1,5 +1,6 @@
 //! The decisions of flink-ha-supervisor, free of IO.
 
+pub mod audit_event;
 pub mod blocking;
 pub mod failover;
 #[cfg(any(test, feature = "fuzz"))]
