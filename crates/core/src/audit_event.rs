@@ -562,11 +562,8 @@ mod tests {
                 panic!("docs/audit-events.md does not list the event `{}`", event.name())
             };
             assert_eq!(*level, event.level().as_str(), "the level of `{}`", event.name());
-            let text = if row.contains("failover_completed") || row.contains("see below") {
-                failover_section
-            } else {
-                row
-            };
+            let text =
+                if row.contains("failover_completed") || row.contains("see below") { failover_section } else { row };
             for field in own_fields(event) {
                 assert!(text.contains(&format!("`{field}`")), "docs: `{}` lacks its field `{field}`", event.name());
             }
