@@ -531,7 +531,12 @@ fn identity_of(settings: &Settings) -> NodeIdentity {
 fn log_report(settings: &Settings, epoch: Option<u64>, report: &Report) {
     let ms = |d: &Duration| Some(d.as_millis() as u64);
     let text = |s: &str| Some(s.to_string());
-    let (event, message) = match report {
+    // Written without the term: it is over, or there never was one.
+    let epoch = match report {
+        Report::LeadershipLost | Report::SessionExpired | Report::SessionTimeoutTooShort { .. } => None,
+        _ => epoch,
+    };
+    let (event, message): (AuditEvent, std::borrow::Cow<str>) = match report {
         Report::Elected { epoch } => (AuditEvent::Elected { epoch: *epoch }, "this node leads".into()),
         Report::JobManagerSpawned { pid, attempt } => {
             (AuditEvent::JobManagerSpawned { pid: Some(*pid), attempt: Some(*attempt) }, "JobManager started".into())
@@ -563,25 +568,20 @@ fn log_report(settings: &Settings, epoch: Option<u64>, report: &Report) {
             AuditEvent::Fenced { silent_for_ms: ms(silent_for) },
             "no proof that the session is alive; stopping the JobManager before the session could expire".into(),
         ),
-        Report::LeadershipLost => {
-            return write_audit(&settings.node.id, None, &AuditEvent::LeadershipLost, "leadership lost")
-        }
+        Report::LeadershipLost => (AuditEvent::LeadershipLost, "leadership lost".into()),
         Report::SessionDisconnected => (AuditEvent::SessionDisconnected, "lost the connection to ZooKeeper".into()),
         Report::SessionReconnected { disconnected_for } => (
             AuditEvent::SessionReconnected { disconnected_for_ms: ms(disconnected_for) },
             "reconnected to ZooKeeper".into(),
         ),
-        Report::SessionExpired => {
-            let message = "the ZooKeeper session expired; rejoining";
-            return write_audit(&settings.node.id, None, &AuditEvent::SessionExpired, message);
-        }
+        Report::SessionExpired => (AuditEvent::SessionExpired, "the ZooKeeper session expired; rejoining".into()),
         Report::SessionTimeoutTooShort { negotiated } => {
             let event = AuditEvent::SessionTimeoutTooShort {
                 negotiated_ms: ms(negotiated),
                 max_stop_grace_ms: ms(&timing::max_stop_grace(*negotiated)),
             };
             let message = "the server granted a session timeout too short to stop the JobManager in time; this node will not run it. Lower jobmanager.stop_grace or raise the server's minSessionTimeout";
-            return write_audit(&settings.node.id, None, &event, message);
+            (event, message.into())
         }
         Report::Shutdown => (AuditEvent::Shutdown, "shutting down".into()),
         Report::Paused => (
@@ -615,13 +615,12 @@ fn log_report(settings: &Settings, epoch: Option<u64>, report: &Report) {
                 why: Some(blocker.why.to_string()),
                 first: Some(blocker.first),
             };
-            (event, message)
+            (event, message.into())
         }
         Report::ElectionUnblocked { node: blocker } => (
             AuditEvent::ElectionUnblocked { blocker: text(blocker) },
             "the node that blocked the election is gone".into(),
         ),
     };
-    let message: String = message;
     write_audit(&settings.node.id, epoch, &event, &message);
 }
