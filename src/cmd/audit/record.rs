@@ -1,5 +1,5 @@
-//! Typed audit records (schema version 1, docs/audit-events.md) and the classification of one
-//! log line: an audit record, a line of something else, or a damaged line.
+//! The classification of one log line: an audit record (read into the schema's
+//! [`AuditEvent`], docs/audit-events.md), a line of something else, or a damaged line.
 
 use std::borrow::Cow;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -438,6 +438,44 @@ mod tests {
         let foreign = serde_json::json!({"MESSAGE": "sshd: accepted key", "_HOSTNAME": "h2"});
         assert_eq!(parse_line(foreign.to_string().as_bytes()), Line::Foreign);
         assert_eq!(parse_line(br#"{"MESSAGE":[300]}"#), Line::Malformed);
+    }
+
+    /// The hand-made and captured logs are spelled as the type says: each audit record of a
+    /// well-formed fixture has the common fields and its event's own, no other.
+    #[test]
+    fn the_fixtures_are_written_in_the_types_schema() {
+        let examples = AuditEvent::examples();
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/audit");
+        let mut checked = 0;
+        for dir in ["captured", "crash", "handover", "interleaved", "over-budget", "overlap"] {
+            for file in std::fs::read_dir(root.join(dir)).unwrap() {
+                let path = file.unwrap().path();
+                for line in std::fs::read_to_string(&path).unwrap().lines() {
+                    let Line::Audit(record) = parse_line(line.as_bytes()) else { continue };
+                    let example = examples.iter().find(|e| e.name() == record.name).expect("a known event");
+                    let Value::Object(own) = serde_json::to_value(example).unwrap() else { panic!() };
+                    let Value::Object(fields) = serde_json::from_str::<Value>(line).unwrap() else { panic!() };
+                    for key in fields.keys() {
+                        let common = ["timestamp", "level", "target", "v", "node", "epoch", "message"];
+                        assert!(
+                            common.contains(&key.as_str()) || own.contains_key(key),
+                            "{}: {key}: {line}",
+                            path.display()
+                        );
+                    }
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 100, "{checked} records");
+    }
+
+    #[test]
+    fn the_known_events_are_events_of_the_type() {
+        let examples = AuditEvent::examples();
+        for name in KNOWN_EVENTS.iter().chain(&FIELDS_UNREAD) {
+            assert!(examples.iter().any(|e| e.name() == *name), "{name}");
+        }
     }
 
     #[test]
