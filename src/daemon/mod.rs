@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use zookeeper_client as zk;
 
-use crate::audit_log;
 use crate::config::Settings;
 use crate::outward::hooks::Hooks;
+use crate::outward::logging::write_audit;
 use crate::outward::systemd::{FaultInjection, Notifier};
 use crate::process::jobmanager::{self, Running};
 use crate::process::mono;
@@ -22,13 +22,13 @@ use crate::process::probe::Probe;
 use crate::zk::control;
 use crate::zk::election::{self, Request, Session, ZkTarget};
 use crate::zk::leader_record::{Term, TermSpec};
+use flink_ha_core::audit_event::{AuditEvent, FailoverFigures, MAX_TIME};
 use flink_ha_core::blocking;
 use flink_ha_core::failover::{self, Failover, FailoverStats};
 use flink_ha_core::identity::NodeIdentity;
 use flink_ha_core::machine::{Action, Event, JobManager, Machine, Output, Report, Role, Timings};
 use flink_ha_core::timing;
 use flink_ha_core::view::{BlockedView, JobManagerView, NodeView, RoleView, SessionView};
-use flink_ha_core::walltime::rfc3339_ms;
 use supervise::Death;
 
 /// Pause between attempts to make a session.
@@ -101,15 +101,9 @@ pub async fn run(settings: Settings, shutdown: impl std::future::Future<Output =
     let mut faults = FaultInjection::from_armed()?;
     tokio::pin!(shutdown);
     let mut shutdown_seen = false;
-    audit_log!(
-        info,
-        "joined",
-        daemon.node(),
-        None,
-        path = daemon.settings.election.path,
-        quorum = daemon.target.quorum,
-        "contending for leadership"
-    );
+    let path = Some(daemon.settings.election.path.clone());
+    let joined = AuditEvent::Joined { path, quorum: Some(daemon.target.quorum.clone()) };
+    write_audit(daemon.node(), None, &joined, "contending for leadership");
     let mut fatal_deadline = None;
     loop {
         let deadline = daemon.machine.poll_timeout();
@@ -163,7 +157,7 @@ pub async fn run(settings: Settings, shutdown: impl std::future::Future<Output =
             if let Some(death) = daemon.failed.take() {
                 return Err(anyhow::anyhow!("{death}; the JobManager is stopped and the election left"));
             }
-            audit_log!(info, "exited", daemon.node(), None, "shutdown complete");
+            write_audit(daemon.node(), None, &AuditEvent::Exited, "shutdown complete");
             return Ok(());
         }
     }
@@ -280,8 +274,11 @@ impl Daemon {
             Note::Connected { generation, client, started_at } if generation == self.generation => {
                 let negotiated_timeout = client.session_timeout();
                 self.negotiated_timeout = negotiated_timeout;
-                audit_log!(info, "session_started", self.node(), None, session_id = %client.session_id(),
-                    negotiated_timeout_ms = negotiated_timeout.as_millis() as u64, "ZooKeeper session established");
+                let started = AuditEvent::SessionStarted {
+                    session_id: Some(client.session_id().to_string()),
+                    negotiated_timeout_ms: Some(negotiated_timeout.as_millis() as u64),
+                };
+                write_audit(self.node(), None, &started, "ZooKeeper session established");
                 self.session = Some(Session::start(
                     client,
                     generation,
@@ -303,22 +300,29 @@ impl Daemon {
     fn on_failover(&mut self, f: &Failover) {
         self.stats.record(f);
         let epoch = self.epoch();
-        let budget_ms = self.settings.failover.budget.as_millis() as u64;
-        let ms = |d: Duration| d.as_millis() as u64;
-        macro_rules! failover_record {
-            ($level:ident, $event:literal, $message:literal) => {
-                audit_log!($level, $event, self.node(), epoch,
-                    previous_node = f.previous_node, previous_epoch = f.previous_epoch, cause = f.cause.as_str(),
-                    outage_ms = ms(f.outage), detection_ms = ms(f.detection), election_ms = ms(f.election),
-                    start_ms = ms(f.start), readiness_ms = ms(f.readiness), error_bound_ms = ms(f.error_bound),
-                    budget_ms, within_budget = f.within_budget,
-                    outage_start = %rfc3339_ms(f.outage_start_ms), ready_at = %rfc3339_ms(f.ready_ms),
-                    failovers_total = self.stats.summary().count, $message)
-            };
-        }
-        failover_record!(info, "failover_completed", "failover completed");
+        let ms = |d: Duration| Some(d.as_millis() as u64);
+        // Server times (ms) as microseconds, left out when no RFC 3339 time can show them.
+        let server_time = |ms: i64| ms.checked_mul(1000).filter(|at| (0..=MAX_TIME).contains(at));
+        let figures = FailoverFigures {
+            epoch,
+            previous_node: Some(f.previous_node.clone()),
+            previous_epoch: Some(f.previous_epoch),
+            cause: Some(f.cause.as_str().to_string()),
+            outage_ms: f.outage.as_millis() as u64,
+            detection_ms: ms(f.detection),
+            election_ms: ms(f.election),
+            start_ms: ms(f.start),
+            readiness_ms: ms(f.readiness),
+            error_bound_ms: ms(f.error_bound),
+            budget_ms: ms(self.settings.failover.budget),
+            within_budget: Some(f.within_budget),
+            outage_start: server_time(f.outage_start_ms),
+            ready_at: server_time(f.ready_ms),
+            failovers_total: Some(self.stats.summary().count),
+        };
+        write_audit(self.node(), epoch, &AuditEvent::FailoverCompleted(figures.clone()), "failover completed");
         if !f.within_budget {
-            failover_record!(warn, "budget_exceeded", "failover exceeded the budget");
+            write_audit(self.node(), epoch, &AuditEvent::BudgetExceeded(figures), "failover exceeded the budget");
         }
     }
 
@@ -492,63 +496,98 @@ fn identity_of(settings: &Settings) -> NodeIdentity {
 
 /// Writes one machine report as an audit record (docs/audit-events.md).
 fn log_report(settings: &Settings, epoch: Option<u64>, report: &Report) {
-    let node = settings.node.id.as_str();
-    let ms = |d: &Duration| d.as_millis() as u64;
-    match report {
-        Report::Elected { epoch } => audit_log!(info, "elected", node, Some(*epoch), "this node leads"),
+    let ms = |d: &Duration| Some(d.as_millis() as u64);
+    let text = |s: &str| Some(s.to_string());
+    // Written without the term: it is over, or there never was one.
+    let epoch = match report {
+        Report::LeadershipLost | Report::SessionExpired | Report::SessionTimeoutTooShort { .. } => None,
+        _ => epoch,
+    };
+    let (event, message): (AuditEvent, std::borrow::Cow<str>) = match report {
+        Report::Elected { epoch } => (AuditEvent::Elected { epoch: *epoch }, "this node leads".into()),
         Report::JobManagerSpawned { pid, attempt } => {
-            audit_log!(info, "jobmanager_spawned", node, epoch, pid, attempt, "JobManager started")
-        },
+            (AuditEvent::JobManagerSpawned { pid: Some(*pid), attempt: Some(*attempt) }, "JobManager started".into())
+        }
         Report::JobManagerReady { startup } => {
-            audit_log!(info, "jobmanager_ready", node, epoch, startup_ms = ms(startup), "JobManager ready")
-        },
+            (AuditEvent::JobManagerReady { startup_ms: ms(startup) }, "JobManager ready".into())
+        }
         Report::JobManagerExited { code } => {
-            audit_log!(warn, "jobmanager_exited", node, epoch, code, "JobManager exited on its own")
-        },
+            (AuditEvent::JobManagerExited { code: Some(i64::from(*code)) }, "JobManager exited on its own".into())
+        }
         Report::JobManagerStopped { reason, code } => {
-            audit_log!(info, "jobmanager_stopped", node, epoch, reason = ?reason, code, "JobManager stopped")
-        },
-        Report::JobManagerRestartScheduled { delay, restarts_in_window } => audit_log!(warn, "jobmanager_restarted",
-            node, epoch, delay_ms = ms(delay), restarts_in_window, "restarting the JobManager"),
+            let event =
+                AuditEvent::JobManagerStopped { reason: Some(format!("{reason:?}")), code: Some(i64::from(*code)) };
+            (event, "JobManager stopped".into())
+        }
+        Report::JobManagerRestartScheduled { delay, restarts_in_window } => {
+            let event =
+                AuditEvent::JobManagerRestarted { delay_ms: ms(delay), restarts_in_window: Some(*restarts_in_window) };
+            (event, "restarting the JobManager".into())
+        }
         Report::JobManagerSpawnFailed { error } => {
-            audit_log!(error, "jobmanager_spawn_failed", node, epoch, error, "cannot start the JobManager")
-        },
-        Report::Resigned { restarts_in_window } => audit_log!(error, "resigned", node, epoch, restarts_in_window,
-            "the JobManager keeps failing; giving leadership away"),
-        Report::Fenced { silent_for } => audit_log!(error, "fenced", node, epoch, silent_for_ms = ms(silent_for),
-            "no proof that the session is alive; stopping the JobManager before the session could expire"),
-        Report::LeadershipLost => audit_log!(warn, "leadership_lost", node, None, "leadership lost"),
-        Report::SessionDisconnected => {
-            audit_log!(warn, "session_disconnected", node, epoch, "lost the connection to ZooKeeper")
-        },
-        Report::SessionReconnected { disconnected_for } => audit_log!(info, "session_reconnected", node, epoch,
-            disconnected_for_ms = ms(disconnected_for), "reconnected to ZooKeeper"),
-        Report::SessionExpired => {
-            audit_log!(warn, "session_expired", node, None, "the ZooKeeper session expired; rejoining")
-        },
-        Report::SessionTimeoutTooShort { negotiated } => audit_log!(error, "session_timeout_too_short", node, None,
-            negotiated_ms = ms(negotiated), max_stop_grace_ms = ms(&timing::max_stop_grace(*negotiated)),
-            "the server granted a session timeout too short to stop the JobManager in time; this node will not run it. Lower jobmanager.stop_grace or raise the server's minSessionTimeout"),
-        Report::Shutdown => audit_log!(info, "shutdown", node, epoch, "shutting down"),
-        Report::Paused => audit_log!(warn, "paused", node, epoch,
-            "MAINTENANCE MODE: no failover, restart or stop of the JobManager on the daemon's own initiative"),
-        Report::Resumed => audit_log!(info, "resumed", node, epoch, "maintenance mode over"),
-        Report::HeldByPause { what } => audit_log!(warn, "held_by_pause", node, epoch, what,
-            "maintenance mode: not acting on its own"),
-        Report::HandingOver => audit_log!(info, "handing_over", node, epoch,
-            "planned handover: stopping the JobManager and stepping down"),
-        Report::SteppedAside { epoch } => audit_log!(info, "stepped_aside", node, Some(*epoch),
-            "elected, but a handover names another node: stepping aside"),
-        Report::HandoverCompleted => audit_log!(info, "handover_completed", node, epoch,
-            "this node leads as the handover asked; request cleared"),
+            (AuditEvent::JobManagerSpawnFailed { error: text(error) }, "cannot start the JobManager".into())
+        }
+        Report::Resigned { restarts_in_window } => (
+            AuditEvent::Resigned { restarts_in_window: Some(*restarts_in_window) },
+            "the JobManager keeps failing; giving leadership away".into(),
+        ),
+        Report::Fenced { silent_for } => (
+            AuditEvent::Fenced { silent_for_ms: ms(silent_for) },
+            "no proof that the session is alive; stopping the JobManager before the session could expire".into(),
+        ),
+        Report::LeadershipLost => (AuditEvent::LeadershipLost, "leadership lost".into()),
+        Report::SessionDisconnected => (AuditEvent::SessionDisconnected, "lost the connection to ZooKeeper".into()),
+        Report::SessionReconnected { disconnected_for } => (
+            AuditEvent::SessionReconnected { disconnected_for_ms: ms(disconnected_for) },
+            "reconnected to ZooKeeper".into(),
+        ),
+        Report::SessionExpired => (AuditEvent::SessionExpired, "the ZooKeeper session expired; rejoining".into()),
+        Report::SessionTimeoutTooShort { negotiated } => {
+            let event = AuditEvent::SessionTimeoutTooShort {
+                negotiated_ms: ms(negotiated),
+                max_stop_grace_ms: ms(&timing::max_stop_grace(*negotiated)),
+            };
+            let message = "the server granted a session timeout too short to stop the JobManager in time; this node will not run it. Lower jobmanager.stop_grace or raise the server's minSessionTimeout";
+            (event, message.into())
+        }
+        Report::Shutdown => (AuditEvent::Shutdown, "shutting down".into()),
+        Report::Paused => (
+            AuditEvent::Paused,
+            "MAINTENANCE MODE: no failover, restart or stop of the JobManager on the daemon's own initiative".into(),
+        ),
+        Report::Resumed => (AuditEvent::Resumed, "maintenance mode over".into()),
+        Report::HeldByPause { what } => {
+            (AuditEvent::HeldByPause { what: text(what) }, "maintenance mode: not acting on its own".into())
+        }
+        Report::HandingOver => {
+            (AuditEvent::HandingOver, "planned handover: stopping the JobManager and stepping down".into())
+        }
+        Report::SteppedAside { epoch } => (
+            AuditEvent::SteppedAside { epoch: *epoch },
+            "elected, but a handover names another node: stepping aside".into(),
+        ),
+        Report::HandoverCompleted => {
+            (AuditEvent::HandoverCompleted, "this node leads as the handover asked; request cleared".into())
+        }
         Report::ElectionBlocked(blocker) => {
             let path = &settings.election.path;
             let remedy = blocking::remedy(&settings.zookeeper.quorum, path, &blocker.name);
-            audit_log!(error, "election_blocked", node, epoch, path, blocker = blocker.name, why = %blocker.why,
-                first = blocker.first, "{}/{} ({}) is ahead of this node in the election, and every node behind it waits for it forever; {remedy}",
-                path, blocker.name, blocker.why)
+            let message = format!(
+                "{}/{} ({}) is ahead of this node in the election, and every node behind it waits for it forever; {remedy}",
+                path, blocker.name, blocker.why
+            );
+            let event = AuditEvent::ElectionBlocked {
+                path: text(path),
+                blocker: text(&blocker.name),
+                why: Some(blocker.why.to_string()),
+                first: Some(blocker.first),
+            };
+            (event, message.into())
         }
-        Report::ElectionUnblocked { node: blocker } => audit_log!(info, "election_unblocked", node, epoch, blocker,
-            "the node that blocked the election is gone"),
-    }
+        Report::ElectionUnblocked { node: blocker } => (
+            AuditEvent::ElectionUnblocked { blocker: text(blocker) },
+            "the node that blocked the election is gone".into(),
+        ),
+    };
+    write_audit(&settings.node.id, epoch, &event, &message);
 }

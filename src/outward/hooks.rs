@@ -27,9 +27,10 @@ use tokio::io::AsyncRead;
 use tokio::process::Command;
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 
-use crate::audit_log;
 use crate::config::{HookSettings, Settings};
+use crate::outward::logging::write_audit;
 use crate::outward::systemd::SYSTEMD_ENV;
+use flink_ha_core::audit_event::AuditEvent;
 use flink_ha_core::machine::{Hook, HookCause, HookKind};
 
 /// `FLINK_HA_ROLE`: `leader` or `standby`, the role the hook is run for.
@@ -133,6 +134,8 @@ impl Worker {
     async fn run_one(&self, job: &HookJob) {
         let node = self.node.as_str();
         let (hook, ha_event, epoch) = (job.kind.name(), job.cause.as_str(), Some(job.epoch));
+        let (named_hook, named_event, command) =
+            (Some(hook.to_string()), Some(ha_event.to_string()), Some(format!("{:?}", job.argv)));
         let mut cmd = Command::new(&job.argv[0]);
         cmd.args(&job.argv[1..])
             .envs(job.env(node))
@@ -148,13 +151,27 @@ impl Worker {
         let mut child = match cmd.spawn() {
             Ok(child) => child,
             Err(e) => {
-                audit_log!(error, "hook_failed", node, epoch, hook, ha_event, command = ?job.argv, error = %e,
-                    "the hook could not be started");
+                let failed = AuditEvent::HookFailed {
+                    hook: named_hook,
+                    ha_event: named_event,
+                    command,
+                    duration_ms: None,
+                    code: None,
+                    signal: None,
+                    error: Some(e.to_string()),
+                };
+                write_audit(node, epoch, &failed, "the hook could not be started");
                 return;
             }
         };
         let pid = child.id().map_or(0, |pid| pid as i32);
-        audit_log!(info, "hook_started", node, epoch, hook, ha_event, pid, command = ?job.argv, "hook started");
+        let started_event = AuditEvent::HookStarted {
+            hook: named_hook.clone(),
+            ha_event: named_event.clone(),
+            pid: Some(pid),
+            command,
+        };
+        write_audit(node, epoch, &started_event, "hook started");
         if let Some(out) = child.stdout.take() {
             crate::daemon::supervise::spawn("hook-output", forward(out, hook));
         }
@@ -162,29 +179,39 @@ impl Worker {
             crate::daemon::supervise::spawn("hook-output", forward(err, hook));
         }
         let waited = tokio::time::timeout(self.timeout, child.wait()).await;
-        let ms = started.elapsed().as_millis() as u64;
+        let duration_ms = Some(started.elapsed().as_millis() as u64);
+        let (hook_name, ha_event) = (named_hook, named_event);
         match waited {
-            Ok(Ok(status)) if status.success() => {
-                audit_log!(info, "hook_succeeded", node, epoch, hook, ha_event, duration_ms = ms, "hook succeeded")
-            }
+            Ok(Ok(status)) if status.success() => write_audit(
+                node,
+                epoch,
+                &AuditEvent::HookSucceeded { hook: hook_name, ha_event, duration_ms },
+                "hook succeeded",
+            ),
             Ok(Ok(status)) => {
                 use std::os::unix::process::ExitStatusExt;
-                audit_log!(
-                    error,
-                    "hook_failed",
-                    node,
-                    epoch,
-                    hook,
+                let failed = AuditEvent::HookFailed {
+                    hook: hook_name,
                     ha_event,
-                    duration_ms = ms,
-                    code = status.code(),
-                    signal = status.signal(),
-                    "the hook failed"
-                )
+                    command: None,
+                    duration_ms,
+                    code: status.code(),
+                    signal: status.signal(),
+                    error: None,
+                };
+                write_audit(node, epoch, &failed, "the hook failed")
             }
             Ok(Err(e)) => {
-                audit_log!(error, "hook_failed", node, epoch, hook, ha_event, duration_ms = ms, error = %e,
-                    "cannot wait for the hook")
+                let failed = AuditEvent::HookFailed {
+                    hook: hook_name,
+                    ha_event,
+                    command: None,
+                    duration_ms,
+                    code: None,
+                    signal: None,
+                    error: Some(e.to_string()),
+                };
+                write_audit(node, epoch, &failed, "cannot wait for the hook")
             }
             Err(_) => {
                 // The whole group: a shell's children too.
@@ -192,17 +219,9 @@ impl Worker {
                     let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
                 }
                 let _ = child.wait().await;
-                audit_log!(
-                    error,
-                    "hook_timed_out",
-                    node,
-                    epoch,
-                    hook,
-                    ha_event,
-                    duration_ms = ms,
-                    timeout_ms = self.timeout.as_millis() as u64,
-                    "the hook outlived hooks.timeout; killed its process group"
-                )
+                let timeout_ms = Some(self.timeout.as_millis() as u64);
+                let timed_out = AuditEvent::HookTimedOut { hook: hook_name, ha_event, duration_ms, timeout_ms };
+                write_audit(node, epoch, &timed_out, "the hook outlived hooks.timeout; killed its process group")
             }
         }
     }

@@ -22,6 +22,7 @@
 //! * [`walltime`]: ZooKeeper's wall-clock milliseconds, formatted and parsed without a panic.
 //! * `fuzz` (feature `fuzz`): proptest strategies for hostile data, for the property tests.
 
+pub mod audit_event;
 pub mod blocking;
 pub mod failover;
 #[cfg(any(test, feature = "fuzz"))]

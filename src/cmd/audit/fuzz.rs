@@ -15,7 +15,7 @@ use proptest::test_runner::Config;
 use serde_json::{Map, Value};
 
 use super::input::{read_lines, Reading};
-use super::record::{parse_line, Event, Failover, Line, Record, KNOWN_EVENTS};
+use super::record::{parse_line, AuditEvent, AuditRecord, FailoverFigures, Line, KNOWN_EVENTS};
 use super::{report, timeline, Audit};
 
 /// Cases per property: `PROPTEST_CASES`, else a number that keeps the normal suite fast.
@@ -74,7 +74,7 @@ fn any_value() -> impl Strategy<Value = Value> {
 }
 
 /// A record whose figures come from anywhere: any time, any duration, any name.
-fn any_record() -> impl Strategy<Value = Record> {
+fn any_record() -> impl Strategy<Value = AuditRecord> {
     let time = prop_oneof![
         any::<i64>(),
         1_795_000_000_000_000i64..1_795_000_100_000_000,
@@ -91,35 +91,38 @@ fn any_record() -> impl Strategy<Value = Record> {
         prop::option::of(time.clone()),
         prop::option::of(time.clone()),
     )
-        .prop_map(|(epoch, previous_node, previous_epoch, outage_ms, detection_ms, outage_start, ready_at)| Failover {
-            epoch,
-            previous_node,
-            previous_epoch,
-            cause: Some("leader_lost\u{1b}[2J".into()),
-            outage_ms,
-            detection_ms,
-            election_ms: detection_ms,
-            start_ms: None,
-            readiness_ms: Some(outage_ms),
-            error_bound_ms: None,
-            budget_ms: None,
-            within_budget: None,
-            outage_start,
-            ready_at,
+        .prop_map(|(epoch, previous_node, previous_epoch, outage_ms, detection_ms, outage_start, ready_at)| {
+            FailoverFigures {
+                epoch: Some(epoch),
+                previous_node,
+                previous_epoch,
+                cause: Some("leader_lost\u{1b}[2J".into()),
+                outage_ms,
+                detection_ms,
+                election_ms: detection_ms,
+                start_ms: None,
+                readiness_ms: Some(outage_ms),
+                error_bound_ms: None,
+                budget_ms: None,
+                within_budget: None,
+                outage_start,
+                ready_at,
+                failovers_total: None,
+            }
         });
     let event = prop_oneof![
-        Just(Event::Joined { path: None, quorum: None }),
-        any::<u64>().prop_map(|epoch| Event::Elected { epoch }),
-        Just(Event::JobManagerSpawned { pid: None, attempt: None }),
-        Just(Event::JobManagerExited { code: None }),
-        prop::option::of("\\PC{0,10}").prop_map(|reason| Event::JobManagerStopped { reason, code: None }),
-        Just(Event::LeadershipLost),
-        Just(Event::SessionExpired),
-        Just(Event::Exited),
-        failover.clone().prop_map(Event::FailoverCompleted),
-        failover.prop_map(Event::BudgetExceeded),
+        Just(AuditEvent::Joined { path: None, quorum: None }),
+        any::<u64>().prop_map(|epoch| AuditEvent::Elected { epoch }),
+        Just(AuditEvent::JobManagerSpawned { pid: None, attempt: None }),
+        Just(AuditEvent::JobManagerExited { code: None }),
+        prop::option::of("\\PC{0,10}").prop_map(|reason| AuditEvent::JobManagerStopped { reason, code: None }),
+        Just(AuditEvent::LeadershipLost),
+        Just(AuditEvent::SessionExpired),
+        Just(AuditEvent::Exited),
+        failover.clone().prop_map(AuditEvent::FailoverCompleted),
+        failover.prop_map(AuditEvent::BudgetExceeded),
     ];
-    (time, name, prop::option::of(any::<u64>()), event).prop_map(|(at, node, epoch, event)| Record {
+    (time, name, prop::option::of(any::<u64>()), event).prop_map(|(at, node, epoch, event)| AuditRecord {
         at,
         level: "INFO".into(),
         node,
@@ -144,7 +147,7 @@ fn render(audit: &Audit) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-fn audit_of(records: Vec<Record>) -> Audit {
+fn audit_of(records: Vec<AuditRecord>) -> Audit {
     Audit::from_records(records, Reading::default(), Duration::from_secs(30), false)
 }
 

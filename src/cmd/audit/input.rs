@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::record::{parse_line, Damage, Line, Record};
+use super::record::{parse_line, AuditRecord, Damage, Line};
 
 /// Lines longer than this are not read into memory; they cannot be audit records (which are
 /// well under 4 KiB) and count as foreign.
@@ -171,7 +171,7 @@ pub fn expand(args: &[OsString]) -> Result<Vec<Source>, InputError> {
 pub fn read_sources(
     sources: &[Source],
     stdin: &mut dyn Read,
-    mut sink: impl FnMut(Record),
+    mut sink: impl FnMut(AuditRecord),
 ) -> Result<Reading, InputError> {
     let mut opened: Vec<Option<File>> = Vec::with_capacity(sources.len());
     for source in sources {
@@ -205,7 +205,7 @@ pub fn read_lines(
     reader: impl Read,
     name: &str,
     reading: &mut Reading,
-    sink: &mut impl FnMut(Record),
+    sink: &mut impl FnMut(AuditRecord),
 ) -> io::Result<()> {
     let mut reader = BufReader::with_capacity(64 * 1024, reader);
     let mut line = Vec::with_capacity(4096);
@@ -268,7 +268,7 @@ fn skip_rest_of_line(reader: &mut impl BufRead) -> io::Result<()> {
 mod tests {
     use super::*;
 
-    fn tally_of(input: &[u8]) -> (Tally, Vec<Record>) {
+    fn tally_of(input: &[u8]) -> (Tally, Vec<AuditRecord>) {
         let mut reading = Reading::default();
         let mut records = Vec::new();
         read_lines(input, "input", &mut reading, &mut |r| records.push(r)).unwrap();

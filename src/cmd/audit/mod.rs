@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use input::{DamagedLine, InputError, Reading, Source, Tally};
 use rebuild::History;
-use record::Record;
+use record::AuditRecord;
 use report::Summary;
 
 /// Exit code: every failover within budget and no overlap.
@@ -117,7 +117,12 @@ pub struct Audit {
 
 impl Audit {
     /// Rebuilds the history from audit records in any order.
-    pub fn from_records(records: Vec<Record>, reading: Reading, budget: Duration, tolerate_damaged: bool) -> Audit {
+    pub fn from_records(
+        records: Vec<AuditRecord>,
+        reading: Reading,
+        budget: Duration,
+        tolerate_damaged: bool,
+    ) -> Audit {
         let history = rebuild::rebuild(records, budget);
         let summary = Summary::of(&history, budget);
         Audit { budget, tally: reading.tally, damaged: reading.damaged, tolerate_damaged, history, summary }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::record::{add_ms, Event, Failover, Micros, Record};
+use super::record::{add_ms, AuditEvent, AuditRecord, FailoverFigures, Micros};
 
 /// One interval of a host: leadership or JobManager running.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -53,10 +53,12 @@ pub struct Host {
 pub struct FailoverRow {
     /// The new leader (the record's node).
     pub node: String,
+    /// The new term (the record's `epoch`).
+    pub epoch: u64,
     /// When it was logged, new leader's clock.
     pub logged_at: Micros,
     /// The record's figures.
-    pub figures: Failover,
+    pub figures: FailoverFigures,
     /// `outage_ms <= budget`, with the audit's budget.
     pub within_budget: bool,
 }
@@ -101,13 +103,13 @@ pub struct History {
 
 /// Sorts records by time (stable; ties by node, then input order) and removes exact duplicates.
 /// Returns the number removed.
-pub fn sort_and_dedupe(records: &mut Vec<Record>) -> usize {
+pub fn sort_and_dedupe(records: &mut Vec<AuditRecord>) -> usize {
     records.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.node.cmp(&b.node)));
     let before = records.len();
     // Duplicates share time and node: only one such group is held in a set at a time, so a
     // log of many records with one timestamp costs linear time, not quadratic.
-    let mut group: HashSet<Record> = HashSet::new();
-    let mut kept: Vec<Record> = Vec::with_capacity(records.len());
+    let mut group: HashSet<AuditRecord> = HashSet::new();
+    let mut kept: Vec<AuditRecord> = Vec::with_capacity(records.len());
     for record in records.drain(..) {
         if kept.last().is_some_and(|last| last.at != record.at || last.node != record.node) {
             group.clear();
@@ -121,11 +123,11 @@ pub fn sort_and_dedupe(records: &mut Vec<Record>) -> usize {
 }
 
 /// Rebuilds the history from audit records in any order. `budget` judges each failover.
-pub fn rebuild(mut records: Vec<Record>, budget: Duration) -> History {
+pub fn rebuild(mut records: Vec<AuditRecord>, budget: Duration) -> History {
     let duplicates = sort_and_dedupe(&mut records);
     let failovers = failovers(&records, budget);
 
-    let mut by_node: BTreeMap<&str, Vec<&Record>> = BTreeMap::new();
+    let mut by_node: BTreeMap<&str, Vec<&AuditRecord>> = BTreeMap::new();
     for record in &records {
         by_node.entry(record.node.as_str()).or_default().push(record);
     }
@@ -146,33 +148,34 @@ pub fn rebuild(mut records: Vec<Record>, budget: Duration) -> History {
 
 /// Failovers from `failover_completed` records, one per epoch (the first logged wins; a
 /// `budget_exceeded` record stands in only when its epoch has no `failover_completed`).
-fn failovers(records: &[Record], budget: Duration) -> Vec<FailoverRow> {
+fn failovers(records: &[AuditRecord], budget: Duration) -> Vec<FailoverRow> {
     let budget_ms = budget.as_millis().min(u64::MAX as u128) as u64;
     let mut by_epoch: HashMap<u64, (bool, FailoverRow)> = HashMap::new();
     for record in records {
         let (completed, figures) = match &record.event {
-            Event::FailoverCompleted(f) => (true, f),
-            Event::BudgetExceeded(f) => (false, f),
+            AuditEvent::FailoverCompleted(f) => (true, f),
+            AuditEvent::BudgetExceeded(f) => (false, f),
             _ => continue,
         };
+        // Every record read has it; a failover without its term cannot be placed.
+        let Some(epoch) = figures.epoch else { continue };
         let row = FailoverRow {
             node: record.node.clone(),
+            epoch,
             logged_at: record.at,
             figures: figures.clone(),
             within_budget: figures.outage_ms <= budget_ms,
         };
-        match by_epoch.get(&figures.epoch) {
+        match by_epoch.get(&epoch) {
             Some((true, _)) => {}
             Some((false, _)) if !completed => {}
             _ => {
-                by_epoch.insert(figures.epoch, (completed, row));
+                by_epoch.insert(epoch, (completed, row));
             }
         }
     }
     let mut rows: Vec<FailoverRow> = by_epoch.into_values().map(|(_, row)| row).collect();
-    rows.sort_by(|a, b| {
-        a.time().cmp(&b.time()).then(a.logged_at.cmp(&b.logged_at)).then(a.figures.epoch.cmp(&b.figures.epoch))
-    });
+    rows.sort_by(|a, b| a.time().cmp(&b.time()).then(a.logged_at.cmp(&b.logged_at)).then(a.epoch.cmp(&b.epoch)));
     rows
 }
 
@@ -206,7 +209,7 @@ fn close_inferred(
         .iter()
         .filter(|f| f.figures.previous_node.as_deref() == Some(node) && f.logged_at >= open.start)
         .filter(|f| match open.epoch {
-            Some(ours) => f.figures.epoch > ours && f.figures.previous_epoch.map_or(true, |previous| previous == ours),
+            Some(ours) => f.epoch > ours && f.figures.previous_epoch.map_or(true, |previous| previous == ours),
             None => true,
         })
         .filter_map(|f| {
@@ -230,22 +233,22 @@ fn close_inferred(
     }
 }
 
-fn close_logged(open: Open, record: &Record) -> Interval {
+fn close_logged(open: Open, record: &AuditRecord) -> Interval {
     let ended_by = match &record.event {
-        Event::JobManagerStopped { reason: Some(reason), .. } => format!("{}:{reason}", record.name),
+        AuditEvent::JobManagerStopped { reason: Some(reason), .. } => format!("{}:{reason}", record.name),
         _ => record.name.clone(),
     };
     Interval { epoch: open.epoch, start: open.start, end: record.at, end_inferred: false, ended_by }
 }
 
 /// Leadership intervals of one node's records (in time order).
-pub fn leadership(records: &[&Record], failovers: &[FailoverRow]) -> Vec<Interval> {
+pub fn leadership(records: &[&AuditRecord], failovers: &[FailoverRow]) -> Vec<Interval> {
     let mut intervals = Vec::new();
     let mut open: Option<Open> = None;
     let mut previous_at = None;
     for record in records {
         match &record.event {
-            Event::Elected { epoch } => {
+            AuditEvent::Elected { epoch } => {
                 if let Some(open) = open.take() {
                     let last = previous_at.unwrap_or(open.start);
                     intervals.push(close_inferred(
@@ -259,12 +262,15 @@ pub fn leadership(records: &[&Record], failovers: &[FailoverRow]) -> Vec<Interva
                 }
                 open = Some(Open { epoch: Some(*epoch), start: record.at });
             }
-            Event::Resigned { .. } | Event::LeadershipLost | Event::SessionExpired | Event::Exited => {
+            AuditEvent::Resigned { .. }
+            | AuditEvent::LeadershipLost
+            | AuditEvent::SessionExpired
+            | AuditEvent::Exited => {
                 if let Some(open) = open.take() {
                     intervals.push(close_logged(open, record));
                 }
             }
-            Event::Joined { .. } => {
+            AuditEvent::Joined { .. } => {
                 if let Some(open) = open.take() {
                     let last = previous_at.unwrap_or(open.start);
                     intervals.push(close_inferred(
@@ -288,13 +294,13 @@ pub fn leadership(records: &[&Record], failovers: &[FailoverRow]) -> Vec<Interva
 }
 
 /// JobManager-running intervals of one node's records (in time order).
-pub fn jobmanager(records: &[&Record], failovers: &[FailoverRow]) -> Vec<Interval> {
+pub fn jobmanager(records: &[&AuditRecord], failovers: &[FailoverRow]) -> Vec<Interval> {
     let mut intervals = Vec::new();
     let mut open: Option<Open> = None;
     let mut previous_at = None;
     for record in records {
         match &record.event {
-            Event::JobManagerSpawned { .. } | Event::Joined { .. } => {
+            AuditEvent::JobManagerSpawned { .. } | AuditEvent::Joined { .. } => {
                 if let Some(open) = open.take() {
                     let last = previous_at.unwrap_or(open.start);
                     intervals.push(close_inferred(
@@ -306,11 +312,11 @@ pub fn jobmanager(records: &[&Record], failovers: &[FailoverRow]) -> Vec<Interva
                         Kind::JobManager,
                     ));
                 }
-                if matches!(record.event, Event::JobManagerSpawned { .. }) {
+                if matches!(record.event, AuditEvent::JobManagerSpawned { .. }) {
                     open = Some(Open { epoch: record.epoch, start: record.at });
                 }
             }
-            Event::JobManagerExited { .. } | Event::JobManagerStopped { .. } => {
+            AuditEvent::JobManagerExited { .. } | AuditEvent::JobManagerStopped { .. } => {
                 if let Some(open) = open.take() {
                     intervals.push(close_logged(open, record));
                 }
@@ -365,45 +371,29 @@ mod tests {
     const S: i64 = 1_000_000;
     const T0: i64 = 1_800_000_000 * S;
 
-    fn rec(at_s: f64, node: &str, epoch: Option<u64>, event: Event) -> Record {
-        Record {
+    fn rec(at_s: f64, node: &str, epoch: Option<u64>, event: AuditEvent) -> AuditRecord {
+        AuditRecord {
             at: T0 + (at_s * S as f64) as i64,
             level: "INFO".into(),
             node: node.into(),
             epoch,
-            name: event_name(&event).into(),
+            name: event.name().into(),
             event,
         }
     }
 
-    fn event_name(event: &Event) -> &'static str {
-        match event {
-            Event::Joined { .. } => "joined",
-            Event::Elected { .. } => "elected",
-            Event::JobManagerSpawned { .. } => "jobmanager_spawned",
-            Event::JobManagerReady { .. } => "jobmanager_ready",
-            Event::JobManagerExited { .. } => "jobmanager_exited",
-            Event::JobManagerStopped { .. } => "jobmanager_stopped",
-            Event::LeadershipLost => "leadership_lost",
-            Event::Exited => "exited",
-            Event::FailoverCompleted(_) => "failover_completed",
-            Event::BudgetExceeded(_) => "budget_exceeded",
-            _ => "other",
-        }
+    fn joined() -> AuditEvent {
+        AuditEvent::Joined { path: None, quorum: None }
     }
-
-    fn joined() -> Event {
-        Event::Joined { path: None, quorum: None }
+    fn spawned() -> AuditEvent {
+        AuditEvent::JobManagerSpawned { pid: Some(1), attempt: Some(1) }
     }
-    fn spawned() -> Event {
-        Event::JobManagerSpawned { pid: Some(1), attempt: Some(1) }
+    fn stopped(reason: &str) -> AuditEvent {
+        AuditEvent::JobManagerStopped { reason: Some(reason.into()), code: Some(0) }
     }
-    fn stopped(reason: &str) -> Event {
-        Event::JobManagerStopped { reason: Some(reason.into()), code: Some(0) }
-    }
-    fn failover(epoch: u64, previous: &str, previous_epoch: u64, outage_start_s: f64, outage_ms: u64) -> Event {
-        Event::FailoverCompleted(Failover {
-            epoch,
+    fn failover(epoch: u64, previous: &str, previous_epoch: u64, outage_start_s: f64, outage_ms: u64) -> AuditEvent {
+        AuditEvent::FailoverCompleted(FailoverFigures {
+            epoch: Some(epoch),
             previous_node: Some(previous.into()),
             previous_epoch: Some(previous_epoch),
             cause: Some("leader_lost".into()),
@@ -417,6 +407,7 @@ mod tests {
             within_budget: Some(outage_ms <= 30_000),
             outage_start: Some(T0 + (outage_start_s * S as f64) as i64),
             ready_at: Some(T0 + (outage_start_s * S as f64) as i64 + outage_ms as i64 * 1000),
+            failovers_total: None,
         })
     }
 
@@ -442,12 +433,12 @@ mod tests {
     fn a_logged_stop_ends_the_intervals_exactly() {
         let records = [
             rec(0.0, "a", None, joined()),
-            rec(1.0, "a", Some(1), Event::Elected { epoch: 1 }),
+            rec(1.0, "a", Some(1), AuditEvent::Elected { epoch: 1 }),
             rec(1.1, "a", Some(1), spawned()),
             rec(9.0, "a", Some(1), stopped("Shutdown")),
-            rec(9.5, "a", None, Event::Exited),
+            rec(9.5, "a", None, AuditEvent::Exited),
         ];
-        let refs: Vec<&Record> = records.iter().collect();
+        let refs: Vec<&AuditRecord> = records.iter().collect();
         let lead = leadership(&refs, &[]);
         assert_eq!(lead.len(), 1);
         assert_eq!((lead[0].start, lead[0].end, lead[0].end_inferred), (at(1.0), at(9.5), false));
@@ -460,11 +451,11 @@ mod tests {
     #[test]
     fn a_killed_leader_ends_at_the_failover_that_replaced_it() {
         let records = vec![
-            rec(0.0, "a", Some(1), Event::Elected { epoch: 1 }),
+            rec(0.0, "a", Some(1), AuditEvent::Elected { epoch: 1 }),
             rec(0.1, "a", Some(1), spawned()),
-            rec(4.0, "a", Some(1), Event::JobManagerReady { startup_ms: Some(3900) }),
+            rec(4.0, "a", Some(1), AuditEvent::JobManagerReady { startup_ms: Some(3900) }),
             rec(5.0, "b", None, joined()),
-            rec(75.0, "b", Some(2), Event::Elected { epoch: 2 }),
+            rec(75.0, "b", Some(2), AuditEvent::Elected { epoch: 2 }),
             rec(75.1, "b", Some(2), spawned()),
             rec(79.0, "b", Some(2), failover(2, "a", 1, 64.5, 14_500)),
         ];
@@ -484,13 +475,13 @@ mod tests {
     #[test]
     fn without_a_failover_an_interval_ends_at_the_last_record_before_a_restart() {
         let records = [
-            rec(0.0, "a", Some(1), Event::Elected { epoch: 1 }),
+            rec(0.0, "a", Some(1), AuditEvent::Elected { epoch: 1 }),
             rec(0.1, "a", Some(1), spawned()),
-            rec(4.0, "a", Some(1), Event::JobManagerReady { startup_ms: Some(3900) }),
+            rec(4.0, "a", Some(1), AuditEvent::JobManagerReady { startup_ms: Some(3900) }),
             rec(50.0, "a", None, joined()),
-            rec(51.0, "a", Some(3), Event::Elected { epoch: 3 }),
+            rec(51.0, "a", Some(3), AuditEvent::Elected { epoch: 3 }),
         ];
-        let refs: Vec<&Record> = records.iter().collect();
+        let refs: Vec<&AuditRecord> = records.iter().collect();
         let jm = jobmanager(&refs, &[]);
         assert_eq!(jm.len(), 1);
         assert_eq!((jm[0].end, jm[0].end_inferred, jm[0].ended_by.as_str()), (at(4.0), true, "last_record"));
@@ -506,7 +497,7 @@ mod tests {
             rec(0.0, "a", Some(1), spawned()),
             rec(10.0, "a", Some(1), stopped("LeadershipLost")),
             rec(8.0, "b", Some(2), spawned()),
-            rec(8.5, "b", Some(2), Event::JobManagerExited { code: Some(1) }),
+            rec(8.5, "b", Some(2), AuditEvent::JobManagerExited { code: Some(1) }),
             rec(9.0, "b", Some(2), spawned()),
             rec(20.0, "b", Some(2), stopped("Shutdown")),
             rec(30.0, "a", Some(3), spawned()),
@@ -521,7 +512,7 @@ mod tests {
     #[test]
     fn duplicates_are_removed_and_failovers_deduped_by_epoch() {
         let one = vec![
-            rec(0.0, "b", Some(2), Event::Elected { epoch: 2 }),
+            rec(0.0, "b", Some(2), AuditEvent::Elected { epoch: 2 }),
             rec(0.0, "b", Some(2), spawned()),
             rec(5.0, "b", Some(2), failover(2, "a", 1, -10.0, 15_000)),
         ];
@@ -529,7 +520,7 @@ mod tests {
         twice.extend(one.clone());
         let mut over = one[2].clone();
         over.event = match over.event {
-            Event::FailoverCompleted(f) => Event::BudgetExceeded(f),
+            AuditEvent::FailoverCompleted(f) => AuditEvent::BudgetExceeded(f),
             other => other,
         };
         twice.insert(0, over);

@@ -1,35 +1,16 @@
-//! Typed audit records (schema version 1, docs/audit-events.md) and the classification of one
-//! log line: an audit record, a line of something else, or a damaged line.
+//! The classification of one log line: an audit record (read into the schema's
+//! [`AuditEvent`], docs/audit-events.md), a line of something else, or a damaged line.
 
 use std::borrow::Cow;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use serde_json::Value;
 
-/// The schema version this reader understands (`"v":1`).
-pub const SCHEMA_VERSION: u64 = 1;
-
-/// The `target` of every audit record.
-pub const AUDIT_TARGET: &str = "audit";
-
-/// A point in time: microseconds since the Unix epoch (UTC).
-pub type Micros = i64;
-
-/// The last instant RFC 3339 can write: 9999-12-31T23:59:59.999999Z. Times read are never
-/// later; times computed from them (an outage start plus a duration) saturate here.
-pub const MAX_TIME: Micros = 253_402_300_800_000_000 - 1;
-
-/// The longest duration a record may carry, ms: the whole range of [`MAX_TIME`]. Anything
-/// longer cannot be a measured duration and makes the field unreadable.
-pub const MAX_DURATION_MS: u64 = MAX_TIME as u64 / 1000;
-
-/// Parses an RFC 3339 UTC timestamp (`2026-11-22T18:22:20.628980Z`) to microseconds, from
-/// 1970 to [`MAX_TIME`].
-pub fn parse_time(text: &str) -> Option<Micros> {
-    let at = humantime::parse_rfc3339(text).ok()?;
-    i64::try_from(at.duration_since(UNIX_EPOCH).ok()?.as_micros()).ok().filter(|&at| at <= MAX_TIME)
-}
+pub use flink_ha_core::audit_event::{
+    format_time_millis, parse_time, AuditEvent, AuditHeader, FailoverFigures, Micros, AUDIT_TARGET, MAX_DURATION_MS,
+    MAX_TIME, SCHEMA_VERSION,
+};
 
 /// `at` plus `ms` milliseconds, saturating at [`MAX_TIME`].
 pub fn add_ms(at: Micros, ms: u64) -> Micros {
@@ -41,11 +22,6 @@ pub fn add_ms(at: Micros, ms: u64) -> Micros {
 /// 1970 ..= [`MAX_TIME`] (which no record holds) print as the nearest end of that range.
 pub fn format_time(at: Micros) -> String {
     humantime::format_rfc3339_micros(to_system_time(at)).to_string()
-}
-
-/// Formats microseconds since the epoch as RFC 3339 UTC with milliseconds (for tables).
-pub fn format_time_millis(at: Micros) -> String {
-    humantime::format_rfc3339_millis(to_system_time(at)).to_string()
 }
 
 fn to_system_time(at: Micros) -> SystemTime {
@@ -75,9 +51,9 @@ pub fn printable(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// One audit record.
+/// One audit record as read: its header's fields and its event.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Record {
+pub struct AuditRecord {
     /// `timestamp`: the writing host's wall clock.
     pub at: Micros,
     /// `level`: `INFO`, `WARN` or `ERROR`.
@@ -88,184 +64,9 @@ pub struct Record {
     pub epoch: Option<u64>,
     /// `event`, as written (also for events this reader does not know).
     pub name: String,
-    /// The event with its fields.
-    pub event: Event,
-}
-
-/// An audit event and its own fields. Fields that the rebuild needs are required; a record
-/// without them is malformed. The others are optional, so that a missing detail never costs the
-/// record.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize)]
-#[serde(tag = "event")]
-pub enum Event {
-    /// The daemon started and contends for leadership.
-    #[serde(rename = "joined")]
-    Joined {
-        /// The election path.
-        path: Option<String>,
-        /// The ZooKeeper connect string.
-        quorum: Option<String>,
-    },
-    /// A ZooKeeper session was established.
-    #[serde(rename = "session_started")]
-    SessionStarted {
-        /// The session id, as text.
-        session_id: Option<String>,
-        /// The session timeout the server granted.
-        negotiated_timeout_ms: Option<u64>,
-    },
-    /// This node leads.
-    #[serde(rename = "elected")]
-    Elected {
-        /// The leadership term.
-        epoch: u64,
-    },
-    /// The JobManager process started.
-    #[serde(rename = "jobmanager_spawned")]
-    JobManagerSpawned {
-        /// Its process id.
-        pid: Option<u32>,
-        /// Which start within this term (1 = first).
-        attempt: Option<u32>,
-    },
-    /// The JobManager answered its readiness probe.
-    #[serde(rename = "jobmanager_ready")]
-    JobManagerReady {
-        /// Spawn to ready.
-        startup_ms: Option<u64>,
-    },
-    /// The JobManager exited on its own (a crash).
-    #[serde(rename = "jobmanager_exited")]
-    JobManagerExited {
-        /// Its exit code (a signal death as the daemon reports it).
-        code: Option<i64>,
-    },
-    /// The JobManager was stopped by the daemon.
-    #[serde(rename = "jobmanager_stopped")]
-    JobManagerStopped {
-        /// `Fenced`, `LeadershipLost`, `Unhealthy` or `Shutdown`.
-        reason: Option<String>,
-        /// Its exit code.
-        code: Option<i64>,
-    },
-    /// A local restart of the JobManager is scheduled.
-    #[serde(rename = "jobmanager_restarted")]
-    JobManagerRestarted {
-        /// Delay before the restart.
-        delay_ms: Option<u64>,
-        /// Restarts within the restart window so far.
-        restarts_in_window: Option<u32>,
-    },
-    /// Too many restarts: this node gives leadership away.
-    #[serde(rename = "resigned")]
-    Resigned {
-        /// Restarts within the restart window.
-        restarts_in_window: Option<u32>,
-    },
-    /// The JobManager is stopped because the session could not be proven alive.
-    #[serde(rename = "fenced")]
-    Fenced {
-        /// Time since the server was last heard from.
-        silent_for_ms: Option<u64>,
-    },
-    /// Leadership is lost.
-    #[serde(rename = "leadership_lost")]
-    LeadershipLost,
-    /// The connection to ZooKeeper dropped.
-    #[serde(rename = "session_disconnected")]
-    SessionDisconnected,
-    /// The connection came back within the session.
-    #[serde(rename = "session_reconnected")]
-    SessionReconnected {
-        /// How long it was gone.
-        disconnected_for_ms: Option<u64>,
-    },
-    /// The session expired; the daemon rejoins.
-    #[serde(rename = "session_expired")]
-    SessionExpired,
-    /// A failover ended: written by the new leader once its JobManager is ready.
-    #[serde(rename = "failover_completed")]
-    FailoverCompleted(Failover),
-    /// The same figures as `failover_completed`, logged additionally at WARN when over budget.
-    #[serde(rename = "budget_exceeded")]
-    BudgetExceeded(Failover),
-    /// The daemon is shutting down.
-    #[serde(rename = "shutdown")]
-    Shutdown,
-    /// The daemon finished its shutdown.
-    #[serde(rename = "exited")]
-    Exited,
-    /// An event this reader does not know (kept: it still shows the node was alive).
-    #[serde(other)]
-    Other,
-}
-
-/// The figures of one failover, as the new leader logged them. Durations in milliseconds.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize)]
-pub struct Failover {
-    /// The new leadership term.
-    pub epoch: u64,
-    /// The previous leader.
-    pub previous_node: Option<String>,
-    /// The previous term.
-    pub previous_epoch: Option<u64>,
-    /// `leader_lost`, `handover` or `resigned`.
-    pub cause: Option<String>,
-    /// From `outage_start` to `ready_at`.
-    #[serde(deserialize_with = "required_ms")]
-    pub outage_ms: u64,
-    /// Outage start until the previous leader's election node was gone.
-    #[serde(default, deserialize_with = "optional_ms")]
-    pub detection_ms: Option<u64>,
-    /// From then until the new leader was elected.
-    #[serde(default, deserialize_with = "optional_ms")]
-    pub election_ms: Option<u64>,
-    /// Election to JobManager spawn.
-    #[serde(default, deserialize_with = "optional_ms")]
-    pub start_ms: Option<u64>,
-    /// Spawn to ready.
-    #[serde(default, deserialize_with = "optional_ms")]
-    pub readiness_ms: Option<u64>,
-    /// How much shorter the real outage may have been.
-    #[serde(default, deserialize_with = "optional_ms")]
-    pub error_bound_ms: Option<u64>,
-    /// The budget the daemon judged against.
-    #[serde(default, deserialize_with = "optional_ms")]
-    pub budget_ms: Option<u64>,
-    /// The daemon's verdict.
-    pub within_budget: Option<bool>,
-    /// When the previous leader was last seen serving (ZooKeeper server clock).
-    #[serde(default, deserialize_with = "optional_time")]
-    pub outage_start: Option<Micros>,
-    /// When the new JobManager was ready (ZooKeeper server clock).
-    #[serde(default, deserialize_with = "optional_time")]
-    pub ready_at: Option<Micros>,
-}
-
-fn required_ms<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
-    let ms = u64::deserialize(deserializer)?;
-    if ms > MAX_DURATION_MS {
-        return Err(serde::de::Error::custom(format!("{ms} ms reaches past the year 9999")));
-    }
-    Ok(ms)
-}
-
-fn optional_ms<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
-    match Option::<u64>::deserialize(deserializer)? {
-        Some(ms) if ms > MAX_DURATION_MS => {
-            Err(serde::de::Error::custom(format!("{ms} ms reaches past the year 9999")))
-        }
-        other => Ok(other),
-    }
-}
-
-fn optional_time<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Micros>, D::Error> {
-    match Option::<Cow<'de, str>>::deserialize(deserializer)? {
-        None => Ok(None),
-        Some(text) => parse_time(&text)
-            .map(Some)
-            .ok_or_else(|| serde::de::Error::custom(format!("not an RFC 3339 UTC time: {text}"))),
-    }
+    /// The event with its fields ([`AuditEvent::Other`] for the events the rebuild does not
+    /// read).
+    pub event: AuditEvent,
 }
 
 /// The events whose records the rebuild reads. A record of one of them that cannot be read
@@ -292,13 +93,17 @@ pub const KNOWN_EVENTS: [&str; 19] = [
     "jobmanager_spawn_failed",
 ];
 
+/// Known events whose own fields the rebuild does not read: unreadable fields cannot cost their
+/// records.
+const FIELDS_UNREAD: [&str; 1] = ["jobmanager_spawn_failed"];
+
 /// What one line of input is.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Line {
     /// An empty line (not counted anywhere).
     Blank,
     /// An audit record of schema version 1.
-    Audit(Box<Record>),
+    Audit(Box<AuditRecord>),
     /// Not an audit record: plain text, or JSON of another target or program.
     Foreign,
     /// An audit record of a schema version other than 1.
@@ -320,7 +125,7 @@ pub struct Damage {
     pub problem: String,
     /// The record without its one unreadable optional field, when that is all that is wrong;
     /// the rebuild uses it.
-    pub kept: Option<Box<Record>>,
+    pub kept: Option<Box<AuditRecord>>,
 }
 
 impl Damage {
@@ -340,19 +145,6 @@ struct Envelope {
     /// journald's receive time, µs since the epoch, as a decimal string.
     #[serde(default, rename = "__REALTIME_TIMESTAMP")]
     journal_realtime: Option<Value>,
-}
-
-/// The fields every audit record has.
-#[derive(Deserialize)]
-struct Common {
-    #[serde(default)]
-    timestamp: Option<String>,
-    #[serde(default)]
-    level: Option<String>,
-    node: String,
-    event: String,
-    #[serde(default)]
-    epoch: Option<u64>,
 }
 
 /// Fields that are never dropped to keep a record: without them it says something else.
@@ -474,7 +266,7 @@ fn parse_audit(line: &[u8], fallback_at: Option<Micros>) -> Line {
         (Some(_), None) => Line::Malformed,
         _ => Damage::line(known, problem),
     };
-    let common = match Common::deserialize(&value) {
+    let common = match AuditHeader::deserialize(&value) {
         Ok(common) => common,
         Err(e) => return damaged(e.to_string()),
     };
@@ -488,7 +280,7 @@ fn parse_audit(line: &[u8], fallback_at: Option<Micros>) -> Line {
             None => return damaged("no timestamp".into()),
         },
     };
-    let record = |event| Record {
+    let record = |event| AuditRecord {
         at,
         level: common.level.clone().unwrap_or_default(),
         node: common.node.clone(),
@@ -496,12 +288,12 @@ fn parse_audit(line: &[u8], fallback_at: Option<Micros>) -> Line {
         name: common.event.clone(),
         event,
     };
-    match Event::deserialize(&value) {
+    match read_event(known, &value) {
         Ok(event) => match inconsistency(&event) {
             None => Line::Audit(Box::new(record(event))),
             Some(problem) => damaged(problem.into()),
         },
-        Err(e) => match salvage(&value) {
+        Err(e) => match salvage(known, &value) {
             Some((field, event)) if inconsistency(&event).is_none() => Line::Damaged(Box::new(Damage {
                 event: known,
                 problem: format!("field {field}: {e}; the record is kept without it"),
@@ -512,9 +304,18 @@ fn parse_audit(line: &[u8], fallback_at: Option<Micros>) -> Line {
     }
 }
 
+/// The event of a record, as far as the rebuild reads it: the events it does not read (unknown
+/// ones, and those in [`FIELDS_UNREAD`]) are [`AuditEvent::Other`] whatever their fields hold.
+fn read_event(known: Option<&str>, value: &Value) -> Result<AuditEvent, serde_json::Error> {
+    match known {
+        Some(name) if !FIELDS_UNREAD.contains(&name) => AuditEvent::deserialize(value),
+        _ => Ok(AuditEvent::Other),
+    }
+}
+
 /// The event without the one field that keeps it from being read, when there is such a field
 /// and it is not [`ESSENTIAL`].
-fn salvage(value: &Value) -> Option<(String, Event)> {
+fn salvage(known: Option<&str>, value: &Value) -> Option<(String, AuditEvent)> {
     let object = value.as_object()?;
     if object.len() > MAX_SALVAGE_FIELDS {
         return None;
@@ -522,15 +323,18 @@ fn salvage(value: &Value) -> Option<(String, Event)> {
     object.keys().filter(|key| !ESSENTIAL.contains(&key.as_str())).find_map(|key| {
         let mut without = object.clone();
         without.remove(key);
-        Event::deserialize(&Value::Object(without)).ok().map(|event| (key.clone(), event))
+        read_event(known, &Value::Object(without)).ok().map(|event| (key.clone(), event))
     })
 }
 
 /// Figures of a record that contradict each other.
-fn inconsistency(event: &Event) -> Option<&'static str> {
+/// The rebuild needs a failover's term, written as the record's `epoch`.
+fn inconsistency(event: &AuditEvent) -> Option<&'static str> {
     match event {
-        Event::FailoverCompleted(f) | Event::BudgetExceeded(f) => match (f.outage_start, f.ready_at) {
-            (Some(start), Some(ready)) if start > ready => Some("outage_start lies after ready_at"),
+        AuditEvent::FailoverCompleted(f) | AuditEvent::BudgetExceeded(f) => match (f.epoch, f.outage_start, f.ready_at)
+        {
+            (None, ..) => Some("missing field `epoch`"),
+            (_, Some(start), Some(ready)) if start > ready => Some("outage_start lies after ready_at"),
             _ => None,
         },
         _ => None,
@@ -562,7 +366,7 @@ mod tests {
         let Line::Audit(record) = parse_line(ELECTED.as_bytes()) else { panic!() };
         assert_eq!(record.node, "jm2");
         assert_eq!(record.epoch, Some(8));
-        assert_eq!(record.event, Event::Elected { epoch: 8 });
+        assert_eq!(record.event, AuditEvent::Elected { epoch: 8 });
         assert_eq!(record.level, "INFO");
     }
 
@@ -597,7 +401,7 @@ mod tests {
         assert_eq!(parse_line(unknown_broken.as_bytes()), Line::Malformed, "an unknown event is harmless");
         let unknown = ELECTED.replace("\"elected\"", "\"something_new\"");
         let Line::Audit(record) = parse_line(unknown.as_bytes()) else { panic!() };
-        assert_eq!((record.event, record.name.as_str()), (Event::Other, "something_new"));
+        assert_eq!((record.event, record.name.as_str()), (AuditEvent::Other, "something_new"));
     }
 
     #[test]
@@ -634,6 +438,44 @@ mod tests {
         let foreign = serde_json::json!({"MESSAGE": "sshd: accepted key", "_HOSTNAME": "h2"});
         assert_eq!(parse_line(foreign.to_string().as_bytes()), Line::Foreign);
         assert_eq!(parse_line(br#"{"MESSAGE":[300]}"#), Line::Malformed);
+    }
+
+    /// The hand-made and captured logs are spelled as the type says: each audit record of a
+    /// well-formed fixture has the common fields and its event's own, no other.
+    #[test]
+    fn the_fixtures_are_written_in_the_types_schema() {
+        let examples = AuditEvent::examples();
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/audit");
+        let mut checked = 0;
+        for dir in ["captured", "crash", "handover", "interleaved", "over-budget", "overlap"] {
+            for file in std::fs::read_dir(root.join(dir)).unwrap() {
+                let path = file.unwrap().path();
+                for line in std::fs::read_to_string(&path).unwrap().lines() {
+                    let Line::Audit(record) = parse_line(line.as_bytes()) else { continue };
+                    let example = examples.iter().find(|e| e.name() == record.name).expect("a known event");
+                    let Value::Object(own) = serde_json::to_value(example).unwrap() else { panic!() };
+                    let Value::Object(fields) = serde_json::from_str::<Value>(line).unwrap() else { panic!() };
+                    for key in fields.keys() {
+                        let common = ["timestamp", "level", "target", "v", "node", "epoch", "message"];
+                        assert!(
+                            common.contains(&key.as_str()) || own.contains_key(key),
+                            "{}: {key}: {line}",
+                            path.display()
+                        );
+                    }
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 100, "{checked} records");
+    }
+
+    #[test]
+    fn the_known_events_are_events_of_the_type() {
+        let examples = AuditEvent::examples();
+        for name in KNOWN_EVENTS.iter().chain(&FIELDS_UNREAD) {
+            assert!(examples.iter().any(|e| e.name() == *name), "{name}");
+        }
     }
 
     #[test]

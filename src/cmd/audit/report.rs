@@ -256,7 +256,7 @@ impl<'a> From<&'a FailoverRow> for FailoverJson<'a> {
         FailoverJson {
             time: f.time(),
             node: &f.node,
-            epoch: x.epoch,
+            epoch: f.epoch,
             previous_node: x.previous_node.as_deref(),
             previous_epoch: x.previous_epoch,
             cause: x.cause.as_deref(),

@@ -355,7 +355,7 @@ fn plot(o: &mut String, audit: &Audit, scale: Scale, top: f64) -> f64 {
         let title = esc(&format!(
             "failover {from} -> {} (epoch {}), {}: outage {} = detection {} + election {} + start {} + readiness {}; {} (budget {})",
             f.node,
-            x.epoch,
+            f.epoch,
             x.cause.as_deref().unwrap_or("?"),
             secs(Some(x.outage_ms)),
             secs(x.detection_ms),
