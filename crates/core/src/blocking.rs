@@ -10,12 +10,6 @@ use std::fmt;
 
 use crate::identity::{self, NodeIdentity};
 
-/// The name fragment the recipe picks contenders by (`LockPrefix::new_curator`'s lock name).
-const LOCK_NAME: &str = identity::LOCK_NAME;
-
-/// Width of the sequence suffix the recipe sorts by.
-const SEQUENCE_DIGITS: usize = 10;
-
 /// One child of the election path as an adapter saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObservedChild {
@@ -63,11 +57,7 @@ pub struct Blocker {
 /// zookeeper-client's `Client::lock` takes children whose name contains the lock name and whose
 /// last ten bytes parse as an `i32`, and orders them by those ten bytes as text.
 fn recipe_key(name: &str) -> Option<&str> {
-    if !name.contains(LOCK_NAME) {
-        return None;
-    }
-    let suffix = name.get(name.len().checked_sub(SEQUENCE_DIGITS)?..)?;
-    suffix.parse::<i32>().ok().map(|_| suffix)
+    identity::sequence_suffix(name).filter(|suffix| suffix.parse::<i32>().is_ok())
 }
 
 /// The children the recipe queues, in its order (the first would lead).
