@@ -8,20 +8,8 @@
 
 use std::fmt;
 
+pub use crate::identity::ObservedChild;
 use crate::identity::{self, NodeIdentity};
-
-/// One child of the election path as an adapter saw it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ObservedChild {
-    /// The child's name under the election path.
-    pub name: String,
-    /// Its data.
-    pub data: Vec<u8>,
-    /// True when it is not ephemeral (its `ephemeralOwner` is 0): no session's end removes it.
-    pub persistent: bool,
-    /// True when this daemon's own session owns it.
-    pub ours: bool,
-}
 
 /// Why a node in the queue is not a daemon's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

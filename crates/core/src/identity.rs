@@ -34,6 +34,19 @@ impl NodeIdentity {
     }
 }
 
+/// One child of the election path as an adapter saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObservedChild {
+    /// The child's name under the election path.
+    pub name: String,
+    /// Its data.
+    pub data: Vec<u8>,
+    /// True when it is not ephemeral (its `ephemeralOwner` is 0): no session's end removes it.
+    pub persistent: bool,
+    /// True when this daemon's own session owns it.
+    pub ours: bool,
+}
+
 /// A child of the election path named like an election node (its identity may still be
 /// malformed).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,11 +121,11 @@ pub struct ElectionChildren {
 }
 
 impl ElectionChildren {
-    /// Classifies `(name, data)` pairs, listed in any order.
-    pub fn classify<'a>(children: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> ElectionChildren {
+    /// Classifies the children as listed, in any order.
+    pub fn classify(children: &[ObservedChild]) -> ElectionChildren {
         let mut sorted = ElectionChildren::default();
-        for (name, data) in children {
-            match classify(name, data) {
+        for child in children {
+            match classify(&child.name, &child.data) {
                 Child::Contender(contender) => sorted.contenders.push(contender),
                 Child::Foreign { name } => sorted.foreign.push(name),
             }
@@ -182,14 +195,15 @@ mod tests {
 
     #[test]
     fn children_sort_into_queue_order_and_foreign_names() {
-        let data = identity().to_json();
+        let child =
+            |name: &str, data: Vec<u8>| ObservedChild { name: name.into(), data, persistent: false, ours: false };
         let children = [
-            ("_c_b-latch-0000000002", data.as_slice()),
-            ("zz", b"".as_slice()),
-            ("_c_a-latch-0000000001", data.as_slice()),
-            ("aa", b"".as_slice()),
+            child("_c_b-latch-0000000002", identity().to_json()),
+            child("zz", Vec::new()),
+            child("_c_a-latch-0000000001", identity().to_json()),
+            child("aa", Vec::new()),
         ];
-        let sorted = ElectionChildren::classify(children);
+        let sorted = ElectionChildren::classify(&children);
         let queue: Vec<_> = sorted.contenders.iter().map(|c| (c.sequence, c.node_id())).collect();
         assert_eq!(queue, [(1, Some("jm1")), (2, Some("jm1"))]);
         assert_eq!(sorted.foreign, ["aa", "zz"]);

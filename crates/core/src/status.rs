@@ -182,8 +182,7 @@ impl StatusReport {
 pub fn assess(snapshot: &Snapshot, quorum: &str, election_path: &str, expected: u32) -> StatusReport {
     let mut problems = Vec::new();
     let mut warnings = Vec::new();
-    let ElectionChildren { contenders: queue, foreign } =
-        ElectionChildren::classify(snapshot.children.iter().map(|c| (c.name.as_str(), c.data.as_slice())));
+    let ElectionChildren { contenders: queue, foreign } = ElectionChildren::classify(&snapshot.children);
 
     let mut seen = BTreeSet::new();
     let contenders: Vec<ContenderView> = queue
