@@ -28,21 +28,18 @@ pub async fn watch(
     let pause = pause_path(&election_path);
     let handover = handover_path(&election_path);
     loop {
-        let pause_watch = match client.check_and_watch_stat(&pause).await {
-            Ok((stat, watcher)) => {
+        let pause_watch = match watch_node(&client, &pause).await {
+            Watched::Node(stat, watcher) => {
                 if events.send((generation, Event::PauseChanged { paused: stat.is_some() })).is_err() {
                     return;
                 }
                 watcher
             }
-            Err(zk::Error::SessionExpired | zk::Error::ClientClosed) => return,
-            Err(_) => {
-                tokio::time::sleep(RETRY_PAUSE).await;
-                continue;
-            }
+            Watched::Retry => continue,
+            Watched::Ended => return,
         };
-        let handover_watch = match client.check_and_watch_stat(&handover).await {
-            Ok((stat, watcher)) => {
+        let handover_watch = match watch_node(&client, &handover).await {
+            Watched::Node(stat, watcher) => {
                 let request = match stat {
                     Some(_) => read_request(&client, &election_path, &handover, &node_id).await,
                     None => None,
@@ -52,15 +49,33 @@ pub async fn watch(
                 }
                 watcher
             }
-            Err(zk::Error::SessionExpired | zk::Error::ClientClosed) => return,
-            Err(_) => {
-                tokio::time::sleep(RETRY_PAUSE).await;
-                continue;
-            }
+            Watched::Retry => continue,
+            Watched::Ended => return,
         };
         tokio::select! {
             event = pause_watch.changed() => if event.session_state.is_terminated() { return },
             event = handover_watch.changed() => if event.session_state.is_terminated() { return },
+        }
+    }
+}
+
+/// A control node's state with a watch on it, or why there is none.
+enum Watched {
+    /// The node's stat (`None`: it does not exist) and the watch.
+    Node(Option<zk::Stat>, zk::OneshotWatcher),
+    /// An error such as a connection loss: watch again (after [`RETRY_PAUSE`]).
+    Retry,
+    /// The session is gone.
+    Ended,
+}
+
+async fn watch_node(client: &zk::Client, path: &str) -> Watched {
+    match client.check_and_watch_stat(path).await {
+        Ok((stat, watcher)) => Watched::Node(stat, watcher),
+        Err(zk::Error::SessionExpired | zk::Error::ClientClosed) => Watched::Ended,
+        Err(_) => {
+            tokio::time::sleep(RETRY_PAUSE).await;
+            Watched::Retry
         }
     }
 }

@@ -103,17 +103,9 @@ mod tests {
     use super::*;
 
     fn daemon(sequence: u32, node: &str) -> ObservedChild {
-        let identity = NodeIdentity {
-            node_id: node.into(),
-            host: node.into(),
-            rest_address: format!("{node}:8081"),
-            rpc_address: format!("{node}:6123"),
-            pid: 1,
-            version: "0.1.0".into(),
-        };
         ObservedChild {
             name: format!("_c_0f1e2d3c-{node}-latch-{sequence:010}"),
-            data: identity.to_json(),
+            data: identity::example(node).to_json(),
             persistent: false,
             ours: false,
         }

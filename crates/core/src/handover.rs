@@ -174,21 +174,9 @@ pub fn timed_out(timeout: Duration) -> String {
 mod tests {
     use super::*;
     use crate::failover::RECORD_VERSION;
-    use crate::identity::NodeIdentity;
 
     fn contender(sequence: u64, node: &str) -> Contender {
-        Contender {
-            name: format!("_c_x-latch-{sequence:010}"),
-            sequence,
-            identity: Ok(NodeIdentity {
-                node_id: node.into(),
-                host: node.into(),
-                rest_address: format!("{node}:8081"),
-                rpc_address: format!("{node}:6123"),
-                pid: 1,
-                version: "0.1.0".into(),
-            }),
-        }
+        Contender { name: format!("_c_x-latch-{sequence:010}"), sequence, identity: Ok(crate::identity::example(node)) }
     }
 
     fn note(to: Option<&str>) -> Vec<u8> {

@@ -47,6 +47,19 @@ pub struct ObservedChild {
     pub ours: bool,
 }
 
+/// An identity of node `node` on host `<node>.example.org`, for tests.
+#[cfg(test)]
+pub(crate) fn example(node: &str) -> NodeIdentity {
+    NodeIdentity {
+        node_id: node.into(),
+        host: format!("{node}.example.org"),
+        rest_address: format!("{node}.example.org:8081"),
+        rpc_address: format!("{node}.example.org:6123"),
+        pid: 4242,
+        version: "0.1.0".into(),
+    }
+}
+
 /// A child of the election path named like an election node (its identity may still be
 /// malformed).
 #[derive(Debug, Clone, PartialEq, Eq)]

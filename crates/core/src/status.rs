@@ -464,15 +464,7 @@ mod tests {
     const PATH: &str = "/flink/leader";
 
     fn identity(node: &str) -> Vec<u8> {
-        NodeIdentity {
-            node_id: node.into(),
-            host: format!("{node}.example.org"),
-            rest_address: format!("{node}.example.org:8081"),
-            rpc_address: format!("{node}.example.org:6123"),
-            pid: 4242,
-            version: "0.1.0".into(),
-        }
-        .to_json()
+        crate::identity::example(node).to_json()
     }
 
     fn child(sequence: u64, node: &str) -> ObservedChild {
