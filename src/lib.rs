@@ -27,6 +27,7 @@ pub mod cmd;
 pub mod config;
 pub mod daemon;
 pub mod flink;
+pub mod host;
 pub mod outward;
 pub mod process;
 pub mod zk;

@@ -26,7 +26,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use flink_ha_supervisor::zk::election::{Session, SessionEvent, ZkTarget};
+use flink_ha_supervisor::zk::election::{Session, SessionEvent};
+use flink_ha_supervisor::zk::session::ZkTarget;
 use flink_ha_core::identity::NodeIdentity;
 use flink_ha_core::machine::Event;
 use tokio::sync::mpsc;

@@ -1,16 +1,55 @@
 //! The operator commands that steer the daemons through ZooKeeper: `pause`, `resume` (maintenance
 //! mode) and `handover [--to NODE] [--wait]` (a planned switchover). They talk to ZooKeeper
 //! directly, so they work from any host with the configuration, whatever the local daemon does.
+//! The handover's rules are `flink_ha_core::handover`'s; this module reads, writes and waits.
 
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use zookeeper_client as zk;
 
-use crate::config::Settings;
+use super::load_settings;
+use crate::config::{parse_command_line_duration, Settings};
+use crate::host;
 use crate::process::mono::wall_now_ms as now_ms;
-use crate::zk::control::{self, contenders, Contender, HandoverNote, PauseNote};
-use crate::zk::election::ZkTarget;
-use flink_ha_core::failover::{self, LeaderRecord, TermState};
+use crate::zk::contenders::contenders;
+use crate::zk::session::{self, ZkTarget};
+use flink_ha_core::controls::{handover_path, pause_path, PauseNote};
+use flink_ha_core::failover;
+use flink_ha_core::handover::{self, Decision};
+
+/// How long closing the session may delay the exit.
+const CLOSE_WAIT: Duration = Duration::from_millis(500);
+
+/// `pause`'s arguments.
+#[derive(clap::Args, Debug, Clone)]
+pub struct PauseArgs {
+    /// The TOML configuration file (for the quorum and the election path).
+    #[arg(long, short)]
+    pub config: PathBuf,
+    /// Why, for `status` and the logs.
+    #[arg(long)]
+    pub reason: Option<String>,
+}
+
+/// `handover`'s arguments.
+#[derive(clap::Args, Debug, Clone)]
+pub struct HandoverArgs {
+    /// The TOML configuration file.
+    #[arg(long, short)]
+    pub config: PathBuf,
+    /// The node that is to lead next (a live contender); default: the next in line.
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Return only when the new JobManager is ready, and print how long it took.
+    #[arg(long)]
+    pub wait: bool,
+    /// How long `--wait` waits.
+    #[arg(long, value_parser = parse_command_line_duration, default_value = "60s")]
+    pub timeout: Duration,
+}
 
 /// How the command ended, with its exit code: 0 done, 1 refused or not done in time, 2 ZooKeeper
 /// unreachable.
@@ -35,48 +74,70 @@ impl Outcome {
     }
 }
 
-fn node_id(c: &Contender) -> &str {
-    c.identity.as_ref().map(|i| i.node_id.as_str()).unwrap_or("?")
+impl From<zk::Error> for Outcome {
+    fn from(e: zk::Error) -> Outcome {
+        Outcome::Unreachable(format!("ZooKeeper request failed: {e}"))
+    }
+}
+
+/// `pause`: prints the outcome; returns its exit code.
+pub fn pause_main(args: PauseArgs) -> ExitCode {
+    steer(&args.config, |client, settings| async move { pause(&client, &settings, args.reason).await })
+}
+
+/// `resume`: prints the outcome; returns its exit code.
+pub fn resume_main(config: &Path) -> ExitCode {
+    steer(config, |client, settings| async move { resume(&client, &settings).await })
+}
+
+/// `handover`: prints the outcome; returns its exit code.
+pub fn handover_main(args: HandoverArgs) -> ExitCode {
+    steer(&args.config, |client, settings| async move {
+        handover(&client, &settings, args.to.as_deref(), args.wait, args.timeout).await
+    })
+}
+
+/// Loads the settings (or exits 2), makes a session, runs `command` with a handle on it, closes
+/// the session and prints the outcome.
+fn steer<F>(config: &Path, command: impl FnOnce(zk::Client, Settings) -> F) -> ExitCode
+where
+    F: Future<Output = Result<Outcome, zk::Error>>,
+{
+    let settings = match load_settings(config) {
+        Ok((settings, _)) => settings,
+        Err(code) => return code,
+    };
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    let outcome = runtime.block_on(async {
+        let client = match ZkTarget::of(&settings).connect().await {
+            Ok(client) => client,
+            Err(e) => return Outcome::Unreachable(e.to_string()),
+        };
+        let outcome = command(client.clone(), settings).await.unwrap_or_else(Outcome::from);
+        session::close(client, CLOSE_WAIT).await;
+        outcome
+    });
+    match &outcome {
+        Outcome::Done(text) => println!("{text}"),
+        Outcome::Refused(text) | Outcome::Unreachable(text) => eprintln!("flink-ha-supervisor: {text}"),
+    }
+    ExitCode::from(outcome.exit_code())
 }
 
 /// `user@host` of whoever runs the command.
 fn requester() -> String {
     let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
-    let host = nix::unistd::gethostname().ok().and_then(|h| h.into_string().ok()).unwrap_or_else(|| "unknown".into());
-    format!("{user}@{host}")
-}
-
-async fn connect(settings: &Settings) -> Result<zk::Client, Outcome> {
-    let target = ZkTarget {
-        quorum: settings.zookeeper.quorum.clone(),
-        session_timeout: settings.zookeeper.session_timeout,
-        connect_timeout: settings.zookeeper.connect_timeout,
-    };
-    let limit = settings.zookeeper.session_timeout + settings.zookeeper.connect_timeout;
-    match tokio::time::timeout(limit, target.connect()).await {
-        Ok(Ok(client)) => Ok(client),
-        Ok(Err(e)) => Err(Outcome::Unreachable(format!("cannot reach ZooKeeper at {}: {e}", target.quorum))),
-        Err(_) => Err(Outcome::Unreachable(format!("cannot reach ZooKeeper at {} within {limit:?}", target.quorum))),
-    }
-}
-
-fn zk_error(e: zk::Error) -> Outcome {
-    Outcome::Unreachable(format!("ZooKeeper request failed: {e}"))
+    format!("{user}@{}", host::name())
 }
 
 /// Switches maintenance mode on: the daemons neither fail over nor restart or stop the
 /// JobManager on their own until `resume`. Fencing stays on.
-pub async fn pause(settings: &Settings, reason: Option<String>) -> Outcome {
-    let client = match connect(settings).await {
-        Ok(client) => client,
-        Err(outcome) => return outcome,
-    };
-    let path = control::pause_path(&settings.election.path);
+async fn pause(client: &zk::Client, settings: &Settings, reason: Option<String>) -> Result<Outcome, zk::Error> {
+    let path = pause_path(&settings.election.path);
     let note = PauseNote { paused_by: requester(), since_ms: now_ms(), reason };
     let data = serde_json::to_vec(&note).expect("a pause note serializes");
     let options = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
-    let result = client.create(&path, &data, &options).await;
-    let result = match result {
+    let result = match client.create(&path, &data, &options).await {
         Err(zk::Error::NoNode) => match client.mkdir(parent(&path), &options).await {
             Ok(()) => client.create(&path, &data, &options).await,
             Err(e) => Err(e),
@@ -84,25 +145,20 @@ pub async fn pause(settings: &Settings, reason: Option<String>) -> Outcome {
         other => other,
     };
     match result {
-        Ok(_) => Outcome::Done(format!(
+        Ok(_) => Ok(Outcome::Done(format!(
             "PAUSED: maintenance mode is on ({path}); the daemons will not fail over, restart or stop the JobManager on their own; fencing stays on. `resume` ends it."
-        )),
-        Err(zk::Error::NodeExists) => Outcome::Done(format!("already paused ({path}); nothing changed")),
-        Err(e) => zk_error(e),
+        ))),
+        Err(zk::Error::NodeExists) => Ok(Outcome::Done(format!("already paused ({path}); nothing changed"))),
+        Err(e) => Err(e),
     }
 }
 
 /// Switches maintenance mode off. The daemons return to normal without a failover.
-pub async fn resume(settings: &Settings) -> Outcome {
-    let client = match connect(settings).await {
-        Ok(client) => client,
-        Err(outcome) => return outcome,
-    };
-    let path = control::pause_path(&settings.election.path);
-    match client.delete(&path, None).await {
-        Ok(()) => Outcome::Done("resumed: maintenance mode is off".into()),
-        Err(zk::Error::NoNode) => Outcome::Done("not paused; nothing changed".into()),
-        Err(e) => zk_error(e),
+async fn resume(client: &zk::Client, settings: &Settings) -> Result<Outcome, zk::Error> {
+    match client.delete(&pause_path(&settings.election.path), None).await {
+        Ok(()) => Ok(Outcome::Done("resumed: maintenance mode is off".into())),
+        Err(zk::Error::NoNode) => Ok(Outcome::Done("not paused; nothing changed".into())),
+        Err(e) => Err(e),
     }
 }
 
@@ -116,107 +172,50 @@ fn parent(path: &str) -> &str {
 /// A planned switchover: the leader stops its JobManager and steps down; with `to`, the named
 /// contender becomes leader and the others step aside. With `wait`, returns when the new
 /// JobManager is ready (or after `timeout`).
-pub async fn handover(settings: &Settings, to: Option<String>, wait: bool, timeout: Duration) -> Outcome {
-    let client = match connect(settings).await {
-        Ok(client) => client,
-        Err(outcome) => return outcome,
-    };
+async fn handover(
+    client: &zk::Client,
+    settings: &Settings,
+    to: Option<&str>,
+    wait: bool,
+    timeout: Duration,
+) -> Result<Outcome, zk::Error> {
     let election = &settings.election.path;
-    match client.check_stat(&control::pause_path(election)).await {
-        Ok(Some(_)) => {
-            return Outcome::Refused(
-                "the cluster is paused (maintenance mode): a handover would leave it without a JobManager; run `resume` first".into(),
-            )
-        },
-        Ok(None) => {},
-        Err(e) => return zk_error(e),
-    }
-    let queue = match contenders(&client, election).await {
-        Ok(queue) => queue,
-        Err(e) => return zk_error(e),
+    let paused = client.check_stat(&pause_path(election)).await?.is_some();
+    let queue = contenders(client, election).await?;
+    let plan = match handover::decide(paused, &queue, election, to) {
+        Decision::NothingToDo(text) => return Ok(Outcome::Done(text)),
+        Decision::Refused(text) => return Ok(Outcome::Refused(text)),
+        Decision::Request(plan) => plan,
     };
-    let Some(leader) = queue.first() else {
-        return Outcome::Refused(format!("no leader under {election}: nothing to hand over"));
-    };
-    let alive: Vec<&str> = queue.iter().map(node_id).collect();
-    match to.as_deref() {
-        Some(target) if target == node_id(leader) => {
-            return Outcome::Done(format!("{target} already leads (term {}); nothing to do", leader.sequence))
-        }
-        Some(target) if !alive.contains(&target) => {
-            return Outcome::Refused(format!(
-                "{target} is not a live contender; alive: {}; start its daemon or name one of them",
-                alive.join(", ")
-            ))
-        }
-        None if queue.len() < 2 => {
-            return Outcome::Refused(format!(
-                "{} is the only contender: no standby to hand over to; start another daemon first",
-                node_id(leader)
-            ))
-        }
-        _ => {}
-    }
-    let note = HandoverNote {
-        from_epoch: leader.sequence,
-        from_node: node_id(leader).to_string(),
-        to: to.clone(),
-        requested_by: requester(),
-        requested_ms: now_ms(),
-    };
-    let path = control::handover_path(election);
-    let data = serde_json::to_vec(&note).expect("a handover note serializes");
+    let path = handover_path(election);
+    let data = serde_json::to_vec(&plan.note(requester(), now_ms())).expect("a handover note serializes");
     let options = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
     let started = Instant::now();
     match client.create(&path, &data, &options).await {
         Ok(_) => {}
         Err(zk::Error::NodeExists) => {
-            // A request against an older term is stale (its leader is gone): replace it.
-            let stale = match client.get_data(&path).await {
-                Ok((data, _)) => {
-                    serde_json::from_slice::<HandoverNote>(&data).map_or(true, |n| n.from_epoch != leader.sequence)
-                }
-                Err(_) => true,
-            };
-            if !stale {
-                return Outcome::Refused(format!(
-                    "a handover of term {} is already in progress ({path})",
-                    leader.sequence
-                ));
+            let pending = client.get_data(&path).await.ok().map(|(data, _)| data);
+            if let Err(refusal) = plan.replaces(pending.as_deref(), &path) {
+                return Ok(Outcome::Refused(refusal));
             }
-            if let Err(e) = client.set_data(&path, &data, None).await {
-                return zk_error(e);
-            }
+            client.set_data(&path, &data, None).await?;
         }
-        Err(e) => return zk_error(e),
+        Err(e) => return Err(e),
     }
-    let from = node_id(leader).to_string();
-    let whom = to.as_deref().unwrap_or("the next contender");
     if !wait {
-        return Outcome::Done(format!("handover requested: {from} (term {}) steps down for {whom}", leader.sequence));
+        return Ok(Outcome::Done(plan.requested()));
     }
     let record_path = failover::record_path(election);
     let deadline = started + timeout;
     while Instant::now() < deadline {
-        if let Ok((data, _)) = client.get_data(&record_path).await {
-            if let Ok(record) = serde_json::from_slice::<LeaderRecord>(&data) {
-                let target_ok = to.as_deref().is_none_or(|t| t == record.node);
-                if record.epoch != leader.sequence && record.state == TermState::Serving && target_ok {
-                    return Outcome::Done(format!(
-                        "handover from {from} to {} took {:.2}s (its JobManager is ready, term {})",
-                        record.node,
-                        started.elapsed().as_secs_f64(),
-                        record.epoch
-                    ));
-                }
+        if let Ok((record, _)) = client.get_data(&record_path).await {
+            if let Some(done) = plan.fulfilled(&record, started.elapsed()) {
+                return Ok(Outcome::Done(done));
             }
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    Outcome::Refused(format!(
-        "handover requested, but no new JobManager was ready within {}; see `flink-ha-supervisor status` and the daemons' logs",
-        humantime::format_duration(timeout)
-    ))
+    Ok(Outcome::Refused(handover::timed_out(timeout)))
 }
 
 #[cfg(test)]

@@ -1,15 +1,107 @@
-//! The one-shot commands, each run once from the command line and gone.
+//! The command line of `flink-ha-supervisor`: its subcommands, each in a module of its own, and
+//! the one way they load the settings ([`load_settings`]).
 //!
-//! * [`status`]: the election as ZooKeeper holds it, judged healthy or degraded.
-//! * [`maintenance`]: `pause`, `resume` and `handover`, which steer the daemons through
-//!   ZooKeeper.
+//! * [`run`]: the daemon.
+//! * [`status`]: the election as ZooKeeper holds it.
+//! * [`maintenance`]: `pause`, `resume` and `handover`.
 //! * [`audit`]: failovers, outages and overlaps rebuilt from the daemons' logs.
-//! * [`cds`]: the JobManager's class-data-sharing archive and `make-cds-archive`.
-//!
-//! `check-config` and `render-flink-config` live with the settings they show, in
-//! `crate::flink::cli`.
+//! * `check-config` and `render-flink-config`: [`crate::flink::cli`].
+//! * [`make_cds_archive`]: `make-cds-archive`.
+//! * [`fence_guard`]: the hidden `fence-guard`, the process between the daemon and its JobManager.
 
 pub mod audit;
+pub mod fence_guard;
 pub mod maintenance;
 pub mod make_cds_archive;
+pub mod run;
 pub mod status;
+
+use std::fmt::Display;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{self, ConfigWarning, Settings};
+use crate::flink;
+
+/// Keeps exactly one Flink JobManager running across hosts through a ZooKeeper election.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Join the election and run the local JobManager while this node leads.
+    Run(run::Args),
+    /// Validate the configuration as `run` would and print the effective settings.
+    CheckConfig(ConfigFile),
+    /// Print the Flink config.yaml that `run` writes before it starts the JobManager ([flink]).
+    RenderFlinkConfig(ConfigFile),
+    /// Make the JobManager's class-data-sharing archive (`jobmanager.cds_archive`): runs the
+    /// JobManager once, outside the election and with Flink's HA off, and stops it; the JVM
+    /// writes the archive as it exits. Run it on every host where no JobManager runs.
+    MakeCdsArchive {
+        /// The TOML configuration file.
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Longest wait for the JobManager to answer, and again for its stop with the dump.
+        #[arg(long, value_parser = config::parse_command_line_duration, default_value = "120s")]
+        timeout: Duration,
+    },
+    /// Rebuild failovers, outages and overlaps from the daemons' logs (docs/audit-events.md).
+    Audit(audit::Args),
+    /// Show the election from ZooKeeper: the leader, every contender, the last failover. Exit 0
+    /// healthy, 1 degraded (no leader or no standby), 2 unreachable or bad configuration.
+    Status(status::Args),
+    /// Maintenance mode on: no failover, restart or stop of the JobManager on the daemons' own initiative.
+    Pause(maintenance::PauseArgs),
+    /// Maintenance mode off; the daemons return to normal without a failover.
+    Resume(ConfigFile),
+    /// A planned switchover: the leader stops its JobManager and steps down.
+    Handover(maintenance::HandoverArgs),
+    /// Internal: the fence guard between the daemon and its JobManager (see guard.rs).
+    #[command(hide = true)]
+    FenceGuard(fence_guard::Args),
+}
+
+/// The arguments of a command that needs only the configuration.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ConfigFile {
+    /// The TOML configuration file.
+    #[arg(long, short)]
+    pub config: PathBuf,
+}
+
+/// Parses the command line and runs the command; returns its exit code.
+pub fn main() -> ExitCode {
+    match Cli::parse().command {
+        Command::Run(args) => run::main(args),
+        Command::CheckConfig(args) => flink::cli::check_config(&args.config),
+        Command::RenderFlinkConfig(args) => flink::cli::render_flink_config(&args.config),
+        Command::MakeCdsArchive { config, timeout } => make_cds_archive::make_archive_main(&config, timeout),
+        Command::Audit(args) => audit::main(&args),
+        Command::Status(args) => status::main(&args),
+        Command::Pause(args) => maintenance::pause_main(args),
+        Command::Resume(args) => maintenance::resume_main(&args.config),
+        Command::Handover(args) => maintenance::handover_main(args),
+        Command::FenceGuard(args) => fence_guard::main(args),
+    }
+}
+
+/// Loads the settings as `run` does (file, `FHS_` environment, defaults, validation); a refused
+/// configuration is printed in one line and `Err` holds exit code 2.
+pub fn load_settings(path: &Path) -> Result<(Settings, Vec<ConfigWarning>), ExitCode> {
+    Settings::load(path).map_err(refuse)
+}
+
+/// Prints `why` in one line on stderr; exit code 2, a configuration or environment that cannot
+/// be used.
+pub fn refuse(why: impl Display) -> ExitCode {
+    eprintln!("flink-ha-supervisor: {why}");
+    ExitCode::from(2)
+}

@@ -13,6 +13,7 @@ use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use zookeeper_client as zk;
 
 use crate::config::Settings;
+use crate::host;
 use crate::outward::hooks::Hooks;
 use crate::outward::logging::write_audit;
 use crate::outward::systemd::{FaultInjection, Notifier};
@@ -20,8 +21,9 @@ use crate::process::jobmanager::{self, Running};
 use crate::process::mono;
 use crate::process::probe::Probe;
 use crate::zk::control;
-use crate::zk::election::{self, Request, Session, ZkTarget};
+use crate::zk::election::{self, Request, Session};
 use crate::zk::leader_record::{Term, TermSpec};
+use crate::zk::session::ZkTarget;
 use flink_ha_core::audit_event::{AuditEvent, FailoverFigures, MAX_TIME};
 use flink_ha_core::blocking;
 use flink_ha_core::failover::{self, Failover, FailoverStats};
@@ -169,11 +171,7 @@ impl Daemon {
         let (session_tx, session) = mpsc::unbounded_channel();
         let (note_tx, notes) = mpsc::unbounded_channel();
         let (failover_tx, failovers) = mpsc::unbounded_channel();
-        let target = ZkTarget {
-            quorum: settings.zookeeper.quorum.clone(),
-            session_timeout: settings.zookeeper.session_timeout,
-            connect_timeout: settings.zookeeper.connect_timeout,
-        };
+        let target = ZkTarget::of(&settings);
         let jm = &settings.jobmanager;
         let daemon = Daemon {
             identity: identity_of(&settings),
@@ -467,7 +465,7 @@ async fn connect(target: ZkTarget, generation: u64, notes: UnboundedSender<Note>
                 return;
             }
             Err(e) => {
-                tracing::warn!(quorum = target.quorum, error = %e, "cannot make a ZooKeeper session; retrying");
+                tracing::warn!(quorum = target.quorum, error = %e.why, "cannot make a ZooKeeper session; retrying");
                 tokio::time::sleep(CONNECT_RETRY).await;
             }
         }
@@ -477,7 +475,7 @@ async fn connect(target: ZkTarget, generation: u64, notes: UnboundedSender<Note>
 /// What this daemon writes into its election node. The REST address is `ready_url`'s, with a
 /// loopback host replaced by the host name, since other hosts read it.
 fn identity_of(settings: &Settings) -> NodeIdentity {
-    let host = nix::unistd::gethostname().ok().and_then(|h| h.into_string().ok()).unwrap_or_else(|| "unknown".into());
+    let host = host::name();
     let url = &settings.jobmanager.ready_url;
     let authority = url.split_once("://").map_or(url.as_str(), |(_, rest)| rest).split('/').next().unwrap_or_default();
     let rest_address = match authority.rsplit_once(':') {

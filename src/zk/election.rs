@@ -14,9 +14,11 @@ use zookeeper_client as zk;
 
 use crate::daemon::supervise;
 use crate::process::mono;
+use crate::zk::contenders::read_children;
 use crate::zk::control;
-use flink_ha_core::blocking::ObservedChild;
-use flink_ha_core::identity::{self, Child};
+use crate::zk::session;
+pub use crate::zk::session::SessionEvent;
+use flink_ha_core::identity::{self, Child, Contender};
 use flink_ha_core::machine::Event;
 
 /// Pause before contending again after an unexpected error.
@@ -26,28 +28,6 @@ const RETRY_PAUSE: Duration = Duration::from_secs(1);
 /// (the lock's drop deletes it in the background in any case).
 const DELETE_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Where and how to reach ZooKeeper.
-#[derive(Debug, Clone)]
-pub struct ZkTarget {
-    /// `zookeeper.quorum`, with an optional chroot suffix.
-    pub quorum: String,
-    /// `zookeeper.session_timeout` (requested; the server may grant another).
-    pub session_timeout: Duration,
-    /// `zookeeper.connect_timeout`.
-    pub connect_timeout: Duration,
-}
-
-impl ZkTarget {
-    /// Makes a new session. Retries are the caller's business.
-    pub async fn connect(&self) -> Result<zk::Client, zk::Error> {
-        zk::Client::connector()
-            .with_session_timeout(self.session_timeout)
-            .with_connection_timeout(self.connect_timeout)
-            .connect(&self.quorum)
-            .await
-    }
-}
-
 /// What the daemon can ask of the election.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Request {
@@ -55,16 +35,11 @@ pub enum Request {
     Resign,
 }
 
-/// An event of one session, tagged with the session's generation so that the daemon can drop
-/// late events of a session it has replaced.
-pub type SessionEvent = (u64, Event);
-
 /// The running tasks of one session.
 pub struct Session {
     client: zk::Client,
     requests: UnboundedSender<Request>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
-    state: zk::StateWatcher,
 }
 
 impl Session {
@@ -80,7 +55,6 @@ impl Session {
         events: UnboundedSender<SessionEvent>,
     ) -> Session {
         let (requests, requests_rx) = mpsc::unbounded_channel();
-        let state = client.state_watcher();
         let tasks = vec![
             supervise::spawn("session-state", watch_state(client.state_watcher(), generation, events.clone())),
             supervise::spawn(
@@ -93,7 +67,7 @@ impl Session {
             ),
             supervise::spawn("election", contend(client.clone(), path, identity, requests_rx, generation, events)),
         ];
-        Session { client, requests, tasks, state }
+        Session { client, requests, tasks }
     }
 
     /// The session's client, for other adapters (the leader record).
@@ -116,15 +90,8 @@ impl Session {
         for task in self.tasks.drain(..) {
             let _ = task.await;
         }
-        let Session { client, mut state, .. } = self;
-        drop(client);
-        // Every Client clone is gone now, which makes the client send CloseSession.
-        let _ = tokio::time::timeout(wait, async {
-            while !matches!(state.peek_state(), zk::SessionState::Closed | zk::SessionState::Expired) {
-                state.changed().await;
-            }
-        })
-        .await;
+        // The tasks held the other handles: this is the last one.
+        session::close(self.client, wait).await;
     }
 }
 
@@ -270,33 +237,16 @@ const OBSERVE_INTERVAL: Duration = Duration::from_secs(5);
 /// that no daemon removes holds the election up. Returns only when the session or the daemon is
 /// gone.
 async fn observe_children(client: &zk::Client, path: &str, generation: u64, events: &UnboundedSender<SessionEvent>) {
-    let ours = client.session_id().0;
     loop {
-        match client.list_children(path).await {
-            Ok(names) => {
-                let mut children = Vec::with_capacity(names.len());
-                let mut complete = true;
-                for name in names {
-                    match client.get_data(&format!("{path}/{name}")).await {
-                        Ok((data, stat)) => children.push(ObservedChild {
-                            name,
-                            data,
-                            persistent: stat.ephemeral_owner == 0,
-                            ours: stat.ephemeral_owner == ours,
-                        }),
-                        // Gone between the listing and the read.
-                        Err(zk::Error::NoNode) => {}
-                        Err(zk::Error::SessionExpired | zk::Error::ClientClosed) => return,
-                        // A partial list could hide a blocker: report only complete ones.
-                        Err(_) => complete = false,
-                    }
-                }
-                if complete && events.send((generation, Event::ElectionObserved { children })).is_err() {
+        match read_children(client, path).await {
+            Ok(children) => {
+                if events.send((generation, Event::ElectionObserved { children })).is_err() {
                     return;
                 }
             }
             Err(zk::Error::SessionExpired | zk::Error::ClientClosed) => return,
-            // The path does not exist yet, or the connection is down: look again at the next poll.
+            // The connection is down, or a read failed (a partial list could hide a blocker):
+            // look again at the next poll.
             Err(_) => {}
         }
         tokio::time::sleep(OBSERVE_INTERVAL).await;
@@ -306,12 +256,11 @@ async fn observe_children(client: &zk::Client, path: &str, generation: u64, even
 /// Logs children of the election path that are not contenders or carry malformed data.
 async fn report_children(client: zk::Client, path: String) {
     let path = path.as_str();
-    let Ok(names) = client.list_children(path).await else {
+    let Ok(children) = read_children(&client, path).await else {
         return;
     };
-    for name in names {
-        let data = client.get_data(&format!("{path}/{name}")).await.map(|(data, _)| data).unwrap_or_default();
-        match identity::classify(&name, &data) {
+    for child in children {
+        match identity::classify(&child.name, &child.data) {
             Child::Foreign { name } => {
                 tracing::warn!(
                     event = "foreign_child",
@@ -320,7 +269,7 @@ async fn report_children(client: zk::Client, path: String) {
                     "a child of the election path is not a contender; ignored"
                 )
             }
-            Child::Contender { name, identity: Err(why), .. } => {
+            Child::Contender(Contender { name, identity: Err(why), .. }) => {
                 tracing::warn!(
                     event = "malformed_contender",
                     path,
@@ -329,7 +278,7 @@ async fn report_children(client: zk::Client, path: String) {
                     "a contender's data is not a node identity"
                 )
             }
-            Child::Contender { .. } => {}
+            Child::Contender(_) => {}
         }
     }
 }

@@ -1,11 +1,15 @@
 //! ZooKeeper: everything the daemon and the commands read from or write to the ensemble.
 //!
-//! * [`election`]: one session, the election on it (the lock recipe), the heartbeat that proves
-//!   the session alive, and the session's state changes, all reported as machine events.
+//! * [`session`]: the one way to connect (every server tried once, bounded) and to close.
+//! * [`election`]: the election on a session (the lock recipe), the heartbeat that proves the
+//!   session alive, and the session's state changes, all reported as machine events.
+//! * [`contenders`]: the one listing of the election's children and its live contenders.
 //! * [`control`]: the operator controls beside the election path (the pause node and the
-//!   handover request), their watcher, and the listing of live contenders.
+//!   handover request) and their watcher.
 //! * [`leader_record`]: the leader record of each term, written with compare-and-set.
 
+pub mod contenders;
 pub mod control;
 pub mod election;
 pub mod leader_record;
+pub mod session;

@@ -8,26 +8,8 @@
 
 use std::fmt;
 
+pub use crate::identity::ObservedChild;
 use crate::identity::{self, NodeIdentity};
-
-/// The name fragment the recipe picks contenders by (`LockPrefix::new_curator`'s lock name).
-const LOCK_NAME: &str = identity::LOCK_NAME;
-
-/// Width of the sequence suffix the recipe sorts by.
-const SEQUENCE_DIGITS: usize = 10;
-
-/// One child of the election path as an adapter saw it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ObservedChild {
-    /// The child's name under the election path.
-    pub name: String,
-    /// Its data.
-    pub data: Vec<u8>,
-    /// True when it is not ephemeral (its `ephemeralOwner` is 0): no session's end removes it.
-    pub persistent: bool,
-    /// True when this daemon's own session owns it.
-    pub ours: bool,
-}
 
 /// Why a node in the queue is not a daemon's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,11 +45,7 @@ pub struct Blocker {
 /// zookeeper-client's `Client::lock` takes children whose name contains the lock name and whose
 /// last ten bytes parse as an `i32`, and orders them by those ten bytes as text.
 fn recipe_key(name: &str) -> Option<&str> {
-    if !name.contains(LOCK_NAME) {
-        return None;
-    }
-    let suffix = name.get(name.len().checked_sub(SEQUENCE_DIGITS)?..)?;
-    suffix.parse::<i32>().ok().map(|_| suffix)
+    identity::sequence_suffix(name).filter(|suffix| suffix.parse::<i32>().is_ok())
 }
 
 /// The children the recipe queues, in its order (the first would lead).
@@ -125,17 +103,9 @@ mod tests {
     use super::*;
 
     fn daemon(sequence: u32, node: &str) -> ObservedChild {
-        let identity = NodeIdentity {
-            node_id: node.into(),
-            host: node.into(),
-            rest_address: format!("{node}:8081"),
-            rpc_address: format!("{node}:6123"),
-            pid: 1,
-            version: "0.1.0".into(),
-        };
         ObservedChild {
             name: format!("_c_0f1e2d3c-{node}-latch-{sequence:010}"),
-            data: identity.to_json(),
+            data: identity::example(node).to_json(),
             persistent: false,
             ours: false,
         }

@@ -34,18 +34,56 @@ impl NodeIdentity {
     }
 }
 
+/// One child of the election path as an adapter saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObservedChild {
+    /// The child's name under the election path.
+    pub name: String,
+    /// Its data.
+    pub data: Vec<u8>,
+    /// True when it is not ephemeral (its `ephemeralOwner` is 0): no session's end removes it.
+    pub persistent: bool,
+    /// True when this daemon's own session owns it.
+    pub ours: bool,
+}
+
+/// An identity of node `node` on host `<node>.example.org`, for tests.
+#[cfg(test)]
+pub(crate) fn example(node: &str) -> NodeIdentity {
+    NodeIdentity {
+        node_id: node.into(),
+        host: format!("{node}.example.org"),
+        rest_address: format!("{node}.example.org:8081"),
+        rpc_address: format!("{node}.example.org:6123"),
+        pid: 4242,
+        version: "0.1.0".into(),
+    }
+}
+
+/// A child of the election path named like an election node (its identity may still be
+/// malformed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Contender {
+    /// The child's name.
+    pub name: String,
+    /// Its sequence number (the leadership epoch when it leads).
+    pub sequence: u64,
+    /// Its identity; `Err` holds why the data could not be read as one.
+    pub identity: Result<NodeIdentity, String>,
+}
+
+impl Contender {
+    /// The daemon's `node.id`, when its identity is readable.
+    pub fn node_id(&self) -> Option<&str> {
+        self.identity.as_ref().ok().map(|i| i.node_id.as_str())
+    }
+}
+
 /// One child of the election path, classified.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Child {
     /// A daemon's election node.
-    Contender {
-        /// The child's name.
-        name: String,
-        /// Its sequence number (the leadership epoch when it leads).
-        sequence: u64,
-        /// Its identity; `Err` holds why the data could not be read as one.
-        identity: Result<NodeIdentity, String>,
-    },
+    Contender(Contender),
     /// A child that is not an election node (another program's, or a typo).
     Foreign {
         /// The child's name.
@@ -53,29 +91,61 @@ pub enum Child {
     },
 }
 
-/// The sequence number of an election node name, or `None` when the name is not one. Total on
-/// any name: the suffix is taken as bytes, so a multi-byte character near the end is no panic.
-pub fn contender_sequence(name: &str) -> Option<u64> {
+/// The last ten bytes of a child name that contains [`LOCK_NAME`]: the part
+/// ZooKeeper appended and the lock recipe sorts by; `None` for any other name. Every reading of
+/// an election child's name starts here. Total on any name: a multi-byte character across the
+/// suffix's start is `None`, no panic.
+pub fn sequence_suffix(name: &str) -> Option<&str> {
     if !name.contains(LOCK_NAME) {
         return None;
     }
-    let start = name.len().checked_sub(SEQUENCE_DIGITS)?;
-    let digits = name.as_bytes().get(start..)?;
-    if !digits.iter().all(u8::is_ascii_digit) {
+    name.get(name.len().checked_sub(SEQUENCE_DIGITS)?..)
+}
+
+/// The sequence number of an election node name (a [`sequence_suffix`] of ten digits), or
+/// `None` when the name is not one.
+pub fn contender_sequence(name: &str) -> Option<u64> {
+    let digits = sequence_suffix(name)?;
+    if !digits.bytes().all(|d| d.is_ascii_digit()) {
         return None;
     }
-    digits.iter().try_fold(0u64, |n, &d| n.checked_mul(10)?.checked_add(u64::from(d - b'0')))
+    digits.bytes().try_fold(0u64, |n, d| n.checked_mul(10)?.checked_add(u64::from(d - b'0')))
 }
 
 /// Classifies a child of the election path from its name and data.
 pub fn classify(name: &str, data: &[u8]) -> Child {
     match contender_sequence(name) {
         None => Child::Foreign { name: name.to_string() },
-        Some(sequence) => Child::Contender {
+        Some(sequence) => Child::Contender(Contender {
             name: name.to_string(),
             sequence,
             identity: serde_json::from_slice(data).map_err(|e| format!("not a node identity: {e}")),
-        },
+        }),
+    }
+}
+
+/// The election path's children, classified.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ElectionChildren {
+    /// The election nodes in queue order: lowest sequence (the leader) first, ties by name.
+    pub contenders: Vec<Contender>,
+    /// The names of the other children, sorted.
+    pub foreign: Vec<String>,
+}
+
+impl ElectionChildren {
+    /// Classifies the children as listed, in any order.
+    pub fn classify(children: &[ObservedChild]) -> ElectionChildren {
+        let mut sorted = ElectionChildren::default();
+        for child in children {
+            match classify(&child.name, &child.data) {
+                Child::Contender(contender) => sorted.contenders.push(contender),
+                Child::Foreign { name } => sorted.foreign.push(name),
+            }
+        }
+        sorted.contenders.sort_by(|a, b| (a.sequence, &a.name).cmp(&(b.sequence, &b.name)));
+        sorted.foreign.sort();
+        sorted
     }
 }
 
@@ -101,7 +171,7 @@ mod tests {
         let name = "_c_0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0-latch-0000000042";
         assert_eq!(
             classify(name, &identity().to_json()),
-            Child::Contender { name: name.into(), sequence: 42, identity: Ok(identity()) }
+            Child::Contender(Contender { name: name.into(), sequence: 42, identity: Ok(identity()) })
         );
     }
 
@@ -109,7 +179,9 @@ mod tests {
     fn malformed_data_is_reported_not_fatal() {
         let name = "_c_x-latch-0000000001";
         match classify(name, b"{not json") {
-            Child::Contender { sequence: 1, identity: Err(why), .. } => assert!(why.contains("not a node identity")),
+            Child::Contender(Contender { sequence: 1, identity: Err(why), .. }) => {
+                assert!(why.contains("not a node identity"))
+            }
             other => panic!("{other:?}"),
         }
     }
@@ -134,11 +206,27 @@ mod tests {
         assert_eq!(contender_sequence(&format!("latch-{}", "9".repeat(4000))), Some(9_999_999_999));
     }
 
+    #[test]
+    fn children_sort_into_queue_order_and_foreign_names() {
+        let child =
+            |name: &str, data: Vec<u8>| ObservedChild { name: name.into(), data, persistent: false, ours: false };
+        let children = [
+            child("_c_b-latch-0000000002", identity().to_json()),
+            child("zz", Vec::new()),
+            child("_c_a-latch-0000000001", identity().to_json()),
+            child("aa", Vec::new()),
+        ];
+        let sorted = ElectionChildren::classify(&children);
+        let queue: Vec<_> = sorted.contenders.iter().map(|c| (c.sequence, c.node_id())).collect();
+        assert_eq!(queue, [(1, Some("jm1")), (2, Some("jm1"))]);
+        assert_eq!(sorted.foreign, ["aa", "zz"]);
+    }
+
     proptest! {
         #[test]
         fn classifying_any_child_never_panics(name in child_name(), data in proptest::collection::vec(any::<u8>(), 0..200)) {
             match classify(&name, &data) {
-                Child::Contender { name: n, sequence, .. } => {
+                Child::Contender(Contender { name: n, sequence, .. }) => {
                     prop_assert_eq!(&n, &name);
                     prop_assert!(name.contains(LOCK_NAME));
                     prop_assert_eq!(name[name.len() - SEQUENCE_DIGITS..].parse::<u64>().ok(), Some(sequence));
@@ -157,7 +245,7 @@ mod tests {
         fn identities_round_trip(node_id in "\\PC{0,20}", host in "\\PC{0,20}", pid in any::<u32>()) {
             let identity = NodeIdentity { node_id, host, pid, ..identity() };
             let read = classify("_c_x-latch-0000000003", &identity.to_json());
-            prop_assert_eq!(read, Child::Contender { name: "_c_x-latch-0000000003".into(), sequence: 3, identity: Ok(identity) });
+            prop_assert_eq!(read, Child::Contender(Contender { name: "_c_x-latch-0000000003".into(), sequence: 3, identity: Ok(identity) }));
         }
     }
 }

@@ -42,6 +42,11 @@ pub fn format_system_time(t: SystemTime) -> String {
     }
 }
 
+/// A duration for people, as `1m 15s` or `500ms` (humantime's format).
+pub fn format_duration(d: Duration) -> String {
+    humantime::format_duration(d).to_string()
+}
+
 /// Parses RFC 3339 (as [`rfc3339_ms`] writes it) back to milliseconds since the epoch; `None`
 /// for anything else.
 pub fn parse_rfc3339_ms(text: &str) -> Option<i64> {
