@@ -24,7 +24,7 @@ use crate::zk::control;
 use crate::zk::election::{self, Request, Session};
 use crate::zk::leader_record::{Term, TermSpec};
 use crate::zk::session::ZkTarget;
-use flink_ha_core::audit_event::{AuditEvent, FailoverFigures, MAX_TIME};
+use flink_ha_core::audit_event::{AuditEvent, FailoverFigures};
 use flink_ha_core::blocking;
 use flink_ha_core::failover::{self, Failover, FailoverStats};
 use flink_ha_core::identity::NodeIdentity;
@@ -299,8 +299,8 @@ impl Daemon {
         self.stats.record(f);
         let epoch = self.epoch();
         let ms = |d: Duration| Some(d.as_millis() as u64);
-        // Server times (ms) as microseconds, left out when no RFC 3339 time can show them.
-        let server_time = |ms: i64| ms.checked_mul(1000).filter(|at| (0..=MAX_TIME).contains(at));
+        // Server times (ms) as microseconds; one out of RFC 3339's range is written as "not a time".
+        let server_time = |ms: i64| Some(ms.saturating_mul(1000));
         let figures = FailoverFigures {
             epoch,
             previous_node: Some(f.previous_node.clone()),

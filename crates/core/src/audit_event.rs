@@ -465,7 +465,8 @@ pub struct FailoverFigures {
 }
 
 /// A time as the writer writes it: RFC 3339 UTC with milliseconds (server `mtime`s are whole
-/// milliseconds).
+/// milliseconds). A time no RFC 3339 can show (a hostile `mtime` or leader record) is written as
+/// `not a time (N ms since the epoch)`, which the reader reports as a damaged record.
 fn time_millis<S: Serializer>(at: &Option<Micros>, serializer: S) -> Result<S::Ok, S::Error> {
     match at {
         Some(at) => serializer.serialize_str(&format_time_millis(*at)),
@@ -473,9 +474,14 @@ fn time_millis<S: Serializer>(at: &Option<Micros>, serializer: S) -> Result<S::O
     }
 }
 
-/// `at` as RFC 3339 UTC with milliseconds, clamped to 1970 ..= [`MAX_TIME`].
+/// `at` as RFC 3339 UTC with milliseconds; outside 1970 ..= [`MAX_TIME`],
+/// `not a time (N ms since the epoch)`.
 pub fn format_time_millis(at: Micros) -> String {
-    humantime::format_rfc3339_millis(UNIX_EPOCH + Duration::from_micros(at.clamp(0, MAX_TIME) as u64)).to_string()
+    if (0..=MAX_TIME).contains(&at) {
+        humantime::format_rfc3339_millis(UNIX_EPOCH + Duration::from_micros(at as u64)).to_string()
+    } else {
+        crate::walltime::rfc3339_ms(at.div_euclid(1000))
+    }
 }
 
 fn required_ms<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
