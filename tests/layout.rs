@@ -24,7 +24,8 @@ const IO_CRATES: &[&str] =
     &["tokio", "mio", "zookeeper-client", "axum", "hyper", "reqwest", "nix", "libc", "tracing-appender", "socket2"];
 
 /// Where planning words must not appear: folders (searched recursively) and single files.
-const WORDED_PLACES: &[&str] = &["src", "crates", "docs", "config", "scripts", "README.md", "BENCHMARKS.md"];
+const WORDED_PLACES: &[&str] =
+    &["src", "crates", "docs", "config", "scripts", "tests", "bench", "docker", "systemd", "README.md", "BENCHMARKS.md"];
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -213,7 +214,8 @@ fn no_planning_words() {
     for place in WORDED_PLACES {
         let path = root().join(place);
         let files = if path.is_dir() { files_under(&path) } else { vec![path] };
-        for file in files {
+        // This file names the words it looks for.
+        for file in files.into_iter().filter(|file| !file.ends_with("tests/layout.rs")) {
             // Images and other binary files are not text to read.
             let Ok(text) = std::fs::read_to_string(&file) else { continue };
             for (number, line) in text.lines().enumerate() {
