@@ -24,8 +24,19 @@ const IO_CRATES: &[&str] =
     &["tokio", "mio", "zookeeper-client", "axum", "hyper", "reqwest", "nix", "libc", "tracing-appender", "socket2"];
 
 /// Where planning words must not appear: folders (searched recursively) and single files.
-const WORDED_PLACES: &[&str] =
-    &["src", "crates", "docs", "config", "scripts", "tests", "bench", "docker", "systemd", "README.md", "BENCHMARKS.md"];
+const WORDED_PLACES: &[&str] = &[
+    "src",
+    "crates",
+    "docs",
+    "config",
+    "scripts",
+    "tests",
+    "bench",
+    "docker",
+    "systemd",
+    "README.md",
+    "BENCHMARKS.md",
+];
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -28,9 +28,9 @@ use flink_ha_core::audit_event::{AuditEvent, FailoverFigures};
 use flink_ha_core::blocking;
 use flink_ha_core::failover::{self, Failover, FailoverStats};
 use flink_ha_core::identity::NodeIdentity;
-use flink_ha_core::machine::{Action, Event, JobManager, Machine, Output, Report, Role, Timings};
+use flink_ha_core::machine::{Action, Event, Machine, Output, Report, Role, Timings};
 use flink_ha_core::timing;
-use flink_ha_core::view::{BlockedView, JobManagerView, NodeView, RoleView, SessionView};
+use flink_ha_core::view::{NodeFacts, NodeView};
 use supervise::Death;
 
 /// Pause between attempts to make a session.
@@ -217,45 +217,19 @@ impl Daemon {
             tracing::error!(event = "audit_write_failed", node = self.node(), file, error,
                 "cannot write to log.audit_file; its records are lost until it works again (counted in flink_ha_supervisor_audit_write_failures_total), the records on stdout are complete");
         }
-        let m = &self.machine;
-        let session = match (&self.session, m.is_disconnected()) {
-            (None, _) => SessionView::Connecting,
-            (Some(_), true) => SessionView::Disconnected,
-            (Some(_), false) => SessionView::Connected,
-        };
-        let jobmanager = match m.jobmanager() {
-            JobManager::Stopped => JobManagerView::Stopped,
-            JobManager::Spawning { .. } | JobManager::Starting { .. } => JobManagerView::Starting,
-            JobManager::Ready => JobManagerView::Ready,
-            JobManager::Stopping { .. } => JobManagerView::Stopping,
-            JobManager::Backoff { .. } => JobManagerView::Backoff,
-        };
-        let (role, epoch) = match m.role() {
-            Role::Leader { epoch } => (RoleView::Leader, Some(epoch)),
-            Role::Standby => (RoleView::Standby, None),
-        };
-        let now = (mono::now(), std::time::SystemTime::now());
-        let view = NodeView {
-            node: self.settings.node.id.clone(),
-            role,
-            epoch,
-            session,
-            jobmanager,
-            last_heard: m.last_heard().map(|t| now.1 - now.0.saturating_duration_since(t)),
-            leader_since: if role == RoleView::Leader { self.leader_since } else { None },
-            paused: m.is_paused(),
-            jobmanager_restarts: m.restarts_total(),
-            election_blocked: m.blocked().map(|b| BlockedView {
-                node: b.name.clone(),
-                why: b.why.to_string(),
-                remedy: blocking::remedy(&self.settings.zookeeper.quorum, &self.settings.election.path, &b.name),
-            }),
-            election_blocked_total: m.blocked_total(),
+        let facts = NodeFacts {
+            node: self.node(),
+            quorum: &self.settings.zookeeper.quorum,
+            election_path: &self.settings.election.path,
+            has_session: self.session.is_some(),
+            now: (mono::now(), std::time::SystemTime::now()),
+            leader_since: self.leader_since,
             audit_write_failures: crate::outward::logging::audit_write_failures(),
             failovers: self.stats.summary(),
-            outages: self.stats.outages().to_vec(),
+            outages: self.stats.outages(),
             failed: self.failed.as_ref().map(Death::to_string),
         };
+        let view = NodeView::of(&self.machine, facts);
         self.view.send_if_modified(|old| {
             let changed = *old != view;
             *old = view;
@@ -298,26 +272,7 @@ impl Daemon {
     fn on_failover(&mut self, f: &Failover) {
         self.stats.record(f);
         let epoch = self.epoch();
-        let ms = |d: Duration| Some(d.as_millis() as u64);
-        // Server times (ms) as microseconds; one out of RFC 3339's range is written as "not a time".
-        let server_time = |ms: i64| Some(ms.saturating_mul(1000));
-        let figures = FailoverFigures {
-            epoch,
-            previous_node: Some(f.previous_node.clone()),
-            previous_epoch: Some(f.previous_epoch),
-            cause: Some(f.cause.as_str().to_string()),
-            outage_ms: f.outage.as_millis() as u64,
-            detection_ms: ms(f.detection),
-            election_ms: ms(f.election),
-            start_ms: ms(f.start),
-            readiness_ms: ms(f.readiness),
-            error_bound_ms: ms(f.error_bound),
-            budget_ms: ms(self.settings.failover.budget),
-            within_budget: Some(f.within_budget),
-            outage_start: server_time(f.outage_start_ms),
-            ready_at: server_time(f.ready_ms),
-            failovers_total: Some(self.stats.summary().count),
-        };
+        let figures = FailoverFigures::measured(f, epoch, self.settings.failover.budget, self.stats.summary().count);
         write_audit(self.node(), epoch, &AuditEvent::FailoverCompleted(figures.clone()), "failover completed");
         if !f.within_budget {
             write_audit(self.node(), epoch, &AuditEvent::BudgetExceeded(figures), "failover exceeded the budget");

@@ -14,6 +14,8 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::failover::Failover;
+
 /// The `target` of every audit record.
 pub const AUDIT_TARGET: &str = "audit";
 
@@ -462,6 +464,33 @@ pub struct FailoverFigures {
     /// so that its value cannot make a record unreadable.
     #[serde(default, skip_deserializing)]
     pub failovers_total: Option<u64>,
+}
+
+impl FailoverFigures {
+    /// The record of a failover this node measured as the new leader of term `epoch`, judged
+    /// against `budget`; `failovers_total` counts it. A server time no RFC 3339 can show is
+    /// written as `not a time (N ms since the epoch)`.
+    pub fn measured(f: &Failover, epoch: Option<u64>, budget: Duration, failovers_total: u64) -> Self {
+        let ms = |d: Duration| Some(u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        let server_time = |ms: i64| Some(ms.saturating_mul(1000));
+        FailoverFigures {
+            epoch,
+            previous_node: Some(f.previous_node.clone()),
+            previous_epoch: Some(f.previous_epoch),
+            cause: Some(f.cause.as_str().to_string()),
+            outage_ms: u64::try_from(f.outage.as_millis()).unwrap_or(u64::MAX),
+            detection_ms: ms(f.detection),
+            election_ms: ms(f.election),
+            start_ms: ms(f.start),
+            readiness_ms: ms(f.readiness),
+            error_bound_ms: ms(f.error_bound),
+            budget_ms: ms(budget),
+            within_budget: Some(f.within_budget),
+            outage_start: server_time(f.outage_start_ms),
+            ready_at: server_time(f.ready_ms),
+            failovers_total: Some(failovers_total),
+        }
+    }
 }
 
 /// A time as the writer writes it: RFC 3339 UTC with milliseconds (server `mtime`s are whole

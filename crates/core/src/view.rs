@@ -1,11 +1,13 @@
 //! What this node looks like from outside: the snapshot the daemon publishes after every turn of
 //! its loop, for the HTTP endpoint (`/health`, `/leader`, `/status`, `/metrics`) and systemd.
 
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
 
+use crate::blocking;
 use crate::failover::StatsSummary;
+use crate::machine::{JobManager, Machine, Role};
 
 /// The role, as shown to operators.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -96,7 +98,74 @@ pub struct NodeView {
     pub failed: Option<String>,
 }
 
+/// What goes into a [`NodeView`] besides the machine: what only the daemon's adapters know.
+#[derive(Debug, Clone)]
+pub struct NodeFacts<'a> {
+    /// `node.id`.
+    pub node: &'a str,
+    /// `zookeeper.quorum`, for the remedy of a blocked election.
+    pub quorum: &'a str,
+    /// `election.path`, for the remedy of a blocked election.
+    pub election_path: &'a str,
+    /// A session exists (connected or not); `false` while one is being made.
+    pub has_session: bool,
+    /// Now on the machine's clock and on the wall clock, to show machine instants as wall times.
+    pub now: (Instant, SystemTime),
+    /// When this node last became leader (wall clock).
+    pub leader_since: Option<SystemTime>,
+    /// Audit records that did not reach `log.audit_file`.
+    pub audit_write_failures: u64,
+    /// Failovers this node measured.
+    pub failovers: StatsSummary,
+    /// Their outages, oldest first.
+    pub outages: &'a [Duration],
+    /// Why the daemon is stopping on its own, if a task of it died.
+    pub failed: Option<String>,
+}
+
 impl NodeView {
+    /// The snapshot of a node: its machine's state, shown as operators see it.
+    pub fn of(machine: &Machine, facts: NodeFacts<'_>) -> NodeView {
+        let session = match (facts.has_session, machine.is_disconnected()) {
+            (false, _) => SessionView::Connecting,
+            (true, true) => SessionView::Disconnected,
+            (true, false) => SessionView::Connected,
+        };
+        let jobmanager = match machine.jobmanager() {
+            JobManager::Stopped => JobManagerView::Stopped,
+            JobManager::Spawning { .. } | JobManager::Starting { .. } => JobManagerView::Starting,
+            JobManager::Ready => JobManagerView::Ready,
+            JobManager::Stopping { .. } => JobManagerView::Stopping,
+            JobManager::Backoff { .. } => JobManagerView::Backoff,
+        };
+        let (role, epoch) = match machine.role() {
+            Role::Leader { epoch } => (RoleView::Leader, Some(epoch)),
+            Role::Standby => (RoleView::Standby, None),
+        };
+        let (mono_now, wall_now) = facts.now;
+        NodeView {
+            node: facts.node.to_string(),
+            role,
+            epoch,
+            session,
+            jobmanager,
+            last_heard: machine.last_heard().and_then(|t| wall_now.checked_sub(mono_now.saturating_duration_since(t))),
+            leader_since: if role == RoleView::Leader { facts.leader_since } else { None },
+            paused: machine.is_paused(),
+            jobmanager_restarts: machine.restarts_total(),
+            election_blocked: machine.blocked().map(|b| BlockedView {
+                node: b.name.clone(),
+                why: b.why.to_string(),
+                remedy: blocking::remedy(facts.quorum, facts.election_path, &b.name),
+            }),
+            election_blocked_total: machine.blocked_total(),
+            audit_write_failures: facts.audit_write_failures,
+            failovers: facts.failovers,
+            outages: facts.outages.to_vec(),
+            failed: facts.failed,
+        }
+    }
+
     /// The view of a daemon that has not connected yet.
     pub fn starting(node: &str) -> NodeView {
         NodeView {
@@ -134,5 +203,57 @@ mod optional_rfc3339 {
             Some(t) => s.serialize_str(&crate::walltime::format_system_time(*t)),
             None => s.serialize_none(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::machine::{Event, Timings};
+
+    fn facts(has_session: bool, now: (Instant, SystemTime)) -> NodeFacts<'static> {
+        NodeFacts {
+            node: "jm1",
+            quorum: "zk1:2181",
+            election_path: "/flink/leader",
+            has_session,
+            now,
+            leader_since: Some(SystemTime::UNIX_EPOCH),
+            audit_write_failures: 0,
+            failovers: StatsSummary::default(),
+            outages: &[],
+            failed: None,
+        }
+    }
+
+    fn machine() -> Machine {
+        Machine::new(Timings {
+            start_timeout: Duration::from_secs(60),
+            stop_grace: Duration::from_secs(3),
+            health_interval: Duration::from_secs(2),
+            health_failures: 3,
+            restart_limit: 2,
+            restart_window: Duration::from_secs(300),
+        })
+    }
+
+    #[test]
+    fn a_node_without_a_session_is_a_connecting_standby() {
+        let view = NodeView::of(&machine(), facts(false, (Instant::now(), SystemTime::now())));
+        assert_eq!(view, NodeView { leader_since: None, ..NodeView::starting("jm1") });
+    }
+
+    #[test]
+    fn a_leader_shows_its_term_its_starting_jobmanager_and_when_the_server_last_answered() {
+        let (t0, wall) = (Instant::now(), SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000));
+        let mut m = machine();
+        m.handle_event(t0, Event::SessionStarted { negotiated_timeout: Duration::from_secs(10), started_at: t0 });
+        m.handle_event(t0, Event::Elected { epoch: 7 });
+        let view = NodeView::of(&m, facts(true, (t0 + Duration::from_secs(2), wall)));
+        assert_eq!((view.role, view.epoch, view.session), (RoleView::Leader, Some(7), SessionView::Connected));
+        assert_eq!(view.jobmanager, JobManagerView::Starting);
+        assert_eq!(view.last_heard, Some(wall - Duration::from_secs(2)));
+        assert_eq!(view.leader_since, Some(SystemTime::UNIX_EPOCH));
+        assert!(!view.serving());
     }
 }
