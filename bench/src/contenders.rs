@@ -176,6 +176,22 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[rank.min(sorted.len()) - 1]
 }
 
+/// A new session, retrying as the daemon does: a server that has just answered `ruok` may still
+/// refuse sessions for a moment, and `ZkTarget::connect` tries each server once.
+async fn connect(target: &ZkTarget) -> zookeeper_client::Client {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match target.connect().await {
+            Ok(client) => return client,
+            Err(e) if Instant::now() < deadline => {
+                eprintln!("contenders: {e}; retrying");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => panic!("contenders: {e}"),
+        }
+    }
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let args = args();
@@ -192,7 +208,7 @@ async fn main() {
     let mut leader: Option<usize> = None;
     let mut generations = Vec::new();
     for i in 0..args.contenders {
-        let client = target.connect().await.expect("connect");
+        let client = connect(&target).await;
         generations.push(pool.start(i, client));
         // the first one leads: wait for it, so the queue order is the start order
         if i == 0 {
@@ -203,7 +219,7 @@ async fn main() {
             }
         }
     }
-    let check = target.connect().await.expect("connect");
+    let check = connect(&target).await;
     loop {
         let n = check.list_children(PATH).await.map(|c| c.len()).unwrap_or(0);
         if n == args.contenders {
@@ -286,7 +302,7 @@ async fn main() {
         }
         leader = elected.first().copied();
         // the departed contender rejoins at the back of the queue
-        let client = target.connect().await.expect("connect");
+        let client = connect(&target).await;
         pool.start(old, client);
         loop {
             let n = check.list_children(PATH).await.map(|c| c.len()).unwrap_or(0);
