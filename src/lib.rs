@@ -18,10 +18,9 @@
 //! * [`outward`]: what the world sees: the HTTP endpoint, the metrics, systemd's notifications
 //!   and watchdog, the role-change hooks and the logs.
 //! * [`cmd`]: the one-shot commands: `status`, `pause`/`resume`/`handover`, `audit`,
-//!   `make-cds-archive`.
+//!   `check-config`, `render-flink-config`, `make-cds-archive`.
 //! * [`config`]: the settings (file, environment, defaults) and their validation.
-//! * [`flink`]: Flink's own HA configuration, rendered for the JobManager, and the
-//!   `check-config` and `render-flink-config` commands.
+//! * [`flink`]: Flink's own HA configuration, rendered for the JobManager.
 
 pub mod cmd;
 pub mod config;

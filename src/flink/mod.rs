@@ -6,18 +6,18 @@
 //! * [`render`] — merges the user's Flink `config.yaml` with the generated HA keys and writes it
 //!   where `FLINK_CONF_DIR` of the JobManager points.
 //! * [`trial`] — Flink's configuration for a trial JobManager run outside the election, with HA off.
-//! * [`cli`] — the `check-config` and `render-flink-config` subcommands.
 //!
 //! With Flink's HA services on, a new JobManager recovers the jobs of the old one (job graphs and
 //! checkpoints in `high-availability.storageDir`, pointers in ZooKeeper) once it leads Flink's
 //! own leader election; docs/ARCHITECTURE.md gives the timing argument.
 
-pub mod cli;
 pub mod render;
 pub mod trial;
 
 #[cfg(test)]
 mod ha_tests;
+
+use std::path::Path;
 
 use crate::config::flink_ha::FLINK_CONF_DIR_VAR;
 use crate::config::{ConfigWarning, HaMode, Settings};
@@ -66,5 +66,20 @@ pub fn run_refusal(settings: &Settings) -> Option<String> {
     let f = &settings.flink;
     (f.enabled && HaMode::parse(&f.mode) == Some(HaMode::Kubernetes)).then(|| {
         "flink.mode = \"kubernetes\": on Kubernetes, Flink's own HA services elect the leading JobManager among the pods of its deployment and Kubernetes restarts failed pods, so this daemon is not needed there and does not run; put the keys `flink-ha-supervisor render-flink-config` prints into Flink's configuration, or set flink.mode = \"zookeeper\" for JobManager hosts outside Kubernetes".to_string()
+    })
+}
+
+/// A warning when the rendered configuration cannot be written where configured: the nearest
+/// existing ancestor of `conf_dir` is not a writable directory (for the user running this).
+pub fn conf_dir_warning(conf_dir: &Path) -> Option<ConfigWarning> {
+    let existing = conf_dir.ancestors().find(|p| p.exists())?;
+    let writable = existing.is_dir() && nix::unistd::access(existing, nix::unistd::AccessFlags::W_OK).is_ok();
+    (!writable).then(|| ConfigWarning {
+        key: "flink.conf_dir".into(),
+        message: format!(
+            "{} cannot be written by this user ({} is not a writable directory); the daemon must be able to create it and write config.yaml there",
+            conf_dir.display(),
+            existing.display()
+        ),
     })
 }
