@@ -13,8 +13,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::values::{check_quorum, check_znode_path, fmt_duration};
+use super::values::{check_quorum, check_znode_path};
 use super::{ConfigError, ConfigErrorKind, ConfigWarning, Settings, DEFAULT_SERVER_SESSION_RANGE};
+use flink_ha_core::walltime::format_duration;
 
 /// The longest `flink.failover_timeout`: the daemon promises that a standby takes over within 30 s.
 pub const MAX_FAILOVER_TIMEOUT: Duration = Duration::from_secs(30);
@@ -264,8 +265,8 @@ impl HaConfig {
                 "flink.failover_timeout",
                 format!(
                     "{} is over {}: the daemon promises that a standby takes over within 30 s; set it to at most \"30s\"",
-                    fmt_duration(failover_timeout),
-                    fmt_duration(MAX_FAILOVER_TIMEOUT)
+                    format_duration(failover_timeout),
+                    format_duration(MAX_FAILOVER_TIMEOUT)
                 ),
             ));
         }
@@ -534,9 +535,9 @@ fn zookeeper_timing(
             "flink.zookeeper_connection_timeout",
             format!(
                 "{} is not shorter than flink.zookeeper_session_timeout ({}): a connection attempt could outlast the session it should keep; lower it below {}",
-                fmt_duration(connection),
-                fmt_duration(session),
-                fmt_duration(session)
+                format_duration(connection),
+                format_duration(session),
+                format_duration(session)
             ),
         ));
     }
@@ -548,9 +549,9 @@ fn zookeeper_timing(
                 SESSION,
                 format!(
                     "{} is not shorter than {key} ({}): a crashed JobManager's Flink leader latch holds Flink's leadership for a whole session timeout, so the new JobManager cannot resume the jobs in time; set it to at most zookeeper.session_timeout ({}) or remove it to use that",
-                    fmt_duration(session),
-                    fmt_duration(bound),
-                    fmt_duration(settings.zookeeper.session_timeout)
+                    format_duration(session),
+                    format_duration(bound),
+                    format_duration(settings.zookeeper.session_timeout)
                 ),
             ));
         }
@@ -561,10 +562,10 @@ fn zookeeper_timing(
             SESSION,
             format!(
                 "{} is longer than zookeeper.session_timeout ({}): after a crash the daemons elect a new leader after theirs, but its JobManager then waits up to {} more for the old JobManager's Flink session to expire; set it to at most {} (the default)",
-                fmt_duration(session),
-                fmt_duration(daemon_session),
-                fmt_duration(session - daemon_session),
-                fmt_duration(daemon_session)
+                format_duration(session),
+                format_duration(daemon_session),
+                format_duration(session - daemon_session),
+                format_duration(daemon_session)
             ),
         ));
     }
@@ -574,9 +575,9 @@ fn zookeeper_timing(
             SESSION,
             format!(
                 "{} is outside the {}..{} a ZooKeeper server with default settings (tickTime 2000) grants; it will clamp the timeout Flink asks for",
-                fmt_duration(session),
-                fmt_duration(low),
-                fmt_duration(high)
+                format_duration(session),
+                format_duration(low),
+                format_duration(high)
             ),
         ));
     }

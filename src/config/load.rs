@@ -130,8 +130,7 @@ fn read_regular_file(path: &Path) -> std::io::Result<String> {
 
 /// The host name, the default of `node.id` and of `jobmanager.rpc_address`'s host.
 fn hostname() -> Result<String, String> {
-    let name = nix::unistd::gethostname().map_err(|e| e.to_string())?;
-    let name = name.into_string().map_err(|_| "the host name is not valid UTF-8".to_string())?;
+    let name = crate::host::lookup()?;
     if name.is_empty() {
         return Err("the host name is empty".into());
     }

@@ -49,7 +49,6 @@ pub use sections::{
     ElectionSettings, FailoverSettings, HookSettings, HttpSettings, JobManagerSettings, LogSettings, NodeSettings,
     ZooKeeperSettings,
 };
-pub(crate) use values::fmt_duration;
 pub use values::parse_command_line_duration;
 
 /// The longest `node.id`, in bytes (a DNS name's limit).

@@ -7,11 +7,6 @@ use std::time::Duration;
 /// A day: the longest duration given on the command line.
 pub(super) const DAY: Duration = Duration::from_secs(24 * 60 * 60);
 
-/// `humantime`'s form (`1m 30s`), as the configuration writes durations.
-pub(crate) fn fmt_duration(d: Duration) -> String {
-    humantime::format_duration(d).to_string()
-}
-
 /// Checks `host:port` (IPv6 hosts in brackets) with a port of 1-65535.
 pub(super) fn check_host_port(address: &str) -> Result<(), String> {
     if address.is_empty() {

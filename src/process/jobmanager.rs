@@ -21,6 +21,7 @@ use crate::config::JobManagerSettings;
 use crate::process::guard::{self, Status};
 use crate::process::mono;
 use flink_ha_core::machine::Event;
+use flink_ha_core::walltime;
 
 /// How long after a stop's grace the daemon waits for the guard before it kills the guard and
 /// the JobManager's process group itself (the guard should never need this).
@@ -63,7 +64,7 @@ impl Running {
         let mut cmd = Command::new(&spec.guard_exe);
         cmd.arg("fence-guard")
             .arg("--stop-grace")
-            .arg(humantime::format_duration(s.stop_grace).to_string())
+            .arg(walltime::format_duration(s.stop_grace))
             .arg("--lease-until-ns")
             .arg(mono::to_ns(lease_until).to_string())
             .arg("--")

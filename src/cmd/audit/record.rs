@@ -2,30 +2,19 @@
 //! [`AuditEvent`], docs/audit-events.md), a line of something else, or a damaged line.
 
 use std::borrow::Cow;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Deserialize;
 use serde_json::Value;
 
 pub use flink_ha_core::audit_event::{
-    format_time_millis, parse_time, AuditEvent, AuditHeader, FailoverFigures, Micros, AUDIT_TARGET, MAX_DURATION_MS,
-    MAX_TIME, SCHEMA_VERSION,
+    format_time, format_time_millis, parse_time, AuditEvent, AuditHeader, FailoverFigures, Micros, AUDIT_TARGET,
+    MAX_DURATION_MS, MAX_TIME, SCHEMA_VERSION,
 };
 
 /// `at` plus `ms` milliseconds, saturating at [`MAX_TIME`].
 pub fn add_ms(at: Micros, ms: u64) -> Micros {
     let us = i64::try_from(ms).unwrap_or(i64::MAX).saturating_mul(1000);
     at.saturating_add(us).min(MAX_TIME)
-}
-
-/// Formats microseconds since the epoch as RFC 3339 UTC with microseconds. Times outside
-/// 1970 ..= [`MAX_TIME`] (which no record holds) print as the nearest end of that range.
-pub fn format_time(at: Micros) -> String {
-    humantime::format_rfc3339_micros(to_system_time(at)).to_string()
-}
-
-fn to_system_time(at: Micros) -> SystemTime {
-    UNIX_EPOCH + Duration::from_micros(at.clamp(0, MAX_TIME) as u64)
 }
 
 /// Text read from the logs (node ids, causes, reasons, file names) made safe for a terminal:

@@ -9,6 +9,7 @@ use super::input::DamagedLine;
 use super::rebuild::{percentile, FailoverRow, History, Host, Overlap};
 use super::record::{format_time, format_time_millis, printable, Micros};
 use super::Audit;
+use flink_ha_core::walltime::format_duration;
 
 /// Serializes µs since the epoch as RFC 3339 UTC with microseconds.
 pub fn ser_time<S: Serializer>(at: &Micros, serializer: S) -> Result<S::Ok, S::Error> {
@@ -73,10 +74,6 @@ pub fn secs_us(us: i64) -> String {
     secs(Some(ms))
 }
 
-fn budget_text(budget: Duration) -> String {
-    humantime::format_duration(budget).to_string()
-}
-
 /// The text report: the failover table, the summary, the overlaps, and what was read.
 pub fn text(audit: &Audit) -> String {
     let history = &audit.history;
@@ -105,7 +102,7 @@ pub fn text(audit: &Audit) -> String {
         table(&mut out, &rows, &[false, false, false, true, true, true, true, true, false]);
     }
     out.push('\n');
-    let budget = budget_text(audit.budget);
+    let budget = format_duration(audit.budget);
     let plural = if s.count == 1 { "" } else { "s" };
     if s.count == 0 {
         let _ = writeln!(out, "0 failovers; budget {budget}");
