@@ -24,9 +24,9 @@
 
 pub mod cmd;
 pub mod config;
-pub mod daemon;
-pub mod flink;
-pub mod host;
-pub mod outward;
-pub mod process;
+pub(crate) mod daemon;
+pub(crate) mod flink;
+pub(crate) mod host;
+pub(crate) mod outward;
+pub(crate) mod process;
 pub mod zk;

@@ -10,14 +10,14 @@
 //! * [`make_cds_archive`]: `make-cds-archive`.
 //! * [`fence_guard`]: the hidden `fence-guard`, the process between the daemon and its JobManager.
 
-pub mod audit;
-pub mod check_config;
-pub mod fence_guard;
-pub mod maintenance;
-pub mod make_cds_archive;
-pub mod render_flink_config;
-pub mod run;
-pub mod status;
+pub(crate) mod audit;
+pub(crate) mod check_config;
+pub(crate) mod fence_guard;
+pub(crate) mod maintenance;
+pub(crate) mod make_cds_archive;
+pub(crate) mod render_flink_config;
+pub(crate) mod run;
+pub(crate) mod status;
 
 use std::fmt::Display;
 use std::io::Write as _;

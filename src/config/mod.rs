@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 
 mod env;
 mod error;
-pub mod flink_ha;
+pub(crate) mod flink_ha;
 mod host;
 mod load;
 mod schema;

@@ -68,11 +68,6 @@ pub async fn bind(settings: &Settings) -> Result<Option<Endpoint>, BindError> {
 }
 
 impl Endpoint {
-    /// The bound address.
-    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        self.listener.local_addr()
-    }
-
     /// Serves the endpoint from `view` on a task of its own until the returned handle is dropped.
     pub fn serve(self, view: watch::Receiver<NodeView>) -> Serving {
         let state = Shared { view, freshness: self.freshness };

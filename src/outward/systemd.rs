@@ -78,11 +78,6 @@ impl Notifier {
         notifier
     }
 
-    /// A notifier that sends nothing (tests, or not under systemd).
-    pub fn disabled() -> Notifier {
-        Notifier::new(false, None)
-    }
-
     fn new(enabled: bool, watchdog: Option<Duration>) -> Notifier {
         Notifier {
             enabled,
@@ -95,16 +90,7 @@ impl Notifier {
         }
     }
 
-    /// The watchdog timeout systemd granted (`WatchdogSec=`), if the watchdog is on.
-    pub fn watchdog_timeout(&self) -> Option<Duration> {
-        self.watchdog
-    }
-
     /// How often the main loop pings the watchdog: [`PINGS_PER_TIMEOUT`] times per timeout.
-    pub fn watchdog_interval(&self) -> Option<Duration> {
-        self.ping_interval()
-    }
-
     fn ping_interval(&self) -> Option<Duration> {
         self.watchdog.map(|w| (w / PINGS_PER_TIMEOUT).max(Duration::from_millis(1)))
     }
@@ -250,7 +236,7 @@ mod tests {
     #[test]
     fn the_watchdog_is_pinged_four_times_per_timeout_and_only_when_due() {
         let mut n = Notifier::new(false, Some(Duration::from_secs(4)));
-        assert_eq!(n.watchdog_interval(), Some(Duration::from_secs(1)));
+        assert_eq!(n.ping_interval(), Some(Duration::from_secs(1)));
         let m = machine();
         let now = Instant::now();
         n.end_of_turn(now, &m, false);
@@ -259,13 +245,13 @@ mod tests {
         // Not due yet: the schedule stays.
         n.end_of_turn(now + Duration::from_millis(10), &m, false);
         assert_eq!(n.next_ping(), Some(next));
-        assert_eq!(Notifier::disabled().next_ping(), None);
-        assert_eq!(Notifier::disabled().watchdog_interval(), None);
+        assert_eq!(Notifier::new(false, None).next_ping(), None);
+        assert_eq!(Notifier::new(false, None).ping_interval(), None);
     }
 
     #[test]
     fn a_machine_that_shuts_down_has_systemd_told_so() {
-        let mut n = Notifier::disabled();
+        let mut n = Notifier::new(false, None);
         let mut m = machine();
         let now = Instant::now();
         n.end_of_turn(now, &m, false);

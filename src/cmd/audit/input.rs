@@ -74,13 +74,6 @@ pub struct Tally {
     pub unsupported_version: u64,
 }
 
-impl Tally {
-    /// Lines skipped (not blank, not a usable audit record).
-    pub fn skipped(&self) -> u64 {
-        self.damaged + self.malformed + self.foreign + self.unsupported_version
-    }
-}
-
 /// Damaged records named at most; the rest are counted only.
 pub const MAX_NAMED: usize = 100;
 

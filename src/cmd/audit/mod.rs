@@ -39,10 +39,6 @@ pub const EXIT_UNUSABLE: u8 = 2;
 /// `--tolerate-damaged`).
 pub const EXIT_DAMAGED: u8 = 3;
 
-/// The budget failovers are judged against unless `--budget` says otherwise; the same as the
-/// daemon's default `failover.budget`.
-pub const DEFAULT_BUDGET: Duration = Duration::from_secs(30);
-
 /// The `audit` subcommand's arguments.
 #[derive(clap::Args, Debug, Clone)]
 pub struct Args {

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 pub use flink_ha_core::audit_event::{
     format_time, format_time_millis, parse_time, AuditEvent, AuditHeader, FailoverFigures, Micros, AUDIT_TARGET,
-    MAX_DURATION_MS, MAX_TIME, SCHEMA_VERSION,
+    MAX_TIME, SCHEMA_VERSION,
 };
 
 /// `at` plus `ms` milliseconds, saturating at [`MAX_TIME`].
