@@ -22,6 +22,7 @@
 //! * [`config`]: the settings (file, environment, defaults) and their validation.
 //! * [`flink`]: Flink's own HA configuration, rendered for the JobManager.
 
+#![warn(unreachable_pub)]
 pub mod cmd;
 pub mod config;
 pub(crate) mod daemon;

@@ -16,7 +16,7 @@ use crate::config::{self, HaConfig};
 use crate::flink::{self, render};
 
 /// Runs `check-config`; returns its exit code.
-pub fn main(path: &Path) -> ExitCode {
+pub(crate) fn main(path: &Path) -> ExitCode {
     let (settings, mut warnings) = match load_settings(path) {
         Ok(loaded) => loaded,
         Err(code) => return code,

@@ -22,7 +22,7 @@ use crate::process::cds::JVM_ARGS_VAR;
 
 /// `make-cds-archive`: exit code 0 with the archive written, 1 when it could not be made, 2 for
 /// a configuration problem.
-pub fn main(config: &Path, timeout: Duration) -> ExitCode {
+pub(crate) fn main(config: &Path, timeout: Duration) -> ExitCode {
     let settings = match load_settings(config) {
         Ok((settings, _)) => settings,
         Err(code) => return code,
@@ -45,7 +45,7 @@ pub fn main(config: &Path, timeout: Duration) -> ExitCode {
 
 /// Runs the JobManager once with `-XX:ArchiveClassesAtExit`, stops it, and moves the archive
 /// into place. `timeout` bounds the start and, separately, the stop with the dump.
-pub async fn make_archive(settings: &Settings, archive: &Path, timeout: Duration) -> anyhow::Result<String> {
+pub(crate) async fn make_archive(settings: &Settings, archive: &Path, timeout: Duration) -> anyhow::Result<String> {
     use anyhow::{bail, Context};
     let jm = &settings.jobmanager;
     let probe = crate::process::probe::Probe::new(&jm.ready_url, Duration::from_secs(1));

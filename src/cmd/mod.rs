@@ -74,10 +74,10 @@ enum Command {
 
 /// The arguments of a command that needs only the configuration.
 #[derive(clap::Args, Debug, Clone)]
-pub struct ConfigFile {
+pub(crate) struct ConfigFile {
     /// The TOML configuration file.
     #[arg(long, short)]
-    pub config: PathBuf,
+    pub(crate) config: PathBuf,
 }
 
 /// Parses the command line and runs the command; returns its exit code.
@@ -98,26 +98,26 @@ pub fn main() -> ExitCode {
 
 /// Loads the settings as `run` does (file, `FHS_` environment, defaults, validation); a refused
 /// configuration is printed in one line and `Err` holds exit code 2.
-pub fn load_settings(path: &Path) -> Result<(Settings, Vec<ConfigWarning>), ExitCode> {
+pub(crate) fn load_settings(path: &Path) -> Result<(Settings, Vec<ConfigWarning>), ExitCode> {
     Settings::load(path).map_err(refuse)
 }
 
 /// Prints `why` in one line on stderr; exit code 2, a configuration or environment that cannot
 /// be used.
-pub fn refuse(why: impl Display) -> ExitCode {
+pub(crate) fn refuse(why: impl Display) -> ExitCode {
     eprintln!("flink-ha-supervisor: {why}");
     ExitCode::from(2)
 }
 
 /// Prints the configuration's warnings on stderr, one line each, prefixed `warning:`.
-pub fn print_warnings(warnings: &[ConfigWarning]) {
+pub(crate) fn print_warnings(warnings: &[ConfigWarning]) {
     for warning in warnings {
         eprintln!("flink-ha-supervisor: warning: {warning}");
     }
 }
 
 /// Prints a command's result on stdout; a closed pipe (`| head`) is not an error worth a panic.
-pub fn emit(text: &str) -> ExitCode {
+pub(crate) fn emit(text: &str) -> ExitCode {
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(text.as_bytes());
     let _ = out.flush();

@@ -15,7 +15,7 @@ use crate::flink::{self, render};
 const EXIT_NOTHING_TO_RENDER: u8 = 1;
 
 /// Runs `render-flink-config`; returns its exit code.
-pub fn main(path: &Path) -> ExitCode {
+pub(crate) fn main(path: &Path) -> ExitCode {
     let (settings, mut warnings) = match load_settings(path) {
         Ok(loaded) => loaded,
         Err(code) => return code,

@@ -14,7 +14,7 @@ use super::{env_var_name, Settings, DEFAULT_RPC_PORT};
 
 impl Settings {
     /// Reads FILE plus the FHS_ environment, applies defaults, validates. Warnings are returned, not logged.
-    pub fn load(path: &Path) -> Result<(Settings, Vec<ConfigWarning>), ConfigError> {
+    pub(crate) fn load(path: &Path) -> Result<(Settings, Vec<ConfigWarning>), ConfigError> {
         let mut env = Vec::new();
         for (name, value) in std::env::vars_os() {
             // Variables that are not ours may hold anything; only ours must be UTF-8.

@@ -108,7 +108,7 @@ pub(super) const SCHEMA: &[(&str, &[(&str, Kind)])] = &[
 pub(super) const LIST_KEYS: &[&str] = &["jobmanager.command", "hooks.on_leader", "hooks.on_standby"];
 
 /// All dotted keys, in documentation order.
-pub fn known_keys() -> Vec<String> {
+pub(crate) fn known_keys() -> Vec<String> {
     SCHEMA.iter().flat_map(|(section, keys)| keys.iter().map(move |(key, _)| format!("{section}.{key}"))).collect()
 }
 

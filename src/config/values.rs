@@ -57,7 +57,7 @@ pub(super) fn is_invisible_format(c: char) -> bool {
 
 /// Parses a duration given on the command line (a humantime string such as `60s`), at most a
 /// day: longer ones would overflow the clock's arithmetic and are refused in one line.
-pub fn parse_command_line_duration(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_command_line_duration(text: &str) -> Result<Duration, String> {
     match humantime::parse_duration(text) {
         Ok(d) if d <= DAY => Ok(d),
         Ok(_) => Err(format!("{text:?} is longer than a day; give a duration of at most 1day")),

@@ -45,7 +45,7 @@ const ALIASES: &[(&str, &[&str])] = &[
 /// Why the configuration could not be rendered or written. Displays as one line naming the key
 /// (or the file) and the fix, like a [`ConfigError`].
 #[derive(Debug)]
-pub enum RenderError {
+pub(crate) enum RenderError {
     /// The settings are invalid (normally caught when they are loaded).
     Config(ConfigError),
     /// The base file could not be read.
@@ -102,7 +102,7 @@ impl From<ConfigError> for RenderError {
 
 /// A rendered Flink configuration, not yet written.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Rendered {
+pub(crate) struct Rendered {
     /// Where it goes (`flink.conf_dir`).
     pub conf_dir: PathBuf,
     /// The base it was merged from.
@@ -117,7 +117,7 @@ pub struct Rendered {
 
 /// Renders the Flink configuration for `settings`: `Ok(None)` when Flink's HA is off. Reads
 /// the base file; writes nothing.
-pub fn render(settings: &Settings) -> Result<Option<Rendered>, RenderError> {
+pub(crate) fn render(settings: &Settings) -> Result<Option<Rendered>, RenderError> {
     let (ha, _) = HaConfig::resolve(settings)?;
     let Some(ha) = ha else {
         return Ok(None);
@@ -146,13 +146,13 @@ pub fn render(settings: &Settings) -> Result<Option<Rendered>, RenderError> {
 
 impl Rendered {
     /// The rendered `config.yaml`'s path.
-    pub fn config_path(&self) -> PathBuf {
+    pub(crate) fn config_path(&self) -> PathBuf {
         self.conf_dir.join(CONFIG_FILE_NAME)
     }
 
     /// Writes the configuration directory: the other regular files of the base's directory
     /// (log4j properties and the like) are copied, then `config.yaml` is replaced atomically.
-    pub fn write(&self) -> Result<(), RenderError> {
+    pub(crate) fn write(&self) -> Result<(), RenderError> {
         let write_err = |path: &Path| {
             let path = path.to_path_buf();
             move |source| RenderError::Write { path, source }
@@ -195,7 +195,7 @@ impl Rendered {
 }
 
 /// The keys the daemon generates, in output order.
-pub fn generated_keys(ha: &HaConfig, settings: &Settings) -> Vec<(String, Value)> {
+pub(crate) fn generated_keys(ha: &HaConfig, settings: &Settings) -> Vec<(String, Value)> {
     let text = |s: &str| Value::String(s.to_string());
     let ms = |d: std::time::Duration| Value::String(format!("{} ms", d.as_millis()));
     let mut keys: Vec<(String, Value)> = Vec::new();
@@ -261,7 +261,7 @@ fn header(settings: &Settings, ha: &HaConfig) -> String {
 
 /// The result of [`merge`].
 #[derive(Debug, Clone, PartialEq)]
-pub struct Merged {
+pub(crate) struct Merged {
     /// The whole `config.yaml`.
     pub yaml: String,
     /// The effective flattened keys with their values, base first, then generated.
@@ -274,7 +274,7 @@ pub struct Merged {
 
 /// Merges a base `config.yaml` (path and text) with generated keys: the base flattened,
 /// without the generated keys and their aliases, then a marked block of generated keys.
-pub fn merge(base: Option<(&Path, &str)>, generated: &[(String, Value)], header: &str) -> Result<Merged, RenderError> {
+pub(crate) fn merge(base: Option<(&Path, &str)>, generated: &[(String, Value)], header: &str) -> Result<Merged, RenderError> {
     let mut warnings = Vec::new();
     let mut flat: Vec<(String, Value)> = Vec::new();
     if let Some((path, text)) = base {

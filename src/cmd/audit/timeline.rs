@@ -13,7 +13,7 @@ use super::Audit;
 use flink_ha_core::walltime::format_duration;
 
 /// Zoomed panels drawn at most.
-pub const MAX_DETAILS: usize = 4;
+pub(crate) const MAX_DETAILS: usize = 4;
 
 const WIDTH: f64 = 1400.0;
 const LEFT: f64 = 170.0;
@@ -226,7 +226,7 @@ fn details(audit: &Audit) -> Vec<Detail> {
 }
 
 /// Draws the audit as an SVG document.
-pub fn svg(audit: &Audit) -> String {
+pub(crate) fn svg(audit: &Audit) -> String {
     let mut body = String::new();
     title(&mut body, audit);
     let mut y = plot(&mut body, audit, overview(&audit.history), TITLE);
