@@ -274,7 +274,11 @@ pub(crate) struct Merged {
 
 /// Merges a base `config.yaml` (path and text) with generated keys: the base flattened,
 /// without the generated keys and their aliases, then a marked block of generated keys.
-pub(crate) fn merge(base: Option<(&Path, &str)>, generated: &[(String, Value)], header: &str) -> Result<Merged, RenderError> {
+pub(crate) fn merge(
+    base: Option<(&Path, &str)>,
+    generated: &[(String, Value)],
+    header: &str,
+) -> Result<Merged, RenderError> {
     let mut warnings = Vec::new();
     let mut flat: Vec<(String, Value)> = Vec::new();
     if let Some((path, text)) = base {

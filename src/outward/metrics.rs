@@ -26,7 +26,8 @@ pub(crate) const PREFIX: &str = "flink_ha_supervisor";
 /// Upper bounds (seconds) of the failover outage histogram's buckets: fine around a planned
 /// handover (a JobManager's start, seconds) and a crash (session timeout plus start), and one at
 /// the default budget of 30 s.
-pub(crate) const OUTAGE_BUCKETS: [f64; 13] = [1.0, 2.5, 5.0, 7.5, 10.0, 12.5, 15.0, 20.0, 25.0, 30.0, 45.0, 60.0, 120.0];
+pub(crate) const OUTAGE_BUCKETS: [f64; 13] =
+    [1.0, 2.5, 5.0, 7.5, 10.0, 12.5, 15.0, 20.0, 25.0, 30.0, 45.0, 60.0, 120.0];
 
 type Labels = [(&'static str, &'static str); 1];
 

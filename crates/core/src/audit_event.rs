@@ -29,7 +29,7 @@ pub const MAX_TIME: Micros = 253_402_300_800_000_000 - 1;
 
 /// The longest duration a record may carry, ms: the whole range of [`MAX_TIME`]. Anything
 /// longer cannot be a measured duration and makes the field unreadable.
-pub const MAX_DURATION_MS: u64 = MAX_TIME as u64 / 1000;
+pub(crate) const MAX_DURATION_MS: u64 = MAX_TIME as u64 / 1000;
 
 /// Parses an RFC 3339 UTC timestamp (`2026-11-22T18:22:20.628980Z`) to microseconds, from
 /// 1970 to [`MAX_TIME`].
