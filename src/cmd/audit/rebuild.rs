@@ -248,7 +248,7 @@ pub(crate) fn leadership(records: &[&AuditRecord], failovers: &[FailoverRow]) ->
     let mut previous_at = None;
     for record in records {
         match &record.event {
-            AuditEvent::Elected { epoch } => {
+            AuditEvent::Elected { .. } | AuditEvent::Joined { .. } => {
                 if let Some(open) = open.take() {
                     let last = previous_at.unwrap_or(open.start);
                     intervals.push(close_inferred(
@@ -260,7 +260,9 @@ pub(crate) fn leadership(records: &[&AuditRecord], failovers: &[FailoverRow]) ->
                         Kind::Leadership,
                     ));
                 }
-                open = Some(Open { epoch: Some(*epoch), start: record.at });
+                if let AuditEvent::Elected { epoch } = &record.event {
+                    open = Some(Open { epoch: Some(*epoch), start: record.at });
+                }
             }
             AuditEvent::Resigned { .. }
             | AuditEvent::LeadershipLost
@@ -268,19 +270,6 @@ pub(crate) fn leadership(records: &[&AuditRecord], failovers: &[FailoverRow]) ->
             | AuditEvent::Exited => {
                 if let Some(open) = open.take() {
                     intervals.push(close_logged(open, record));
-                }
-            }
-            AuditEvent::Joined { .. } => {
-                if let Some(open) = open.take() {
-                    let last = previous_at.unwrap_or(open.start);
-                    intervals.push(close_inferred(
-                        open,
-                        &record.node,
-                        last,
-                        Some(record.at),
-                        failovers,
-                        Kind::Leadership,
-                    ));
                 }
             }
             _ => {}
