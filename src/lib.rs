@@ -22,6 +22,9 @@
 //! * [`config`]: the settings (file, environment, defaults) and their validation.
 //! * [`flink`]: Flink's own HA configuration, rendered for the JobManager.
 
+// Public only what `main.rs`, `tests/` and the bench use (`cmd::main`, `config::Settings`, the
+// election session in `zk`); the lint keeps everything else `pub(crate)`, so the compiler reports
+// dead code.
 #![warn(unreachable_pub)]
 pub mod cmd;
 pub mod config;
