@@ -18,16 +18,19 @@
 //! * [`outward`]: what the world sees: the HTTP endpoint, the metrics, systemd's notifications
 //!   and watchdog, the role-change hooks and the logs.
 //! * [`cmd`]: the one-shot commands: `status`, `pause`/`resume`/`handover`, `audit`,
-//!   `make-cds-archive`.
+//!   `check-config`, `render-flink-config`, `make-cds-archive`.
 //! * [`config`]: the settings (file, environment, defaults) and their validation.
-//! * [`flink`]: Flink's own HA configuration, rendered for the JobManager, and the
-//!   `check-config` and `render-flink-config` commands.
+//! * [`flink`]: Flink's own HA configuration, rendered for the JobManager.
 
+// Public only what `main.rs`, `tests/` and the bench use (`cmd::main`, `config::Settings`, the
+// election session in `zk`); the lint keeps everything else `pub(crate)`, so the compiler reports
+// dead code.
+#![warn(unreachable_pub)]
 pub mod cmd;
 pub mod config;
-pub mod daemon;
-pub mod flink;
-pub mod host;
-pub mod outward;
-pub mod process;
+pub(crate) mod daemon;
+pub(crate) mod flink;
+pub(crate) mod host;
+pub(crate) mod outward;
+pub(crate) mod process;
 pub mod zk;

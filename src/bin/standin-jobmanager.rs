@@ -58,6 +58,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clap::Parser;
+use flink_ha_core::walltime::format_duration;
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
 use nix::sys::signal::{SigHandler, SigSet, Signal};
@@ -193,8 +194,8 @@ fn main() {
     eprintln!(
         "standin-jobmanager {}: pid {pid} started (start-delay {}, term-delay {}{})",
         args.name,
-        humantime::format_duration(args.start_delay),
-        humantime::format_duration(args.term_delay),
+        format_duration(args.start_delay),
+        format_duration(args.term_delay),
         if args.ignore_term { ", ignoring SIGTERM" } else { "" }
     );
 
@@ -218,7 +219,7 @@ fn main() {
                 "standin-jobmanager {}: got {}, stopping in {}",
                 state.name,
                 sig.as_str(),
-                humantime::format_duration(term_delay)
+                format_duration(term_delay)
             );
             std::thread::sleep(term_delay);
             state.exit(0, "stop");

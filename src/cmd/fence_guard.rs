@@ -9,7 +9,7 @@ use crate::process::guard;
 
 /// `fence-guard`'s arguments, passed by the daemon.
 #[derive(clap::Args, Debug, Clone)]
-pub struct Args {
+pub(crate) struct Args {
     /// SIGTERM to SIGKILL when the guard stops the JobManager on its own.
     #[arg(long, value_parser = parse_command_line_duration)]
     stop_grace: Duration,
@@ -22,7 +22,7 @@ pub struct Args {
 }
 
 /// Runs the guard until its JobManager exits; its exit code is the JobManager's.
-pub fn main(args: Args) -> ExitCode {
+pub(crate) fn main(args: Args) -> ExitCode {
     let Args { stop_grace, lease_until_ns, command } = args;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
     let code = runtime.block_on(guard::run(guard::GuardArgs { stop_grace, lease_until_ns, command }));

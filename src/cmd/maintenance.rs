@@ -25,7 +25,7 @@ const CLOSE_WAIT: Duration = Duration::from_millis(500);
 
 /// `pause`'s arguments.
 #[derive(clap::Args, Debug, Clone)]
-pub struct PauseArgs {
+pub(crate) struct PauseArgs {
     /// The TOML configuration file (for the quorum and the election path).
     #[arg(long, short)]
     pub config: PathBuf,
@@ -36,7 +36,7 @@ pub struct PauseArgs {
 
 /// `handover`'s arguments.
 #[derive(clap::Args, Debug, Clone)]
-pub struct HandoverArgs {
+pub(crate) struct HandoverArgs {
     /// The TOML configuration file.
     #[arg(long, short)]
     pub config: PathBuf,
@@ -54,7 +54,7 @@ pub struct HandoverArgs {
 /// How the command ended, with its exit code: 0 done, 1 refused or not done in time, 2 ZooKeeper
 /// unreachable.
 #[derive(Debug)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// Done; the text says what happened.
     Done(String),
     /// Refused or not completed; the text says why and what to do.
@@ -65,7 +65,7 @@ pub enum Outcome {
 
 impl Outcome {
     /// The process exit code.
-    pub fn exit_code(&self) -> u8 {
+    pub(crate) fn exit_code(&self) -> u8 {
         match self {
             Outcome::Done(_) => 0,
             Outcome::Refused(_) => 1,
@@ -81,17 +81,17 @@ impl From<zk::Error> for Outcome {
 }
 
 /// `pause`: prints the outcome; returns its exit code.
-pub fn pause_main(args: PauseArgs) -> ExitCode {
+pub(crate) fn pause_main(args: PauseArgs) -> ExitCode {
     steer(&args.config, |client, settings| async move { pause(&client, &settings, args.reason).await })
 }
 
 /// `resume`: prints the outcome; returns its exit code.
-pub fn resume_main(config: &Path) -> ExitCode {
+pub(crate) fn resume_main(config: &Path) -> ExitCode {
     steer(config, |client, settings| async move { resume(&client, &settings).await })
 }
 
 /// `handover`: prints the outcome; returns its exit code.
-pub fn handover_main(args: HandoverArgs) -> ExitCode {
+pub(crate) fn handover_main(args: HandoverArgs) -> ExitCode {
     steer(&args.config, |client, settings| async move {
         handover(&client, &settings, args.to.as_deref(), args.wait, args.timeout).await
     })

@@ -15,23 +15,20 @@ use std::path::{Path, PathBuf};
 use std::process::{ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
+use super::{load_settings, refuse};
 use crate::config::flink_ha::FLINK_CONF_DIR_VAR;
 use crate::config::Settings;
 use crate::process::cds::JVM_ARGS_VAR;
 
 /// `make-cds-archive`: exit code 0 with the archive written, 1 when it could not be made, 2 for
 /// a configuration problem.
-pub fn make_archive_main(config: &Path, timeout: Duration) -> ExitCode {
-    let settings = match Settings::load(config) {
+pub(crate) fn main(config: &Path, timeout: Duration) -> ExitCode {
+    let settings = match load_settings(config) {
         Ok((settings, _)) => settings,
-        Err(e) => {
-            eprintln!("flink-ha-supervisor: {e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     let Some(archive) = settings.jobmanager.cds_archive.clone() else {
-        eprintln!("flink-ha-supervisor: jobmanager.cds_archive is not set; set it to the archive's path, e.g. \"/var/lib/flink-ha-supervisor/jobmanager.jsa\"");
-        return ExitCode::from(2);
+        return refuse("jobmanager.cds_archive is not set; set it to the archive's path, e.g. \"/var/lib/flink-ha-supervisor/jobmanager.jsa\"");
     };
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     match runtime.block_on(make_archive(&settings, &archive, timeout)) {
@@ -48,7 +45,7 @@ pub fn make_archive_main(config: &Path, timeout: Duration) -> ExitCode {
 
 /// Runs the JobManager once with `-XX:ArchiveClassesAtExit`, stops it, and moves the archive
 /// into place. `timeout` bounds the start and, separately, the stop with the dump.
-pub async fn make_archive(settings: &Settings, archive: &Path, timeout: Duration) -> anyhow::Result<String> {
+pub(crate) async fn make_archive(settings: &Settings, archive: &Path, timeout: Duration) -> anyhow::Result<String> {
     use anyhow::{bail, Context};
     let jm = &settings.jobmanager;
     let probe = crate::process::probe::Probe::new(&jm.ready_url, Duration::from_secs(1));

@@ -5,18 +5,22 @@
 //! * [`status`]: the election as ZooKeeper holds it.
 //! * [`maintenance`]: `pause`, `resume` and `handover`.
 //! * [`audit`]: failovers, outages and overlaps rebuilt from the daemons' logs.
-//! * `check-config` and `render-flink-config`: [`crate::flink::cli`].
+//! * [`check_config`]: `check-config`.
+//! * [`render_flink_config`]: `render-flink-config`.
 //! * [`make_cds_archive`]: `make-cds-archive`.
 //! * [`fence_guard`]: the hidden `fence-guard`, the process between the daemon and its JobManager.
 
-pub mod audit;
-pub mod fence_guard;
-pub mod maintenance;
-pub mod make_cds_archive;
-pub mod run;
-pub mod status;
+pub(crate) mod audit;
+pub(crate) mod check_config;
+pub(crate) mod fence_guard;
+pub(crate) mod maintenance;
+pub(crate) mod make_cds_archive;
+pub(crate) mod render_flink_config;
+pub(crate) mod run;
+pub(crate) mod status;
 
 use std::fmt::Display;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -24,7 +28,6 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 use crate::config::{self, ConfigWarning, Settings};
-use crate::flink;
 
 /// Keeps exactly one Flink JobManager running across hosts through a ZooKeeper election.
 #[derive(Parser)]
@@ -71,19 +74,19 @@ enum Command {
 
 /// The arguments of a command that needs only the configuration.
 #[derive(clap::Args, Debug, Clone)]
-pub struct ConfigFile {
+pub(crate) struct ConfigFile {
     /// The TOML configuration file.
     #[arg(long, short)]
-    pub config: PathBuf,
+    pub(crate) config: PathBuf,
 }
 
 /// Parses the command line and runs the command; returns its exit code.
 pub fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Run(args) => run::main(args),
-        Command::CheckConfig(args) => flink::cli::check_config(&args.config),
-        Command::RenderFlinkConfig(args) => flink::cli::render_flink_config(&args.config),
-        Command::MakeCdsArchive { config, timeout } => make_cds_archive::make_archive_main(&config, timeout),
+        Command::CheckConfig(args) => check_config::main(&args.config),
+        Command::RenderFlinkConfig(args) => render_flink_config::main(&args.config),
+        Command::MakeCdsArchive { config, timeout } => make_cds_archive::main(&config, timeout),
         Command::Audit(args) => audit::main(&args),
         Command::Status(args) => status::main(&args),
         Command::Pause(args) => maintenance::pause_main(args),
@@ -95,13 +98,28 @@ pub fn main() -> ExitCode {
 
 /// Loads the settings as `run` does (file, `FHS_` environment, defaults, validation); a refused
 /// configuration is printed in one line and `Err` holds exit code 2.
-pub fn load_settings(path: &Path) -> Result<(Settings, Vec<ConfigWarning>), ExitCode> {
+pub(crate) fn load_settings(path: &Path) -> Result<(Settings, Vec<ConfigWarning>), ExitCode> {
     Settings::load(path).map_err(refuse)
 }
 
 /// Prints `why` in one line on stderr; exit code 2, a configuration or environment that cannot
 /// be used.
-pub fn refuse(why: impl Display) -> ExitCode {
+pub(crate) fn refuse(why: impl Display) -> ExitCode {
     eprintln!("flink-ha-supervisor: {why}");
     ExitCode::from(2)
+}
+
+/// Prints the configuration's warnings on stderr, one line each, prefixed `warning:`.
+pub(crate) fn print_warnings(warnings: &[ConfigWarning]) {
+    for warning in warnings {
+        eprintln!("flink-ha-supervisor: warning: {warning}");
+    }
+}
+
+/// Prints a command's result on stdout; a closed pipe (`| head`) is not an error worth a panic.
+pub(crate) fn emit(text: &str) -> ExitCode {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+    ExitCode::SUCCESS
 }

@@ -13,7 +13,7 @@ use crate::{daemon, flink, outward};
 
 /// `run`'s arguments.
 #[derive(clap::Args, Debug, Clone)]
-pub struct Args {
+pub(crate) struct Args {
     /// The TOML configuration file (see config/flink-ha-supervisor.toml).
     #[arg(long, short)]
     config: PathBuf,
@@ -30,7 +30,7 @@ pub struct Args {
 
 /// Runs the daemon: exit code 0 after a shutdown on a signal, 2 for settings or an address that
 /// cannot be used, 1 when the daemon failed.
-pub fn main(args: Args) -> ExitCode {
+pub(crate) fn main(args: Args) -> ExitCode {
     if let Some(block) = args.fault_injection {
         outward::systemd::arm_fault_injection(block);
     }

@@ -26,7 +26,7 @@ const CLOSE_WAIT: Duration = Duration::from_millis(500);
 
 /// The `status` subcommand's arguments.
 #[derive(clap::Args, Debug, Clone)]
-pub struct Args {
+pub(crate) struct Args {
     /// The TOML configuration file (for the quorum, the election path and the JobManager count).
     #[arg(long, short)]
     pub config: PathBuf,
@@ -37,7 +37,7 @@ pub struct Args {
 
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
+pub(crate) enum Format {
     /// A table of the contenders, then the leader, the last failover and the verdict.
     Text,
     /// One JSON object, [`StatusReport`] (README.md, "Operating it").
@@ -46,7 +46,7 @@ pub enum Format {
 }
 
 /// Reads everything `status` shows. A node that vanishes between listing and reading is skipped.
-pub async fn read(client: &zk::Client, election_path: &str) -> Result<Snapshot, zk::Error> {
+pub(crate) async fn read(client: &zk::Client, election_path: &str) -> Result<Snapshot, zk::Error> {
     let optional = |result: Result<(Vec<u8>, zk::Stat), zk::Error>| match result {
         Ok(found) => Ok(Some(found)),
         Err(zk::Error::NoNode) => Ok(None),
@@ -63,7 +63,7 @@ pub async fn read(client: &zk::Client, election_path: &str) -> Result<Snapshot, 
 
 /// Why `status` could not answer (exit code 2); displays as one line.
 #[derive(Debug, thiserror::Error)]
-pub enum StatusError {
+pub(crate) enum StatusError {
     /// No session could be made.
     #[error(transparent)]
     Unreachable(#[from] Unreachable),
@@ -80,7 +80,7 @@ pub enum StatusError {
 }
 
 /// Connects, reads and judges the election.
-pub async fn status(settings: &Settings) -> Result<StatusReport, StatusError> {
+pub(crate) async fn status(settings: &Settings) -> Result<StatusReport, StatusError> {
     let quorum = &settings.zookeeper.quorum;
     let client = ZkTarget::of(settings).connect().await?;
     let path = &settings.election.path;
@@ -97,7 +97,7 @@ pub async fn status(settings: &Settings) -> Result<StatusReport, StatusError> {
 
 /// Runs `status`: prints the report (text or JSON) on stdout, or one line on stderr; returns the
 /// exit code.
-pub fn main(args: &Args) -> ExitCode {
+pub(crate) fn main(args: &Args) -> ExitCode {
     let settings = match load_settings(&args.config) {
         Ok((settings, _)) => settings,
         Err(code) => return code,

@@ -7,17 +7,17 @@ use super::error::{ConfigError, ConfigErrorKind};
 use super::schema::LIST_KEYS;
 
 /// Prefix of the environment variables that override the file (`FHS_NODE__ID=jm2`).
-pub const ENV_PREFIX: &str = "FHS";
+pub(crate) const ENV_PREFIX: &str = "FHS";
 
 /// Separator between nesting levels in those variables: `FHS_<SECTION>__<KEY>`.
-pub const ENV_SEPARATOR: &str = "__";
+pub(crate) const ENV_SEPARATOR: &str = "__";
 
 /// The variable the default `jobmanager.command` is built from.
-pub const FLINK_HOME_VAR: &str = "FLINK_HOME";
+pub(crate) const FLINK_HOME_VAR: &str = "FLINK_HOME";
 
 /// The environment variable that sets a dotted key: `zookeeper.session_timeout` ->
 /// `FHS_ZOOKEEPER__SESSION_TIMEOUT`.
-pub fn env_var_name(key: &str) -> String {
+pub(crate) fn env_var_name(key: &str) -> String {
     format!("{ENV_PREFIX}_{}", key.to_uppercase().replace('.', ENV_SEPARATOR))
 }
 

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 /// What kind of problem a [`ConfigError`] reports, for callers that branch on it (exit codes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum ConfigErrorKind {
+pub(crate) enum ConfigErrorKind {
     /// The file could not be read.
     File,
     /// The file is not valid TOML.
@@ -50,23 +50,21 @@ impl ConfigError {
     }
 
     /// What kind of problem this is.
-    pub fn kind(&self) -> ConfigErrorKind {
+    #[cfg(test)]
+    pub(crate) fn kind(&self) -> ConfigErrorKind {
         self.kind
     }
 
     /// The dotted key (`zookeeper.quorum`) the error is about, or the file's path.
-    pub fn key(&self) -> &str {
+    #[cfg(test)]
+    pub(crate) fn key(&self) -> &str {
         &self.key
     }
 
     /// The environment variable the offending value came from, if it came from one.
-    pub fn env_var(&self) -> Option<&str> {
+    #[cfg(test)]
+    pub(crate) fn env_var(&self) -> Option<&str> {
         self.env_var.as_deref()
-    }
-
-    /// What is wrong and how to fix it, without the key.
-    pub fn message(&self) -> &str {
-        &self.message
     }
 
     /// Names the variable that set the key, when one did.

@@ -13,26 +13,27 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::values::{check_quorum, check_znode_path, fmt_duration};
+use super::values::{check_quorum, check_znode_path};
 use super::{ConfigError, ConfigErrorKind, ConfigWarning, Settings, DEFAULT_SERVER_SESSION_RANGE};
+use flink_ha_core::walltime::format_duration;
 
 /// The longest `flink.failover_timeout`: the daemon promises that a standby takes over within 30 s.
-pub const MAX_FAILOVER_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const MAX_FAILOVER_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The fewest JobManager hosts: with one there is nothing to fail over to.
-pub const MIN_JOBMANAGERS: u32 = 2;
+pub(crate) const MIN_JOBMANAGERS: u32 = 2;
 
 /// The default `flink.base_config`, relative to `FLINK_HOME`.
-pub const FLINK_HOME_BASE_CONFIG: &str = "conf/config.yaml";
+pub(crate) const FLINK_HOME_BASE_CONFIG: &str = "conf/config.yaml";
 
 /// The default `flink.conf_dir`: a state directory (systemd's `StateDirectory=flink-ha-supervisor`).
-pub const DEFAULT_CONF_DIR: &str = "/var/lib/flink-ha-supervisor/flink-conf";
+pub(crate) const DEFAULT_CONF_DIR: &str = "/var/lib/flink-ha-supervisor/flink-conf";
 
 /// The environment variable that points Flink's scripts at the rendered configuration.
-pub const FLINK_CONF_DIR_VAR: &str = "FLINK_CONF_DIR";
+pub(crate) const FLINK_CONF_DIR_VAR: &str = "FLINK_CONF_DIR";
 
 /// The file name Flink 2.x reads in `FLINK_CONF_DIR`.
-pub const CONFIG_FILE_NAME: &str = "config.yaml";
+pub(crate) const CONFIG_FILE_NAME: &str = "config.yaml";
 
 /// `[flink]` as written in the file (or the environment). Optional as a whole: without it, or
 /// with `enabled = false` or `mode = "none"`, the daemon renders nothing and runs the
@@ -114,7 +115,7 @@ impl Default for FlinkSettings {
 
 /// Flink's HA mode: zookeeper, kubernetes or none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HaMode {
+pub(crate) enum HaMode {
     /// Flink's ZooKeeper HA services; the daemons elect which host runs the JobManager.
     ZooKeeper,
     /// Flink's native Kubernetes HA services; Flink itself elects among JobManager pods.
@@ -125,7 +126,7 @@ pub enum HaMode {
 
 impl HaMode {
     /// Parses a mode, ignoring ASCII case; `None` for anything else.
-    pub fn parse(text: &str) -> Option<HaMode> {
+    pub(crate) fn parse(text: &str) -> Option<HaMode> {
         match text.trim().to_ascii_lowercase().as_str() {
             "zookeeper" => Some(HaMode::ZooKeeper),
             "kubernetes" => Some(HaMode::Kubernetes),
@@ -135,7 +136,7 @@ impl HaMode {
     }
 
     /// The name in the configuration (and, upper-cased, Flink's `high-availability.type`).
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             HaMode::ZooKeeper => "zookeeper",
             HaMode::Kubernetes => "kubernetes",
@@ -152,7 +153,7 @@ impl fmt::Display for HaMode {
 
 /// Flink's ZooKeeper HA settings, effective.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ZooKeeperHa {
+pub(crate) struct ZooKeeperHa {
     /// The quorum's hosts, without a chroot: `host:port[,host:port...]`.
     pub hosts: String,
     /// True when `hosts` is the daemon's own ensemble (`flink.zookeeper_quorum` unset or naming
@@ -172,19 +173,19 @@ pub struct ZooKeeperHa {
 
 impl ZooKeeperHa {
     /// The root as Flink sees it, an absolute path on the server: the chroot, then `path_root`.
-    pub fn server_path_root(&self) -> String {
+    pub(crate) fn server_path_root(&self) -> String {
         format!("{}{}", self.chroot, self.path_root)
     }
 
     /// Where Flink keeps its nodes, as an absolute path on the server: `<chroot><root>/<cluster_id>`.
-    pub fn server_ha_path(&self) -> String {
+    pub(crate) fn server_ha_path(&self) -> String {
         join_znode(&self.server_path_root(), &self.cluster_id)
     }
 }
 
 /// Flink's Kubernetes HA settings, effective.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KubernetesHa {
+pub(crate) struct KubernetesHa {
     /// `kubernetes.namespace`.
     pub namespace: String,
     /// `kubernetes.cluster-id`.
@@ -193,7 +194,7 @@ pub struct KubernetesHa {
 
 /// The mode-specific part of [`HaConfig`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ModeSettings {
+pub(crate) enum ModeSettings {
     /// Mode zookeeper.
     ZooKeeper(ZooKeeperHa),
     /// Mode kubernetes.
@@ -203,7 +204,7 @@ pub enum ModeSettings {
 /// The effective, validated HA configuration (`[flink]` after its defaults and rules): what the
 /// daemon renders into Flink's configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HaConfig {
+pub(crate) struct HaConfig {
     /// ZooKeeper or Kubernetes, with their settings.
     pub mode: ModeSettings,
     /// `high-availability.storageDir`, with a scheme.
@@ -221,7 +222,7 @@ pub struct HaConfig {
 impl HaConfig {
     /// Applies the defaults and the rules of `[flink]` to `settings.flink`. `Ok(None)` when Flink's HA
     /// is off (`enabled = false` or `mode = "none"`); the warnings are for the caller to log.
-    pub fn resolve(settings: &Settings) -> Result<(Option<HaConfig>, Vec<ConfigWarning>), ConfigError> {
+    pub(crate) fn resolve(settings: &Settings) -> Result<(Option<HaConfig>, Vec<ConfigWarning>), ConfigError> {
         let f = &settings.flink;
         let mut warnings = Vec::new();
         let Some(mode) = HaMode::parse(&f.mode) else {
@@ -264,8 +265,8 @@ impl HaConfig {
                 "flink.failover_timeout",
                 format!(
                     "{} is over {}: the daemon promises that a standby takes over within 30 s; set it to at most \"30s\"",
-                    fmt_duration(failover_timeout),
-                    fmt_duration(MAX_FAILOVER_TIMEOUT)
+                    format_duration(failover_timeout),
+                    format_duration(MAX_FAILOVER_TIMEOUT)
                 ),
             ));
         }
@@ -290,7 +291,7 @@ impl HaConfig {
     }
 
     /// The mode.
-    pub fn ha_mode(&self) -> HaMode {
+    pub(crate) fn ha_mode(&self) -> HaMode {
         match self.mode {
             ModeSettings::ZooKeeper(_) => HaMode::ZooKeeper,
             ModeSettings::Kubernetes(_) => HaMode::Kubernetes,
@@ -298,7 +299,7 @@ impl HaConfig {
     }
 
     /// `[flink]` with every default filled in, for `check-config`.
-    pub fn effective(&self, written: &FlinkSettings) -> FlinkSettings {
+    pub(crate) fn effective(&self, written: &FlinkSettings) -> FlinkSettings {
         let mut f = written.clone();
         f.mode = self.ha_mode().as_str().to_string();
         f.storage_dir = Some(self.storage_dir.clone());
@@ -534,9 +535,9 @@ fn zookeeper_timing(
             "flink.zookeeper_connection_timeout",
             format!(
                 "{} is not shorter than flink.zookeeper_session_timeout ({}): a connection attempt could outlast the session it should keep; lower it below {}",
-                fmt_duration(connection),
-                fmt_duration(session),
-                fmt_duration(session)
+                format_duration(connection),
+                format_duration(session),
+                format_duration(session)
             ),
         ));
     }
@@ -548,9 +549,9 @@ fn zookeeper_timing(
                 SESSION,
                 format!(
                     "{} is not shorter than {key} ({}): a crashed JobManager's Flink leader latch holds Flink's leadership for a whole session timeout, so the new JobManager cannot resume the jobs in time; set it to at most zookeeper.session_timeout ({}) or remove it to use that",
-                    fmt_duration(session),
-                    fmt_duration(bound),
-                    fmt_duration(settings.zookeeper.session_timeout)
+                    format_duration(session),
+                    format_duration(bound),
+                    format_duration(settings.zookeeper.session_timeout)
                 ),
             ));
         }
@@ -561,10 +562,10 @@ fn zookeeper_timing(
             SESSION,
             format!(
                 "{} is longer than zookeeper.session_timeout ({}): after a crash the daemons elect a new leader after theirs, but its JobManager then waits up to {} more for the old JobManager's Flink session to expire; set it to at most {} (the default)",
-                fmt_duration(session),
-                fmt_duration(daemon_session),
-                fmt_duration(session - daemon_session),
-                fmt_duration(daemon_session)
+                format_duration(session),
+                format_duration(daemon_session),
+                format_duration(session - daemon_session),
+                format_duration(daemon_session)
             ),
         ));
     }
@@ -574,9 +575,9 @@ fn zookeeper_timing(
             SESSION,
             format!(
                 "{} is outside the {}..{} a ZooKeeper server with default settings (tickTime 2000) grants; it will clamp the timeout Flink asks for",
-                fmt_duration(session),
-                fmt_duration(low),
-                fmt_duration(high)
+                format_duration(session),
+                format_duration(low),
+                format_duration(high)
             ),
         ));
     }

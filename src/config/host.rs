@@ -12,7 +12,7 @@ impl Settings {
     /// existing file that is not a FIFO or a directory, or a missing one in a writable
     /// directory). `run` and `check-config` call it after [`Settings::load`]; the commands that
     /// only talk to ZooKeeper (`status`, `pause`, ...) may run elsewhere and do not.
-    pub fn check_host(&self) -> Result<(), ConfigError> {
+    pub(crate) fn check_host(&self) -> Result<(), ConfigError> {
         let jm = &self.jobmanager;
         if let Some(program) = jm.command.first() {
             let path_var = jm.env.get("PATH").cloned().or_else(|| std::env::var("PATH").ok());

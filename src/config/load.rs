@@ -14,7 +14,7 @@ use super::{env_var_name, Settings, DEFAULT_RPC_PORT};
 
 impl Settings {
     /// Reads FILE plus the FHS_ environment, applies defaults, validates. Warnings are returned, not logged.
-    pub fn load(path: &Path) -> Result<(Settings, Vec<ConfigWarning>), ConfigError> {
+    pub(crate) fn load(path: &Path) -> Result<(Settings, Vec<ConfigWarning>), ConfigError> {
         let mut env = Vec::new();
         for (name, value) in std::env::vars_os() {
             // Variables that are not ours may hold anything; only ours must be UTF-8.
@@ -130,8 +130,7 @@ fn read_regular_file(path: &Path) -> std::io::Result<String> {
 
 /// The host name, the default of `node.id` and of `jobmanager.rpc_address`'s host.
 fn hostname() -> Result<String, String> {
-    let name = nix::unistd::gethostname().map_err(|e| e.to_string())?;
-    let name = name.into_string().map_err(|_| "the host name is not valid UTF-8".to_string())?;
+    let name = crate::host::lookup()?;
     if name.is_empty() {
         return Err("the host name is empty".into());
     }

@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 
 mod env;
 mod error;
-pub mod flink_ha;
+pub(crate) mod flink_ha;
 mod host;
 mod load;
 mod schema;
@@ -41,29 +41,30 @@ pub(crate) mod test_support;
 mod validate;
 mod values;
 
-pub use env::{env_var_name, ENV_PREFIX, ENV_SEPARATOR, FLINK_HOME_VAR};
-pub use error::{ConfigError, ConfigErrorKind, ConfigWarning};
-pub use flink_ha::{FlinkSettings, HaConfig, HaMode};
-pub use schema::known_keys;
+pub(crate) use env::env_var_name;
+pub(crate) use error::ConfigErrorKind;
+pub use error::{ConfigError, ConfigWarning};
+pub use flink_ha::FlinkSettings;
+pub(crate) use flink_ha::{HaConfig, HaMode};
+pub(crate) use schema::known_keys;
 pub use sections::{
     ElectionSettings, FailoverSettings, HookSettings, HttpSettings, JobManagerSettings, LogSettings, NodeSettings,
     ZooKeeperSettings,
 };
-pub(crate) use values::fmt_duration;
-pub use values::parse_command_line_duration;
+pub(crate) use values::parse_command_line_duration;
 
 /// The longest `node.id`, in bytes (a DNS name's limit).
-pub const MAX_NODE_ID_BYTES: usize = 253;
+pub(crate) const MAX_NODE_ID_BYTES: usize = 253;
 
 /// Port of the default `jobmanager.rpc_address` (Flink's `jobmanager.rpc.port` default).
-pub const DEFAULT_RPC_PORT: u16 = 6123;
+pub(crate) const DEFAULT_RPC_PORT: u16 = 6123;
 
 /// Session timeouts a ZooKeeper server with default settings grants: 2 to 20 times its
 /// default `tickTime` of 2000 ms. Outside this range the server clamps the requested value.
-pub const DEFAULT_SERVER_SESSION_RANGE: (Duration, Duration) = (Duration::from_secs(4), Duration::from_secs(40));
+pub(crate) const DEFAULT_SERVER_SESSION_RANGE: (Duration, Duration) = (Duration::from_secs(4), Duration::from_secs(40));
 
 /// The default `http.listen`: loopback only, so nothing is exposed unless asked for.
-pub const DEFAULT_HTTP_LISTEN: &str = "127.0.0.1:9249";
+pub(crate) const DEFAULT_HTTP_LISTEN: &str = "127.0.0.1:9249";
 
 /// The complete, validated configuration of one supervisor.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -98,7 +99,7 @@ pub struct Settings {
 impl Settings {
     /// Checks that the settings can work: every value on its own, then the timings against each
     /// other. Returns the first error, or the warnings about settings that work but are risky.
-    pub fn validate(&self) -> Result<Vec<ConfigWarning>, ConfigError> {
+    pub(crate) fn validate(&self) -> Result<Vec<ConfigWarning>, ConfigError> {
         self.validate_values()?;
         let mut warnings = self.validate_timing()?;
         // `[flink]` against the rest; its effective form is for the callers that render it.

@@ -9,8 +9,9 @@ use config::{Value, ValueKind};
 
 use super::error::{ConfigError, ConfigErrorKind};
 use super::suggest::unknown_key;
-use super::values::{fmt_duration, DAY};
+use super::values::DAY;
 use super::DEFAULT_HTTP_LISTEN;
+use flink_ha_core::walltime::format_duration;
 
 /// Defaults that do not depend on the host or the environment, as the strings a user would
 /// write. docs/configuration.md and config/flink-ha-supervisor.toml repeat them.
@@ -107,7 +108,7 @@ pub(super) const SCHEMA: &[(&str, &[(&str, Kind)])] = &[
 pub(super) const LIST_KEYS: &[&str] = &["jobmanager.command", "hooks.on_leader", "hooks.on_standby"];
 
 /// All dotted keys, in documentation order.
-pub fn known_keys() -> Vec<String> {
+pub(crate) fn known_keys() -> Vec<String> {
     SCHEMA.iter().flat_map(|(section, keys)| keys.iter().map(move |(key, _)| format!("{section}.{key}"))).collect()
 }
 
@@ -180,8 +181,8 @@ fn check_kind(key: &str, kind: Kind, value: &Value, origins: &BTreeMap<String, S
                 key,
                 format!(
                     "{s:?} is longer than the {} this key allows; set a duration of at most {}",
-                    fmt_duration(max),
-                    fmt_duration(max)
+                    format_duration(max),
+                    format_duration(max)
                 ),
             )
             .with_env_origin(origins)),

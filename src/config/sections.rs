@@ -134,7 +134,7 @@ impl Default for HttpSettings {
 impl HttpSettings {
     /// The address to listen on, `Ok(None)` when the endpoint is off, or what is wrong with
     /// `listen` (validation refuses that, so after [`Settings::load`](super::Settings::load) this is never `Err`).
-    pub fn listen_addr(&self) -> Result<Option<SocketAddr>, String> {
+    pub(crate) fn listen_addr(&self) -> Result<Option<SocketAddr>, String> {
         let listen = self.listen.as_str();
         if listen.is_empty() || listen == "off" {
             return Ok(None);

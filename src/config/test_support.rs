@@ -6,7 +6,7 @@ use std::io::Write;
 use crate::config::{ConfigError, ConfigWarning, Settings};
 
 /// What every test file holds before its own lines: a daemon quorum, a command, addresses.
-pub const DAEMON: &str = r#"
+pub(crate) const DAEMON: &str = r#"
 [node]
 id = "jm1"
 [zookeeper]
@@ -18,24 +18,24 @@ ready_url = "http://127.0.0.1:8081/overview"
 "#;
 
 /// Loads `DAEMON` + `extra` with the environment `env`.
-pub fn load_env(extra: &str, env: &[(&str, &str)]) -> Result<(Settings, Vec<ConfigWarning>), ConfigError> {
+pub(crate) fn load_env(extra: &str, env: &[(&str, &str)]) -> Result<(Settings, Vec<ConfigWarning>), ConfigError> {
     let mut file = tempfile::NamedTempFile::new().expect("temp file");
     file.write_all(format!("{DAEMON}{extra}").as_bytes()).expect("write");
     Settings::load_with_env(file.path(), env.iter().map(|(k, v)| (k.to_string(), v.to_string())))
 }
 
 /// Loads `DAEMON` + `extra` without environment.
-pub fn load(extra: &str) -> Result<(Settings, Vec<ConfigWarning>), ConfigError> {
+pub(crate) fn load(extra: &str) -> Result<(Settings, Vec<ConfigWarning>), ConfigError> {
     load_env(extra, &[])
 }
 
 /// Loads and panics on an error.
-pub fn settings(extra: &str) -> Settings {
+pub(crate) fn settings(extra: &str) -> Settings {
     load(extra).unwrap_or_else(|e| panic!("expected {extra:?} to load, got: {e}")).0
 }
 
 /// Loads and returns the error; panics if it loads.
-pub fn error(extra: &str) -> ConfigError {
+pub(crate) fn error(extra: &str) -> ConfigError {
     match load(extra) {
         Ok((s, _)) => panic!("expected an error for {extra:?}, got {:?}", s.flink),
         Err(e) => e,
@@ -44,7 +44,7 @@ pub fn error(extra: &str) -> ConfigError {
 
 /// Asserts that `e` names `key` and that its line contains every word.
 #[track_caller]
-pub fn assert_error(e: &ConfigError, key: &str, words: &[&str]) {
+pub(crate) fn assert_error(e: &ConfigError, key: &str, words: &[&str]) {
     let line = e.to_string();
     assert_eq!(e.key(), key, "wrong key in: {line}");
     assert!(!line.contains('\n'), "not one line: {line}");
@@ -54,7 +54,7 @@ pub fn assert_error(e: &ConfigError, key: &str, words: &[&str]) {
 }
 
 /// A `[flink]` section in mode zookeeper with every key set to a typical valid value.
-pub const ZK_SECTION: &str = r#"
+pub(crate) const ZK_SECTION: &str = r#"
 [flink]
 enabled = true
 mode = "zookeeper"
@@ -66,7 +66,7 @@ failover_timeout = "30s"
 "#;
 
 /// A `[flink]` section in mode kubernetes with every key set to a typical valid value.
-pub const K8S_SECTION: &str = r#"
+pub(crate) const K8S_SECTION: &str = r#"
 [flink]
 enabled = true
 mode = "kubernetes"

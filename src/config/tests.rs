@@ -5,6 +5,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use flink_ha_core::timing;
+use flink_ha_core::walltime::format_duration;
 
 use super::schema::{Kind, SCHEMA};
 use super::validate::min_session_timeout;
@@ -86,7 +87,7 @@ fn secs(s: u64) -> Duration {
 }
 
 fn host() -> String {
-    nix::unistd::gethostname().unwrap().into_string().unwrap()
+    crate::host::lookup().unwrap()
 }
 
 // ----- defaults and the example file -----
@@ -297,11 +298,11 @@ fn every_duration_has_an_upper_bound_named_in_one_line() {
     for (key, max) in durations {
         // Past u64 nanoseconds: would overflow Instant once a JobManager starts.
         let e = error(&[&format!("{key} = \"584542046090years\"")]);
-        assert_error(&e, &key, &["\"584542046090years\"", "at most", &fmt_duration(max)]);
+        assert_error(&e, &key, &["\"584542046090years\"", "at most", &format_duration(max)]);
         assert_eq!(e.kind(), ConfigErrorKind::Invalid);
         // Just past the bound is refused as well; from the environment it names the variable.
         let var = env_var_name(&key);
-        let e = error_env(&[], &[(&var, &fmt_duration(max + Duration::from_millis(1)))]);
+        let e = error_env(&[], &[(&var, &format_duration(max + Duration::from_millis(1)))]);
         assert_error(&e, &key, &["at most"]);
         assert_eq!(e.env_var(), Some(var.as_str()));
     }
@@ -474,24 +475,24 @@ fn stop_grace_longer_than_the_session_allows_is_an_error() {
     let longest = timing::max_stop_grace(secs(10));
     let too_long = longest + Duration::from_millis(1);
     let min_session = min_session_timeout(too_long).unwrap();
-    let e = error(&[&format!("jobmanager.stop_grace = \"{}\"", fmt_duration(too_long))]);
+    let e = error(&[&format!("jobmanager.stop_grace = \"{}\"", format_duration(too_long))]);
     assert_error(
         &e,
         "jobmanager.stop_grace",
         &[
-            &format!("at most {}", fmt_duration(longest)),
+            &format!("at most {}", format_duration(longest)),
             "zookeeper.session_timeout",
-            &format!("at least {}", fmt_duration(min_session)),
+            &format!("at least {}", format_duration(min_session)),
         ],
     );
     assert_eq!(e.kind(), ConfigErrorKind::Timing);
     // The longest allowed grace is allowed.
-    let s = load(&[&format!("jobmanager.stop_grace = \"{}\"", fmt_duration(longest))]);
+    let s = load(&[&format!("jobmanager.stop_grace = \"{}\"", format_duration(longest))]);
     assert_eq!(s.jobmanager.stop_grace, longest);
     // The minimum session timeout named in the message is enough.
     let s = load(&[
-        &format!("jobmanager.stop_grace = \"{}\"", fmt_duration(too_long)),
-        &format!("zookeeper.session_timeout = \"{}\"", fmt_duration(min_session)),
+        &format!("jobmanager.stop_grace = \"{}\"", format_duration(too_long)),
+        &format!("zookeeper.session_timeout = \"{}\"", format_duration(min_session)),
     ]);
     assert_eq!(s.zookeeper.session_timeout, min_session);
     assert!(timing::fence_after(min_session - Duration::from_millis(1), too_long).is_none());

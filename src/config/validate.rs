@@ -6,10 +6,9 @@ use std::time::Duration;
 use flink_ha_core::timing;
 
 use super::error::{ConfigError, ConfigWarning};
-use super::values::{
-    check_host_port, check_http_url, check_quorum, check_znode_path, chroot_of, fmt_duration, is_invisible_format,
-};
+use super::values::{check_host_port, check_http_url, check_quorum, check_znode_path, chroot_of, is_invisible_format};
 use super::{Settings, DEFAULT_SERVER_SESSION_RANGE, MAX_NODE_ID_BYTES};
+use flink_ha_core::walltime::format_duration;
 
 impl Settings {
     pub(super) fn validate_values(&self) -> Result<(), ConfigError> {
@@ -164,25 +163,25 @@ impl Settings {
                 "zookeeper.connect_timeout",
                 format!(
                     "{} is not shorter than zookeeper.session_timeout ({}): a single connection attempt could outlast the session it is meant to keep; lower zookeeper.connect_timeout below {} or raise zookeeper.session_timeout",
-                    fmt_duration(connect), fmt_duration(session), fmt_duration(session),
+                    format_duration(connect), format_duration(session), format_duration(session),
                 ),
             ));
         }
 
         if timing::fence_after(session, grace).is_none() {
             let raise = match min_session_timeout(grace) {
-                Some(min) => format!("raise zookeeper.session_timeout to at least {}", fmt_duration(min)),
+                Some(min) => format!("raise zookeeper.session_timeout to at least {}", format_duration(min)),
                 None => "raise zookeeper.session_timeout".to_string(),
             };
             let message = if timing::fence_after(session, Duration::ZERO).is_none() {
                 format!(
                     "zookeeper.session_timeout = {} leaves no time to stop the JobManager before the session could expire, whatever jobmanager.stop_grace is ({} now); {raise}",
-                    fmt_duration(session), fmt_duration(grace),
+                    format_duration(session), format_duration(grace),
                 )
             } else {
                 format!(
                     "{} is too long for zookeeper.session_timeout = {}: the JobManager could still be running when the session expires and another node takes over; set jobmanager.stop_grace to at most {} or {raise}",
-                    fmt_duration(grace), fmt_duration(session), fmt_duration(timing::max_stop_grace(session)),
+                    format_duration(grace), format_duration(session), format_duration(timing::max_stop_grace(session)),
                 )
             };
             return Err(ConfigError::timing("jobmanager.stop_grace", message));
@@ -193,7 +192,7 @@ impl Settings {
                 "failover.budget",
                 format!(
                     "{} is not longer than zookeeper.session_timeout ({}): a crashed leader is only noticed when its session expires, so a failover after a crash can never meet the budget; lower zookeeper.session_timeout or raise failover.budget",
-                    fmt_duration(budget), fmt_duration(session),
+                    format_duration(budget), format_duration(session),
                 ),
             ));
         }
@@ -204,7 +203,7 @@ impl Settings {
                 key: "jobmanager.start_timeout".into(),
                 message: format!(
                     "zookeeper.session_timeout ({}) + jobmanager.start_timeout ({}) = {} exceeds failover.budget ({}): a failover whose JobManager starts slowly can overrun the budget; lower jobmanager.start_timeout to at most {} (and make the JobManager start that fast) or raise failover.budget",
-                    fmt_duration(session), fmt_duration(start), fmt_duration(session + start), fmt_duration(budget), fmt_duration(budget - session),
+                    format_duration(session), format_duration(start), format_duration(session + start), format_duration(budget), format_duration(budget - session),
                 ),
             });
         }
@@ -214,7 +213,7 @@ impl Settings {
                 key: "zookeeper.session_timeout".into(),
                 message: format!(
                     "{} is below the {} a ZooKeeper server with default settings (tickTime 2000) grants; it will raise the timeout, so a crash is noticed later than configured; use at least {} or lower minSessionTimeout on the servers",
-                    fmt_duration(session), fmt_duration(low), fmt_duration(low),
+                    format_duration(session), format_duration(low), format_duration(low),
                 ),
             });
         } else if session > high {
@@ -222,7 +221,7 @@ impl Settings {
                 key: "zookeeper.session_timeout".into(),
                 message: format!(
                     "{} is above the {} a ZooKeeper server with default settings (tickTime 2000) grants; it will lower the timeout and the supervisor must fence by the shorter negotiated one; use at most {} or raise maxSessionTimeout on the servers",
-                    fmt_duration(session), fmt_duration(high), fmt_duration(high),
+                    format_duration(session), format_duration(high), format_duration(high),
                 ),
             });
         }

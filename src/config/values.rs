@@ -7,11 +7,6 @@ use std::time::Duration;
 /// A day: the longest duration given on the command line.
 pub(super) const DAY: Duration = Duration::from_secs(24 * 60 * 60);
 
-/// `humantime`'s form (`1m 30s`), as the configuration writes durations.
-pub(crate) fn fmt_duration(d: Duration) -> String {
-    humantime::format_duration(d).to_string()
-}
-
 /// Checks `host:port` (IPv6 hosts in brackets) with a port of 1-65535.
 pub(super) fn check_host_port(address: &str) -> Result<(), String> {
     if address.is_empty() {
@@ -62,7 +57,7 @@ pub(super) fn is_invisible_format(c: char) -> bool {
 
 /// Parses a duration given on the command line (a humantime string such as `60s`), at most a
 /// day: longer ones would overflow the clock's arithmetic and are refused in one line.
-pub fn parse_command_line_duration(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_command_line_duration(text: &str) -> Result<Duration, String> {
     match humantime::parse_duration(text) {
         Ok(d) if d <= DAY => Ok(d),
         Ok(_) => Err(format!("{text:?} is longer than a day; give a duration of at most 1day")),

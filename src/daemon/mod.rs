@@ -4,7 +4,7 @@
 //!
 //! [`supervise`] starts each of the daemon's tasks and reports one that dies to this loop.
 
-pub mod supervise;
+pub(crate) mod supervise;
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -95,7 +95,7 @@ struct Daemon {
 /// Runs the daemon until `shutdown` resolves and the shutdown completed.
 /// A task that dies (see `supervise.rs`) stops the daemon as a shutdown does, and it returns the
 /// death as its error.
-pub async fn run(settings: Settings, shutdown: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
+pub(crate) async fn run(settings: Settings, shutdown: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
     let mut deaths = supervise::watch();
     let endpoint = crate::outward::http::bind(&settings).await?;
     let (mut daemon, mut inbox) = Daemon::new(settings)?;

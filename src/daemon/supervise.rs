@@ -22,7 +22,7 @@ use tokio::task::JoinHandle;
 
 /// A task of the daemon that died.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Death {
+pub(crate) struct Death {
     /// The task's name (as given to [`spawn`]).
     pub task: &'static str,
     /// The panic's message, or the error it ended with.
@@ -36,7 +36,7 @@ impl Display for Death {
 }
 
 /// How a task's result reads: `None` for a normal end, `Some(why)` for a death.
-pub trait TaskEnd {
+pub(crate) trait TaskEnd {
     /// Why the task's end is a death, if it is.
     fn death(self) -> Option<String>;
 }
@@ -64,7 +64,7 @@ thread_local! {
 /// From now on, the deaths of tasks started with [`spawn`] arrive on the returned receiver (a
 /// later call replaces it). Also installs a panic hook that keeps each panic's message and
 /// place for the report (the previous hook still prints it).
-pub fn watch() -> UnboundedReceiver<Death> {
+pub(crate) fn watch() -> UnboundedReceiver<Death> {
     static HOOK: OnceLock<()> = OnceLock::new();
     HOOK.get_or_init(|| {
         let previous = std::panic::take_hook();
@@ -88,13 +88,13 @@ pub fn watch() -> UnboundedReceiver<Death> {
 }
 
 /// Tests only: the task named `task` panics as soon as it starts (`run --fault-panic-task`).
-pub fn arm_fault(task: String) {
+pub(crate) fn arm_fault(task: String) {
     let _ = FAULT_TASK.set(task);
 }
 
 /// Starts `future` as a supervised task named `task`: a panic, or an end that [`TaskEnd`] calls
 /// a death, is logged and reported to the receiver of [`watch`].
-pub fn spawn<F>(task: &'static str, future: F) -> JoinHandle<()>
+pub(crate) fn spawn<F>(task: &'static str, future: F) -> JoinHandle<()>
 where
     F: Future + Send + 'static,
     F::Output: TaskEnd,

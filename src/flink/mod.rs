@@ -6,18 +6,18 @@
 //! * [`render`] — merges the user's Flink `config.yaml` with the generated HA keys and writes it
 //!   where `FLINK_CONF_DIR` of the JobManager points.
 //! * [`trial`] — Flink's configuration for a trial JobManager run outside the election, with HA off.
-//! * [`cli`] — the `check-config` and `render-flink-config` subcommands.
 //!
 //! With Flink's HA services on, a new JobManager recovers the jobs of the old one (job graphs and
 //! checkpoints in `high-availability.storageDir`, pointers in ZooKeeper) once it leads Flink's
 //! own leader election; docs/ARCHITECTURE.md gives the timing argument.
 
-pub mod cli;
-pub mod render;
-pub mod trial;
+pub(crate) mod render;
+pub(crate) mod trial;
 
 #[cfg(test)]
 mod ha_tests;
+
+use std::path::Path;
 
 use crate::config::flink_ha::FLINK_CONF_DIR_VAR;
 use crate::config::{ConfigWarning, HaMode, Settings};
@@ -27,7 +27,7 @@ use crate::process::jobmanager::Spec;
 /// configuration and points the JobManager's `FLINK_CONF_DIR` at it. Does nothing when Flink's
 /// HA is off. An error is reported like a failed spawn. (The base's warnings were logged by
 /// [`preflight`] at the start.)
-pub fn prepare_spawn(settings: &Settings, spec: &mut Spec) -> std::io::Result<()> {
+pub(crate) fn prepare_spawn(settings: &Settings, spec: &mut Spec) -> std::io::Result<()> {
     let Some(rendered) = render::render(settings).map_err(std::io::Error::other)? else {
         return Ok(());
     };
@@ -47,7 +47,7 @@ pub fn prepare_spawn(settings: &Settings, spec: &mut Spec) -> std::io::Result<()
 /// Checks at the start of `run`, before anything else: refuses mode kubernetes, and renders and
 /// writes Flink's configuration once, so that a missing or broken base file stops the daemon at
 /// once (exit code 2) instead of failing every JobManager start. Returns the warnings.
-pub fn preflight(settings: &Settings) -> Result<Vec<ConfigWarning>, String> {
+pub(crate) fn preflight(settings: &Settings) -> Result<Vec<ConfigWarning>, String> {
     if let Some(refusal) = run_refusal(settings) {
         return Err(refusal);
     }
@@ -62,9 +62,24 @@ pub fn preflight(settings: &Settings) -> Result<Vec<ConfigWarning>, String> {
 }
 
 /// Why `run` refuses these settings, if it does: mode kubernetes.
-pub fn run_refusal(settings: &Settings) -> Option<String> {
+pub(crate) fn run_refusal(settings: &Settings) -> Option<String> {
     let f = &settings.flink;
     (f.enabled && HaMode::parse(&f.mode) == Some(HaMode::Kubernetes)).then(|| {
         "flink.mode = \"kubernetes\": on Kubernetes, Flink's own HA services elect the leading JobManager among the pods of its deployment and Kubernetes restarts failed pods, so this daemon is not needed there and does not run; put the keys `flink-ha-supervisor render-flink-config` prints into Flink's configuration, or set flink.mode = \"zookeeper\" for JobManager hosts outside Kubernetes".to_string()
+    })
+}
+
+/// A warning when the rendered configuration cannot be written where configured: the nearest
+/// existing ancestor of `conf_dir` is not a writable directory (for the user running this).
+pub(crate) fn conf_dir_warning(conf_dir: &Path) -> Option<ConfigWarning> {
+    let existing = conf_dir.ancestors().find(|p| p.exists())?;
+    let writable = existing.is_dir() && nix::unistd::access(existing, nix::unistd::AccessFlags::W_OK).is_ok();
+    (!writable).then(|| ConfigWarning {
+        key: "flink.conf_dir".into(),
+        message: format!(
+            "{} cannot be written by this user ({} is not a writable directory); the daemon must be able to create it and write config.yaml there",
+            conf_dir.display(),
+            existing.display()
+        ),
     })
 }

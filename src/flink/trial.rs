@@ -10,7 +10,7 @@ use crate::config::Settings;
 
 /// Renders Flink's configuration for `settings` into `conf_dir` with HA off. Returns whether it
 /// wrote one: `false` when Flink's HA is off, and the JobManager runs with its own configuration.
-pub fn write_without_ha(settings: &Settings, conf_dir: &Path) -> anyhow::Result<bool> {
+pub(crate) fn write_without_ha(settings: &Settings, conf_dir: &Path) -> anyhow::Result<bool> {
     let mut trial = settings.clone();
     trial.flink.conf_dir = conf_dir.to_path_buf();
     let Some(rendered) = super::render::render(&trial)? else {
@@ -25,7 +25,7 @@ pub fn write_without_ha(settings: &Settings, conf_dir: &Path) -> anyhow::Result<
 
 /// Replaces Flink's HA type in a rendered `config.yaml` by NONE, so that the trial JobManager
 /// neither joins Flink's leader election nor touches its HA store.
-pub fn ha_off(yaml: &str) -> String {
+pub(crate) fn ha_off(yaml: &str) -> String {
     let mut out: String = yaml
         .lines()
         .filter(|l| !l.starts_with("high-availability.type:") && !l.starts_with("high-availability:"))

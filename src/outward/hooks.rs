@@ -34,20 +34,20 @@ use flink_ha_core::audit_event::AuditEvent;
 use flink_ha_core::machine::{Hook, HookCause, HookKind};
 
 /// `FLINK_HA_ROLE`: `leader` or `standby`, the role the hook is run for.
-pub const ROLE_VAR: &str = "FLINK_HA_ROLE";
+pub(crate) const ROLE_VAR: &str = "FLINK_HA_ROLE";
 /// `FLINK_HA_NODE`: this daemon's `node.id`.
-pub const NODE_VAR: &str = "FLINK_HA_NODE";
+pub(crate) const NODE_VAR: &str = "FLINK_HA_NODE";
 /// `FLINK_HA_EPOCH`: the leadership term gained or given up.
-pub const EPOCH_VAR: &str = "FLINK_HA_EPOCH";
+pub(crate) const EPOCH_VAR: &str = "FLINK_HA_EPOCH";
 /// `FLINK_HA_EVENT`: why (`elected`, `recovered`, `leadership_lost`, `resigned`, `handover`,
 /// `fenced`, `shutdown`).
-pub const EVENT_VAR: &str = "FLINK_HA_EVENT";
+pub(crate) const EVENT_VAR: &str = "FLINK_HA_EVENT";
 /// `FLINK_HA_HOOK`: `on_leader` or `on_standby`, for a script that serves both.
-pub const HOOK_VAR: &str = "FLINK_HA_HOOK";
+pub(crate) const HOOK_VAR: &str = "FLINK_HA_HOOK";
 
 /// One run of a hook.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HookJob {
+pub(crate) struct HookJob {
     /// Which hook.
     pub kind: HookKind,
     /// Why (`FLINK_HA_EVENT`).
@@ -60,7 +60,7 @@ pub struct HookJob {
 
 impl HookJob {
     /// The variables the hook gets on top of the daemon's environment.
-    pub fn env(&self, node: &str) -> [(&'static str, String); 5] {
+    pub(crate) fn env(&self, node: &str) -> [(&'static str, String); 5] {
         [
             (ROLE_VAR, self.kind.role().to_string()),
             (NODE_VAR, node.to_string()),
@@ -72,7 +72,7 @@ impl HookJob {
 }
 
 /// The daemon's end of the hooks: queues the hooks the machine asks for, for the worker.
-pub struct Hooks {
+pub(crate) struct Hooks {
     settings: HookSettings,
     node: String,
     queue: Option<UnboundedSender<HookJob>>,
@@ -81,12 +81,12 @@ pub struct Hooks {
 
 impl Hooks {
     /// Hooks as configured in `[hooks]`. The worker task is started with the first hook.
-    pub fn new(settings: &Settings) -> Hooks {
+    pub(crate) fn new(settings: &Settings) -> Hooks {
         Hooks { settings: settings.hooks.clone(), node: settings.node.id.clone(), queue: None, worker: None }
     }
 
     /// Queues a hook the machine decided to run, if it is configured. Never blocks.
-    pub fn run(&mut self, hook: Hook) {
+    pub(crate) fn run(&mut self, hook: Hook) {
         let argv = match hook.kind {
             HookKind::OnLeader => self.settings.on_leader.clone(),
             HookKind::OnStandby => self.settings.on_standby.clone(),
@@ -110,7 +110,7 @@ impl Hooks {
 
     /// At exit, after the JobManager is stopped and the election left: lets the queued hooks
     /// run (each still bounded by `hooks.timeout`), so that the last `on_standby` is not lost.
-    pub async fn drain(&mut self) {
+    pub(crate) async fn drain(&mut self) {
         self.queue = None;
         if let Some(worker) = self.worker.take() {
             let _ = worker.await;

@@ -31,11 +31,11 @@ use flink_ha_core::failover::StatsSummary;
 use flink_ha_core::view::{NodeView, RoleView, SessionView};
 
 /// The banner `/status` carries while maintenance mode is on.
-pub const PAUSED_WARNING: &str = "MAINTENANCE MODE: the daemons do not fail over, restart or stop the JobManager on their own; `flink-ha-supervisor resume` ends it";
+pub(crate) const PAUSED_WARNING: &str = "MAINTENANCE MODE: the daemons do not fail over, restart or stop the JobManager on their own; `flink-ha-supervisor resume` ends it";
 
 /// `http.listen` could not be bound. Displays as one line naming the key, the address and the fix.
 #[derive(Debug)]
-pub struct BindError {
+pub(crate) struct BindError {
     addr: SocketAddr,
     error: std::io::Error,
 }
@@ -53,14 +53,14 @@ impl fmt::Display for BindError {
 impl std::error::Error for BindError {}
 
 /// A bound endpoint that does not serve yet.
-pub struct Endpoint {
+pub(crate) struct Endpoint {
     listener: tokio::net::TcpListener,
     freshness: Duration,
 }
 
 /// Binds `http.listen`; `Ok(None)` when it is off. Call it before anything else starts, so that a
 /// taken address stops the daemon at once.
-pub async fn bind(settings: &Settings) -> Result<Option<Endpoint>, BindError> {
+pub(crate) async fn bind(settings: &Settings) -> Result<Option<Endpoint>, BindError> {
     // Validation refuses a bad address; should one get here anyway, the endpoint stays off.
     let Ok(Some(addr)) = settings.http.listen_addr() else { return Ok(None) };
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|error| BindError { addr, error })?;
@@ -68,13 +68,8 @@ pub async fn bind(settings: &Settings) -> Result<Option<Endpoint>, BindError> {
 }
 
 impl Endpoint {
-    /// The bound address.
-    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        self.listener.local_addr()
-    }
-
     /// Serves the endpoint from `view` on a task of its own until the returned handle is dropped.
-    pub fn serve(self, view: watch::Receiver<NodeView>) -> Serving {
+    pub(crate) fn serve(self, view: watch::Receiver<NodeView>) -> Serving {
         let state = Shared { view, freshness: self.freshness };
         let app = Router::new()
             .route("/health", get(health))
@@ -90,7 +85,7 @@ impl Endpoint {
 }
 
 /// The running endpoint; dropping it stops the server.
-pub struct Serving(tokio::task::JoinHandle<()>);
+pub(crate) struct Serving(tokio::task::JoinHandle<()>);
 
 impl Drop for Serving {
     fn drop(&mut self) {
@@ -113,7 +108,7 @@ impl Shared {
 
 /// Whether the session is connected and the server answered within `freshness` (which also
 /// proves that the daemon's loop still publishes). `Err` says why not.
-pub fn check_health(view: &NodeView, now: SystemTime, freshness: Duration) -> Result<(), String> {
+pub(crate) fn check_health(view: &NodeView, now: SystemTime, freshness: Duration) -> Result<(), String> {
     if let Some(why) = &view.failed {
         return Err(format!("{why}; the daemon is stopping"));
     }
@@ -140,7 +135,7 @@ pub fn check_health(view: &NodeView, now: SystemTime, freshness: Duration) -> Re
 
 /// Whether this node serves as the leader: it leads, its JobManager is ready, and the view is
 /// fresh. `Err` says why not.
-pub fn check_leader(view: &NodeView, now: SystemTime, freshness: Duration) -> Result<(), String> {
+pub(crate) fn check_leader(view: &NodeView, now: SystemTime, freshness: Duration) -> Result<(), String> {
     if view.role != RoleView::Leader {
         return Err("not the leader (standby)".into());
     }
@@ -188,7 +183,7 @@ async fn metrics_text(State(shared): State<Shared>) -> Response {
 /// The JSON of `GET /status`: the node's view, what `/health` and `/leader` would answer, the
 /// failover figures, and while paused a loud `warning`.
 #[derive(Debug, Serialize)]
-pub struct StatusDoc {
+pub(crate) struct StatusDoc {
     /// The view: `node`, `role`, `epoch`, `session`, `jobmanager`, `last_heard`,
     /// `leader_since`, `paused`, `jobmanager_restarts`.
     #[serde(flatten)]
@@ -206,7 +201,7 @@ pub struct StatusDoc {
 
 impl StatusDoc {
     /// The document for `view` at `now`.
-    pub fn new(view: &NodeView, now: SystemTime, freshness: Duration) -> StatusDoc {
+    pub(crate) fn new(view: &NodeView, now: SystemTime, freshness: Duration) -> StatusDoc {
         StatusDoc {
             healthy: check_health(view, now, freshness).is_ok(),
             serving: check_leader(view, now, freshness).is_ok(),
@@ -219,7 +214,7 @@ impl StatusDoc {
 
 /// [`StatsSummary`] in milliseconds, as the audit records give durations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct FailoverFigures {
+pub(crate) struct FailoverFigures {
     /// Failovers measured.
     pub count: u64,
     /// The most recent outage.

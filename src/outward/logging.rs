@@ -18,7 +18,7 @@ use tracing_subscriber::{fmt, EnvFilter};
 
 /// How log lines look.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum LogFormat {
+pub(crate) enum LogFormat {
     /// One JSON object per line: timestamp (UTC, microseconds), level, target, fields.
     Json,
     /// Human-readable lines.
@@ -39,12 +39,12 @@ static AUDIT_DROPPED: OnceLock<ErrorCounter> = OnceLock::new();
 
 /// Audit records that did not reach `log.audit_file` since the start: failed writes (a full
 /// disk) plus records dropped because the writer fell behind.
-pub fn audit_write_failures() -> u64 {
+pub(crate) fn audit_write_failures() -> u64 {
     AUDIT_WRITE_FAILURES.load(Ordering::Relaxed) + AUDIT_DROPPED.get().map_or(0, |c| c.dropped_lines() as u64)
 }
 
 /// The error of the first failed write to `log.audit_file`, once: later calls return `None`.
-pub fn first_audit_failure() -> Option<String> {
+pub(crate) fn first_audit_failure() -> Option<String> {
     let error = FIRST_AUDIT_FAILURE.get()?;
     (!FIRST_AUDIT_FAILURE_TAKEN.swap(true, Ordering::Relaxed)).then(|| error.clone())
 }
@@ -73,10 +73,10 @@ impl Write for AuditFile {
 }
 
 /// Keeps the audit writer's thread; dropping it writes what is queued.
-pub struct LogGuard(#[allow(dead_code)] Option<WorkerGuard>);
+pub(crate) struct LogGuard(#[allow(dead_code)] Option<WorkerGuard>);
 
 /// Opens `file` for appending, created with mode 0640 (the umask can only tighten it).
-pub fn open_private_append(file: &Path) -> std::io::Result<std::fs::File> {
+pub(crate) fn open_private_append(file: &Path) -> std::io::Result<std::fs::File> {
     std::fs::OpenOptions::new().create(true).append(true).mode(0o640).open(file)
 }
 
@@ -85,7 +85,7 @@ pub fn open_private_append(file: &Path) -> std::io::Result<std::fs::File> {
 /// thread of their own so that a slow or full disk never holds up the caller: failed writes and
 /// dropped records are counted ([`audit_write_failures`]), the first error is kept
 /// ([`first_audit_failure`]). Keep the returned guard until the end of the process.
-pub fn init(format: LogFormat, audit_file: Option<&Path>) -> std::io::Result<LogGuard> {
+pub(crate) fn init(format: LogFormat, audit_file: Option<&Path>) -> std::io::Result<LogGuard> {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,zookeeper_client=warn"));
     let stdout = match format {
         LogFormat::Json => json_lines(std::io::stdout).boxed(),
@@ -121,7 +121,7 @@ where
 }
 
 /// The tracing target of audit records (docs/audit-events.md).
-pub const AUDIT_TARGET: &str = flink_ha_core::audit_event::AUDIT_TARGET;
+pub(crate) const AUDIT_TARGET: &str = flink_ha_core::audit_event::AUDIT_TARGET;
 
 /// One tracing event at the audit event's level, with the common fields first and then the
 /// event's own, each named after its binding (field-init shorthand, so that a record's field is
@@ -142,7 +142,7 @@ macro_rules! audit_record {
 
 /// Writes one audit record (docs/audit-events.md): `event` with its level and fields, the node,
 /// the term (`epoch`; an event that carries its own writes that one) and `message` for people.
-pub fn write_audit(node: &str, epoch: Option<u64>, event: &AuditEvent, message: &str) {
+pub(crate) fn write_audit(node: &str, epoch: Option<u64>, event: &AuditEvent, message: &str) {
     use AuditEvent as E;
     let (level, name) = (event.level(), event.name());
     match event {

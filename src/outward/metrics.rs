@@ -18,20 +18,21 @@ use prometheus_client::registry::{Registry, Unit};
 use flink_ha_core::view::{JobManagerView, NodeView, RoleView, SessionView};
 
 /// The `Content-Type` of [`render`]'s text.
-pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+pub(crate) const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// The prefix of every metric name.
-pub const PREFIX: &str = "flink_ha_supervisor";
+pub(crate) const PREFIX: &str = "flink_ha_supervisor";
 
 /// Upper bounds (seconds) of the failover outage histogram's buckets: fine around a planned
 /// handover (a JobManager's start, seconds) and a crash (session timeout plus start), and one at
 /// the default budget of 30 s.
-pub const OUTAGE_BUCKETS: [f64; 13] = [1.0, 2.5, 5.0, 7.5, 10.0, 12.5, 15.0, 20.0, 25.0, 30.0, 45.0, 60.0, 120.0];
+pub(crate) const OUTAGE_BUCKETS: [f64; 13] =
+    [1.0, 2.5, 5.0, 7.5, 10.0, 12.5, 15.0, 20.0, 25.0, 30.0, 45.0, 60.0, 120.0];
 
 type Labels = [(&'static str, &'static str); 1];
 
 /// The metrics of `view` as an OpenMetrics text exposition (ending in `# EOF`).
-pub fn render(view: &NodeView) -> String {
+pub(crate) fn render(view: &NodeView) -> String {
     let mut registry = Registry::with_prefix(PREFIX);
 
     let role: Family<Labels, Gauge> = Family::default();

@@ -7,8 +7,8 @@
 //! * [`hooks`]: the role-change hooks, run by a worker task, never awaited by the loop.
 //! * [`logging`]: the log output (JSON lines or text) and the audit records.
 
-pub mod hooks;
-pub mod http;
-pub mod logging;
-pub mod metrics;
-pub mod systemd;
+pub(crate) mod hooks;
+pub(crate) mod http;
+pub(crate) mod logging;
+pub(crate) mod metrics;
+pub(crate) mod systemd;

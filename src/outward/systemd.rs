@@ -28,16 +28,16 @@ use flink_ha_core::timing;
 /// The variables through which systemd talks to a service, which the daemon's children (the
 /// fence guard and the JobManager, hooks) must not inherit: with `NotifyAccess=all` a child
 /// could otherwise report readiness or feed the watchdog on the daemon's behalf.
-pub const SYSTEMD_ENV: [&str; 3] = ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"];
+pub(crate) const SYSTEMD_ENV: [&str; 3] = ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"];
 
 /// How many watchdog pings are sent per `WatchdogSec`. systemd suggests two; four leaves room for
 /// a loop turn that legitimately awaits for a while (a leader record write on resignation waits
 /// up to 2 s) without a ping coming late.
-pub const PINGS_PER_TIMEOUT: u32 = 4;
+pub(crate) const PINGS_PER_TIMEOUT: u32 = 4;
 
 /// Talks to systemd's notification socket; a no-op when there is none.
 #[derive(Debug)]
-pub struct Notifier {
+pub(crate) struct Notifier {
     enabled: bool,
     watchdog: Option<Duration>,
     next_ping: Option<Instant>,
@@ -51,7 +51,7 @@ impl Notifier {
     /// Reads `NOTIFY_SOCKET`, `WATCHDOG_USEC` and `WATCHDOG_PID`, logs what it found, and warns
     /// when the watchdog's timeout is too long to kill a stuck daemon before its session could
     /// expire (see [`timing::max_watchdog`]).
-    pub fn from_env(settings: &Settings) -> Notifier {
+    pub(crate) fn from_env(settings: &Settings) -> Notifier {
         let enabled = std::env::var_os("NOTIFY_SOCKET").is_some_and(|s| !s.is_empty());
         let watchdog = if enabled { sd_notify::watchdog_enabled().filter(|d| !d.is_zero()) } else { None };
         let notifier = Notifier::new(enabled, watchdog);
@@ -78,11 +78,6 @@ impl Notifier {
         notifier
     }
 
-    /// A notifier that sends nothing (tests, or not under systemd).
-    pub fn disabled() -> Notifier {
-        Notifier::new(false, None)
-    }
-
     fn new(enabled: bool, watchdog: Option<Duration>) -> Notifier {
         Notifier {
             enabled,
@@ -95,23 +90,14 @@ impl Notifier {
         }
     }
 
-    /// The watchdog timeout systemd granted (`WatchdogSec=`), if the watchdog is on.
-    pub fn watchdog_timeout(&self) -> Option<Duration> {
-        self.watchdog
-    }
-
     /// How often the main loop pings the watchdog: [`PINGS_PER_TIMEOUT`] times per timeout.
-    pub fn watchdog_interval(&self) -> Option<Duration> {
-        self.ping_interval()
-    }
-
     fn ping_interval(&self) -> Option<Duration> {
         self.watchdog.map(|w| (w / PINGS_PER_TIMEOUT).max(Duration::from_millis(1)))
     }
 
     /// `READY=1`, once: the daemon has a session and contends in the election. Later calls do
     /// nothing.
-    pub fn ready(&mut self) {
+    pub(crate) fn ready(&mut self) {
         if !self.ready_sent {
             self.ready_sent = true;
             self.send(&[NotifyState::Ready]);
@@ -119,7 +105,7 @@ impl Notifier {
     }
 
     /// `STATUS=<text>`, only when it differs from the last one sent.
-    pub fn status(&mut self, text: &str) {
+    pub(crate) fn status(&mut self, text: &str) {
         if self.status != text {
             self.status = text.to_string();
             self.send(&[NotifyState::Status(text)]);
@@ -127,7 +113,7 @@ impl Notifier {
     }
 
     /// `WATCHDOG=1` now, and the next ping is due one interval later.
-    pub fn watchdog(&mut self) {
+    pub(crate) fn watchdog(&mut self) {
         if let Some(interval) = self.ping_interval() {
             self.next_ping = Some(Instant::now() + interval);
             self.send(&[NotifyState::Watchdog]);
@@ -135,7 +121,7 @@ impl Notifier {
     }
 
     /// `STOPPING=1`: the daemon is shutting down (systemd stops enforcing the watchdog).
-    pub fn stopping(&mut self) {
+    pub(crate) fn stopping(&mut self) {
         if !self.stopping {
             self.stopping = true;
             self.send(&[NotifyState::Stopping, NotifyState::Status("shutting down")]);
@@ -144,14 +130,14 @@ impl Notifier {
     }
 
     /// When the main loop must wake up to ping the watchdog; `None` when it is off.
-    pub fn next_ping(&self) -> Option<Instant> {
+    pub(crate) fn next_ping(&self) -> Option<Instant> {
         self.next_ping
     }
 
     /// Called at the end of every turn of the main loop: `STOPPING=1` once the machine shuts
     /// down, `STATUS=` with the machine's [`status_line`], and a watchdog ping if one is due.
     /// Must not be called from anywhere else: that the loop turns is what the ping attests.
-    pub fn end_of_turn(&mut self, now: Instant, machine: &Machine, has_session: bool) {
+    pub(crate) fn end_of_turn(&mut self, now: Instant, machine: &Machine, has_session: bool) {
         if machine.is_shutting_down() {
             self.stopping();
         }
@@ -185,18 +171,18 @@ static FAULT_BLOCK: OnceLock<Duration> = OnceLock::new();
 /// blocking call would, while tokio's timers and the other tasks keep running. Tests use it to
 /// show that the watchdog pings stop and the fence guard stops the JobManager. Never use it in
 /// production.
-pub fn arm_fault_injection(block: Duration) {
+pub(crate) fn arm_fault_injection(block: Duration) {
     let _ = FAULT_BLOCK.set(block);
 }
 
 /// The main loop's end of the fault injection: a SIGUSR2 stream when armed.
-pub struct FaultInjection {
+pub(crate) struct FaultInjection {
     armed: Option<(Duration, tokio::signal::unix::Signal)>,
 }
 
 impl FaultInjection {
     /// Listens for SIGUSR2 if [`arm_fault_injection`] was called; otherwise never triggers.
-    pub fn from_armed() -> std::io::Result<FaultInjection> {
+    pub(crate) fn from_armed() -> std::io::Result<FaultInjection> {
         let armed = match FAULT_BLOCK.get() {
             Some(block) => {
                 let signal = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined2())?;
@@ -212,7 +198,7 @@ impl FaultInjection {
     }
 
     /// Resolves on each SIGUSR2 when armed; never otherwise.
-    pub async fn triggered(&mut self) {
+    pub(crate) async fn triggered(&mut self) {
         match &mut self.armed {
             Some((_, signal)) => {
                 signal.recv().await;
@@ -222,7 +208,7 @@ impl FaultInjection {
     }
 
     /// Blocks the calling thread (the main loop's) for the armed duration.
-    pub fn block_loop(&self) {
+    pub(crate) fn block_loop(&self) {
         if let Some((block, _)) = &self.armed {
             tracing::warn!(block_ms = block.as_millis() as u64, "FAULT INJECTION: blocking the main loop");
             std::thread::sleep(*block);
@@ -250,7 +236,7 @@ mod tests {
     #[test]
     fn the_watchdog_is_pinged_four_times_per_timeout_and_only_when_due() {
         let mut n = Notifier::new(false, Some(Duration::from_secs(4)));
-        assert_eq!(n.watchdog_interval(), Some(Duration::from_secs(1)));
+        assert_eq!(n.ping_interval(), Some(Duration::from_secs(1)));
         let m = machine();
         let now = Instant::now();
         n.end_of_turn(now, &m, false);
@@ -259,13 +245,13 @@ mod tests {
         // Not due yet: the schedule stays.
         n.end_of_turn(now + Duration::from_millis(10), &m, false);
         assert_eq!(n.next_ping(), Some(next));
-        assert_eq!(Notifier::disabled().next_ping(), None);
-        assert_eq!(Notifier::disabled().watchdog_interval(), None);
+        assert_eq!(Notifier::new(false, None).next_ping(), None);
+        assert_eq!(Notifier::new(false, None).ping_interval(), None);
     }
 
     #[test]
     fn a_machine_that_shuts_down_has_systemd_told_so() {
-        let mut n = Notifier::disabled();
+        let mut n = Notifier::new(false, None);
         let mut m = machine();
         let now = Instant::now();
         n.end_of_turn(now, &m, false);

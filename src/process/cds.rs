@@ -11,11 +11,11 @@ use std::path::{Path, PathBuf};
 use crate::config::{JobManagerSettings, Settings};
 
 /// The environment variable Flink's scripts put on the `java` command line.
-pub const JVM_ARGS_VAR: &str = "JVM_ARGS";
+pub(crate) const JVM_ARGS_VAR: &str = "JVM_ARGS";
 
 /// What [`apply`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Applied {
+pub(crate) enum Applied {
     /// `jobmanager.cds_archive` is unset.
     Off,
     /// The archive exists and is passed to the JVM.
@@ -26,7 +26,7 @@ pub enum Applied {
 
 /// `JVM_ARGS` for the JobManager: `base` (from `jobmanager.env`, else the daemon's own
 /// environment) with `-XX:SharedArchiveFile=<archive>` appended.
-pub fn jvm_args_with_archive(base: Option<&str>, archive: &Path) -> String {
+pub(crate) fn jvm_args_with_archive(base: Option<&str>, archive: &Path) -> String {
     let flag = format!("-XX:SharedArchiveFile={}", archive.display());
     match base.map(str::trim).filter(|b| !b.is_empty()) {
         Some(base) => format!("{base} {flag}"),
@@ -36,7 +36,7 @@ pub fn jvm_args_with_archive(base: Option<&str>, archive: &Path) -> String {
 
 /// Sets `JVM_ARGS` in `env` (the JobManager's environment about to be spawned) from the
 /// configured settings `jm`, so that repeated spawns never accumulate flags.
-pub fn apply(jm: &JobManagerSettings, env: &mut BTreeMap<String, String>) -> Applied {
+pub(crate) fn apply(jm: &JobManagerSettings, env: &mut BTreeMap<String, String>) -> Applied {
     let Some(archive) = jm.cds_archive.clone() else {
         return Applied::Off;
     };
@@ -54,7 +54,7 @@ pub fn apply(jm: &JobManagerSettings, env: &mut BTreeMap<String, String>) -> App
 }
 
 /// Called by the daemon right before each JobManager spawn; logs what it did.
-pub fn prepare_spawn(settings: &Settings, spec: &mut crate::process::jobmanager::Spec) {
+pub(crate) fn prepare_spawn(settings: &Settings, spec: &mut crate::process::jobmanager::Spec) {
     match apply(&settings.jobmanager, &mut spec.settings.env) {
         Applied::Off => {}
         Applied::Used(path) => {

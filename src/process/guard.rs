@@ -46,7 +46,7 @@ const DRAIN_WAIT: Duration = Duration::from_secs(1);
 
 /// What the guard is told to run and how.
 #[derive(Debug, Clone)]
-pub struct GuardArgs {
+pub(crate) struct GuardArgs {
     /// SIGTERM to SIGKILL when the guard stops the JobManager on its own.
     pub stop_grace: Duration,
     /// The initial lease, in CLOCK_BOOTTIME nanoseconds.
@@ -56,18 +56,18 @@ pub struct GuardArgs {
 }
 
 /// A control line for the guard's stdin that moves the lease (CLOCK_BOOTTIME nanoseconds).
-pub fn lease_line(until_ns: u64) -> String {
+pub(crate) fn lease_line(until_ns: u64) -> String {
     format!("lease {until_ns}\n")
 }
 
 /// A control line for the guard's stdin that stops the JobManager with `grace`.
-pub fn stop_line(grace: Duration) -> String {
+pub(crate) fn stop_line(grace: Duration) -> String {
     format!("stop {}\n", grace.as_millis())
 }
 
 /// A status line from the guard's stdout.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Status {
+pub(crate) enum Status {
     /// The JobManager runs with this pid (its process group id too).
     Spawned(u32),
     /// The command could not be started.
@@ -82,7 +82,7 @@ pub enum Status {
 
 impl Status {
     /// Parses a status line; `None` for anything else.
-    pub fn parse(line: &str) -> Option<Status> {
+    pub(crate) fn parse(line: &str) -> Option<Status> {
         let (word, rest) = line.trim_end().split_once(' ').unwrap_or((line.trim_end(), ""));
         match word {
             "spawned" => rest.parse().ok().map(Status::Spawned),
@@ -96,7 +96,7 @@ impl Status {
 }
 
 /// The exit code convention: the status code, or 128 + the signal number.
-pub fn exit_code(status: ExitStatus) -> i32 {
+pub(crate) fn exit_code(status: ExitStatus) -> i32 {
     status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
 }
 
@@ -217,7 +217,7 @@ enum Phase {
 ///
 /// Must run on a current-thread runtime on the process's main thread: the parent-death signal
 /// of the JobManager fires when the *thread* that spawned it exits.
-pub async fn run(args: GuardArgs) -> i32 {
+pub(crate) async fn run(args: GuardArgs) -> i32 {
     let stdout = match std::io::stdout().as_fd().try_clone_to_owned() {
         Ok(fd) => fd,
         Err(_) => return 127,

@@ -21,6 +21,7 @@ use crate::config::JobManagerSettings;
 use crate::process::guard::{self, Status};
 use crate::process::mono;
 use flink_ha_core::machine::Event;
+use flink_ha_core::walltime;
 
 /// How long after a stop's grace the daemon waits for the guard before it kills the guard and
 /// the JobManager's process group itself (the guard should never need this).
@@ -38,7 +39,7 @@ const GROUP_POLL: Duration = Duration::from_millis(20);
 
 /// How to start the JobManager.
 #[derive(Debug, Clone)]
-pub struct Spec {
+pub(crate) struct Spec {
     /// The daemon's own executable, which runs the guard (`fence-guard` subcommand).
     pub guard_exe: PathBuf,
     /// `jobmanager.*` settings.
@@ -46,7 +47,7 @@ pub struct Spec {
 }
 
 /// A JobManager started behind its guard.
-pub struct Running {
+pub(crate) struct Running {
     control: ChildStdin,
     guard_pid: u32,
     /// The JobManager's pid (= its process group), once the guard reported it.
@@ -58,12 +59,12 @@ pub struct Running {
 impl Running {
     /// Starts the guard, which starts the JobManager. Events go to `events`; the last one for
     /// this process is `JobManagerExited` or `JobManagerSpawnFailed`.
-    pub fn spawn(spec: &Spec, lease_until: Instant, events: UnboundedSender<Event>) -> std::io::Result<Running> {
+    pub(crate) fn spawn(spec: &Spec, lease_until: Instant, events: UnboundedSender<Event>) -> std::io::Result<Running> {
         let s = &spec.settings;
         let mut cmd = Command::new(&spec.guard_exe);
         cmd.arg("fence-guard")
             .arg("--stop-grace")
-            .arg(humantime::format_duration(s.stop_grace).to_string())
+            .arg(walltime::format_duration(s.stop_grace))
             .arg("--lease-until-ns")
             .arg(mono::to_ns(lease_until).to_string())
             .arg("--")
@@ -140,7 +141,7 @@ impl Running {
     }
 
     /// Moves the fence deadline the guard enforces.
-    pub async fn renew(&mut self, until: Instant) {
+    pub(crate) async fn renew(&mut self, until: Instant) {
         self.send(guard::lease_line(mono::to_ns(until))).await;
     }
 
@@ -156,7 +157,7 @@ impl Running {
 
     /// Asks the guard to stop the JobManager: SIGTERM to its group, SIGKILL after `grace`. If the
     /// guard itself does not finish in time, kills both.
-    pub async fn stop(&mut self, grace: Duration) {
+    pub(crate) async fn stop(&mut self, grace: Duration) {
         let (guard_pid, jm_pid, gone) = (self.guard_pid, self.jm_pid.clone(), self.gone.clone());
         crate::daemon::supervise::spawn("stop-watch", async move {
             tokio::time::sleep(grace + GUARD_SLACK).await;

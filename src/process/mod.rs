@@ -7,8 +7,8 @@
 //! * [`probe`]: the HTTP readiness and health probe of the JobManager's REST endpoint.
 //! * [`mono`]: the boot-time clock (it counts suspended time) the lease and the fence use.
 
-pub mod cds;
-pub mod guard;
-pub mod jobmanager;
-pub mod mono;
-pub mod probe;
+pub(crate) mod cds;
+pub(crate) mod guard;
+pub(crate) mod jobmanager;
+pub(crate) mod mono;
+pub(crate) mod probe;

@@ -20,13 +20,13 @@ use nix::time::{clock_gettime, ClockId};
 /// The longest a wait for a boot-timeline instant sleeps on tokio's (monotonic) timer before it
 /// reads CLOCK_BOOTTIME again: after a resume, a deadline that passed during the suspend is
 /// seen at most this late.
-pub const MAX_SLEEP: Duration = Duration::from_millis(250);
+pub(crate) const MAX_SLEEP: Duration = Duration::from_millis(250);
 
 /// A deadline beyond what is useful means "never": a year is as good, and keeps `Instant`
 /// arithmetic far from overflow.
 /// Now on the wall clock, in milliseconds since the epoch (0 for a clock set before 1970 or
 /// after the year 9999): the time written into ZooKeeper's control nodes.
-pub fn wall_now_ms() -> i64 {
+pub(crate) fn wall_now_ms() -> i64 {
     flink_ha_core::walltime::from_system_time(std::time::SystemTime::now()).unwrap_or(0)
 }
 
@@ -45,20 +45,20 @@ fn anchor() -> &'static Anchor {
 }
 
 /// Nanoseconds of CLOCK_BOOTTIME now (monotonic, counts suspended time).
-pub fn boot_ns() -> u64 {
+pub(crate) fn boot_ns() -> u64 {
     // CLOCK_BOOTTIME exists since Linux 2.6.39; a kernel without it cannot run this program.
     let ts = clock_gettime(ClockId::CLOCK_BOOTTIME).expect("CLOCK_BOOTTIME is available on Linux");
     ts.tv_sec() as u64 * 1_000_000_000 + ts.tv_nsec() as u64
 }
 
 /// Now, on the boot-time timeline.
-pub fn now() -> Instant {
+pub(crate) fn now() -> Instant {
     let a = anchor();
     a.at + Duration::from_nanos(boot_ns().saturating_sub(a.boot_ns))
 }
 
 /// The CLOCK_BOOTTIME nanoseconds of a boot-timeline `Instant`.
-pub fn to_ns(at: Instant) -> u64 {
+pub(crate) fn to_ns(at: Instant) -> u64 {
     let a = anchor();
     if at >= a.at {
         a.boot_ns.saturating_add((at - a.at).as_nanos().min(u64::MAX as u128) as u64)
@@ -82,7 +82,7 @@ fn from_ns(ns: u64) -> Instant {
 
 /// Waits until the boot-timeline instant `deadline`, reading CLOCK_BOOTTIME at least every
 /// [`MAX_SLEEP`], so that time spent suspended counts.
-pub async fn sleep_until(deadline: Instant) {
+pub(crate) async fn sleep_until(deadline: Instant) {
     loop {
         let left = deadline.saturating_duration_since(now());
         if left.is_zero() {

@@ -4,14 +4,14 @@ use std::time::Duration;
 
 /// Probes one URL; ready means HTTP 200 within the timeout.
 #[derive(Debug, Clone)]
-pub struct Probe {
+pub(crate) struct Probe {
     client: reqwest::Client,
     url: String,
 }
 
 impl Probe {
     /// A probe of `url` whose requests give up after `timeout`.
-    pub fn new(url: &str, timeout: Duration) -> Probe {
+    pub(crate) fn new(url: &str, timeout: Duration) -> Probe {
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout)
@@ -22,7 +22,7 @@ impl Probe {
     }
 
     /// True when the URL answers 200.
-    pub async fn check(&self) -> bool {
+    pub(crate) async fn check(&self) -> bool {
         match self.client.get(&self.url).send().await {
             Ok(response) => response.status() == reqwest::StatusCode::OK,
             Err(_) => false,

@@ -8,7 +8,7 @@ use flink_ha_core::identity::{Contender, ElectionChildren, ObservedChild};
 /// Every child of `path` with its data, whether it is persistent and whether this session owns
 /// it, in listing order. A child that vanishes between the listing and its read is left out; a
 /// path that does not exist has no children.
-pub async fn read_children(client: &zk::Client, path: &str) -> Result<Vec<ObservedChild>, zk::Error> {
+pub(crate) async fn read_children(client: &zk::Client, path: &str) -> Result<Vec<ObservedChild>, zk::Error> {
     let names = match client.list_children(path).await {
         Err(zk::Error::NoNode) => return Ok(Vec::new()),
         other => other?,
@@ -31,6 +31,6 @@ pub async fn read_children(client: &zk::Client, path: &str) -> Result<Vec<Observ
 }
 
 /// The contenders under `path`, in queue order (the leader first). Foreign children are left out.
-pub async fn contenders(client: &zk::Client, path: &str) -> Result<Vec<Contender>, zk::Error> {
+pub(crate) async fn contenders(client: &zk::Client, path: &str) -> Result<Vec<Contender>, zk::Error> {
     Ok(ElectionChildren::classify(&read_children(client, path).await?).contenders)
 }

@@ -18,7 +18,7 @@ const RETRY_PAUSE: Duration = Duration::from_millis(250);
 
 /// Watches the pause and handover nodes for one session and reports `PauseChanged` and
 /// `HandoverChanged` events, relative to node `node_id`. Returns when the session ends.
-pub async fn watch(
+pub(crate) async fn watch(
     client: zk::Client,
     election_path: String,
     node_id: String,
@@ -95,7 +95,7 @@ async fn read_request(client: &zk::Client, election_path: &str, path: &str, node
 }
 
 /// Deletes the handover request (it is fulfilled). Errors are logged, never fatal.
-pub async fn clear_handover(client: zk::Client, election_path: String) {
+pub(crate) async fn clear_handover(client: zk::Client, election_path: String) {
     let path = handover_path(&election_path);
     match tokio::time::timeout(Duration::from_secs(2), client.delete(&path, None)).await {
         Ok(Ok(())) | Ok(Err(zk::Error::NoNode)) => {}

@@ -30,7 +30,7 @@ const DELETE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// What the daemon can ask of the election.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Request {
+pub(crate) enum Request {
     /// Delete our node (the JobManager is stopped) and contend again at the back of the queue.
     Resign,
 }
@@ -71,12 +71,12 @@ impl Session {
     }
 
     /// The session's client, for other adapters (the leader record).
-    pub fn client(&self) -> &zk::Client {
+    pub(crate) fn client(&self) -> &zk::Client {
         &self.client
     }
 
     /// Passes a request to the election task.
-    pub fn request(&self, request: Request) {
+    pub(crate) fn request(&self, request: Request) {
         let _ = self.requests.send(request);
     }
 

@@ -28,7 +28,7 @@ enum Command {
 
 /// Who writes the record, and how the failover is judged.
 #[derive(Debug, Clone)]
-pub struct TermSpec {
+pub(crate) struct TermSpec {
     /// The record's path (see [`failover::record_path`]).
     pub path: String,
     /// `node.id`.
@@ -42,7 +42,7 @@ pub struct TermSpec {
 }
 
 /// A running term task.
-pub struct Term {
+pub(crate) struct Term {
     commands: mpsc::UnboundedSender<Command>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -50,24 +50,24 @@ pub struct Term {
 impl Term {
     /// Starts the term: reads the previous record and writes `starting`. The measured failover
     /// (if this term ended one) is sent to `failovers` once the JobManager is ready.
-    pub fn begin(client: zk::Client, spec: TermSpec, failovers: mpsc::UnboundedSender<Failover>) -> Term {
+    pub(crate) fn begin(client: zk::Client, spec: TermSpec, failovers: mpsc::UnboundedSender<Failover>) -> Term {
         let (commands, rx) = mpsc::unbounded_channel();
         let task = crate::daemon::supervise::spawn("leader-record", run(client, spec, rx, failovers));
         Term { commands, task }
     }
 
     /// The JobManager of this term is ready for the first time.
-    pub fn ready(&self, start: Duration, readiness: Duration) {
+    pub(crate) fn ready(&self, start: Duration, readiness: Duration) {
         let _ = self.commands.send(Command::Ready { start, readiness });
     }
 
     /// The JobManager is being stopped on purpose.
-    pub fn stopping(&self, reason: &'static str) {
+    pub(crate) fn stopping(&self, reason: &'static str) {
         let _ = self.commands.send(Command::Stopping { reason });
     }
 
     /// Writes `released` (waits up to the write timeout), then ends the term.
-    pub async fn release(self, reason: &'static str) {
+    pub(crate) async fn release(self, reason: &'static str) {
         let (done, wait) = oneshot::channel();
         if self.commands.send(Command::Release { reason, done }).is_ok() {
             let _ = tokio::time::timeout(WRITE_TIMEOUT, wait).await;

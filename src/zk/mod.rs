@@ -8,8 +8,8 @@
 //!   handover request) and their watcher.
 //! * [`leader_record`]: the leader record of each term, written with compare-and-set.
 
-pub mod contenders;
-pub mod control;
+pub(crate) mod contenders;
+pub(crate) mod control;
 pub mod election;
-pub mod leader_record;
+pub(crate) mod leader_record;
 pub mod session;

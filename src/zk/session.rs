@@ -36,7 +36,7 @@ pub struct Unreachable {
 
 impl ZkTarget {
     /// The ensemble of `settings` (`[zookeeper]`).
-    pub fn of(settings: &Settings) -> ZkTarget {
+    pub(crate) fn of(settings: &Settings) -> ZkTarget {
         ZkTarget {
             quorum: settings.zookeeper.quorum.clone(),
             session_timeout: settings.zookeeper.session_timeout,
@@ -45,7 +45,7 @@ impl ZkTarget {
     }
 
     /// How long [`ZkTarget::connect`] may take: `connect_timeout` for each server, and a second.
-    pub fn connect_limit(&self) -> Duration {
+    pub(crate) fn connect_limit(&self) -> Duration {
         let servers = self.quorum.split('/').next().unwrap_or_default().split(',').count() as u32;
         self.connect_timeout * servers.max(1) + Duration::from_secs(1)
     }
@@ -71,7 +71,7 @@ impl ZkTarget {
 /// Closes the session of `client`, which must be its last handle (dropping the last one makes
 /// the client send CloseSession; the server then deletes the session's ephemeral nodes at once),
 /// and waits up to `wait` for the close to be acknowledged.
-pub async fn close(client: zk::Client, wait: Duration) {
+pub(crate) async fn close(client: zk::Client, wait: Duration) {
     let mut state = client.state_watcher();
     drop(client);
     let _ = tokio::time::timeout(wait, async {

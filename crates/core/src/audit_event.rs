@@ -10,7 +10,7 @@
 //! so that a missing detail never costs the record. The writer always writes them.
 
 use std::borrow::Cow;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -31,13 +31,25 @@ pub const MAX_TIME: Micros = 253_402_300_800_000_000 - 1;
 
 /// The longest duration a record may carry, ms: the whole range of [`MAX_TIME`]. Anything
 /// longer cannot be a measured duration and makes the field unreadable.
-pub const MAX_DURATION_MS: u64 = MAX_TIME as u64 / 1000;
+pub(crate) const MAX_DURATION_MS: u64 = MAX_TIME as u64 / 1000;
 
 /// Parses an RFC 3339 UTC timestamp (`2026-11-22T18:22:20.628980Z`) to microseconds, from
 /// 1970 to [`MAX_TIME`].
 pub fn parse_time(text: &str) -> Option<Micros> {
     let at = humantime::parse_rfc3339(text).ok()?;
     i64::try_from(at.duration_since(UNIX_EPOCH).ok()?.as_micros()).ok().filter(|&at| at <= MAX_TIME)
+}
+
+/// Formats microseconds since the epoch as RFC 3339 UTC with microseconds, as [`parse_time`]
+/// reads them. Times outside 1970 ..= [`MAX_TIME`] (which no record holds) print as the nearest
+/// end of that range.
+pub fn format_time(at: Micros) -> String {
+    humantime::format_rfc3339_micros(clamped(at)).to_string()
+}
+
+/// `at` as a `SystemTime`, clamped to 1970 ..= [`MAX_TIME`].
+fn clamped(at: Micros) -> SystemTime {
+    UNIX_EPOCH + Duration::from_micros(at.clamp(0, MAX_TIME) as u64)
 }
 
 /// The severity each event is written with.
@@ -507,7 +519,7 @@ fn time_millis<S: Serializer>(at: &Option<Micros>, serializer: S) -> Result<S::O
 /// `not a time (N ms since the epoch)`.
 pub fn format_time_millis(at: Micros) -> String {
     if (0..=MAX_TIME).contains(&at) {
-        humantime::format_rfc3339_millis(UNIX_EPOCH + Duration::from_micros(at as u64)).to_string()
+        humantime::format_rfc3339_millis(clamped(at)).to_string()
     } else {
         crate::walltime::rfc3339_ms(at.div_euclid(1000))
     }

@@ -71,7 +71,7 @@ fn not_a_daemon(child: &ObservedChild) -> Option<Why> {
 }
 
 /// Every node in the queue that no daemon will remove, in queue order.
-pub fn blockers(children: &[ObservedChild]) -> Vec<Blocker> {
+pub(crate) fn blockers(children: &[ObservedChild]) -> Vec<Blocker> {
     queue(children)
         .into_iter()
         .enumerate()
@@ -81,7 +81,7 @@ pub fn blockers(children: &[ObservedChild]) -> Vec<Blocker> {
 
 /// The first node that holds up this daemon: a blocker ahead of our own node, or anywhere in the
 /// queue when our node is not there (yet), since ours would join behind it.
-pub fn blocking_us(children: &[ObservedChild]) -> Option<Blocker> {
+pub(crate) fn blocking_us(children: &[ObservedChild]) -> Option<Blocker> {
     let queue = queue(children);
     let ahead = queue.iter().position(|c| c.ours).unwrap_or(queue.len());
     queue[..ahead]

@@ -95,7 +95,7 @@ pub enum Child {
 /// ZooKeeper appended and the lock recipe sorts by; `None` for any other name. Every reading of
 /// an election child's name starts here. Total on any name: a multi-byte character across the
 /// suffix's start is `None`, no panic.
-pub fn sequence_suffix(name: &str) -> Option<&str> {
+pub(crate) fn sequence_suffix(name: &str) -> Option<&str> {
     if !name.contains(LOCK_NAME) {
         return None;
     }

@@ -7,10 +7,10 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The last millisecond RFC 3339 can write: 9999-12-31T23:59:59.999Z.
-pub const MAX_MS: i64 = 253_402_300_799_999;
+pub(crate) const MAX_MS: i64 = 253_402_300_799_999;
 
 /// The instant `ms` after the epoch, or `None` when it is before the epoch or after [`MAX_MS`].
-pub fn to_system_time(ms: i64) -> Option<SystemTime> {
+pub(crate) fn to_system_time(ms: i64) -> Option<SystemTime> {
     if !(0..=MAX_MS).contains(&ms) {
         return None;
     }
@@ -24,7 +24,7 @@ pub fn from_system_time(t: SystemTime) -> Option<i64> {
 }
 
 /// `ms` as RFC 3339 UTC with millisecond precision, or `not a time (N ms since the epoch)`.
-pub fn rfc3339_ms(ms: i64) -> String {
+pub(crate) fn rfc3339_ms(ms: i64) -> String {
     match to_system_time(ms) {
         Some(t) => humantime::format_rfc3339_millis(t).to_string(),
         None => format!("not a time ({ms} ms since the epoch)"),
@@ -32,7 +32,7 @@ pub fn rfc3339_ms(ms: i64) -> String {
 }
 
 /// `t` as RFC 3339 UTC with millisecond precision, or `not a time (...)` out of range.
-pub fn format_system_time(t: SystemTime) -> String {
+pub(crate) fn format_system_time(t: SystemTime) -> String {
     match from_system_time(t) {
         Some(ms) => rfc3339_ms(ms),
         None => match t.duration_since(UNIX_EPOCH) {
@@ -49,7 +49,8 @@ pub fn format_duration(d: Duration) -> String {
 
 /// Parses RFC 3339 (as [`rfc3339_ms`] writes it) back to milliseconds since the epoch; `None`
 /// for anything else.
-pub fn parse_rfc3339_ms(text: &str) -> Option<i64> {
+#[cfg(test)]
+pub(crate) fn parse_rfc3339_ms(text: &str) -> Option<i64> {
     from_system_time(humantime::parse_rfc3339(text).ok()?)
 }
 

@@ -12,11 +12,11 @@ use super::record::{parse_line, AuditRecord, Damage, Line};
 
 /// Lines longer than this are not read into memory; they cannot be audit records (which are
 /// well under 4 KiB) and count as foreign.
-pub const MAX_LINE: usize = 1 << 20;
+pub(crate) const MAX_LINE: usize = 1 << 20;
 
 /// Where logs come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Source {
+pub(crate) enum Source {
     /// Standard input (`-`).
     Stdin,
     /// A file (given, or matched by a glob pattern).
@@ -25,7 +25,7 @@ pub enum Source {
 
 impl Source {
     /// How messages name this source.
-    pub fn name(&self) -> String {
+    pub(crate) fn name(&self) -> String {
         match self {
             Source::Stdin => "standard input".into(),
             Source::File(path) => path.display().to_string(),
@@ -35,7 +35,7 @@ impl Source {
 
 /// Input that cannot be used: exit code 2, one line.
 #[derive(Debug, thiserror::Error)]
-pub enum InputError {
+pub(crate) enum InputError {
     /// A file that is missing or unreadable.
     #[error("cannot read {name}: {error}")]
     Unreadable {
@@ -56,7 +56,7 @@ pub enum InputError {
 
 /// Lines read, and why those that were not audit records were skipped.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct Tally {
+pub(crate) struct Tally {
     /// All lines read, blank ones included.
     pub lines: u64,
     /// Audit records of schema version 1.
@@ -74,22 +74,15 @@ pub struct Tally {
     pub unsupported_version: u64,
 }
 
-impl Tally {
-    /// Lines skipped (not blank, not a usable audit record).
-    pub fn skipped(&self) -> u64 {
-        self.damaged + self.malformed + self.foreign + self.unsupported_version
-    }
-}
-
 /// Damaged records named at most; the rest are counted only.
-pub const MAX_NAMED: usize = 100;
+pub(crate) const MAX_NAMED: usize = 100;
 
 /// Problems are cut to this many characters (they may quote the line).
 const MAX_PROBLEM: usize = 200;
 
 /// A damaged audit record, named by where it is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct DamagedLine {
+pub(crate) struct DamagedLine {
     /// The file (or `standard input`).
     pub source: String,
     /// Its line number, from 1.
@@ -104,7 +97,7 @@ pub struct DamagedLine {
 
 /// What was read: the tally, and the first [`MAX_NAMED`] damaged records by name.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Reading {
+pub(crate) struct Reading {
     /// Lines read, kept and skipped.
     pub tally: Tally,
     /// Damaged records in input order, at most [`MAX_NAMED`] (`tally.damaged` counts all).
@@ -134,7 +127,7 @@ impl Reading {
 /// Expands the command line's LOG arguments: `-` is standard input, an existing path is that
 /// file, anything else with `*`, `?` or `[` is a glob pattern (matches sorted by name). A path
 /// that does not exist, or a pattern that matches no file, is an error.
-pub fn expand(args: &[OsString]) -> Result<Vec<Source>, InputError> {
+pub(crate) fn expand(args: &[OsString]) -> Result<Vec<Source>, InputError> {
     let mut sources = Vec::new();
     for arg in args {
         if arg == "-" {
@@ -168,7 +161,7 @@ pub fn expand(args: &[OsString]) -> Result<Vec<Source>, InputError> {
 
 /// Opens every source first, so that a missing or unreadable file stops the audit before any
 /// work, then reads them in order, handing each audit record to `sink`.
-pub fn read_sources(
+pub(crate) fn read_sources(
     sources: &[Source],
     stdin: &mut dyn Read,
     mut sink: impl FnMut(AuditRecord),
@@ -201,7 +194,7 @@ pub fn read_sources(
 
 /// Reads one stream (`name` names it in damaged records) line by line, never holding more
 /// than one line of at most [`MAX_LINE`].
-pub fn read_lines(
+pub(crate) fn read_lines(
     reader: impl Read,
     name: &str,
     reading: &mut Reading,

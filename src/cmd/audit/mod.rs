@@ -8,11 +8,11 @@
 
 #![warn(missing_docs)]
 
-pub mod input;
-pub mod rebuild;
-pub mod record;
-pub mod report;
-pub mod timeline;
+pub(crate) mod input;
+pub(crate) mod rebuild;
+pub(crate) mod record;
+pub(crate) mod report;
+pub(crate) mod timeline;
 
 #[cfg(test)]
 mod fuzz;
@@ -29,23 +29,19 @@ use record::AuditRecord;
 use report::Summary;
 
 /// Exit code: every failover within budget and no overlap.
-pub const EXIT_OK: u8 = 0;
+pub(crate) const EXIT_OK: u8 = 0;
 /// Exit code: a failover over budget, or two JobManagers overlapping.
-pub const EXIT_FINDINGS: u8 = 1;
+pub(crate) const EXIT_FINDINGS: u8 = 1;
 /// Exit code: unusable input (a missing or unreadable file, no audit record at all), or the
 /// timeline could not be written.
-pub const EXIT_UNUSABLE: u8 = 2;
+pub(crate) const EXIT_UNUSABLE: u8 = 2;
 /// Exit code: no finding, but damaged audit records that could hide one (without
 /// `--tolerate-damaged`).
-pub const EXIT_DAMAGED: u8 = 3;
-
-/// The budget failovers are judged against unless `--budget` says otherwise; the same as the
-/// daemon's default `failover.budget`.
-pub const DEFAULT_BUDGET: Duration = Duration::from_secs(30);
+pub(crate) const EXIT_DAMAGED: u8 = 3;
 
 /// The `audit` subcommand's arguments.
 #[derive(clap::Args, Debug, Clone)]
-pub struct Args {
+pub(crate) struct Args {
     /// Judge every failover's outage against this budget (the budget logged with each record is
     /// not used).
     #[arg(long, value_parser = crate::config::parse_command_line_duration, default_value = "30s")]
@@ -68,7 +64,7 @@ pub struct Args {
 
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
+pub(crate) enum Format {
     /// A table of failovers, a summary and the overlaps.
     Text,
     /// One JSON object: `failovers`, `summary`, `overlaps`, `hosts`, `damaged`, `skipped_lines`,
@@ -78,7 +74,7 @@ pub enum Format {
 
 /// Why an audit has nothing to say (exit code 2).
 #[derive(Debug, thiserror::Error)]
-pub enum AuditError {
+pub(crate) enum AuditError {
     /// A file is missing or unreadable, or a pattern matches nothing.
     #[error(transparent)]
     Input(#[from] InputError),
@@ -100,7 +96,7 @@ fn no_records(tally: &Tally) -> String {
 
 /// A finished audit.
 #[derive(Debug, Clone)]
-pub struct Audit {
+pub(crate) struct Audit {
     /// The budget failovers were judged against.
     pub budget: Duration,
     /// What was read and skipped.
@@ -117,7 +113,7 @@ pub struct Audit {
 
 impl Audit {
     /// Rebuilds the history from audit records in any order.
-    pub fn from_records(
+    pub(crate) fn from_records(
         records: Vec<AuditRecord>,
         reading: Reading,
         budget: Duration,
@@ -131,7 +127,7 @@ impl Audit {
     /// [`EXIT_FINDINGS`] when a failover is over budget or two JobManagers overlap; else
     /// [`EXIT_DAMAGED`] when damaged records could hide one and are not tolerated; else
     /// [`EXIT_OK`].
-    pub fn exit_code(&self) -> u8 {
+    pub(crate) fn exit_code(&self) -> u8 {
         if self.summary.violations > 0 || self.summary.overlaps > 0 {
             EXIT_FINDINGS
         } else if self.inconclusive() {
@@ -142,13 +138,13 @@ impl Audit {
     }
 
     /// Damaged records could hide a finding and the user did not accept that.
-    pub fn inconclusive(&self) -> bool {
+    pub(crate) fn inconclusive(&self) -> bool {
         self.tally.damaged > 0 && !self.tolerate_damaged
     }
 }
 
 /// Reads `sources` (standard input from `stdin`) and audits them.
-pub fn audit(
+pub(crate) fn audit(
     sources: &[Source],
     stdin: &mut dyn Read,
     budget: Duration,
@@ -163,7 +159,7 @@ pub fn audit(
 }
 
 /// Runs the subcommand with explicit streams; returns the exit code.
-pub fn run(args: &Args, stdin: &mut dyn Read, stdout: &mut dyn Write, stderr: &mut dyn Write) -> u8 {
+pub(crate) fn run(args: &Args, stdin: &mut dyn Read, stdout: &mut dyn Write, stderr: &mut dyn Write) -> u8 {
     let result = input::expand(&args.logs)
         .map_err(AuditError::from)
         .and_then(|s| audit(&s, stdin, args.budget, args.tolerate_damaged));
@@ -202,7 +198,7 @@ pub fn run(args: &Args, stdin: &mut dyn Read, stdout: &mut dyn Write, stderr: &m
 }
 
 /// Runs the subcommand on the process's standard streams.
-pub fn main(args: &Args) -> ExitCode {
+pub(crate) fn main(args: &Args) -> ExitCode {
     let code = run(args, &mut std::io::stdin().lock(), &mut std::io::stdout().lock(), &mut std::io::stderr());
     ExitCode::from(code)
 }

@@ -11,7 +11,7 @@ use super::record::{add_ms, AuditEvent, AuditRecord, FailoverFigures, Micros};
 
 /// One interval of a host: leadership or JobManager running.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Interval {
+pub(crate) struct Interval {
     /// The leadership term (the `elected` epoch, or the `jobmanager_spawned` record's epoch).
     pub epoch: Option<u64>,
     /// Start, host clock, µs since the epoch.
@@ -30,7 +30,7 @@ pub struct Interval {
 
 /// Everything known of one host (node id).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Host {
+pub(crate) struct Host {
     /// The node id.
     pub node: String,
     /// Its audit records (after removing duplicates).
@@ -50,7 +50,7 @@ pub struct Host {
 /// One failover, from a `failover_completed` record (or a `budget_exceeded` one whose
 /// `failover_completed` is missing), judged against the audit's budget.
 #[derive(Debug, Clone, PartialEq)]
-pub struct FailoverRow {
+pub(crate) struct FailoverRow {
     /// The new leader (the record's node).
     pub node: String,
     /// The new term (the record's `epoch`).
@@ -65,14 +65,14 @@ pub struct FailoverRow {
 
 impl FailoverRow {
     /// When the failover began: its outage start (server clock), else when it was logged.
-    pub fn time(&self) -> Micros {
+    pub(crate) fn time(&self) -> Micros {
         self.figures.outage_start.unwrap_or(self.logged_at)
     }
 }
 
 /// Two hosts' JobManagers running at the same time.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Overlap {
+pub(crate) struct Overlap {
     /// The two hosts, in order of their intervals' starts (then by name).
     pub nodes: [String; 2],
     /// Start of the overlap.
@@ -90,7 +90,7 @@ pub struct Overlap {
 
 /// The rebuilt history.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct History {
+pub(crate) struct History {
     /// Hosts by node id.
     pub hosts: Vec<Host>,
     /// Failovers in time order.
@@ -103,7 +103,7 @@ pub struct History {
 
 /// Sorts records by time (stable; ties by node, then input order) and removes exact duplicates.
 /// Returns the number removed.
-pub fn sort_and_dedupe(records: &mut Vec<AuditRecord>) -> usize {
+pub(crate) fn sort_and_dedupe(records: &mut Vec<AuditRecord>) -> usize {
     records.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.node.cmp(&b.node)));
     let before = records.len();
     // Duplicates share time and node: only one such group is held in a set at a time, so a
@@ -123,7 +123,7 @@ pub fn sort_and_dedupe(records: &mut Vec<AuditRecord>) -> usize {
 }
 
 /// Rebuilds the history from audit records in any order. `budget` judges each failover.
-pub fn rebuild(mut records: Vec<AuditRecord>, budget: Duration) -> History {
+pub(crate) fn rebuild(mut records: Vec<AuditRecord>, budget: Duration) -> History {
     let duplicates = sort_and_dedupe(&mut records);
     let failovers = failovers(&records, budget);
 
@@ -242,13 +242,13 @@ fn close_logged(open: Open, record: &AuditRecord) -> Interval {
 }
 
 /// Leadership intervals of one node's records (in time order).
-pub fn leadership(records: &[&AuditRecord], failovers: &[FailoverRow]) -> Vec<Interval> {
+pub(crate) fn leadership(records: &[&AuditRecord], failovers: &[FailoverRow]) -> Vec<Interval> {
     let mut intervals = Vec::new();
     let mut open: Option<Open> = None;
     let mut previous_at = None;
     for record in records {
         match &record.event {
-            AuditEvent::Elected { epoch } => {
+            AuditEvent::Elected { .. } | AuditEvent::Joined { .. } => {
                 if let Some(open) = open.take() {
                     let last = previous_at.unwrap_or(open.start);
                     intervals.push(close_inferred(
@@ -260,7 +260,9 @@ pub fn leadership(records: &[&AuditRecord], failovers: &[FailoverRow]) -> Vec<In
                         Kind::Leadership,
                     ));
                 }
-                open = Some(Open { epoch: Some(*epoch), start: record.at });
+                if let AuditEvent::Elected { epoch } = &record.event {
+                    open = Some(Open { epoch: Some(*epoch), start: record.at });
+                }
             }
             AuditEvent::Resigned { .. }
             | AuditEvent::LeadershipLost
@@ -268,19 +270,6 @@ pub fn leadership(records: &[&AuditRecord], failovers: &[FailoverRow]) -> Vec<In
             | AuditEvent::Exited => {
                 if let Some(open) = open.take() {
                     intervals.push(close_logged(open, record));
-                }
-            }
-            AuditEvent::Joined { .. } => {
-                if let Some(open) = open.take() {
-                    let last = previous_at.unwrap_or(open.start);
-                    intervals.push(close_inferred(
-                        open,
-                        &record.node,
-                        last,
-                        Some(record.at),
-                        failovers,
-                        Kind::Leadership,
-                    ));
                 }
             }
             _ => {}
@@ -294,7 +283,7 @@ pub fn leadership(records: &[&AuditRecord], failovers: &[FailoverRow]) -> Vec<In
 }
 
 /// JobManager-running intervals of one node's records (in time order).
-pub fn jobmanager(records: &[&AuditRecord], failovers: &[FailoverRow]) -> Vec<Interval> {
+pub(crate) fn jobmanager(records: &[&AuditRecord], failovers: &[FailoverRow]) -> Vec<Interval> {
     let mut intervals = Vec::new();
     let mut open: Option<Open> = None;
     let mut previous_at = None;
@@ -332,7 +321,7 @@ pub fn jobmanager(records: &[&AuditRecord], failovers: &[FailoverRow]) -> Vec<In
 }
 
 /// Every pair of two hosts' JobManager intervals that intersect for more than 0 µs.
-pub fn overlaps(hosts: &[Host]) -> Vec<Overlap> {
+pub(crate) fn overlaps(hosts: &[Host]) -> Vec<Overlap> {
     let mut all: Vec<(&str, &Interval)> =
         hosts.iter().flat_map(|h| h.jobmanager.iter().map(move |i| (h.node.as_str(), i))).collect();
     all.sort_by(|a, b| a.1.start.cmp(&b.1.start).then(a.0.cmp(b.0)));
@@ -362,7 +351,7 @@ pub fn overlaps(hosts: &[Host]) -> Vec<Overlap> {
     found
 }
 
-pub use flink_ha_core::failover::percentile;
+pub(crate) use flink_ha_core::failover::percentile;
 
 #[cfg(test)]
 mod tests {

@@ -2,36 +2,25 @@
 //! [`AuditEvent`], docs/audit-events.md), a line of something else, or a damaged line.
 
 use std::borrow::Cow;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Deserialize;
 use serde_json::Value;
 
-pub use flink_ha_core::audit_event::{
-    format_time_millis, parse_time, AuditEvent, AuditHeader, FailoverFigures, Micros, AUDIT_TARGET, MAX_DURATION_MS,
+pub(crate) use flink_ha_core::audit_event::{
+    format_time, format_time_millis, parse_time, AuditEvent, AuditHeader, FailoverFigures, Micros, AUDIT_TARGET,
     MAX_TIME, SCHEMA_VERSION,
 };
 
 /// `at` plus `ms` milliseconds, saturating at [`MAX_TIME`].
-pub fn add_ms(at: Micros, ms: u64) -> Micros {
+pub(crate) fn add_ms(at: Micros, ms: u64) -> Micros {
     let us = i64::try_from(ms).unwrap_or(i64::MAX).saturating_mul(1000);
     at.saturating_add(us).min(MAX_TIME)
-}
-
-/// Formats microseconds since the epoch as RFC 3339 UTC with microseconds. Times outside
-/// 1970 ..= [`MAX_TIME`] (which no record holds) print as the nearest end of that range.
-pub fn format_time(at: Micros) -> String {
-    humantime::format_rfc3339_micros(to_system_time(at)).to_string()
-}
-
-fn to_system_time(at: Micros) -> SystemTime {
-    UNIX_EPOCH + Duration::from_micros(at.clamp(0, MAX_TIME) as u64)
 }
 
 /// Text read from the logs (node ids, causes, reasons, file names) made safe for a terminal:
 /// control characters (escape sequences, newlines), backslashes and the invisible characters
 /// that reorder text are written as Rust-style escapes (`\u{1b}`, `\n`, `\\`).
-pub fn printable(text: &str) -> Cow<'_, str> {
+pub(crate) fn printable(text: &str) -> Cow<'_, str> {
     fn unsafe_char(c: char) -> bool {
         c.is_control()
             || c == '\\'
@@ -53,7 +42,7 @@ pub fn printable(text: &str) -> Cow<'_, str> {
 
 /// One audit record as read: its header's fields and its event.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct AuditRecord {
+pub(crate) struct AuditRecord {
     /// `timestamp`: the writing host's wall clock.
     pub at: Micros,
     /// `level`: `INFO`, `WARN` or `ERROR`.
@@ -71,7 +60,7 @@ pub struct AuditRecord {
 
 /// The events whose records the rebuild reads. A record of one of them that cannot be read
 /// could hide a failover or an overlap.
-pub const KNOWN_EVENTS: [&str; 19] = [
+pub(crate) const KNOWN_EVENTS: [&str; 19] = [
     "joined",
     "session_started",
     "elected",
@@ -99,7 +88,7 @@ const FIELDS_UNREAD: [&str; 1] = ["jobmanager_spawn_failed"];
 
 /// What one line of input is.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Line {
+pub(crate) enum Line {
     /// An empty line (not counted anywhere).
     Blank,
     /// An audit record of schema version 1.
@@ -118,7 +107,7 @@ pub enum Line {
 
 /// What is wrong with a damaged record.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Damage {
+pub(crate) struct Damage {
     /// The event, when the line shows one this reader knows.
     pub event: Option<&'static str>,
     /// What is wrong, in words (may quote the input: print it through [`printable`]).
@@ -163,7 +152,7 @@ enum Context {
 
 /// Classifies one line (without its newline): as the daemon writes it, as `journalctl -o json`
 /// exports it, or with a syslog-style prefix before the JSON.
-pub fn parse_line(line: &[u8]) -> Line {
+pub(crate) fn parse_line(line: &[u8]) -> Line {
     parse_with_fallback_time(line, None, true, Context::Own)
 }
 

@@ -9,9 +9,10 @@ use super::input::DamagedLine;
 use super::rebuild::{percentile, FailoverRow, History, Host, Overlap};
 use super::record::{format_time, format_time_millis, printable, Micros};
 use super::Audit;
+use flink_ha_core::walltime::format_duration;
 
 /// Serializes µs since the epoch as RFC 3339 UTC with microseconds.
-pub fn ser_time<S: Serializer>(at: &Micros, serializer: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn ser_time<S: Serializer>(at: &Micros, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_str(&format_time(*at))
 }
 
@@ -25,7 +26,7 @@ fn ser_opt_time<S: Serializer>(at: &Option<Micros>, serializer: S) -> Result<S::
 /// Outage statistics of the deduplicated failovers (nearest-rank percentiles), violations of
 /// the budget, and overlaps.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Summary {
+pub(crate) struct Summary {
     /// Failovers.
     pub count: usize,
     /// Median outage, ms.
@@ -44,7 +45,7 @@ pub struct Summary {
 
 impl Summary {
     /// Summarizes a history against `budget`.
-    pub fn of(history: &History, budget: Duration) -> Summary {
+    pub(crate) fn of(history: &History, budget: Duration) -> Summary {
         let mut outages: Vec<u64> = history.failovers.iter().map(|f| f.figures.outage_ms).collect();
         outages.sort_unstable();
         Summary {
@@ -60,7 +61,7 @@ impl Summary {
 }
 
 /// Milliseconds as seconds with three decimals (`14.500s`); `-` when unknown.
-pub fn secs(ms: Option<u64>) -> String {
+pub(crate) fn secs(ms: Option<u64>) -> String {
     match ms {
         Some(ms) => format!("{}.{:03}s", ms / 1000, ms % 1000),
         None => "-".into(),
@@ -68,17 +69,13 @@ pub fn secs(ms: Option<u64>) -> String {
 }
 
 /// Microseconds as seconds with three decimals, rounded to the nearest millisecond.
-pub fn secs_us(us: i64) -> String {
+pub(crate) fn secs_us(us: i64) -> String {
     let ms = (us.max(0) as u64 + 500) / 1000;
     secs(Some(ms))
 }
 
-fn budget_text(budget: Duration) -> String {
-    humantime::format_duration(budget).to_string()
-}
-
 /// The text report: the failover table, the summary, the overlaps, and what was read.
-pub fn text(audit: &Audit) -> String {
+pub(crate) fn text(audit: &Audit) -> String {
     let history = &audit.history;
     let s = &audit.summary;
     let mut out = String::new();
@@ -105,7 +102,7 @@ pub fn text(audit: &Audit) -> String {
         table(&mut out, &rows, &[false, false, false, true, true, true, true, true, false]);
     }
     out.push('\n');
-    let budget = budget_text(audit.budget);
+    let budget = format_duration(audit.budget);
     let plural = if s.count == 1 { "" } else { "s" };
     if s.count == 0 {
         let _ = writeln!(out, "0 failovers; budget {budget}");
@@ -313,7 +310,7 @@ struct ReportJson<'a> {
 
 /// The JSON report: one pretty-printed object, times as RFC 3339 UTC with microseconds,
 /// durations in ms.
-pub fn json(audit: &Audit) -> String {
+pub(crate) fn json(audit: &Audit) -> String {
     let t = &audit.tally;
     let report = ReportJson {
         ok: audit.exit_code() == super::EXIT_OK,

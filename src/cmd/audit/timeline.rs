@@ -10,9 +10,10 @@ use super::rebuild::{FailoverRow, History, Interval, Overlap};
 use super::record::{format_time, printable, Micros, MAX_TIME};
 use super::report::{secs, secs_us};
 use super::Audit;
+use flink_ha_core::walltime::format_duration;
 
 /// Zoomed panels drawn at most.
-pub const MAX_DETAILS: usize = 4;
+pub(crate) const MAX_DETAILS: usize = 4;
 
 const WIDTH: f64 = 1400.0;
 const LEFT: f64 = 170.0;
@@ -216,7 +217,7 @@ fn details(audit: &Audit) -> Vec<Detail> {
                 f.figures.previous_node.as_deref().unwrap_or("?"),
                 f.node,
                 secs(Some(f.figures.outage_ms)),
-                humantime::format_duration(audit.budget)
+                format_duration(audit.budget)
             ),
             scale: widen(a, b),
         }
@@ -225,7 +226,7 @@ fn details(audit: &Audit) -> Vec<Detail> {
 }
 
 /// Draws the audit as an SVG document.
-pub fn svg(audit: &Audit) -> String {
+pub(crate) fn svg(audit: &Audit) -> String {
     let mut body = String::new();
     title(&mut body, audit);
     let mut y = plot(&mut body, audit, overview(&audit.history), TITLE);
@@ -285,7 +286,7 @@ fn title(o: &mut String, audit: &Audit) {
     let _ = writeln!(
         o,
         r#"<text x="16" y="44" fill="{verdict_color}">budget {}: {} over budget, {} overlap{} of two JobManagers</text>"#,
-        humantime::format_duration(audit.budget),
+        format_duration(audit.budget),
         s.violations,
         s.overlaps,
         if s.overlaps == 1 { "" } else { "s" }
@@ -363,7 +364,7 @@ fn plot(o: &mut String, audit: &Audit, scale: Scale, top: f64) -> f64 {
             secs(x.start_ms),
             secs(x.readiness_ms),
             if f.within_budget { "within budget" } else { "OVER BUDGET" },
-            humantime::format_duration(audit.budget),
+            format_duration(audit.budget),
         ));
         let _ = writeln!(
             o,

@@ -144,7 +144,7 @@ impl StopReason {
 
     /// True for a stop the operator asked for (shutdown, handover), which the leader record
     /// announces as `stopping` so that the next leader counts the outage from it.
-    pub fn is_planned(self) -> bool {
+    pub(crate) fn is_planned(self) -> bool {
         matches!(self, StopReason::Shutdown | StopReason::Handover)
     }
 }

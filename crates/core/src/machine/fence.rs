@@ -17,7 +17,7 @@ use crate::timing;
 /// ([`Fence::allows`]), the deadline, the lease to give to the guard, and whether the last stop
 /// was a fence.
 #[derive(Debug, Clone, Default)]
-pub struct Fence {
+pub(crate) struct Fence {
     /// How long after `last_heard` the JobManager may run; `None` until a session exists or
     /// when the negotiated timeout cannot keep the promise (then this node never runs it).
     fence_after: Option<Duration>,
@@ -33,7 +33,12 @@ impl Fence {
     /// A new session with the granted timeout: the server created it after `started_at`, so it
     /// cannot expire before `started_at + negotiated_timeout`. False when the timeout is too short
     /// to stop the JobManager in time (this node then never runs it in this session).
-    pub fn start_session(&mut self, negotiated_timeout: Duration, stop_grace: Duration, started_at: Instant) -> bool {
+    pub(crate) fn start_session(
+        &mut self,
+        negotiated_timeout: Duration,
+        stop_grace: Duration,
+        started_at: Instant,
+    ) -> bool {
         self.fence_after = timing::fence_after(negotiated_timeout, stop_grace);
         self.last_heard = Some(started_at);
         self.fence_after.is_some()
@@ -48,7 +53,7 @@ impl Fence {
     }
 
     /// The session expired: nothing proves a session alive until the next one starts.
-    pub fn end_session(&mut self) {
+    pub(crate) fn end_session(&mut self) {
         self.last_heard = None;
         self.fence_after = None;
     }
@@ -69,7 +74,7 @@ impl Fence {
     }
 
     /// True when there is a deadline and `now` is at or past it (the guard's lease ran out).
-    pub fn has_passed(&self, now: Instant) -> bool {
+    pub(crate) fn has_passed(&self, now: Instant) -> bool {
         self.deadline().is_some_and(|d| now >= d)
     }
 
@@ -79,14 +84,14 @@ impl Fence {
     }
 
     /// The lease for a JobManager about to be spawned (the deadline), remembered as sent.
-    pub fn lease_for_spawn(&mut self) -> Option<Instant> {
+    pub(crate) fn lease_for_spawn(&mut self) -> Option<Instant> {
         self.lease_sent = self.deadline();
         self.lease_sent
     }
 
     /// The lease to renew for a running JobManager: the deadline, when it differs from the one
     /// the guard holds.
-    pub fn lease_to_renew(&mut self) -> Option<Instant> {
+    pub(crate) fn lease_to_renew(&mut self) -> Option<Instant> {
         let until = self.deadline()?;
         if self.lease_sent == Some(until) {
             return None;
@@ -96,22 +101,22 @@ impl Fence {
     }
 
     /// The JobManager is being stopped: its guard holds no lease worth renewing.
-    pub fn forget_lease(&mut self) {
+    pub(crate) fn forget_lease(&mut self) {
         self.lease_sent = None;
     }
 
     /// The fence stopped the JobManager (by the machine or by the guard's lease).
-    pub fn mark_fenced(&mut self) {
+    pub(crate) fn mark_fenced(&mut self) {
         self.fenced = true;
     }
 
     /// A JobManager runs again, or the term is over: the last stop is no longer the story.
-    pub fn clear_fenced(&mut self) {
+    pub(crate) fn clear_fenced(&mut self) {
         self.fenced = false;
     }
 
     /// True after the fence stopped the JobManager, until it runs again or the term ends.
-    pub fn is_fenced(&self) -> bool {
+    pub(crate) fn is_fenced(&self) -> bool {
         self.fenced
     }
 }

@@ -36,11 +36,11 @@ use std::time::{Duration, Instant};
 
 pub use actions::{Action, Hook, HookCause, HookKind, Output, ResignReason, StopReason};
 pub use events::{Event, HandoverRequest, HandoverTarget};
-pub use fence::Fence;
+pub(crate) use fence::Fence;
 pub use reports::Report;
 pub use state::{JobManager, Role, Timings};
 pub use status::status_line;
-pub use timers::Timer;
+pub(crate) use timers::Timer;
 
 use crate::blocking::{self, Blocker};
 use announce::Announcer;
@@ -48,13 +48,13 @@ use term::TermClock;
 
 /// How often readiness is polled while the JobManager starts (health probes use
 /// `health_interval` once it is ready).
-pub const READINESS_POLL: Duration = Duration::from_millis(250);
+pub(crate) const READINESS_POLL: Duration = Duration::from_millis(250);
 
 /// First delay before a crashed JobManager is restarted; doubled for each restart in the window.
-pub const RESTART_BACKOFF_BASE: Duration = Duration::from_millis(500);
+pub(crate) const RESTART_BACKOFF_BASE: Duration = Duration::from_millis(500);
 
 /// Upper bound of the restart delay.
-pub const RESTART_BACKOFF_MAX: Duration = Duration::from_secs(8);
+pub(crate) const RESTART_BACKOFF_MAX: Duration = Duration::from_secs(8);
 
 /// The supervisor's state machine. See the module documentation.
 ///
@@ -145,7 +145,7 @@ impl Machine {
     }
 
     /// The fence: whether the session is provably alive, and until when.
-    pub fn fence(&self) -> &Fence {
+    pub(crate) fn fence(&self) -> &Fence {
         &self.fence
     }
 
@@ -155,7 +155,8 @@ impl Machine {
     }
 
     /// The instant until which the JobManager may run, if it may run at all.
-    pub fn fence_deadline(&self) -> Option<Instant> {
+    #[cfg(test)]
+    pub(crate) fn fence_deadline(&self) -> Option<Instant> {
         self.fence.deadline()
     }
 
@@ -190,7 +191,7 @@ impl Machine {
     }
 
     /// The instant a timer is due at, if it is armed.
-    pub fn timer(&self, timer: Timer) -> Option<Instant> {
+    pub(crate) fn timer(&self, timer: Timer) -> Option<Instant> {
         match (timer, self.jm) {
             (Timer::Fence, jm) if jm.is_running() => self.fence.deadline(),
             (Timer::StartTimeout, JobManager::Starting { since }) if !self.paused => {

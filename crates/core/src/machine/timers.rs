@@ -3,7 +3,7 @@
 /// A deadline the machine keeps; [`Machine::timer`](super::Machine::timer) gives when each is
 /// due, and [`Machine::poll_timeout`](super::Machine::poll_timeout) the earliest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Timer {
+pub(crate) enum Timer {
     /// The fence deadline of a running JobManager (see [`Fence`](super::Fence)).
     Fence,
     /// `jobmanager.start_timeout` of a JobManager not yet ready (off while paused).
@@ -16,5 +16,5 @@ pub enum Timer {
 
 impl Timer {
     /// Every timer.
-    pub const ALL: [Timer; 4] = [Timer::Fence, Timer::StartTimeout, Timer::Probe, Timer::Backoff];
+    pub(crate) const ALL: [Timer; 4] = [Timer::Fence, Timer::StartTimeout, Timer::Probe, Timer::Backoff];
 }
