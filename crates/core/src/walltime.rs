@@ -1,5 +1,5 @@
 //! Wall-clock times as milliseconds since the Unix epoch (the ZooKeeper server's `mtime`s, the
-//! times in the leader record and the control nodes), formatted, parsed and subtracted without
+//! times in the leader record and the control nodes), formatted and subtracted without
 //! ever panicking: these numbers come from ZooKeeper and anyone who can write there. RFC 3339
 //! (humantime) covers years 0000 to 9999 only, and humantime panics past that; a time out of that
 //! range is shown as `not a time (N ms since the epoch)`.
