@@ -241,81 +241,72 @@ fn close_logged(open: Open, record: &AuditRecord) -> Interval {
     Interval { epoch: open.epoch, start: open.start, end: record.at, end_inferred: false, ended_by }
 }
 
+/// What a record means for an interval being rebuilt.
+enum Step {
+    /// An interval begins (of the term given, if known); an open one ended unlogged before it.
+    Open(Option<u64>),
+    /// The daemon started anew: an open interval ended unlogged before it.
+    Restart,
+    /// The open interval ends here, as logged.
+    Close,
+}
+
 /// Leadership intervals of one node's records (in time order).
 pub(crate) fn leadership(records: &[&AuditRecord], failovers: &[FailoverRow]) -> Vec<Interval> {
-    let mut intervals = Vec::new();
-    let mut open: Option<Open> = None;
-    let mut previous_at = None;
-    for record in records {
-        match &record.event {
-            AuditEvent::Elected { .. } | AuditEvent::Joined { .. } => {
-                if let Some(open) = open.take() {
-                    let last = previous_at.unwrap_or(open.start);
-                    intervals.push(close_inferred(
-                        open,
-                        &record.node,
-                        last,
-                        Some(record.at),
-                        failovers,
-                        Kind::Leadership,
-                    ));
-                }
-                if let AuditEvent::Elected { epoch } = &record.event {
-                    open = Some(Open { epoch: Some(*epoch), start: record.at });
-                }
-            }
-            AuditEvent::Resigned { .. }
-            | AuditEvent::LeadershipLost
-            | AuditEvent::SessionExpired
-            | AuditEvent::Exited => {
-                if let Some(open) = open.take() {
-                    intervals.push(close_logged(open, record));
-                }
-            }
-            _ => {}
+    intervals(records, failovers, Kind::Leadership, |record| match &record.event {
+        AuditEvent::Elected { epoch } => Some(Step::Open(Some(*epoch))),
+        AuditEvent::Joined { .. } => Some(Step::Restart),
+        AuditEvent::Resigned { .. } | AuditEvent::LeadershipLost | AuditEvent::SessionExpired | AuditEvent::Exited => {
+            Some(Step::Close)
         }
-        previous_at = Some(record.at);
-    }
-    if let (Some(open), Some(last)) = (open, previous_at) {
-        intervals.push(close_inferred(open, &records[0].node, last, None, failovers, Kind::Leadership));
-    }
-    intervals
+        _ => None,
+    })
 }
 
 /// JobManager-running intervals of one node's records (in time order).
 pub(crate) fn jobmanager(records: &[&AuditRecord], failovers: &[FailoverRow]) -> Vec<Interval> {
+    intervals(records, failovers, Kind::JobManager, |record| match &record.event {
+        AuditEvent::JobManagerSpawned { .. } => Some(Step::Open(record.epoch)),
+        AuditEvent::Joined { .. } => Some(Step::Restart),
+        AuditEvent::JobManagerExited { .. } | AuditEvent::JobManagerStopped { .. } => Some(Step::Close),
+        _ => None,
+    })
+}
+
+/// The intervals of one `kind` in one node's records (in time order), as `step` reads them: an
+/// interval left open by a record that opens another (or by the end of the log) ends, inferred,
+/// after the last record before it.
+fn intervals(
+    records: &[&AuditRecord],
+    failovers: &[FailoverRow],
+    kind: Kind,
+    step: impl Fn(&AuditRecord) -> Option<Step>,
+) -> Vec<Interval> {
     let mut intervals = Vec::new();
     let mut open: Option<Open> = None;
     let mut previous_at = None;
     for record in records {
-        match &record.event {
-            AuditEvent::JobManagerSpawned { .. } | AuditEvent::Joined { .. } => {
+        match step(record) {
+            Some(begun @ (Step::Open(_) | Step::Restart)) => {
                 if let Some(open) = open.take() {
                     let last = previous_at.unwrap_or(open.start);
-                    intervals.push(close_inferred(
-                        open,
-                        &record.node,
-                        last,
-                        Some(record.at),
-                        failovers,
-                        Kind::JobManager,
-                    ));
+                    intervals.push(close_inferred(open, &record.node, last, Some(record.at), failovers, kind));
                 }
-                if matches!(record.event, AuditEvent::JobManagerSpawned { .. }) {
-                    open = Some(Open { epoch: record.epoch, start: record.at });
+                if let Step::Open(epoch) = begun {
+                    open = Some(Open { epoch, start: record.at });
                 }
             }
-            AuditEvent::JobManagerExited { .. } | AuditEvent::JobManagerStopped { .. } => {
+            Some(Step::Close) => {
                 if let Some(open) = open.take() {
                     intervals.push(close_logged(open, record));
                 }
             }
-            _ => {}
+            None => {}
         }
         previous_at = Some(record.at);
     }
     if let (Some(open), Some(last)) = (open, previous_at) {
-        intervals.push(close_inferred(open, &records[0].node, last, None, failovers, Kind::JobManager));
+        intervals.push(close_inferred(open, &records[0].node, last, None, failovers, kind));
     }
     intervals
 }
