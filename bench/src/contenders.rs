@@ -26,10 +26,10 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use flink_ha_supervisor::zk::election::{Session, SessionEvent};
-use flink_ha_supervisor::zk::session::ZkTarget;
 use flink_ha_core::identity::NodeIdentity;
 use flink_ha_core::machine::Event;
+use flink_ha_supervisor::zk::election::{Session, SessionEvent};
+use flink_ha_supervisor::zk::session::ZkTarget;
 use tokio::sync::mpsc;
 
 const PATH: &str = "/bench/contenders/leader";
@@ -110,7 +110,8 @@ fn start_zk() -> Zk {
         ),
     )
     .unwrap();
-    let cp = std::env::var("ZK_CLASSPATH").unwrap_or_else(|_| "/usr/share/java/zookeeper.jar:/etc/zookeeper/conf".into());
+    let cp =
+        std::env::var("ZK_CLASSPATH").unwrap_or_else(|_| "/usr/share/java/zookeeper.jar:/etc/zookeeper/conf".into());
     let log = std::fs::File::create(dir.join("zk.log")).unwrap();
     let child = Command::new("java")
         .args(["-Xmx512m", "-cp", &cp, "org.apache.zookeeper.server.quorum.QuorumPeerMain"])
@@ -161,7 +162,15 @@ impl Pool {
     fn start(&mut self, i: usize, client: zookeeper_client::Client) -> u64 {
         self.next_generation += 1;
         self.owner.insert(self.next_generation, i);
-        let s = Session::start(client, self.next_generation, format!("c{i:03}"), PATH.into(), identity(i), self.heartbeat, self.tx.clone());
+        let s = Session::start(
+            client,
+            self.next_generation,
+            format!("c{i:03}"),
+            PATH.into(),
+            identity(i),
+            self.heartbeat,
+            self.tx.clone(),
+        );
         if i < self.sessions.len() {
             self.sessions[i] = Some(s);
         } else {
@@ -237,9 +246,10 @@ async fn main() {
 
     let mut latencies = Vec::new();
     let mut failed = false;
-    let mut out = args.results.as_ref().map(|p| {
-        std::fs::OpenOptions::new().create(true).append(true).open(p).expect("open --results")
-    });
+    let mut out = args
+        .results
+        .as_ref()
+        .map(|p| std::fs::OpenOptions::new().create(true).append(true).open(p).expect("open --results"));
     for change in 0..args.changes {
         // settle: let heartbeats and the recipe quiesce
         tokio::time::sleep(Duration::from_millis(300)).await;

@@ -223,14 +223,7 @@ mod tests {
     use flink_ha_core::machine::{Event, Timings};
 
     fn machine() -> Machine {
-        Machine::new(Timings {
-            start_timeout: Duration::from_secs(20),
-            stop_grace: Duration::from_secs(3),
-            health_interval: Duration::from_secs(2),
-            health_failures: 3,
-            restart_limit: 3,
-            restart_window: Duration::from_secs(300),
-        })
+        Machine::new(Timings::example())
     }
 
     #[test]

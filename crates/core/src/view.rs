@@ -227,14 +227,7 @@ mod tests {
     }
 
     fn machine() -> Machine {
-        Machine::new(Timings {
-            start_timeout: Duration::from_secs(60),
-            stop_grace: Duration::from_secs(3),
-            health_interval: Duration::from_secs(2),
-            health_failures: 3,
-            restart_limit: 2,
-            restart_window: Duration::from_secs(300),
-        })
+        Machine::new(Timings::example())
     }
 
     #[test]

@@ -22,6 +22,22 @@ pub struct Timings {
     pub restart_window: Duration,
 }
 
+impl Timings {
+    /// Timings for tests: a 60 s start timeout, a 3 s grace, probes every 2 s (3 failures), two
+    /// restarts in five minutes.
+    #[cfg(any(test, feature = "fuzz"))]
+    pub fn example() -> Timings {
+        Timings {
+            start_timeout: std::time::Duration::from_secs(60),
+            stop_grace: std::time::Duration::from_secs(3),
+            health_interval: std::time::Duration::from_secs(2),
+            health_failures: 3,
+            restart_limit: 2,
+            restart_window: std::time::Duration::from_secs(300),
+        }
+    }
+}
+
 /// The leadership role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {

@@ -7,14 +7,7 @@ use crate::timing;
 const SESSION: Duration = Duration::from_secs(10);
 
 fn timings() -> Timings {
-    Timings {
-        start_timeout: Duration::from_secs(60),
-        stop_grace: Duration::from_secs(3),
-        health_interval: Duration::from_secs(2),
-        health_failures: 3,
-        restart_limit: 2,
-        restart_window: Duration::from_secs(300),
-    }
+    Timings::example()
 }
 
 fn secs(s: f64) -> Duration {
