@@ -108,7 +108,7 @@ fn the_unit_s_timings_agree_with_the_default_configuration() {
     let watchdog = seconds(&get("WatchdogSec"));
     assert!(watchdog > Duration::ZERO);
     assert!(
-        watchdog <= timing::max_watchdog(session, grace),
+        watchdog <= timing::max_watchdog(session, grace, defaults.zookeeper.tick_time),
         "WatchdogSec={watchdog:?} would kill a stuck daemon too late for a {session:?} session and a {grace:?} grace"
     );
     assert!(watchdog < session);
@@ -224,9 +224,11 @@ fn single_zk() -> ZkEnsemble {
 #[test]
 fn a_daemon_reports_readiness_role_and_watchdog_and_stops_pinging_while_its_loop_is_blocked() {
     let zk = single_zk();
-    // 6 s sessions and a 500 ms grace: the guard's lease runs out 3.5 s after the last answer.
+    // 6 s sessions, a 500 ms grace and ZooKeeper's default tickTime (2 s): the guard's lease
+    // runs out 2.9 s after the last answer.
     let options = Options::default();
-    let fence_after = timing::fence_after(options.session_timeout, options.stop_grace).unwrap();
+    let fence_after =
+        timing::fence_after(options.session_timeout, options.stop_grace, timing::DEFAULT_TICK_TIME).unwrap();
     let mut cluster = Cluster::new(2, options, |_| zk.connect_string());
     cluster.start_leader();
 

@@ -14,7 +14,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::values::{check_quorum, check_znode_path};
-use super::{ConfigError, ConfigErrorKind, ConfigWarning, Settings, DEFAULT_SERVER_SESSION_RANGE};
+use super::{server_session_range, ConfigError, ConfigErrorKind, ConfigWarning, Settings};
 use flink_ha_core::walltime::format_duration;
 
 /// The longest `flink.failover_timeout`: the daemon promises that a standby takes over within 30 s.
@@ -569,15 +569,17 @@ fn zookeeper_timing(
             ),
         ));
     }
-    let (low, high) = DEFAULT_SERVER_SESSION_RANGE;
+    let tick = settings.zookeeper.tick_time;
+    let (low, high) = server_session_range(tick);
     if session < low || session > high {
         warnings.push(warning(
             SESSION,
             format!(
-                "{} is outside the {}..{} a ZooKeeper server with default settings (tickTime 2000) grants; it will clamp the timeout Flink asks for",
+                "{} is outside the {}..{} a ZooKeeper server with default session limits and tickTime {} (zookeeper.tick_time) grants; it will clamp the timeout Flink asks for",
                 format_duration(session),
                 format_duration(low),
-                format_duration(high)
+                format_duration(high),
+                format_duration(tick)
             ),
         ));
     }

@@ -59,9 +59,12 @@ pub(crate) const MAX_NODE_ID_BYTES: usize = 253;
 /// Port of the default `jobmanager.rpc_address` (Flink's `jobmanager.rpc.port` default).
 pub(crate) const DEFAULT_RPC_PORT: u16 = 6123;
 
-/// Session timeouts a ZooKeeper server with default settings grants: 2 to 20 times its
-/// default `tickTime` of 2000 ms. Outside this range the server clamps the requested value.
-pub(crate) const DEFAULT_SERVER_SESSION_RANGE: (Duration, Duration) = (Duration::from_secs(4), Duration::from_secs(40));
+/// Session timeouts a ZooKeeper server with `tickTime` `tick` grants unless `minSessionTimeout`
+/// and `maxSessionTimeout` say otherwise: 2 to 20 ticks. Outside this range the server clamps
+/// the requested value.
+pub(crate) fn server_session_range(tick: Duration) -> (Duration, Duration) {
+    (tick * 2, tick * 20)
+}
 
 /// The default `http.listen`: loopback only, so nothing is exposed unless asked for.
 pub(crate) const DEFAULT_HTTP_LISTEN: &str = "127.0.0.1:9249";

@@ -18,6 +18,7 @@ use flink_ha_core::walltime::format_duration;
 pub(super) const DEFAULTS: &[(&str, &str)] = &[
     ("zookeeper.session_timeout", "10s"),
     ("zookeeper.connect_timeout", "3s"),
+    ("zookeeper.tick_time", "2s"),
     ("election.path", "/flink/leader"),
     ("jobmanager.ready_url", "http://127.0.0.1:8081/overview"),
     ("jobmanager.start_timeout", "20s"),
@@ -58,6 +59,7 @@ pub(super) const SCHEMA: &[(&str, &[(&str, Kind)])] = &[
             ("quorum", Kind::Text),
             ("session_timeout", Kind::Duration(TEN_MINUTES)),
             ("connect_timeout", Kind::Duration(TEN_MINUTES)),
+            ("tick_time", Kind::Duration(TEN_MINUTES)),
         ],
     ),
     ("election", &[("path", Kind::Text)]),
@@ -275,6 +277,7 @@ mod tests {
                 quorum: "zk1:2181".into(),
                 session_timeout: Duration::from_secs(10),
                 connect_timeout: Duration::from_secs(3),
+                tick_time: Duration::from_secs(2),
             },
             election: ElectionSettings { path: "/flink/leader".into() },
             jobmanager: JobManagerSettings {

@@ -35,6 +35,11 @@ pub struct ZooKeeperSettings {
     /// than the session timeout. Default 3s.
     #[serde(with = "humantime_serde")]
     pub connect_timeout: Duration,
+    /// The ZooKeeper servers' `tickTime`. It sizes the fence margin
+    /// (`flink_ha_core::timing::fence_margin`): a value above the servers' is safe but fences
+    /// earlier; a value below it is caught only when a grant proves it. Default 2s.
+    #[serde(with = "humantime_serde")]
+    pub tick_time: Duration,
 }
 
 /// `[election]` settings.

@@ -147,6 +147,7 @@ id = "jm7"
 quorum = "zk1:2181,[::1]:2182/apps/flink"
 session_timeout = "6s"
 connect_timeout = "2s"
+tick_time = "1s"
 [election]
 path = "/apps/leader"
 [jobmanager]
@@ -172,6 +173,7 @@ budget = "20s"
     assert_eq!(s.zookeeper.quorum, "zk1:2181,[::1]:2182/apps/flink");
     assert_eq!(s.zookeeper.session_timeout, secs(6));
     assert_eq!(s.zookeeper.connect_timeout, secs(2));
+    assert_eq!(s.zookeeper.tick_time, secs(1));
     assert_eq!(s.election.path, "/apps/leader");
     assert_eq!(s.jobmanager.workdir, Some(PathBuf::from("/opt/flink")));
     assert_eq!(s.jobmanager.ready_url, "http://jm7:8081/overview");
@@ -253,7 +255,7 @@ fn misspelt_key_is_named_in_full() {
         &[
             "unknown key `zookeeper.sesion_timeout`",
             "did you mean `zookeeper.session_timeout`",
-            "known keys in [zookeeper]: quorum, session_timeout, connect_timeout",
+            "known keys in [zookeeper]: quorum, session_timeout, connect_timeout, tick_time",
         ],
     );
     assert_eq!(e.kind(), ConfigErrorKind::UnknownKey);
@@ -294,7 +296,7 @@ fn every_duration_has_an_upper_bound_named_in_one_line() {
             })
         })
         .collect();
-    assert_eq!(durations.len(), 11, "{durations:?}");
+    assert_eq!(durations.len(), 12, "{durations:?}");
     for (key, max) in durations {
         // Past u64 nanoseconds: would overflow Instant once a JobManager starts.
         let e = error(&[&format!("{key} = \"584542046090years\"")]);
@@ -472,9 +474,10 @@ fn bad_node_ids_are_refused() {
 #[test]
 fn stop_grace_longer_than_the_session_allows_is_an_error() {
     // The limits come from flink_ha_core::timing, which owns the fencing rule.
-    let longest = timing::max_stop_grace(secs(10));
+    let tick = timing::DEFAULT_TICK_TIME;
+    let longest = timing::max_stop_grace(secs(10), tick);
     let too_long = longest + Duration::from_millis(1);
-    let min_session = min_session_timeout(too_long).unwrap();
+    let min_session = min_session_timeout(too_long, tick).unwrap();
     let e = error(&[&format!("jobmanager.stop_grace = \"{}\"", format_duration(too_long))]);
     assert_error(
         &e,
@@ -482,6 +485,7 @@ fn stop_grace_longer_than_the_session_allows_is_an_error() {
         &[
             &format!("at most {}", format_duration(longest)),
             "zookeeper.session_timeout",
+            "zookeeper.tick_time = 2s",
             &format!("at least {}", format_duration(min_session)),
         ],
     );
@@ -495,13 +499,14 @@ fn stop_grace_longer_than_the_session_allows_is_an_error() {
         &format!("zookeeper.session_timeout = \"{}\"", format_duration(min_session)),
     ]);
     assert_eq!(s.zookeeper.session_timeout, min_session);
-    assert!(timing::fence_after(min_session - Duration::from_millis(1), too_long).is_none());
+    assert!(timing::fence_after(min_session - Duration::from_millis(1), too_long, tick).is_none());
 }
 
 #[test]
 fn default_stop_grace_is_too_long_for_a_4s_session() {
-    // With today's FENCE_MARGIN a 4s session leaves no room for the default 3s grace.
-    assert!(timing::fence_after(secs(4), secs(3)).is_none());
+    // With the margin of ZooKeeper's default tickTime a 4s session leaves no room for the
+    // default 3s grace.
+    assert!(timing::fence_after(secs(4), secs(3), timing::DEFAULT_TICK_TIME).is_none());
     let e = error(&["zookeeper.session_timeout = \"4s\""]);
     assert_error(&e, "jobmanager.stop_grace", &["zookeeper.session_timeout = 4s"]);
 }
@@ -514,6 +519,58 @@ fn session_too_short_for_any_stop_grace_is_an_error() {
         "jobmanager.stop_grace = \"0s\"",
     ]);
     assert_error(&e, "jobmanager.stop_grace", &["no time", "zookeeper.session_timeout to at least"]);
+}
+
+#[test]
+fn tick_time_defaults_to_zookeepers_and_must_be_positive() {
+    assert_eq!(load(&[]).zookeeper.tick_time, secs(2));
+    let e = error(&["zookeeper.tick_time = \"0s\""]);
+    assert_error(&e, "zookeeper.tick_time", &["longer than zero"]);
+    let e = error(&["zookeeper.tick_time = \"2 ticks\""]);
+    assert_error(&e, "zookeeper.tick_time", &["\"2 ticks\""]);
+}
+
+/// The lines of a 2 s session with `grace` against servers said to tick every `tick`.
+fn two_second_session(tick: &str, grace: &str) -> Vec<String> {
+    vec![
+        "zookeeper.session_timeout = \"2s\"".into(),
+        "zookeeper.connect_timeout = \"1s\"".into(),
+        format!("zookeeper.tick_time = {tick:?}"),
+        format!("jobmanager.stop_grace = {grace:?}"),
+        "jobmanager.start_timeout = \"10s\"".into(),
+    ]
+}
+
+#[test]
+fn a_two_second_session_is_accepted_for_servers_with_a_short_tick() {
+    let lines = |tick, grace| two_second_session(tick, grace);
+    fn as_strs(v: &[String]) -> Vec<&str> {
+        v.iter().map(String::as_str).collect()
+    }
+    // tickTime 500 ms: margin 250 ms + 200 ms + 1 s, two heartbeats 400 ms: 150 ms of grace.
+    let s = load(&as_strs(&lines("500ms", "150ms")));
+    assert_eq!((s.zookeeper.session_timeout, s.zookeeper.tick_time), (secs(2), Duration::from_millis(500)));
+    let w = warnings(&as_strs(&lines("500ms", "150ms")));
+    assert!(w.is_empty(), "2 s is within the 1s..10s such servers grant: {w:?}");
+    let e = error(&as_strs(&lines("500ms", "151ms")));
+    assert_error(&e, "jobmanager.stop_grace", &["zookeeper.tick_time = 500ms", "at most 150ms"]);
+    // tickTime 250 ms: 275 ms of grace.
+    load(&as_strs(&lines("250ms", "275ms")));
+    let e = error(&as_strs(&lines("250ms", "276ms")));
+    assert_error(&e, "jobmanager.stop_grace", &["at most 275ms"]);
+    // ZooKeeper's default tick leaves no grace at all, and the message says what to change.
+    let e = error(&as_strs(&lines("2s", "0s")));
+    assert_error(&e, "jobmanager.stop_grace", &["no time", "zookeeper.tick_time = 2s", "set zookeeper.tick_time"]);
+}
+
+#[test]
+fn the_session_range_a_server_grants_follows_the_tick() {
+    let mut lines = two_second_session("1500ms", "0s");
+    lines[0] = "zookeeper.session_timeout = \"2900ms\"".into();
+    let w = warnings(&lines.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert_eq!(w[0].key, "zookeeper.session_timeout");
+    assert!(w[0].message.contains("below the 3s") && w[0].message.contains("tickTime 1s 500ms"), "{}", w[0]);
 }
 
 #[test]
@@ -545,7 +602,7 @@ fn slow_start_that_could_overrun_the_budget_is_a_warning() {
 #[test]
 fn session_timeout_a_default_server_would_clamp_is_a_warning() {
     let w = warnings(&[
-        "zookeeper.session_timeout = \"3s\"",
+        "zookeeper.session_timeout = \"3500ms\"",
         "zookeeper.connect_timeout = \"1s\"",
         "jobmanager.stop_grace = \"200ms\"",
         "jobmanager.start_timeout = \"10s\"",
@@ -567,7 +624,7 @@ fn session_timeout_a_default_server_would_clamp_is_a_warning() {
         let w = warnings(&[
             &format!("zookeeper.session_timeout = {session:?}"),
             "zookeeper.connect_timeout = \"1s\"",
-            "jobmanager.stop_grace = \"1s\"",
+            "jobmanager.stop_grace = \"500ms\"",
             "jobmanager.start_timeout = \"5s\"",
         ]);
         assert!(w.is_empty(), "{session}: {w:?}");
@@ -583,6 +640,7 @@ fn environment_overrides_the_file() {
         &[
             ("FHS_ZOOKEEPER__SESSION_TIMEOUT", "4s"),
             ("FHS_JOBMANAGER__STOP_GRACE", "1s"),
+            ("FHS_ZOOKEEPER__TICK_TIME", "1s"),
             ("FHS_NODE__ID", "jm2"),
             ("FHS_ZOOKEEPER__QUORUM", "zk9:2181/x"),
             ("FHS_JOBMANAGER__HEALTH_FAILURES", "5"),
@@ -594,6 +652,7 @@ fn environment_overrides_the_file() {
     );
     assert_eq!(s.zookeeper.session_timeout, secs(4));
     assert_eq!(s.jobmanager.stop_grace, secs(1));
+    assert_eq!(s.zookeeper.tick_time, secs(1));
     assert_eq!(s.node.id, "jm2");
     assert_eq!(s.zookeeper.quorum, "zk9:2181/x");
     assert_eq!(s.jobmanager.health_failures, 5);
@@ -684,7 +743,7 @@ fn settings_serialize_durations_as_humantime_and_round_trip() {
 #[test]
 fn env_var_names_follow_the_documented_form() {
     assert_eq!(env_var_name("zookeeper.session_timeout"), "FHS_ZOOKEEPER__SESSION_TIMEOUT");
-    assert_eq!(known_keys().len(), 38);
+    assert_eq!(known_keys().len(), 39);
 }
 
 #[test]

@@ -7,7 +7,7 @@ use flink_ha_core::timing;
 
 use super::error::{ConfigError, ConfigWarning};
 use super::values::{check_host_port, check_http_url, check_quorum, check_znode_path, chroot_of, is_invisible_format};
-use super::{Settings, DEFAULT_SERVER_SESSION_RANGE, MAX_NODE_ID_BYTES};
+use super::{server_session_range, Settings, MAX_NODE_ID_BYTES};
 use flink_ha_core::walltime::format_duration;
 
 impl Settings {
@@ -113,6 +113,7 @@ impl Settings {
         let positive = [
             ("zookeeper.session_timeout", self.zookeeper.session_timeout, "10s"),
             ("zookeeper.connect_timeout", self.zookeeper.connect_timeout, "3s"),
+            ("zookeeper.tick_time", self.zookeeper.tick_time, "2s"),
             ("jobmanager.start_timeout", jm.start_timeout, "20s"),
             ("jobmanager.health_interval", jm.health_interval, "2s"),
             ("jobmanager.restart_window", jm.restart_window, "5m"),
@@ -155,6 +156,7 @@ impl Settings {
         let session = self.zookeeper.session_timeout;
         let connect = self.zookeeper.connect_timeout;
         let grace = self.jobmanager.stop_grace;
+        let tick = self.zookeeper.tick_time;
         let start = self.jobmanager.start_timeout;
         let budget = self.failover.budget;
 
@@ -168,20 +170,20 @@ impl Settings {
             ));
         }
 
-        if timing::fence_after(session, grace).is_none() {
-            let raise = match min_session_timeout(grace) {
+        if timing::fence_after(session, grace, tick).is_none() {
+            let raise = match min_session_timeout(grace, tick) {
                 Some(min) => format!("raise zookeeper.session_timeout to at least {}", format_duration(min)),
                 None => "raise zookeeper.session_timeout".to_string(),
             };
-            let message = if timing::fence_after(session, Duration::ZERO).is_none() {
+            let message = if timing::fence_after(session, Duration::ZERO, tick).is_none() {
                 format!(
-                    "zookeeper.session_timeout = {} leaves no time to stop the JobManager before the session could expire, whatever jobmanager.stop_grace is ({} now); {raise}",
-                    format_duration(session), format_duration(grace),
+                    "zookeeper.session_timeout = {} leaves no time to stop the JobManager before the session could expire with zookeeper.tick_time = {}, whatever jobmanager.stop_grace is ({} now); {raise} (or, if the servers' tickTime is shorter, set zookeeper.tick_time to it)",
+                    format_duration(session), format_duration(tick), format_duration(grace),
                 )
             } else {
                 format!(
-                    "{} is too long for zookeeper.session_timeout = {}: the JobManager could still be running when the session expires and another node takes over; set jobmanager.stop_grace to at most {} or {raise}",
-                    format_duration(grace), format_duration(session), format_duration(timing::max_stop_grace(session)),
+                    "{} is too long for zookeeper.session_timeout = {} with zookeeper.tick_time = {}: the JobManager could still be running when the session expires and another node takes over; set jobmanager.stop_grace to at most {} or {raise}",
+                    format_duration(grace), format_duration(session), format_duration(tick), format_duration(timing::max_stop_grace(session, tick)),
                 )
             };
             return Err(ConfigError::timing("jobmanager.stop_grace", message));
@@ -207,21 +209,21 @@ impl Settings {
                 ),
             });
         }
-        let (low, high) = DEFAULT_SERVER_SESSION_RANGE;
+        let (low, high) = server_session_range(tick);
         if session < low {
             warnings.push(ConfigWarning {
                 key: "zookeeper.session_timeout".into(),
                 message: format!(
-                    "{} is below the {} a ZooKeeper server with default settings (tickTime 2000) grants; it will raise the timeout, so a crash is noticed later than configured; use at least {} or lower minSessionTimeout on the servers",
-                    format_duration(session), format_duration(low), format_duration(low),
+                    "{} is below the {} a ZooKeeper server with default session limits and tickTime {} (zookeeper.tick_time) grants; it will raise the timeout, so a crash is noticed later than configured; use at least {} or lower minSessionTimeout on the servers",
+                    format_duration(session), format_duration(low), format_duration(tick), format_duration(low),
                 ),
             });
         } else if session > high {
             warnings.push(ConfigWarning {
                 key: "zookeeper.session_timeout".into(),
                 message: format!(
-                    "{} is above the {} a ZooKeeper server with default settings (tickTime 2000) grants; it will lower the timeout and the supervisor must fence by the shorter negotiated one; use at most {} or raise maxSessionTimeout on the servers",
-                    format_duration(session), format_duration(high), format_duration(high),
+                    "{} is above the {} a ZooKeeper server with default session limits and tickTime {} (zookeeper.tick_time) grants; it will lower the timeout and the supervisor must fence by the shorter negotiated one; use at most {} or raise maxSessionTimeout on the servers",
+                    format_duration(session), format_duration(high), format_duration(tick), format_duration(high),
                 ),
             });
         }
@@ -229,10 +231,10 @@ impl Settings {
     }
 }
 
-/// The shortest session timeout for which `timing::fence_after` accepts `stop_grace`, to the
-/// millisecond; `None` if none up to a day does.
-pub(super) fn min_session_timeout(stop_grace: Duration) -> Option<Duration> {
-    let fits = |ms: u64| timing::fence_after(Duration::from_millis(ms), stop_grace).is_some();
+/// The shortest session timeout for which `timing::fence_after` accepts `stop_grace` with
+/// servers of `tickTime` `tick`, to the millisecond; `None` if none up to a day does.
+pub(super) fn min_session_timeout(stop_grace: Duration, tick: Duration) -> Option<Duration> {
+    let fits = |ms: u64| timing::fence_after(Duration::from_millis(ms), stop_grace, tick).is_some();
     let (mut low, mut high) = (0u64, 86_400_000u64);
     if !fits(high) {
         return None;

@@ -187,6 +187,8 @@ impl Daemon {
                 health_failures: jm.health_failures,
                 restart_limit: jm.restart_limit,
                 restart_window: jm.restart_window,
+                session_timeout: settings.zookeeper.session_timeout,
+                tick_time: settings.zookeeper.tick_time,
             }),
             connecting: supervise::spawn("connect", connect(target.clone(), 1, note_tx.clone())),
             target,
@@ -453,7 +455,10 @@ fn log_report(settings: &Settings, epoch: Option<u64>, report: &Report) {
     let text = |s: &str| Some(s.to_string());
     // Written without the term: it is over, or there never was one.
     let epoch = match report {
-        Report::LeadershipLost | Report::SessionExpired | Report::SessionTimeoutTooShort { .. } => None,
+        Report::LeadershipLost
+        | Report::SessionExpired
+        | Report::SessionTimeoutTooShort { .. }
+        | Report::TickTimeTooLow { .. } => None,
         _ => epoch,
     };
     let (event, message): (AuditEvent, std::borrow::Cow<str>) = match report {
@@ -495,12 +500,25 @@ fn log_report(settings: &Settings, epoch: Option<u64>, report: &Report) {
             "reconnected to ZooKeeper".into(),
         ),
         Report::SessionExpired => (AuditEvent::SessionExpired, "the ZooKeeper session expired; rejoining".into()),
-        Report::SessionTimeoutTooShort { negotiated } => {
+        Report::SessionTimeoutTooShort { negotiated, max_stop_grace } => {
             let event = AuditEvent::SessionTimeoutTooShort {
                 negotiated_ms: ms(negotiated),
-                max_stop_grace_ms: ms(&timing::max_stop_grace(*negotiated)),
+                max_stop_grace_ms: ms(max_stop_grace),
             };
             let message = "the server granted a session timeout too short to stop the JobManager in time; this node will not run it. Lower jobmanager.stop_grace or raise the server's minSessionTimeout";
+            (event, message.into())
+        }
+        Report::TickTimeTooLow { configured, implied, requested, granted } => {
+            let event = AuditEvent::TickTimeTooLow {
+                tick_time_ms: ms(configured),
+                implied_tick_time_ms: ms(implied),
+                requested_ms: ms(requested),
+                negotiated_ms: ms(granted),
+            };
+            let message = format!(
+                "zookeeper.tick_time is {}ms, but the server granted {}ms for the {}ms asked, which it does only with a tickTime of at least {}ms; fencing by {}ms. Set zookeeper.tick_time to the servers' tickTime",
+                configured.as_millis(), granted.as_millis(), requested.as_millis(), implied.as_millis(), implied.as_millis()
+            );
             (event, message.into())
         }
         Report::Shutdown => (AuditEvent::Shutdown, "shutting down".into()),

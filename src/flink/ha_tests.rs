@@ -273,6 +273,8 @@ fn timings() -> Timings {
         health_failures: 3,
         restart_limit: 3,
         restart_window: secs(300),
+        session_timeout: SESSION,
+        tick_time: flink_ha_core::timing::DEFAULT_TICK_TIME,
     }
 }
 

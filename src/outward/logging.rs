@@ -172,6 +172,19 @@ pub(crate) fn write_audit(node: &str, epoch: Option<u64>, event: &AuditEvent, me
         E::SessionTimeoutTooShort { negotiated_ms, max_stop_grace_ms } => {
             audit_record!(level, name, node, epoch, message, negotiated_ms, max_stop_grace_ms)
         }
+        E::TickTimeTooLow { tick_time_ms, implied_tick_time_ms, requested_ms, negotiated_ms } => {
+            audit_record!(
+                level,
+                name,
+                node,
+                epoch,
+                message,
+                tick_time_ms,
+                implied_tick_time_ms,
+                requested_ms,
+                negotiated_ms
+            )
+        }
         E::FailoverCompleted(figures) | E::BudgetExceeded(figures) => {
             let FailoverFigures {
                 epoch: figures_epoch,

@@ -64,12 +64,12 @@ impl Notifier {
         }
         if let Some(watchdog) = watchdog {
             let (session, grace) = (settings.zookeeper.session_timeout, settings.jobmanager.stop_grace);
-            let longest = timing::max_watchdog(session, grace);
+            let longest = timing::max_watchdog(session, grace, settings.zookeeper.tick_time);
             if watchdog > longest {
                 tracing::warn!(
                     event = "config_warning",
                     key = "WatchdogSec",
-                    "WatchdogSec={}ms is longer than {}ms, the longest that kills a stuck daemon and its JobManager before its session could expire (session_timeout - stop_grace - FENCE_MARGIN - heartbeat); the fence guard still stops the JobManager in time, but lower WatchdogSec in the unit",
+                    "WatchdogSec={}ms is longer than {}ms, the longest that kills a stuck daemon and its JobManager before its session could expire (session_timeout - stop_grace - fence margin - heartbeat, the margin sized by zookeeper.tick_time); the fence guard still stops the JobManager in time, but lower WatchdogSec in the unit",
                     watchdog.as_millis(),
                     longest.as_millis()
                 );

@@ -190,6 +190,18 @@ pub enum AuditEvent {
         /// The longest `jobmanager.stop_grace` that timeout allows.
         max_stop_grace_ms: Option<u64>,
     },
+    /// The server granted more than was asked, which proves its tickTime above
+    /// `zookeeper.tick_time`: the daemon fences by the proven tick.
+    TickTimeTooLow {
+        /// `zookeeper.tick_time`.
+        tick_time_ms: Option<u64>,
+        /// The tickTime the grant proves, which the daemon fences by.
+        implied_tick_time_ms: Option<u64>,
+        /// The session timeout asked for.
+        requested_ms: Option<u64>,
+        /// The session timeout the server granted.
+        negotiated_ms: Option<u64>,
+    },
     /// A failover ended: written by the new leader once its JobManager is ready.
     FailoverCompleted(FailoverFigures),
     /// The same figures as `failover_completed`, written additionally when over budget.
@@ -306,6 +318,7 @@ impl AuditEvent {
             AuditEvent::SessionReconnected { .. } => "session_reconnected",
             AuditEvent::SessionExpired => "session_expired",
             AuditEvent::SessionTimeoutTooShort { .. } => "session_timeout_too_short",
+            AuditEvent::TickTimeTooLow { .. } => "tick_time_too_low",
             AuditEvent::FailoverCompleted(_) => "failover_completed",
             AuditEvent::BudgetExceeded(_) => "budget_exceeded",
             AuditEvent::Shutdown => "shutdown",
@@ -335,6 +348,7 @@ impl AuditEvent {
             | AuditEvent::LeadershipLost
             | AuditEvent::SessionDisconnected
             | AuditEvent::SessionExpired
+            | AuditEvent::TickTimeTooLow { .. }
             | AuditEvent::BudgetExceeded(_)
             | AuditEvent::Paused
             | AuditEvent::HeldByPause { .. } => Warn,
@@ -387,6 +401,12 @@ impl AuditEvent {
             AuditEvent::SessionReconnected { disconnected_for_ms: Some(1_200) },
             AuditEvent::SessionExpired,
             AuditEvent::SessionTimeoutTooShort { negotiated_ms: Some(4_000), max_stop_grace_ms: Some(1_000) },
+            AuditEvent::TickTimeTooLow {
+                tick_time_ms: Some(500),
+                implied_tick_time_ms: Some(2_000),
+                requested_ms: Some(2_000),
+                negotiated_ms: Some(4_000),
+            },
             AuditEvent::FailoverCompleted(figures.clone()),
             AuditEvent::BudgetExceeded(FailoverFigures { within_budget: Some(false), ..figures }),
             AuditEvent::Shutdown,

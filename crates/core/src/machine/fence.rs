@@ -9,8 +9,8 @@ use crate::timing;
 /// The JobManager may run only while this node holds leadership *and* the ZooKeeper session is
 /// provably alive: `now < last_heard + fence_after`, where `last_heard` is the send time of the
 /// newest request the server answered and `fence_after` ([`timing::fence_after`]) leaves room to
-/// stop the JobManager (`stop_grace`) and `FENCE_MARGIN` before the server could expire the
-/// session. At the deadline the JobManager is stopped; the guard process holds the same
+/// stop the JobManager (`stop_grace`) and the fence margin ([`timing::fence_margin`], sized by
+/// the servers' tickTime) before the server could expire the session. At the deadline the JobManager is stopped; the guard process holds the same
 /// deadline as a lease, so it is stopped even when the daemon's loop is stuck.
 ///
 /// Every fencing decision of the machine asks this type: whether the session is provably alive
@@ -33,13 +33,15 @@ impl Fence {
     /// A new session with the granted timeout: the server created it after `started_at`, so it
     /// cannot expire before `started_at + negotiated_timeout`. False when the timeout is too short
     /// to stop the JobManager in time (this node then never runs it in this session).
+    /// `tick_time` is the servers' tickTime the margin is sized for.
     pub(crate) fn start_session(
         &mut self,
         negotiated_timeout: Duration,
         stop_grace: Duration,
+        tick_time: Duration,
         started_at: Instant,
     ) -> bool {
-        self.fence_after = timing::fence_after(negotiated_timeout, stop_grace);
+        self.fence_after = timing::fence_after(negotiated_timeout, stop_grace, tick_time);
         self.last_heard = Some(started_at);
         self.fence_after.is_some()
     }
@@ -127,14 +129,15 @@ mod tests {
 
     const SESSION: Duration = Duration::from_secs(10);
     const GRACE: Duration = Duration::from_secs(3);
+    const TICK: Duration = timing::DEFAULT_TICK_TIME;
 
     #[test]
     fn the_deadline_follows_the_newest_answer_and_closes_at_it() {
         let t0 = Instant::now();
         let mut f = Fence::default();
         assert!(!f.allows(t0), "no session, no authority");
-        assert!(f.start_session(SESSION, GRACE, t0));
-        let deadline = t0 + Duration::from_secs(5);
+        assert!(f.start_session(SESSION, GRACE, TICK, t0));
+        let deadline = t0 + Duration::from_secs(4);
         assert_eq!(f.deadline(), Some(deadline));
         assert!(f.allows(deadline - Duration::from_millis(1)));
         assert!(!f.allows(deadline) && f.has_passed(deadline));
@@ -146,10 +149,21 @@ mod tests {
     }
 
     #[test]
+    fn a_shorter_tick_gives_a_later_deadline() {
+        let t0 = Instant::now();
+        let (session, grace) = (Duration::from_secs(2), Duration::from_millis(250));
+        let mut f = Fence::default();
+        assert!(!f.start_session(session, grace, TICK, t0), "2 s is too short for a 2 s tick");
+        assert!(f.start_session(session, grace, Duration::from_millis(250), t0));
+        // 2 s - 250 ms grace - (125 ms + 200 ms + 1 s) margin.
+        assert_eq!(f.deadline(), Some(t0 + Duration::from_millis(425)));
+    }
+
+    #[test]
     fn a_timeout_too_short_for_the_grace_never_allows() {
         let t0 = Instant::now();
         let mut f = Fence::default();
-        assert!(!f.start_session(Duration::from_secs(4), GRACE, t0));
+        assert!(!f.start_session(Duration::from_secs(4), GRACE, TICK, t0));
         assert!(!f.allows(t0));
     }
 
@@ -157,7 +171,7 @@ mod tests {
     fn the_lease_is_renewed_only_when_the_deadline_moved() {
         let t0 = Instant::now();
         let mut f = Fence::default();
-        f.start_session(SESSION, GRACE, t0);
+        f.start_session(SESSION, GRACE, TICK, t0);
         assert_eq!(f.lease_for_spawn(), f.deadline());
         assert_eq!(f.lease_to_renew(), None);
         f.heard(t0 + Duration::from_secs(1));

@@ -43,6 +43,7 @@ pub use status::status_line;
 pub(crate) use timers::Timer;
 
 use crate::blocking::{self, Blocker};
+use crate::timing;
 use announce::Announcer;
 use term::TermClock;
 
@@ -237,8 +238,17 @@ impl Machine {
         let mut out = Output::default();
         match event {
             Event::SessionStarted { negotiated_timeout, started_at } => {
-                if !self.fence.start_session(negotiated_timeout, self.timings.stop_grace, started_at) {
-                    self.report(now, Report::SessionTimeoutTooShort { negotiated: negotiated_timeout }, &mut out);
+                let (configured, requested) = (self.timings.tick_time, self.timings.session_timeout);
+                let tick = timing::fencing_tick_time(configured, requested, negotiated_timeout);
+                if tick > configured {
+                    let report =
+                        Report::TickTimeTooLow { configured, implied: tick, requested, granted: negotiated_timeout };
+                    self.report(now, report, &mut out);
+                }
+                if !self.fence.start_session(negotiated_timeout, self.timings.stop_grace, tick, started_at) {
+                    let max_stop_grace = timing::max_stop_grace(negotiated_timeout, tick);
+                    let report = Report::SessionTimeoutTooShort { negotiated: negotiated_timeout, max_stop_grace };
+                    self.report(now, report, &mut out);
                 }
                 self.disconnected_since = None;
             }

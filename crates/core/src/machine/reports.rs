@@ -36,8 +36,21 @@ pub enum Report {
     SessionReconnected { disconnected_for: Duration },
     /// The session expired.
     SessionExpired,
-    /// The negotiated session timeout cannot keep the fencing promise with this `stop_grace`.
-    SessionTimeoutTooShort { negotiated: Duration },
+    /// The negotiated session timeout cannot keep the fencing promise with this `stop_grace`;
+    /// `max_stop_grace` is the longest grace it allows with the tickTime the machine fences by.
+    SessionTimeoutTooShort { negotiated: Duration, max_stop_grace: Duration },
+    /// The server granted more than was asked: its `tickTime` is at least `implied`, above the
+    /// configured `zookeeper.tick_time`. The machine fences by `implied`.
+    TickTimeTooLow {
+        /// `zookeeper.tick_time`.
+        configured: Duration,
+        /// The tickTime the grant proves.
+        implied: Duration,
+        /// The session timeout asked for.
+        requested: Duration,
+        /// The session timeout the server granted.
+        granted: Duration,
+    },
     /// Shutting down.
     Shutdown,
     /// Maintenance mode on: no failover, restart or stop on the daemon's own initiative.

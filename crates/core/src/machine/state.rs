@@ -20,11 +20,15 @@ pub struct Timings {
     pub restart_limit: u32,
     /// `jobmanager.restart_window`.
     pub restart_window: Duration,
+    /// `zookeeper.session_timeout`: the session timeout the daemon asks the server for.
+    pub session_timeout: Duration,
+    /// `zookeeper.tick_time`: the servers' `tickTime`, which sizes the fence margin.
+    pub tick_time: Duration,
 }
 
 impl Timings {
     /// Timings for tests: a 60 s start timeout, a 3 s grace, probes every 2 s (3 failures), two
-    /// restarts in five minutes.
+    /// restarts in five minutes, a 10 s session asked of servers with a 2 s tickTime.
     #[cfg(any(test, feature = "fuzz"))]
     pub fn example() -> Timings {
         Timings {
@@ -34,6 +38,8 @@ impl Timings {
             health_failures: 3,
             restart_limit: 2,
             restart_window: std::time::Duration::from_secs(300),
+            session_timeout: std::time::Duration::from_secs(10),
+            tick_time: crate::timing::DEFAULT_TICK_TIME,
         }
     }
 }

@@ -74,7 +74,7 @@ fn standby_never_spawns() {
 fn elected_spawns_with_lease_at_the_fence_deadline() {
     let t0 = Instant::now();
     let (m, lease) = leader(t0);
-    assert_eq!(lease, t0 + SESSION - Duration::from_secs(3) - timing::FENCE_MARGIN);
+    assert_eq!(lease, t0 + SESSION - Duration::from_secs(3) - timing::fence_margin(SESSION, timing::DEFAULT_TICK_TIME));
     assert_eq!(m.role(), Role::Leader { epoch: 7 });
 }
 
@@ -111,7 +111,10 @@ fn silence_fences_at_the_deadline_not_before() {
     assert_eq!(stops(&out), vec![(StopReason::Fenced, Duration::from_secs(3))]);
     assert!(reported(&out, &(Report::Fenced { silent_for: deadline - t0 })));
     // Dead before the session could expire: deadline + grace + margin = last heard + timeout.
-    assert_eq!(deadline + Duration::from_secs(3) + timing::FENCE_MARGIN, t0 + SESSION);
+    assert_eq!(
+        deadline + Duration::from_secs(3) + timing::fence_margin(SESSION, timing::DEFAULT_TICK_TIME),
+        t0 + SESSION
+    );
 }
 
 #[test]
@@ -119,14 +122,15 @@ fn hearing_from_the_server_moves_the_deadline_and_renews_the_lease() {
     let t0 = Instant::now();
     let mut m = ready_leader(t0);
     let out = m.handle_event(t0 + secs(4.0), Event::HeardFromServer { sent_at: t0 + secs(3.5) });
-    let until = t0 + secs(3.5) + Duration::from_secs(5);
+    // Ten seconds less the 3 s grace and the 3 s margin of a 2 s tick.
+    let until = t0 + secs(3.5) + Duration::from_secs(4);
     assert!(has(&out, &Action::RenewLease { until }), "{out:?}");
     assert_eq!(m.fence_deadline(), Some(until));
     // An older answer arriving late never moves the deadline back.
     let out = m.handle_event(t0 + secs(4.1), Event::HeardFromServer { sent_at: t0 + secs(2.0) });
     assert!(out.actions.iter().all(|a| !matches!(a, Action::RenewLease { .. })));
     assert_eq!(m.fence_deadline(), Some(until));
-    assert!(stops(&m.handle_timeout(t0 + secs(8.0))).is_empty());
+    assert!(stops(&m.handle_timeout(t0 + secs(7.4))).is_empty());
 }
 
 #[test]
@@ -137,7 +141,7 @@ fn reconnect_in_time_keeps_leadership_and_the_jobmanager() {
     let out = m.handle_event(t0 + secs(3.0), Event::SessionReconnected);
     assert!(reported(&out, &(Report::SessionReconnected { disconnected_for: secs(2.0) })));
     m.handle_event(t0 + secs(3.1), Event::HeardFromServer { sent_at: t0 + secs(3.0) });
-    assert!(stops(&m.handle_timeout(t0 + secs(7.0))).is_empty());
+    assert!(stops(&m.handle_timeout(t0 + secs(6.9))).is_empty());
     assert_eq!(m.role(), Role::Leader { epoch: 7 });
     assert_eq!(m.jobmanager(), JobManager::Ready);
 }
@@ -153,7 +157,7 @@ fn after_a_fence_the_jobmanager_returns_when_the_session_proves_alive() {
     assert!(out.actions.iter().all(|a| !matches!(a, Action::SpawnJobManager { .. })), "no restart without authority");
     let later = deadline + secs(3.5);
     let out = m.handle_event(later, Event::HeardFromServer { sent_at: later });
-    assert!(has(&out, &Action::SpawnJobManager { lease_until: later + Duration::from_secs(5) }), "{out:?}");
+    assert!(has(&out, &Action::SpawnJobManager { lease_until: later + Duration::from_secs(4) }), "{out:?}");
 }
 
 #[test]
@@ -334,9 +338,80 @@ fn a_negotiated_timeout_too_short_for_the_grace_never_runs_the_jobmanager() {
     let t0 = Instant::now();
     let mut m = Machine::new(timings());
     let out = m.handle_event(t0, Event::SessionStarted { negotiated_timeout: Duration::from_secs(4), started_at: t0 });
-    assert!(reported(&out, &(Report::SessionTimeoutTooShort { negotiated: Duration::from_secs(4) })));
+    let report = Report::SessionTimeoutTooShort {
+        negotiated: Duration::from_secs(4),
+        max_stop_grace: Duration::from_millis(800),
+    };
+    assert!(reported(&out, &report), "{out:?}");
     let out = m.handle_event(t0, Event::Elected { epoch: 1 });
     assert!(!out.actions.iter().any(|a| matches!(a, Action::SpawnJobManager { .. })));
+}
+
+/// Timings of a node asking for a 2 s session of servers said to tick every 500 ms.
+fn short_session_timings() -> Timings {
+    Timings {
+        stop_grace: Duration::from_millis(150),
+        session_timeout: Duration::from_secs(2),
+        tick_time: Duration::from_millis(500),
+        ..timings()
+    }
+}
+
+#[test]
+fn a_short_session_granted_as_asked_fences_by_the_configured_tick() {
+    let t0 = Instant::now();
+    let mut m = Machine::new(short_session_timings());
+    let out = m.handle_event(t0, Event::SessionStarted { negotiated_timeout: secs(2.0), started_at: t0 });
+    assert!(out.reports.is_empty(), "{out:?}");
+    let out = m.handle_event(t0, Event::Elected { epoch: 1 });
+    // 2 s - 150 ms grace - (250 ms + 200 ms + 1 s) margin.
+    assert!(has(&out, &Action::SpawnJobManager { lease_until: t0 + Duration::from_millis(400) }), "{out:?}");
+}
+
+#[test]
+fn a_grant_above_the_request_proves_a_longer_tick_and_the_fence_follows_it() {
+    let t0 = Instant::now();
+    let mut m = Machine::new(short_session_timings());
+    // Asked 2 s, granted 4 s: the servers' minimum is two ticks of 2 s, not of 500 ms.
+    let out = m.handle_event(t0, Event::SessionStarted { negotiated_timeout: secs(4.0), started_at: t0 });
+    let warned = Report::TickTimeTooLow {
+        configured: Duration::from_millis(500),
+        implied: secs(2.0),
+        requested: secs(2.0),
+        granted: secs(4.0),
+    };
+    assert_eq!(out.reports, vec![warned]);
+    let out = m.handle_event(t0, Event::Elected { epoch: 1 });
+    // 4 s - 150 ms grace - (1 s + 400 ms + 1 s) margin of the 2 s tick, not 4 s - 150 ms - 1.65 s.
+    let lease = t0 + secs(4.0) - Duration::from_millis(150) - timing::fence_margin(secs(4.0), secs(2.0));
+    assert_eq!(lease, t0 + Duration::from_millis(1450));
+    assert!(has(&out, &Action::SpawnJobManager { lease_until: lease }), "{out:?}");
+}
+
+#[test]
+fn a_grant_that_proves_a_tick_too_long_for_the_grace_keeps_the_jobmanager_off() {
+    let t0 = Instant::now();
+    let timings = Timings {
+        stop_grace: Duration::from_millis(250),
+        tick_time: Duration::from_millis(250),
+        ..short_session_timings()
+    };
+    let mut m = Machine::new(timings);
+    // Asked 2 s, granted 2.4 s (a tick of 1.2 s): margin 600 ms + 240 ms + 1 s leaves 560 ms,
+    // less than grace + two heartbeats.
+    let out =
+        m.handle_event(t0, Event::SessionStarted { negotiated_timeout: Duration::from_millis(2400), started_at: t0 });
+    assert!(out
+        .reports
+        .iter()
+        .any(|r| matches!(r, Report::TickTimeTooLow { implied, .. } if *implied == Duration::from_millis(1200))));
+    let too_short = Report::SessionTimeoutTooShort {
+        negotiated: Duration::from_millis(2400),
+        max_stop_grace: Duration::from_millis(80),
+    };
+    assert!(reported(&out, &too_short), "{out:?}");
+    let out = m.handle_event(t0, Event::Elected { epoch: 1 });
+    assert!(!out.actions.iter().any(|a| matches!(a, Action::SpawnJobManager { .. })), "{out:?}");
 }
 
 #[test]
@@ -591,7 +666,7 @@ fn a_term_begins_with_the_election_is_ready_once_and_is_released_on_shutdown() {
     m.handle_timeout(t0 + secs(2.0));
     m.handle_event(t0 + secs(2.1), Event::JobManagerSpawned { pid: 2 });
     m.handle_timeout(t0 + secs(2.35));
-    let out = m.handle_event(t0 + secs(2.4), Event::ProbeResult { ok: true });
+    let out = m.handle_event(t0 + Duration::from_millis(2400), Event::ProbeResult { ok: true });
     assert!(!out.actions.iter().any(|a| matches!(a, Action::TermReady { .. })), "{out:?}");
 
     let out = m.handle_event(t0 + secs(3.0), Event::ShutdownRequested);
