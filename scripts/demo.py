@@ -27,6 +27,7 @@ from jsonl import read_jsonl  # scripts/jsonl.py, beside this file
 
 NODES = ["jm1", "jm2", "jm3"]
 FAILOVER_BUDGET = 30.0  # failover.budget's default
+ZK_TICK_MS = 250  # the demo ensemble's tickTime; the daemons' zookeeper.tick_time says the same
 POLL_INTERVAL = 0.1
 
 T0 = time.monotonic()
@@ -289,7 +290,7 @@ class Demo:
         return cp
 
     def start_zookeeper(self):
-        tick = 250
+        tick = ZK_TICK_MS
         ports = free_ports(9)
         for i in range(3):
             d = os.path.join(self.work, f"zk{i + 1}")
@@ -353,11 +354,13 @@ class Demo:
     def stop_grace(self):
         t = self.args.session_timeout
         heartbeat = max(t / 10, 0.05)
-        largest = t - 2.0 - 2 * heartbeat  # crates/core/src/timing.rs: max_stop_grace
+        # crates/core/src/timing.rs: fence_margin and max_stop_grace, for the demo's tickTime.
+        margin = ZK_TICK_MS / 2000 + heartbeat + 1.0
+        largest = t - margin - 2 * heartbeat
         grace = min(3.0, largest - 0.1)
-        if grace < 0.2:
+        if grace < 0.1:
             raise Failed(f"--session-timeout {dur(self.args.session_timeout)} leaves no room for a "
-                         "JobManager stop grace (the fencing margin alone is 2s); use 4s or more")
+                         f"JobManager stop grace (the fencing margin alone is {dur(margin)}); use 2s or more")
         return int(grace * 10) / 10
 
     def flink_conf(self, node, rest, rpc):
@@ -429,6 +432,7 @@ class Demo:
                     f"quorum = \"{quorum}\"\n"
                     f"session_timeout = \"{ms(self.args.session_timeout)}\"\n"
                     f"connect_timeout = \"{ms(min(3.0, self.args.session_timeout / 2))}\"\n"
+                    f"tick_time = \"{ZK_TICK_MS}ms\"\n"
                     "[election]\npath = \"/demo/leader\"\n"
                     "[jobmanager]\n"
                     f"command = {json.dumps(command)}\n"

@@ -1,5 +1,7 @@
 //! The daemon end to end: real ZooKeeper servers, real daemon processes, stand-in JobManagers.
-//! Every scenario also asserts that no two JobManagers ever ran at the same moment.
+//! Every scenario also asserts that no two JobManagers ever ran at the same moment. The real
+//! faults (SIGKILL, SIGSTOP, a blackholed connection) run twice: with the harness's usual
+//! timings, and with 2 s sessions against servers ticking every 250 ms ([`Timing::short`]).
 
 mod cluster;
 mod support;
@@ -7,11 +9,54 @@ mod support;
 use std::time::{Duration, Instant};
 
 use cluster::{mono_ns, mono_of, secs_between, Cluster, Options};
+use flink_ha_core::timing;
 use nix::sys::signal::Signal;
 use support::{standin, wait_until, ProxyGroup, ZkEnsemble};
 
 /// Generous slack for process starts and scheduling on a loaded two-core machine.
 const SLACK: Duration = Duration::from_secs(5);
+
+/// The ZooKeeper servers' tickTime and the daemons' settings a real-fault scenario runs with.
+struct Timing {
+    /// The servers' `tickTime`.
+    tick: Duration,
+    /// The daemons' settings.
+    options: Options,
+}
+
+impl Timing {
+    /// The harness's servers (tickTime 200 ms) and the cluster's usual settings: 6 s sessions,
+    /// fenced by the default `zookeeper.tick_time` (2 s, above the servers' tick: safe).
+    fn standard() -> Timing {
+        Timing { tick: Duration::from_millis(200), options: Options::default() }
+    }
+
+    /// 2 s sessions against servers with tickTime 250 ms, which the daemons are told: a fence
+    /// margin of 125 ms + 200 ms + 1 s leaves at most 275 ms of grace; 100 ms are used, so the
+    /// JobManager is stopped 575 ms after the last answer.
+    fn short() -> Timing {
+        let tick = Duration::from_millis(250);
+        let options = Options {
+            session_timeout: Duration::from_secs(2),
+            tick_time: Some(tick),
+            stop_grace: Duration::from_millis(100),
+            ..Options::default()
+        };
+        Timing { tick, options }
+    }
+
+    /// `servers` ZooKeeper servers with this tickTime.
+    fn zk(&self, servers: usize) -> ZkEnsemble {
+        ZkEnsemble::builder().servers(servers).tick_time(self.tick).start()
+    }
+
+    /// How long before `last_heard + session_timeout` the servers may expire a session, at most:
+    /// a follower's late report of the newest touch (half a tick) and the gap to the touch
+    /// before (a heartbeat), plus a heartbeat between the newest answered request and a cut.
+    fn expiry_lead(&self) -> Duration {
+        self.tick / 2 + 2 * timing::heartbeat_interval(self.options.session_timeout)
+    }
+}
 
 fn single_zk() -> ZkEnsemble {
     ZkEnsemble::start(1)
@@ -48,8 +93,17 @@ fn three_daemons_run_exactly_one_jobmanager() {
 
 #[test]
 fn sigkill_of_the_leader_daemon_fails_over_within_the_session_timeout() {
-    let zk = single_zk();
-    let options = Options::default();
+    sigkill_of_the_leader_daemon_fails_over(Timing::standard());
+}
+
+#[test]
+fn sigkill_of_the_leader_daemon_fails_over_with_a_2s_session_on_a_250ms_tick() {
+    sigkill_of_the_leader_daemon_fails_over(Timing::short());
+}
+
+fn sigkill_of_the_leader_daemon_fails_over(t: Timing) {
+    let zk = t.zk(1);
+    let options = t.options;
     let session = options.session_timeout;
     let mut cluster = Cluster::new(2, options, |_| zk.connect_string());
     cluster.start_leader_then_standby();
@@ -177,8 +231,18 @@ fn a_hung_jobmanager_counts_as_failed_and_is_replaced() {
 
 #[test]
 fn a_leader_cut_off_from_zookeeper_is_fenced_before_its_session_can_expire() {
-    let zk = ensemble();
-    let options = Options::default();
+    a_leader_cut_off_from_zookeeper_is_fenced(Timing::standard());
+}
+
+#[test]
+fn a_leader_cut_off_from_zookeeper_is_fenced_with_a_2s_session_on_a_250ms_tick() {
+    a_leader_cut_off_from_zookeeper_is_fenced(Timing::short());
+}
+
+fn a_leader_cut_off_from_zookeeper_is_fenced(t: Timing) {
+    let zk = t.zk(3);
+    let earliest_expiry = t.options.session_timeout - t.expiry_lead();
+    let options = t.options;
     let session = options.session_timeout;
     let proxies = ProxyGroup::for_ensemble(&zk);
     let mut cluster = Cluster::new(2, options, |i| if i == 0 { proxies.connect_string() } else { zk.connect_string() });
@@ -201,7 +265,7 @@ fn a_leader_cut_off_from_zookeeper_is_fenced_before_its_session_can_expire() {
     eprintln!("partition: old JobManager stopped {stop_s:.2}s, new one started {start_s:.2}s after the cut");
     assert!(stop_s < session.as_secs_f64(), "{stop_s:.2}s\n{}", cluster.dump());
     assert!(
-        start_s >= session.as_secs_f64() * 0.9,
+        start_s >= earliest_expiry.as_secs_f64(),
         "the standby started before the session could expire: {start_s:.2}s"
     );
     assert!(stop_s < start_s);
@@ -216,8 +280,17 @@ fn a_leader_cut_off_from_zookeeper_is_fenced_before_its_session_can_expire() {
 
 #[test]
 fn a_paused_leader_loses_its_jobmanager_before_the_standby_starts_and_rejoins_as_standby() {
-    let zk = single_zk();
-    let options = Options::default();
+    a_paused_leader_loses_its_jobmanager_first(Timing::standard());
+}
+
+#[test]
+fn a_paused_leader_loses_its_jobmanager_first_with_a_2s_session_on_a_250ms_tick() {
+    a_paused_leader_loses_its_jobmanager_first(Timing::short());
+}
+
+fn a_paused_leader_loses_its_jobmanager_first(t: Timing) {
+    let zk = t.zk(1);
+    let options = t.options;
     let session = options.session_timeout;
     let mut cluster = Cluster::new(2, options, |_| zk.connect_string());
     cluster.start_leader_then_standby();
@@ -305,7 +378,7 @@ fn losing_the_zookeeper_leader_keeps_the_jobmanager_when_the_ensemble_recovers_i
     // The ensemble elects a new leader; every client reconnects within its session.
     let new_zk_leader = zk.wait_for_leader(Duration::from_secs(20));
     assert_ne!(new_zk_leader, zk_leader);
-    // Longer than the fence deadline (7.5 s after the last answer): the leader kept serving, so
+    // Longer than the fence deadline (6.5 s after the last answer): the leader kept serving, so
     // its heartbeats were answered through the new ZooKeeper leader in time.
     cluster.assert_only_serving_for(0, Duration::from_secs(9));
     assert!(cluster.events(0, "jobmanager_stopped").is_empty());
@@ -441,5 +514,28 @@ fn hostile_child_names_stop_neither_the_election_nor_status_nor_handover() {
     assert_eq!(code, Some(1), "one daemon left: degraded, not a crash: {report}");
     assert_eq!(report["leader"]["node_id"], "jm1");
     assert!(task_deaths(&cluster, 0).is_empty() && task_deaths(&cluster, 1).is_empty(), "{}", cluster.dump());
+    cluster.assert_never_two_jobmanagers();
+}
+
+#[test]
+fn a_grant_that_proves_a_longer_tick_is_warned_about_and_fenced_by() {
+    // The daemon is told 250 ms, the server ticks every 1.5 s: it raises the 2 s asked for to
+    // its minimum of two ticks, 3 s.
+    let zk = ZkEnsemble::builder().tick_time(Duration::from_millis(1500)).start();
+    let mut cluster = Cluster::new(1, Timing::short().options, |_| zk.connect_string());
+    cluster.start_leader();
+    let started = cluster.events(0, "session_started");
+    assert_eq!(started[0]["negotiated_timeout_ms"], 3000, "{}", cluster.dump());
+    let warned = cluster.events(0, "tick_time_too_low");
+    assert_eq!(warned.len(), 1, "{}", cluster.dump());
+    let w = &warned[0];
+    assert_eq!(w["level"], "WARN");
+    assert_eq!((w["tick_time_ms"].as_u64(), w["implied_tick_time_ms"].as_u64()), (Some(250), Some(1500)), "{w}");
+    assert_eq!((w["requested_ms"].as_u64(), w["negotiated_ms"].as_u64()), (Some(2000), Some(3000)), "{w}");
+    let message = w["message"].as_str().unwrap();
+    assert!(message.contains("zookeeper.tick_time") && message.contains("1500ms"), "{message}");
+    // Fenced by the 1.5 s tick, 3 s still leave room for the 100 ms grace: the JobManager runs.
+    assert!(cluster.events(0, "session_timeout_too_short").is_empty(), "{}", cluster.dump());
+    cluster.assert_only_serving_for(0, Duration::from_secs(2));
     cluster.assert_never_two_jobmanagers();
 }

@@ -21,6 +21,9 @@ pub const STARTUP: Duration = Duration::from_secs(30);
 pub struct Options {
     /// `zookeeper.session_timeout`.
     pub session_timeout: Duration,
+    /// `zookeeper.tick_time`, when set (else the daemon's default, 2 s: above the test servers'
+    /// tickTime, which is safe).
+    pub tick_time: Option<Duration>,
     /// `jobmanager.stop_grace`.
     pub stop_grace: Duration,
     /// `jobmanager.health_interval`.
@@ -40,6 +43,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             session_timeout: Duration::from_secs(6),
+            tick_time: None,
             stop_grace: Duration::from_millis(500),
             health_interval: Duration::from_millis(300),
             health_failures: 2,
@@ -116,6 +120,7 @@ id = "{name}"
 quorum = "{quorum}"
 session_timeout = "{session}ms"
 connect_timeout = "1s"
+{tick_time}
 [election]
 path = "/it/leader"
 [jobmanager]
@@ -135,6 +140,8 @@ listen = "127.0.0.1:{http_port}"
 "#,
                     quorum = quorum(i),
                     session = options.session_timeout.as_millis(),
+                    tick_time =
+                        options.tick_time.map(|t| format!("tick_time = \"{}ms\"", t.as_millis())).unwrap_or_default(),
                     rpc = 6123 + i,
                     grace = options.stop_grace.as_millis(),
                     health = options.health_interval.as_millis(),
