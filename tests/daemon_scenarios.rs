@@ -1,62 +1,19 @@
 //! The daemon end to end: real ZooKeeper servers, real daemon processes, stand-in JobManagers.
 //! Every scenario also asserts that no two JobManagers ever ran at the same moment. The real
 //! faults (SIGKILL, SIGSTOP, a blackholed connection) run twice: with the harness's usual
-//! timings, and with 2 s sessions against servers ticking every 250 ms ([`Timing::short`]).
+//! timings, and with 2 s sessions against servers ticking every 250 ms (`Timing::short`).
 
 mod cluster;
 mod support;
 
 use std::time::{Duration, Instant};
 
-use cluster::{mono_ns, mono_of, secs_between, Cluster, Options};
-use flink_ha_core::timing;
+use cluster::{mono_ns, mono_of, secs_between, Cluster, Options, Timing};
 use nix::sys::signal::Signal;
 use support::{standin, wait_until, ProxyGroup, ZkEnsemble};
 
 /// Generous slack for process starts and scheduling on a loaded two-core machine.
 const SLACK: Duration = Duration::from_secs(5);
-
-/// The ZooKeeper servers' tickTime and the daemons' settings a real-fault scenario runs with.
-struct Timing {
-    /// The servers' `tickTime`.
-    tick: Duration,
-    /// The daemons' settings.
-    options: Options,
-}
-
-impl Timing {
-    /// The harness's servers (tickTime 200 ms) and the cluster's usual settings: 6 s sessions,
-    /// fenced by the default `zookeeper.tick_time` (2 s, above the servers' tick: safe).
-    fn standard() -> Timing {
-        Timing { tick: Duration::from_millis(200), options: Options::default() }
-    }
-
-    /// 2 s sessions against servers with tickTime 250 ms, which the daemons are told: a fence
-    /// margin of 125 ms + 200 ms + 1 s leaves at most 275 ms of grace; 100 ms are used, so the
-    /// JobManager is stopped 575 ms after the last answer.
-    fn short() -> Timing {
-        let tick = Duration::from_millis(250);
-        let options = Options {
-            session_timeout: Duration::from_secs(2),
-            tick_time: Some(tick),
-            stop_grace: Duration::from_millis(100),
-            ..Options::default()
-        };
-        Timing { tick, options }
-    }
-
-    /// `servers` ZooKeeper servers with this tickTime.
-    fn zk(&self, servers: usize) -> ZkEnsemble {
-        ZkEnsemble::builder().servers(servers).tick_time(self.tick).start()
-    }
-
-    /// How long before `last_heard + session_timeout` the servers may expire a session, at most:
-    /// a follower's late report of the newest touch (half a tick) and the gap to the touch
-    /// before (a heartbeat), plus a heartbeat between the newest answered request and a cut.
-    fn expiry_lead(&self) -> Duration {
-        self.tick / 2 + 2 * timing::heartbeat_interval(self.options.session_timeout)
-    }
-}
 
 fn single_zk() -> ZkEnsemble {
     ZkEnsemble::start(1)

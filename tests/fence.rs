@@ -2,7 +2,8 @@
 //!
 //! * The guard alone kills a JobManager that floods its output pipe, with nobody draining it.
 //! * A SIGSTOPped daemon's flooding JobManager that ignores SIGTERM is dead before the session
-//!   could expire, and the standby's starts only after it.
+//!   could expire, and the standby's starts only after it (also with 2 s sessions against
+//!   servers ticking every 250 ms).
 //! * A JobManager that ignores SIGTERM is SIGKILLed after the grace on a handover.
 //! * A SIGKILLed guard: no process of the old group survives the start of the next JobManager.
 //! * Output that is not UTF-8 does not stop the forwarding of later lines (JobManager, hooks).
@@ -14,7 +15,7 @@ use std::os::fd::AsRawFd;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use cluster::{daemon_bin, mono_ns, mono_of, secs_between, Cluster, Options};
+use cluster::{daemon_bin, mono_ns, mono_of, secs_between, Cluster, Options, Timing};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use support::{standin, try_wait_for, wait_for, wait_until, KillOnDrop, ZkEnsemble};
@@ -124,9 +125,18 @@ fn the_guard_alone_kills_a_flooding_jobmanager_at_the_lease_with_nobody_draining
 
 #[test]
 fn a_paused_daemon_cannot_keep_its_flooding_jobmanager_past_the_session() {
-    let zk = ZkEnsemble::start(1);
+    a_paused_daemon_cannot_keep_its_flooding_jobmanager(Timing::standard());
+}
+
+#[test]
+fn a_paused_daemon_cannot_keep_its_flooding_jobmanager_with_a_2s_session_on_a_250ms_tick() {
+    a_paused_daemon_cannot_keep_its_flooding_jobmanager(Timing::short());
+}
+
+fn a_paused_daemon_cannot_keep_its_flooding_jobmanager(t: Timing) {
+    let zk = t.zk(1);
     let options =
-        Options { standin_args: vec!["--flood".into(), "300000".into(), "--ignore-term".into()], ..Options::default() };
+        Options { standin_args: vec!["--flood".into(), "300000".into(), "--ignore-term".into()], ..t.options };
     let mut cluster = Cluster::new(2, options, |_| zk.connect_string());
     cluster.start_leader_then_standby();
     let session_ms = cluster.events(0, "session_started")[0]["negotiated_timeout_ms"].as_u64().unwrap();

@@ -54,6 +54,48 @@ impl Default for Options {
     }
 }
 
+/// The ZooKeeper servers' tickTime and the daemons' settings a real-fault scenario runs with.
+pub struct Timing {
+    /// The servers' `tickTime`.
+    pub tick: Duration,
+    /// The daemons' settings.
+    pub options: Options,
+}
+
+impl Timing {
+    /// The harness's servers (tickTime 200 ms) and the cluster's usual settings: 6 s sessions,
+    /// fenced by the default `zookeeper.tick_time` (2 s, above the servers' tick: safe).
+    pub fn standard() -> Timing {
+        Timing { tick: Duration::from_millis(200), options: Options::default() }
+    }
+
+    /// 2 s sessions against servers with tickTime 250 ms, which the daemons are told: a fence
+    /// margin of 125 ms + 200 ms + 1 s leaves at most 275 ms of grace; 100 ms are used, so the
+    /// JobManager is stopped 575 ms after the last answer.
+    pub fn short() -> Timing {
+        let tick = Duration::from_millis(250);
+        let options = Options {
+            session_timeout: Duration::from_secs(2),
+            tick_time: Some(tick),
+            stop_grace: Duration::from_millis(100),
+            ..Options::default()
+        };
+        Timing { tick, options }
+    }
+
+    /// `servers` ZooKeeper servers with this tickTime.
+    pub fn zk(&self, servers: usize) -> crate::support::ZkEnsemble {
+        crate::support::ZkEnsemble::builder().servers(servers).tick_time(self.tick).start()
+    }
+
+    /// How long before `last_heard + session_timeout` the servers may expire a session, at most:
+    /// a follower's late report of the newest touch (half a tick) and the gap to the touch
+    /// before (a heartbeat), plus a heartbeat between the newest answered request and a cut.
+    pub fn expiry_lead(&self) -> Duration {
+        self.tick / 2 + 2 * flink_ha_core::timing::heartbeat_interval(self.options.session_timeout)
+    }
+}
+
 /// One daemon and what it supervises.
 pub struct Daemon {
     /// `node.id`.
