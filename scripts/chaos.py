@@ -56,7 +56,8 @@ def compose_setting(name, default):
 # The cluster's settings, from docker-compose.yml (x-supervisor-env).
 SESSION_TIMEOUT = compose_setting("FHS_ZOOKEEPER__SESSION_TIMEOUT", 8.0)  # the daemons' and Flink's
 STOP_GRACE = compose_setting("FHS_JOBMANAGER__STOP_GRACE", 1.0)  # jobmanager.stop_grace
-FENCE_MARGIN = 2.0  # crates/core/src/timing.rs FENCE_MARGIN
+TICK_TIME = compose_setting("FHS_ZOOKEEPER__TICK_TIME", 2.0)  # zookeeper.tick_time (the servers' tickTime)
+FENCE_MARGIN = TICK_TIME / 2 + max(SESSION_TIMEOUT / 10, 0.05) + 1.0  # crates/core/src/timing.rs fence_margin
 FENCE_AFTER = SESSION_TIMEOUT - STOP_GRACE - FENCE_MARGIN  # silence before the leader's JobManager is stopped
 BUDGET = compose_setting("FHS_FAILOVER__BUDGET", 30.0)  # failover.budget (default 30 s)
 JOB_NAME = "fhs-datagen-blackhole"
