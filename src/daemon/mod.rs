@@ -516,7 +516,7 @@ fn log_report(settings: &Settings, epoch: Option<u64>, report: &Report) {
                 negotiated_ms: ms(granted),
             };
             let message = format!(
-                "zookeeper.tick_time is {}ms, but the server granted {}ms for the {}ms asked, which it does only with a tickTime of at least {}ms; fencing by {}ms. Set zookeeper.tick_time to the servers' tickTime",
+                "zookeeper.tick_time is {}ms, but the server granted {}ms for the {}ms asked, which it does only with a tickTime of at least {}ms (or a minSessionTimeout above two ticks); fencing by {}ms. Set zookeeper.tick_time to the servers' tickTime",
                 configured.as_millis(), granted.as_millis(), requested.as_millis(), implied.as_millis(), implied.as_millis()
             );
             (event, message.into())
