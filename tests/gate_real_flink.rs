@@ -11,7 +11,9 @@
 //!    answers 200 and the pid now has a connection to ZooKeeper, and Flink's leader latch is a
 //!    child of `<path_root>/<cluster_id>/leader/latch`;
 //! 2. closing the gate's write end instead makes the parked JVM exit with code 1 (the gate's
-//!    `Runtime.halt(1)`), without ever touching ZooKeeper.
+//!    `Runtime.halt(1)`), without ever touching ZooKeeper;
+//! 3. SIGTERM to a parked JVM makes it exit with 143 (the gate's halt), not with Flink's shutdown
+//!    safeguard (239, after 5 s: Flink's shutdown hook waits for the lock of the blocked start).
 //!
 //! The gate jar is `FLINK_HA_GATE_JAR` (printed by `scripts/install-test-deps`), else built into
 //! the test's directory by `scripts/build-gate`. Flink comes from `FLINK_HOME` or the install
@@ -309,4 +311,24 @@ fn a_parked_jobmanager_exits_when_its_gate_closes() {
     assert_eq!(status.code(), Some(1), "the gate halts with 1\n{}", jm.output());
     assert!(!latch_children(&zk).contains("latch-"), "an unreleased JVM left a latch node");
     eprintln!("gate (real Flink): gate closed to JVM exit {:.3}s", secs(exit_after));
+}
+
+#[test]
+fn a_parked_jobmanager_stops_at_once_on_sigterm() {
+    let flink = flink_home(&["bin/jobmanager.sh", "conf/config.yaml"]);
+    let root = KeepOnPanic::new("fhs-gate-term-", "gate_real_flink");
+    let jar = gate_jar(&flink, root.path());
+    let zk = ZkEnsemble::builder().servers(1).start();
+    let mut jm = spawn_parked(root.path(), &flink, &jar, &zk);
+    assert_eq!(jm.wait_parked(), "parked\n", "{}", jm.output());
+    assert_is_java(jm.jvm.id());
+
+    let stopped = Instant::now();
+    jm.jvm.signal(nix::sys::signal::Signal::SIGTERM).unwrap();
+    let status = jm.jvm.wait_timeout(EXIT_TIMEOUT);
+    let exit_after = stopped.elapsed();
+    let status = status.unwrap_or_else(|| panic!("the JVM still runs {EXIT_TIMEOUT:?} after SIGTERM"));
+    // 143 is the gate's own halt; Flink's shutdown safeguard would say 239, 5 s later.
+    assert_eq!(status.code(), Some(143), "a parked JVM halts on SIGTERM\n{}", jm.output());
+    eprintln!("gate (real Flink): SIGTERM to JVM exit {:.3}s", secs(exit_after));
 }

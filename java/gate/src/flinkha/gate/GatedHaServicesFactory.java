@@ -16,7 +16,7 @@
  *                           a read error = Runtime.halt(1) at once: a parked JVM never releases
  *                           itself and never outlives its guard while parked.
  * Missing or invalid variables make createHAServices throw, and the JobManager fails to start:
- * this class never proceeds without the gate.
+ * this class never proceeds without the gate. A stop while parked (SIGTERM) halts at once with 143.
  *
  * After the release the class is out of the way: the HA services are exactly those of
  * `high-availability.type: zookeeper`, made from a copy of the configuration with that type.
@@ -36,6 +36,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.util.concurrent.Executor;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.HighAvailabilityOptions;
@@ -57,6 +58,9 @@ public final class GatedHaServicesFactory implements HighAvailabilityServicesFac
 
     private static final Logger LOG = LoggerFactory.getLogger(GatedHaServicesFactory.class);
 
+    /** The exit code of a JVM stopped (SIGTERM, or any exit) while parked: 128 + SIGTERM. */
+    private static final int STOPPED_WHILE_PARKED_EXIT_CODE = 143;
+
     /** ClusterEntrypoint.RUNTIME_FAILURE_RETURN_CODE: what Flink itself exits with on a fatal error. */
     private static final int FATAL_EXIT_CODE = 2;
 
@@ -76,18 +80,34 @@ public final class GatedHaServicesFactory implements HighAvailabilityServicesFac
         }
         LOG.info("Parked at the gate ({}={}): waiting for the fence guard's release; no ZooKeeper session, no REST endpoint yet.",
                 GATE_FD_VAR, gateFd);
+        // A stop (SIGTERM) while parked: Flink's own shutdown hook would wait for the lock this
+        // (main) thread holds while it starts the cluster, until Flink's shutdown safeguard halts
+        // the JVM 5 s later. A parked JVM has nothing to clean up: halt at once instead.
+        AtomicBoolean released = new AtomicBoolean(false);
+        Thread stopWhileParked = new Thread(() -> {
+            if (!released.get()) {
+                Runtime.getRuntime().halt(STOPPED_WHILE_PARKED_EXIT_CODE);
+            }
+        }, "flink-ha-gate-stop");
+        Runtime.getRuntime().addShutdownHook(stopWhileParked);
 
-        int released;
+        int release;
         try {
-            released = gate.read();
+            release = gate.read();
         } catch (IOException e) {
-            released = -1; // whatever went wrong, the release cannot come any more
+            release = -1; // whatever went wrong, the release cannot come any more
         }
-        if (released < 0) {
+        if (release < 0) {
             // EOF: the fence guard closed the gate or is gone. Leave at once, without a word: a
             // log line or stderr could block on a full pipe, and the guard knows why it closed.
             // Runtime.halt, not System.exit: no shutdown hook may run (or hang) first.
             Runtime.getRuntime().halt(1);
+        }
+        released.set(true);
+        try {
+            Runtime.getRuntime().removeShutdownHook(stopWhileParked);
+        } catch (IllegalStateException shutdownUnderWay) {
+            // The JVM is stopping anyway; the hook saw the release and lets Flink shut down.
         }
         gate.close();
         LOG.info("Released by the fence guard: starting Flink's ZooKeeper HA services.");
