@@ -24,10 +24,11 @@ mod flinkhost;
 mod support;
 
 use std::collections::HashSet;
+use std::fs::File;
 use std::io::Read as _;
 use std::io::Write as _;
 use std::net::{SocketAddr, TcpStream};
-use std::os::fd::{AsRawFd as _, RawFd};
+use std::os::fd::{AsRawFd as _, FromRawFd as _, RawFd};
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -62,11 +63,21 @@ fn gate_jar(flink: &Path, dir: &Path) -> PathBuf {
     jar
 }
 
+/// A pipe whose both ends are close-on-exec: (read end, write end).
+fn cloexec_pipe() -> (File, File) {
+    let mut fds = [0 as RawFd; 2];
+    // SAFETY: pipe2 writes two new fds into the array, which the Files below then own alone.
+    let rc = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
+    assert_eq!(rc, 0, "pipe2: {}", std::io::Error::last_os_error());
+    // SAFETY: both fds are open and owned by nothing else.
+    unsafe { (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1])) }
+}
+
 /// A parked JobManager: the JVM, the test's end of its gate, its ports and files.
 struct Parked {
     jvm: KillOnDrop,
-    gate: Option<std::io::PipeWriter>,
-    ready: Option<std::io::PipeReader>,
+    gate: Option<File>,
+    ready: Option<File>,
     rest_port: u16,
     zk_port: u16,
     out: PathBuf,
@@ -129,8 +140,8 @@ fn spawn_parked(root: &Path, flink: &Path, jar: &Path, zk: &ZkEnsemble) -> Parke
     std::fs::write(conf.join("config.yaml"), yaml).unwrap();
 
     // Both pipes are close-on-exec; only the child's two ends are made inheritable, after the fork.
-    let (gate_r, gate_w) = std::io::pipe().unwrap();
-    let (ready_r, ready_w) = std::io::pipe().unwrap();
+    let (gate_r, gate_w) = cloexec_pipe();
+    let (ready_r, ready_w) = cloexec_pipe();
     let (gate_fd, ready_fd): (RawFd, RawFd) = (gate_r.as_raw_fd(), ready_w.as_raw_fd());
     let out = root.join("jobmanager.out");
     let mut cmd = Command::new(flink.join("bin/jobmanager.sh"));
