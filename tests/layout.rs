@@ -33,6 +33,7 @@ const WORDED_PLACES: &[&str] = &[
     "tests",
     "bench",
     "docker",
+    "java",
     "systemd",
     "README.md",
     "BENCHMARKS.md",

@@ -8,6 +8,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use super::{emit, load_settings, print_warnings, refuse};
+use crate::config;
 use crate::config::flink_ha::FLINK_CONF_DIR_VAR;
 use crate::flink::{self, render};
 
@@ -32,10 +33,12 @@ pub(crate) fn main(path: &Path) -> ExitCode {
     };
     warnings.extend(rendered.warnings.iter().cloned());
     print_warnings(&warnings);
+    let kubernetes = config::HaMode::parse(&settings.flink.mode) == Some(config::HaMode::Kubernetes);
     let note = match flink::run_refusal(&settings) {
-        Some(_) => "# Mode kubernetes: put these keys into the Flink configuration of the Kubernetes deployment\n# (`run` refuses this mode: Flink's own HA elects the JobManager there).\n".to_string(),
-        None => format!(
-            "# Written to {} before each JobManager start, with {FLINK_CONF_DIR_VAR}={}.\n",
+        Some(_) if kubernetes => "# Mode kubernetes: put these keys into the Flink configuration of the Kubernetes deployment\n# (`run` refuses this mode: Flink's own HA elects the JobManager there).\n".to_string(),
+        refusal => format!(
+            "{}# Written to {} before each JobManager start, with {FLINK_CONF_DIR_VAR}={}.\n",
+            refusal.map(|r| format!("# `run` refuses this configuration: {r}\n")).unwrap_or_default(),
             rendered.config_path().display(),
             rendered.conf_dir.display()
         ),

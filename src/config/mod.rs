@@ -47,6 +47,7 @@ pub use error::{ConfigError, ConfigWarning};
 pub use flink_ha::FlinkSettings;
 pub(crate) use flink_ha::{HaConfig, HaMode};
 pub(crate) use schema::known_keys;
+pub(crate) use sections::Standby;
 pub use sections::{
     ElectionSettings, FailoverSettings, HookSettings, HttpSettings, JobManagerSettings, LogSettings, NodeSettings,
     ZooKeeperSettings,
@@ -68,6 +69,9 @@ pub(crate) fn server_session_range(tick: Duration) -> (Duration, Duration) {
 
 /// The default `http.listen`: loopback only, so nothing is exposed unless asked for.
 pub(crate) const DEFAULT_HTTP_LISTEN: &str = "127.0.0.1:9249";
+
+/// The default `jobmanager.gate_jar`: where the packages and the images put the gate jar.
+pub(crate) const DEFAULT_GATE_JAR: &str = "/usr/share/flink-ha-supervisor/flink-ha-gate.jar";
 
 /// The complete, validated configuration of one supervisor.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -10,7 +10,7 @@ use config::{Value, ValueKind};
 use super::error::{ConfigError, ConfigErrorKind};
 use super::suggest::unknown_key;
 use super::values::DAY;
-use super::DEFAULT_HTTP_LISTEN;
+use super::{DEFAULT_GATE_JAR, DEFAULT_HTTP_LISTEN};
 use flink_ha_core::walltime::format_duration;
 
 /// Defaults that do not depend on the host or the environment, as the strings a user would
@@ -25,6 +25,8 @@ pub(super) const DEFAULTS: &[(&str, &str)] = &[
     ("jobmanager.stop_grace", "3s"),
     ("jobmanager.health_interval", "2s"),
     ("jobmanager.restart_window", "5m"),
+    ("jobmanager.standby", "cold"),
+    ("jobmanager.gate_jar", DEFAULT_GATE_JAR),
     ("failover.budget", "30s"),
     ("http.listen", DEFAULT_HTTP_LISTEN),
     ("hooks.timeout", "10s"),
@@ -79,6 +81,8 @@ pub(super) const SCHEMA: &[(&str, &[(&str, Kind)])] = &[
             ("health_failures", Kind::Count),
             ("restart_limit", Kind::Count),
             ("restart_window", Kind::Duration(WEEK)),
+            ("standby", Kind::Text),
+            ("gate_jar", Kind::Text),
         ],
     ),
     ("failover", &[("budget", Kind::Duration(DAY))]),
@@ -294,6 +298,8 @@ mod tests {
                 health_failures: 3,
                 restart_limit: 3,
                 restart_window: Duration::from_secs(300),
+                standby: "parked".into(),
+                gate_jar: PathBuf::from("/g.jar"),
             },
             failover: FailoverSettings { budget: Duration::from_secs(30) },
             log: LogSettings { audit_file: some_path() },

@@ -98,6 +98,41 @@ pub struct JobManagerSettings {
     /// Sliding window over which `restart_limit` is counted. Default 5m.
     #[serde(with = "humantime_serde")]
     pub restart_window: Duration,
+    /// What a standby keeps ready: `"cold"` (nothing: the JobManager starts on leadership) or
+    /// `"parked"` (a JobManager JVM blocked at the gate of `gate_jar`, released on leadership;
+    /// needs `[flink]` enabled in mode zookeeper). [`Standby`]. Default "cold".
+    pub standby: String,
+    /// The jar of the gate a parked JobManager waits at (`flinkha.gate.GatedHaServicesFactory`,
+    /// built by `scripts/build-gate`); used when `standby = "parked"`. Default
+    /// "/usr/share/flink-ha-supervisor/flink-ha-gate.jar".
+    pub gate_jar: PathBuf,
+}
+
+/// The values of `jobmanager.standby`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Standby {
+    /// Nothing runs on a standby; the JobManager starts cold on leadership.
+    Cold,
+    /// A JobManager JVM waits at the gate on a standby and is released on leadership.
+    Parked,
+}
+
+impl Standby {
+    /// Parses a configured value; `None` for anything else.
+    pub(crate) fn parse(text: &str) -> Option<Standby> {
+        match text {
+            "cold" => Some(Standby::Cold),
+            "parked" => Some(Standby::Parked),
+            _ => None,
+        }
+    }
+}
+
+impl JobManagerSettings {
+    /// `standby` parsed; [`Standby::Cold`] for a value validation would refuse.
+    pub(crate) fn standby(&self) -> Standby {
+        Standby::parse(&self.standby).unwrap_or(Standby::Cold)
+    }
 }
 
 /// `[failover]` settings.

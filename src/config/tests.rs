@@ -135,7 +135,26 @@ fn defaults_are_the_documented_ones() {
     assert_eq!(s.jobmanager.health_failures, 3);
     assert_eq!(s.jobmanager.restart_limit, 3);
     assert_eq!(s.jobmanager.restart_window, secs(300));
+    assert_eq!(s.jobmanager.standby, "cold");
+    assert_eq!(s.jobmanager.gate_jar, PathBuf::from("/usr/share/flink-ha-supervisor/flink-ha-gate.jar"));
     assert_eq!(s.failover.budget, secs(30));
+}
+
+#[test]
+fn standby_is_cold_or_parked_and_parked_needs_flink_in_mode_zookeeper() {
+    let (enabled, storage) = ("flink.enabled = true", "flink.storage_dir = \"file:///ha\"");
+    let parked = "jobmanager.standby = \"parked\"";
+    let s = load(&[parked, "jobmanager.gate_jar = \"/opt/gate.jar\"", enabled, storage]);
+    assert_eq!(s.jobmanager.standby(), crate::config::Standby::Parked);
+    assert_eq!(s.jobmanager.gate_jar, PathBuf::from("/opt/gate.jar"));
+    let e = error(&["jobmanager.standby = \"hot\"", enabled, storage]);
+    assert_error(&e, "jobmanager.standby", &["\"hot\"", "\"cold\"", "\"parked\""]);
+    let e = error(&[parked]);
+    assert_error(&e, "jobmanager.standby", &["enabled = true", "mode = \"zookeeper\""]);
+    let e = error(&[parked, enabled, storage, "flink.mode = \"none\""]);
+    assert_error(&e, "jobmanager.standby", &["mode = \"zookeeper\""]);
+    let e = error(&["jobmanager.gate_jar = \"\""]);
+    assert_error(&e, "jobmanager.gate_jar", &["must not be empty"]);
 }
 
 #[test]
@@ -743,7 +762,7 @@ fn settings_serialize_durations_as_humantime_and_round_trip() {
 #[test]
 fn env_var_names_follow_the_documented_form() {
     assert_eq!(env_var_name("zookeeper.session_timeout"), "FHS_ZOOKEEPER__SESSION_TIMEOUT");
-    assert_eq!(known_keys().len(), 39);
+    assert_eq!(known_keys().len(), 41);
 }
 
 #[test]

@@ -7,7 +7,7 @@ use flink_ha_core::timing;
 
 use super::error::{ConfigError, ConfigWarning};
 use super::values::{check_host_port, check_http_url, check_quorum, check_znode_path, chroot_of, is_invisible_format};
-use super::{server_session_range, Settings, MAX_NODE_ID_BYTES};
+use super::{server_session_range, HaMode, Settings, Standby, DEFAULT_GATE_JAR, MAX_NODE_ID_BYTES};
 use flink_ha_core::walltime::format_duration;
 
 impl Settings {
@@ -80,6 +80,30 @@ impl Settings {
                     "the value contains a NUL byte, which an environment variable cannot hold; remove it",
                 ));
             }
+        }
+        if Standby::parse(&jm.standby).is_none() {
+            return Err(ConfigError::invalid(
+                "jobmanager.standby",
+                format!(
+                    "{:?} is neither \"cold\" nor \"parked\"; set one of them (\"cold\" is the default)",
+                    jm.standby
+                ),
+            ));
+        }
+        if jm.standby() == Standby::Parked {
+            let zookeeper_ha = self.flink.enabled && HaMode::parse(&self.flink.mode) == Some(HaMode::ZooKeeper);
+            if !zookeeper_ha {
+                return Err(ConfigError::invalid(
+                    "jobmanager.standby",
+                    "\"parked\" needs Flink's HA configured by this daemon in mode zookeeper (the gate sits in Flink's ZooKeeper HA services); set [flink] enabled = true and mode = \"zookeeper\", or jobmanager.standby = \"cold\"",
+                ));
+            }
+        }
+        if jm.gate_jar.as_os_str().is_empty() {
+            return Err(ConfigError::invalid(
+                "jobmanager.gate_jar",
+                format!("must not be empty; set the path of the gate jar (default {DEFAULT_GATE_JAR:?})"),
+            ));
         }
         for (key, path) in [
             ("jobmanager.workdir", &jm.workdir),

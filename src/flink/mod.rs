@@ -6,11 +6,14 @@
 //! * [`render`] — merges the user's Flink `config.yaml` with the generated HA keys and writes it
 //!   where `FLINK_CONF_DIR` of the JobManager points.
 //! * [`trial`] — Flink's configuration for a trial JobManager run outside the election, with HA off.
+//! * [`gate`] — the gate of a parked JobManager (`jobmanager.standby = "parked"`): its class name,
+//!   the JobManager's classpath for it, and the refusal when its jar is missing.
 //!
 //! With Flink's HA services on, a new JobManager recovers the jobs of the old one (job graphs and
 //! checkpoints in `high-availability.storageDir`, pointers in ZooKeeper) once it leads Flink's
 //! own leader election; docs/ARCHITECTURE.md gives the timing argument.
 
+pub(crate) mod gate;
 pub(crate) mod render;
 pub(crate) mod trial;
 
@@ -41,10 +44,13 @@ pub(crate) fn prepare_spawn(settings: &Settings, spec: &mut Spec) -> std::io::Re
         "wrote Flink's configuration for the JobManager"
     );
     spec.settings.env.insert(FLINK_CONF_DIR_VAR.to_string(), conf_dir);
+    // The rendered configuration names the gate's class in parked mode: its jar goes on the classpath.
+    spec.settings.env.extend(gate::jobmanager_env(settings));
     Ok(())
 }
 
-/// Checks at the start of `run`, before anything else: refuses mode kubernetes, and renders and
+/// Checks at the start of `run`, before anything else: refuses mode kubernetes and parked mode
+/// without its gate jar, and renders and
 /// writes Flink's configuration once, so that a missing or broken base file stops the daemon at
 /// once (exit code 2) instead of failing every JobManager start. Returns the warnings.
 pub(crate) fn preflight(settings: &Settings) -> Result<Vec<ConfigWarning>, String> {
@@ -61,9 +67,13 @@ pub(crate) fn preflight(settings: &Settings) -> Result<Vec<ConfigWarning>, Strin
     }
 }
 
-/// Why `run` refuses these settings, if it does: mode kubernetes.
+/// Why `run` refuses these settings, if it does: mode kubernetes, or parked mode without a
+/// readable `jobmanager.gate_jar`.
 pub(crate) fn run_refusal(settings: &Settings) -> Option<String> {
     let f = &settings.flink;
+    if let Some(refusal) = gate::jar_refusal(settings) {
+        return Some(refusal);
+    }
     (f.enabled && HaMode::parse(&f.mode) == Some(HaMode::Kubernetes)).then(|| {
         "flink.mode = \"kubernetes\": on Kubernetes, Flink's own HA services elect the leading JobManager among the pods of its deployment and Kubernetes restarts failed pods, so this daemon is not needed there and does not run; put the keys `flink-ha-supervisor render-flink-config` prints into Flink's configuration, or set flink.mode = \"zookeeper\" for JobManager hosts outside Kubernetes".to_string()
     })

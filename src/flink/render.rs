@@ -202,7 +202,9 @@ pub(crate) fn generated_keys(ha: &HaConfig, settings: &Settings) -> Vec<(String,
     let mut add = |key: &str, value: Value| keys.push((key.to_string(), value));
     match &ha.mode {
         ModeSettings::ZooKeeper(zk) => {
-            add("high-availability.type", text("zookeeper"));
+            // A parked JobManager waits at the gate, which then delegates to type zookeeper.
+            let ha_type = if super::gate::is_parked(settings) { super::gate::FACTORY_CLASS } else { "zookeeper" };
+            add("high-availability.type", text(ha_type));
             add("high-availability.storageDir", text(&ha.storage_dir));
             add("high-availability.zookeeper.quorum", text(&zk.hosts));
             add("high-availability.zookeeper.path.root", text(&zk.server_path_root()));
