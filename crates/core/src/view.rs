@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::blocking;
 use crate::failover::StatsSummary;
-use crate::machine::{JobManager, Machine, Role};
+use crate::machine::{JobManager, Machine, Parked, Role};
 
 /// The role, as shown to operators.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -47,6 +47,43 @@ pub enum JobManagerView {
     Backoff,
 }
 
+/// The parked JobManager of a standby, as shown to operators.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ParkedView {
+    /// `parking` (started, not at its gate yet) or `parked` (at its gate, ready to release).
+    pub state: ParkedState,
+    /// Its pid, once known.
+    pub pid: Option<u32>,
+    /// Since when it is in this state (wall clock).
+    #[serde(with = "optional_rfc3339")]
+    pub since: Option<SystemTime>,
+}
+
+/// Where a parked JobManager is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ParkedState {
+    /// Started, on its way to the gate.
+    Parking,
+    /// At its gate: ready to release.
+    Parked,
+}
+
+impl ParkedView {
+    /// The one-line text: "parked: pid N since T, ready to release" or "parking".
+    pub fn text(&self) -> String {
+        match (self.state, self.pid, self.since) {
+            (ParkedState::Parked, Some(pid), Some(since)) => {
+                format!("parked: pid {pid} since {}, ready to release", crate::walltime::format_system_time(since))
+            }
+            (ParkedState::Parked, pid, _) => {
+                format!("parked: pid {}, ready to release", pid.map_or("?".to_string(), |p| p.to_string()))
+            }
+            (ParkedState::Parking, _, _) => "parking".to_string(),
+        }
+    }
+}
+
 /// A node ahead of this one in the election that no daemon will remove.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BlockedView {
@@ -71,6 +108,8 @@ pub struct NodeView {
     pub session: SessionView,
     /// The local JobManager.
     pub jobmanager: JobManagerView,
+    /// The parked JobManager of this standby, if one exists (`jobmanager.standby = "parked"`).
+    pub parked: Option<ParkedView>,
     /// When the server last answered (wall clock), if ever in this session.
     #[serde(with = "optional_rfc3339")]
     pub last_heard: Option<SystemTime>,
@@ -133,7 +172,9 @@ impl NodeView {
         };
         let jobmanager = match machine.jobmanager() {
             JobManager::Stopped => JobManagerView::Stopped,
-            JobManager::Spawning { .. } | JobManager::Starting { .. } => JobManagerView::Starting,
+            JobManager::Preparing { .. } | JobManager::Spawning { .. } | JobManager::Starting { .. } => {
+                JobManagerView::Starting
+            }
             JobManager::Ready => JobManagerView::Ready,
             JobManager::Stopping { .. } => JobManagerView::Stopping,
             JobManager::Backoff { .. } => JobManagerView::Backoff,
@@ -143,13 +184,24 @@ impl NodeView {
             Role::Standby => (RoleView::Standby, None),
         };
         let (mono_now, wall_now) = facts.now;
+        let wall = |t: Instant| wall_now.checked_sub(mono_now.saturating_duration_since(t));
+        let parked = match machine.parked() {
+            Parked::AtGate { pid, since, .. } => {
+                Some(ParkedView { state: ParkedState::Parked, pid: Some(pid), since: wall(since) })
+            }
+            Parked::Parking { pid, since, .. } => {
+                Some(ParkedView { state: ParkedState::Parking, pid, since: wall(since) })
+            }
+            Parked::Absent | Parked::Backoff { .. } => None,
+        };
         NodeView {
+            parked,
             node: facts.node.to_string(),
             role,
             epoch,
             session,
             jobmanager,
-            last_heard: machine.last_heard().and_then(|t| wall_now.checked_sub(mono_now.saturating_duration_since(t))),
+            last_heard: machine.last_heard().and_then(wall),
             leader_since: if role == RoleView::Leader { facts.leader_since } else { None },
             paused: machine.is_paused(),
             jobmanager_restarts: machine.restarts_total(),
@@ -174,6 +226,7 @@ impl NodeView {
             epoch: None,
             session: SessionView::Connecting,
             jobmanager: JobManagerView::Stopped,
+            parked: None,
             last_heard: None,
             leader_since: None,
             paused: false,
