@@ -103,8 +103,9 @@ impl Settings {
         self.validate_values()?;
         let mut warnings = self.validate_timing()?;
         // `[flink]` against the rest; its effective form is for the callers that render it.
-        let (_, flink_warnings) = HaConfig::resolve(self)?;
+        let (ha, flink_warnings) = HaConfig::resolve(self)?;
         warnings.extend(flink_warnings);
+        self.validate_standby(ha.as_ref())?;
         Ok(warnings)
     }
 }

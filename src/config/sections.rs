@@ -93,6 +93,22 @@ pub struct JobManagerSettings {
     /// Sliding window over which `restart_limit` is counted. Default 5m.
     #[serde(with = "humantime_serde")]
     pub restart_window: Duration,
+    /// How a standby waits: `"cold"` (nothing runs; the leader starts its JobManager) or
+    /// `"parked"` (a JobManager waits at its gate, connected to nothing, and the leader releases
+    /// it). `"parked"` needs `[flink]` enabled in mode zookeeper. Default "cold".
+    pub standby: String,
+}
+
+impl JobManagerSettings {
+    /// `standby` as the machine's [`Standby`](flink_ha_core::machine::Standby); `None` for a
+    /// value that is neither (refused by validation).
+    pub(crate) fn standby_mode(&self) -> Option<flink_ha_core::machine::Standby> {
+        match self.standby.to_ascii_lowercase().as_str() {
+            "cold" => Some(flink_ha_core::machine::Standby::Cold),
+            "parked" => Some(flink_ha_core::machine::Standby::Parked),
+            _ => None,
+        }
+    }
 }
 
 /// `[failover]` settings.

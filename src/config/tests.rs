@@ -762,3 +762,20 @@ fn the_audit_file_is_optional_and_settable_from_the_environment() {
     let e = error(&["log.audit_file = \"\""]);
     assert_error(&e, "log.audit_file", &["must not be empty"]);
 }
+
+#[test]
+fn the_standby_mode_is_cold_by_default_and_parked_needs_flinks_zookeeper_ha() {
+    assert_eq!(load(&[]).jobmanager.standby, "cold");
+    let e = error(&["jobmanager.standby = \"hot\""]);
+    assert_error(&e, "jobmanager.standby", &["\"hot\"", "\"cold\" or \"parked\""]);
+    let e = error(&["jobmanager.standby = \"parked\""]);
+    assert_error(&e, "jobmanager.standby", &["flink.enabled = true", "flink.mode = \"zookeeper\""]);
+    let flink =
+        ["flink.enabled = true", "flink.storage_dir = \"file:///ha\"", "flink.conf_dir = \"/tmp/fhs-parked-conf\""];
+    let mut lines = flink.to_vec();
+    lines.push("jobmanager.standby = \"parked\"");
+    let s = load(&lines);
+    assert_eq!(s.jobmanager.standby_mode(), Some(flink_ha_core::machine::Standby::Parked));
+    lines.push("flink.mode = \"none\"");
+    assert_error(&error(&lines), "jobmanager.standby", &["\"parked\" needs"]);
+}

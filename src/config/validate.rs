@@ -248,3 +248,24 @@ pub(super) fn min_session_timeout(stop_grace: Duration) -> Option<Duration> {
     }
     Some(Duration::from_millis(high))
 }
+
+impl Settings {
+    /// `jobmanager.standby` against `[flink]`: a parked JobManager waits at a gate inside
+    /// Flink's ZooKeeper HA services, so parked mode needs them on.
+    pub(super) fn validate_standby(&self, ha: Option<&super::HaConfig>) -> Result<(), ConfigError> {
+        let Some(mode) = self.jobmanager.standby_mode() else {
+            return Err(ConfigError::invalid(
+                "jobmanager.standby",
+                format!("{:?} is not a standby mode; set it to \"cold\" or \"parked\"", self.jobmanager.standby),
+            ));
+        };
+        let zookeeper = ha.is_some_and(|ha| ha.ha_mode() == super::HaMode::ZooKeeper);
+        if mode == flink_ha_core::machine::Standby::Parked && !zookeeper {
+            return Err(ConfigError::invalid(
+                "jobmanager.standby",
+                "\"parked\" needs Flink's ZooKeeper HA services (the JobManager waits at a gate inside them); set flink.enabled = true with flink.mode = \"zookeeper\", or jobmanager.standby = \"cold\"",
+            ));
+        }
+        Ok(())
+    }
+}

@@ -202,7 +202,8 @@ pub(crate) fn generated_keys(ha: &HaConfig, settings: &Settings) -> Vec<(String,
     let mut add = |key: &str, value: Value| keys.push((key.to_string(), value));
     match &ha.mode {
         ModeSettings::ZooKeeper(zk) => {
-            add("high-availability.type", text("zookeeper"));
+            let parked = settings.jobmanager.standby_mode() == Some(flink_ha_core::machine::Standby::Parked);
+            add("high-availability.type", text(if parked { super::gate::GATE_FACTORY } else { "zookeeper" }));
             add("high-availability.storageDir", text(&ha.storage_dir));
             add("high-availability.zookeeper.quorum", text(&zk.hosts));
             add("high-availability.zookeeper.path.root", text(&zk.server_path_root()));
