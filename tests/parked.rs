@@ -154,6 +154,10 @@ fn a_parked_standby_takes_over_by_release_and_parks_again_as_a_standby() {
     let status: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(status["parked"]["state"], "parked", "{body}");
     assert_eq!(status["parked"]["pid"], parked, "{body}");
+    let shown =
+        Command::new(daemon_bin()).args(["status", "--config"]).arg(&cluster.daemons[1].config).output().unwrap();
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    assert!(shown.contains(&format!("this host:     parked: pid {parked} since ")), "{shown}");
 
     // SIGKILL of the leader: the standby releases that very JobManager and serves.
     cluster.signal(0, Signal::SIGKILL);

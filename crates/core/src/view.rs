@@ -124,6 +124,8 @@ pub struct NodeView {
     pub election_blocked: Option<BlockedView>,
     /// How often this node found itself blocked in the election since the daemon started.
     pub election_blocked_total: u64,
+    /// Starts whose clearing of Flink's dead leader latches failed or timed out.
+    pub latch_clearing_failures: u64,
     /// Audit records that did not reach `log.audit_file` since the daemon started.
     pub audit_write_failures: u64,
     /// Failovers this node measured (as the new leader).
@@ -211,6 +213,7 @@ impl NodeView {
                 remedy: blocking::remedy(facts.quorum, facts.election_path, &b.name),
             }),
             election_blocked_total: machine.blocked_total(),
+            latch_clearing_failures: machine.latch_failures(),
             audit_write_failures: facts.audit_write_failures,
             failovers: facts.failovers,
             outages: facts.outages.to_vec(),
@@ -233,6 +236,7 @@ impl NodeView {
             jobmanager_restarts: 0,
             election_blocked: None,
             election_blocked_total: 0,
+            latch_clearing_failures: 0,
             audit_write_failures: 0,
             failovers: StatsSummary::default(),
             outages: Vec::new(),
@@ -301,5 +305,25 @@ mod tests {
         assert_eq!(view.last_heard, Some(wall - Duration::from_secs(2)));
         assert_eq!(view.leader_since, Some(SystemTime::UNIX_EPOCH));
         assert!(!view.serving());
+    }
+
+    #[test]
+    fn a_parked_standby_shows_its_parked_jobmanager() {
+        use crate::machine::Standby;
+        let (t0, wall) = (Instant::now(), SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000));
+        let mut m = Machine::new(Timings::example()).with_standby(Standby::Parked);
+        m.handle_event(t0, Event::SessionStarted { negotiated_timeout: Duration::from_secs(10), started_at: t0 });
+        let view = NodeView::of(&m, facts(true, (t0, wall)));
+        assert_eq!(view.parked.as_ref().map(|p| p.text()), Some("parking".to_string()));
+        m.handle_event(t0, Event::ParkedSpawned { park: 1, pid: 77, fingerprint: 1 });
+        m.handle_event(t0 + Duration::from_secs(2), Event::ParkedAtGate { park: 1 });
+        let view = NodeView::of(&m, facts(true, (t0 + Duration::from_secs(3), wall)));
+        let parked = view.parked.unwrap();
+        assert_eq!(
+            (parked.state, parked.pid, parked.since),
+            (ParkedState::Parked, Some(77), Some(wall - Duration::from_secs(1)))
+        );
+        assert!(parked.text().starts_with("parked: pid 77 since "), "{}", parked.text());
+        assert!(parked.text().ends_with(", ready to release"));
     }
 }
