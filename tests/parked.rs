@@ -159,6 +159,13 @@ fn a_parked_standby_takes_over_by_release_and_parks_again_as_a_standby() {
     let shown = String::from_utf8_lossy(&shown.stdout);
     assert!(shown.contains(&format!("this host:     parked: pid {parked} since ")), "{shown}");
 
+    // A crash of the leader's JobManager: restarted in place (a park released at once).
+    let addr = format!("127.0.0.1:{}", cluster.daemons[0].port);
+    let _ = standin::http_get(&addr, "/control/crash", Duration::from_millis(500));
+    wait_until(Duration::from_secs(15), POLL, || cluster.starts_of(0).len() == 2);
+    assert_eq!(cluster.wait_for_leader(Duration::from_secs(15), None), 0, "{}", cluster.dump());
+    assert_eq!(cluster.events(1, "jobmanager_parked").len(), 1, "the standby's park stays: {}", cluster.dump());
+
     // SIGKILL of the leader: the standby releases that very JobManager and serves.
     cluster.signal(0, Signal::SIGKILL);
     assert_eq!(cluster.wait_for_leader(Duration::from_secs(30), Some(0)), 1, "{}", cluster.dump());

@@ -439,8 +439,11 @@ impl Daemon {
                         }
                         other => {
                             self.parked = other;
-                            let error = format!("parked JobManager {park} is not there to release");
-                            pending.push_back(Event::JobManagerSpawnFailed { error });
+                            // A park that could not start has reported that already (`ParkedExited`).
+                            if !pending.iter().any(|e| matches!(e, Event::ParkedExited { park: p, .. } if *p == park)) {
+                                let error = format!("parked JobManager {park} is not there to release");
+                                pending.push_back(Event::JobManagerSpawnFailed { error });
+                            }
                         }
                     },
                     Action::DiscardParked { park } => {

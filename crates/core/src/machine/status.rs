@@ -79,6 +79,17 @@ mod tests {
     }
 
     #[test]
+    fn a_parked_standby_says_where_its_parked_jobmanager_is() {
+        let mut m = Machine::new(Timings::example()).with_standby(super::super::Standby::Parked);
+        let t0 = Instant::now();
+        m.handle_event(t0, Event::SessionStarted { negotiated_timeout: Duration::from_secs(10), started_at: t0 });
+        assert_eq!(status_line(&m, true), "standby, parking a JobManager");
+        m.handle_event(t0, Event::ParkedSpawned { park: 1, pid: 9, fingerprint: 0 });
+        m.handle_event(t0, Event::ParkedAtGate { park: 1 });
+        assert_eq!(status_line(&m, true), "standby, JobManager parked (pid 9)");
+    }
+
+    #[test]
     fn a_fenced_leader_says_so_until_its_jobmanager_runs_again() {
         let mut m = machine();
         let t0 = Instant::now();
