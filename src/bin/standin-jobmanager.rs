@@ -48,6 +48,14 @@
 //!
 //! At start it prints `standin-jobmanager NAME listening on 127.0.0.1:P` to stdout and
 //! `standin-jobmanager NAME: pid N started` to stderr.
+//!
+//! The gate of a parked JobManager, as Flink's gated HA services factory has it: when the
+//! `config.yaml` in `FLINK_CONF_DIR` says `high-availability.type:
+//! flinkha.gate.GatedHaServicesFactory`, the stand-in writes `parked\n` to the fd named by
+//! `FLINK_HA_GATE_READY_FD` (and closes it), records `parked`, and reads one byte from the fd
+//! named by `FLINK_HA_GATE_FD` before anything else (the `start` event, the exclusive lock, the
+//! port): a byte is the release (`released`), EOF or an error exits at once with code 1
+//! (`gate-closed`). Missing or invalid variables: it exits 1 (`gate-missing`), never ungated.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -187,6 +195,26 @@ fn main() {
         hung: AtomicBool::new(false),
         events,
     });
+    {
+        let state = state.clone();
+        let term_delay = args.term_delay;
+        std::thread::spawn(move || {
+            let sig = handled.wait().expect("sigwait");
+            state.record("term", json!({ "signal": sig.as_str() }));
+            eprintln!(
+                "standin-jobmanager {}: got {}, stopping in {}",
+                state.name,
+                sig.as_str(),
+                format_duration(term_delay)
+            );
+            std::thread::sleep(term_delay);
+            state.exit(0, "stop");
+        });
+    }
+    if gated() {
+        wait_at_gate(&state);
+    }
+
     state.record("start", json!({ "port": args.port }));
     if args.invalid_utf8 {
         let _ = std::io::stderr().write_all(b"standin-jobmanager: not UTF-8: \xff\xfe\xc3(\n");
@@ -207,23 +235,6 @@ fn main() {
     }
     if let Some(rate) = args.flood {
         flood(&args.name, rate);
-    }
-
-    {
-        let state = state.clone();
-        let term_delay = args.term_delay;
-        std::thread::spawn(move || {
-            let sig = handled.wait().expect("sigwait");
-            state.record("term", json!({ "signal": sig.as_str() }));
-            eprintln!(
-                "standin-jobmanager {}: got {}, stopping in {}",
-                state.name,
-                sig.as_str(),
-                format_duration(term_delay)
-            );
-            std::thread::sleep(term_delay);
-            state.exit(0, "stop");
-        });
     }
 
     let listener = match TcpListener::bind(("127.0.0.1", args.port)) {
@@ -247,6 +258,53 @@ fn main() {
                 eprintln!("standin-jobmanager {}: accept: {e}", args.name);
                 std::thread::sleep(Duration::from_millis(10));
             }
+        }
+    }
+}
+
+/// The class name of Flink's gated HA services factory.
+const GATE_FACTORY: &str = "flinkha.gate.GatedHaServicesFactory";
+
+/// True when `FLINK_CONF_DIR/config.yaml` names the gated HA services factory.
+fn gated() -> bool {
+    let Some(dir) = std::env::var_os("FLINK_CONF_DIR") else { return false };
+    let text = std::fs::read_to_string(PathBuf::from(dir).join("config.yaml")).unwrap_or_default();
+    text.lines().any(|line| {
+        line.trim()
+            .strip_prefix("high-availability.type:")
+            .is_some_and(|v| v.trim().trim_matches(['"', '\'']) == GATE_FACTORY)
+    })
+}
+
+/// The fd an environment variable names, if it names one.
+fn gate_fd(var: &str) -> Option<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    let fd: i32 = std::env::var(var).ok()?.trim().parse().ok()?;
+    // The fd must be open: F_GETFD fails on a closed one.
+    nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFD).ok()?;
+    // SAFETY: the guard handed this open fd to this process for it alone.
+    Some(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+}
+
+/// Waits at the gate as Flink's gated factory does: ready line, then one byte or exit.
+fn wait_at_gate(state: &State) {
+    let (Some(release), Some(ready)) = (gate_fd("FLINK_HA_GATE_FD"), gate_fd("FLINK_HA_GATE_READY_FD")) else {
+        eprintln!(
+            "standin-jobmanager {}: FLINK_HA_GATE_FD or FLINK_HA_GATE_READY_FD is missing or not open",
+            state.name
+        );
+        state.exit(1, "gate-missing");
+    };
+    let mut ready = File::from(ready);
+    let _ = ready.write_all(b"parked\n");
+    drop(ready);
+    state.record("parked", json!({}));
+    let mut byte = [0u8; 1];
+    match File::from(release).read(&mut byte) {
+        Ok(1) => state.record("released", json!({})),
+        other => {
+            eprintln!("standin-jobmanager {}: the gate closed ({other:?}), exiting", state.name);
+            state.exit(1, "gate-closed");
         }
     }
 }

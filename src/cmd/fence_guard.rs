@@ -13,9 +13,12 @@ pub(crate) struct Args {
     /// SIGTERM to SIGKILL when the guard stops the JobManager on its own.
     #[arg(long, value_parser = parse_command_line_duration)]
     stop_grace: Duration,
-    /// The initial lease, CLOCK_BOOTTIME nanoseconds.
-    #[arg(long)]
+    /// The initial lease, CLOCK_BOOTTIME nanoseconds (none for a parked JobManager).
+    #[arg(long, default_value_t = 0)]
     lease_until_ns: u64,
+    /// Start the JobManager parked at its gate, without a lease, until a `release` line.
+    #[arg(long)]
+    parked: bool,
     /// The JobManager's command.
     #[arg(last = true, required = true)]
     command: Vec<String>,
@@ -23,9 +26,9 @@ pub(crate) struct Args {
 
 /// Runs the guard until its JobManager exits; its exit code is the JobManager's.
 pub(crate) fn main(args: Args) -> ExitCode {
-    let Args { stop_grace, lease_until_ns, command } = args;
+    let Args { stop_grace, lease_until_ns, parked, command } = args;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
-    let code = runtime.block_on(guard::run(guard::GuardArgs { stop_grace, lease_until_ns, command }));
+    let code = runtime.block_on(guard::run(guard::GuardArgs { stop_grace, lease_until_ns, parked, command }));
     // The read of stdin sits on a blocking thread that a normal runtime drop would wait for.
     runtime.shutdown_background();
     ExitCode::from(code.clamp(0, 255) as u8)

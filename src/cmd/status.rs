@@ -88,11 +88,25 @@ pub(crate) async fn status(settings: &Settings) -> Result<StatusReport, StatusEr
     let read = tokio::time::timeout(read_limit, read(&client, path)).await;
     session::close(client, CLOSE_WAIT).await;
     let why = match read {
-        Ok(Ok(snapshot)) => return Ok(assess(&snapshot, quorum, path, settings.flink.jobmanager_count)),
+        Ok(Ok(snapshot)) => {
+            let mut report = assess(&snapshot, quorum, path, settings.flink.jobmanager_count);
+            report.parked_here = parked_here(settings).await;
+            return Ok(report);
+        }
         Ok(Err(e)) => e.to_string(),
         Err(_) => format!("no answer within {}", walltime::format_duration(read_limit)),
     };
     Err(StatusError::Read { quorum: quorum.clone(), path: path.clone(), why })
+}
+
+/// The parked JobManager of the daemon on this host, from its own `/status` (`http.listen`),
+/// asked once with a short timeout; `None` when it has none or does not answer.
+async fn parked_here(settings: &Settings) -> Option<String> {
+    let addr = settings.http.listen_addr().ok()??;
+    let client = reqwest::Client::builder().timeout(Duration::from_millis(500)).build().ok()?;
+    let response = client.get(format!("http://{addr}/status")).send().await.ok()?;
+    let body = response.bytes().await.ok()?;
+    flink_ha_core::status::parked_text(&body)
 }
 
 /// Runs `status`: prints the report (text or JSON) on stdout, or one line on stderr; returns the

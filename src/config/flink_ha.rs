@@ -181,6 +181,21 @@ impl ZooKeeperHa {
     pub(crate) fn server_ha_path(&self) -> String {
         join_znode(&self.server_path_root(), &self.cluster_id)
     }
+
+    /// The JobManager's leader latch of Flink (`<root>/<cluster_id>/leader/latch`) as a path
+    /// of a session on `daemon_quorum`: `None` when Flink's quorum is another ensemble or its
+    /// tree lies outside the daemon's chroot.
+    pub(crate) fn latch_path_in(&self, daemon_quorum: &str) -> Option<String> {
+        if !self.same_ensemble_as_daemon {
+            return None;
+        }
+        let server = format!("{}/leader/latch", self.server_ha_path());
+        let chroot = super::values::chroot_of(daemon_quorum);
+        if chroot.is_empty() {
+            return Some(server);
+        }
+        server.strip_prefix(chroot).filter(|rest| rest.starts_with('/')).map(str::to_string)
+    }
 }
 
 /// Flink's Kubernetes HA settings, effective.

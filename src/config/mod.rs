@@ -47,7 +47,6 @@ pub use error::{ConfigError, ConfigWarning};
 pub use flink_ha::FlinkSettings;
 pub(crate) use flink_ha::{HaConfig, HaMode};
 pub(crate) use schema::known_keys;
-pub(crate) use sections::Standby;
 pub use sections::{
     ElectionSettings, FailoverSettings, HookSettings, HttpSettings, JobManagerSettings, LogSettings, NodeSettings,
     ZooKeeperSettings,
@@ -110,8 +109,9 @@ impl Settings {
         self.validate_values()?;
         let mut warnings = self.validate_timing()?;
         // `[flink]` against the rest; its effective form is for the callers that render it.
-        let (_, flink_warnings) = HaConfig::resolve(self)?;
+        let (ha, flink_warnings) = HaConfig::resolve(self)?;
         warnings.extend(flink_warnings);
+        self.validate_standby(ha.as_ref())?;
         Ok(warnings)
     }
 }

@@ -98,9 +98,9 @@ pub struct JobManagerSettings {
     /// Sliding window over which `restart_limit` is counted. Default 5m.
     #[serde(with = "humantime_serde")]
     pub restart_window: Duration,
-    /// What a standby keeps ready: `"cold"` (nothing: the JobManager starts on leadership) or
-    /// `"parked"` (a JobManager JVM blocked at the gate of `gate_jar`, released on leadership;
-    /// needs `[flink]` enabled in mode zookeeper). [`Standby`]. Default "cold".
+    /// How a standby waits: `"cold"` (nothing runs; the leader starts its JobManager) or
+    /// `"parked"` (a JobManager waits at its gate, connected to nothing, and the leader releases
+    /// it). `"parked"` needs `[flink]` enabled in mode zookeeper. Default "cold".
     pub standby: String,
     /// The jar of the gate a parked JobManager waits at (`flinkha.gate.GatedHaServicesFactory`,
     /// built by `scripts/build-gate`); used when `standby = "parked"`. Default
@@ -108,30 +108,15 @@ pub struct JobManagerSettings {
     pub gate_jar: PathBuf,
 }
 
-/// The values of `jobmanager.standby`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Standby {
-    /// Nothing runs on a standby; the JobManager starts cold on leadership.
-    Cold,
-    /// A JobManager JVM waits at the gate on a standby and is released on leadership.
-    Parked,
-}
-
-impl Standby {
-    /// Parses a configured value; `None` for anything else.
-    pub(crate) fn parse(text: &str) -> Option<Standby> {
-        match text {
-            "cold" => Some(Standby::Cold),
-            "parked" => Some(Standby::Parked),
+impl JobManagerSettings {
+    /// `standby` as the machine's [`Standby`](flink_ha_core::machine::Standby); `None` for a
+    /// value that is neither (refused by validation).
+    pub(crate) fn standby_mode(&self) -> Option<flink_ha_core::machine::Standby> {
+        match self.standby.to_ascii_lowercase().as_str() {
+            "cold" => Some(flink_ha_core::machine::Standby::Cold),
+            "parked" => Some(flink_ha_core::machine::Standby::Parked),
             _ => None,
         }
-    }
-}
-
-impl JobManagerSettings {
-    /// `standby` parsed; [`Standby::Cold`] for a value validation would refuse.
-    pub(crate) fn standby(&self) -> Standby {
-        Standby::parse(&self.standby).unwrap_or(Standby::Cold)
     }
 }
 

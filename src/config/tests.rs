@@ -145,7 +145,7 @@ fn standby_is_cold_or_parked_and_parked_needs_flink_in_mode_zookeeper() {
     let (enabled, storage) = ("flink.enabled = true", "flink.storage_dir = \"file:///ha\"");
     let parked = "jobmanager.standby = \"parked\"";
     let s = load(&[parked, "jobmanager.gate_jar = \"/opt/gate.jar\"", enabled, storage]);
-    assert_eq!(s.jobmanager.standby(), crate::config::Standby::Parked);
+    assert_eq!(s.jobmanager.standby_mode(), Some(flink_ha_core::machine::Standby::Parked));
     assert_eq!(s.jobmanager.gate_jar, PathBuf::from("/opt/gate.jar"));
     let e = error(&["jobmanager.standby = \"hot\"", enabled, storage]);
     assert_error(&e, "jobmanager.standby", &["\"hot\"", "\"cold\"", "\"parked\""]);
@@ -839,4 +839,21 @@ fn the_audit_file_is_optional_and_settable_from_the_environment() {
     assert_eq!(s.log.audit_file, Some(PathBuf::from("/tmp/a.jsonl")));
     let e = error(&["log.audit_file = \"\""]);
     assert_error(&e, "log.audit_file", &["must not be empty"]);
+}
+
+#[test]
+fn the_standby_mode_is_cold_by_default_and_parked_needs_flinks_zookeeper_ha() {
+    assert_eq!(load(&[]).jobmanager.standby, "cold");
+    let e = error(&["jobmanager.standby = \"hot\""]);
+    assert_error(&e, "jobmanager.standby", &["\"hot\"", "\"cold\" or \"parked\""]);
+    let e = error(&["jobmanager.standby = \"parked\""]);
+    assert_error(&e, "jobmanager.standby", &["flink.enabled = true", "flink.mode = \"zookeeper\""]);
+    let flink =
+        ["flink.enabled = true", "flink.storage_dir = \"file:///ha\"", "flink.conf_dir = \"/tmp/fhs-parked-conf\""];
+    let mut lines = flink.to_vec();
+    lines.push("jobmanager.standby = \"parked\"");
+    let s = load(&lines);
+    assert_eq!(s.jobmanager.standby_mode(), Some(flink_ha_core::machine::Standby::Parked));
+    lines.push("flink.mode = \"none\"");
+    assert_error(&error(&lines), "jobmanager.standby", &["\"parked\" needs"]);
 }

@@ -7,7 +7,7 @@ use flink_ha_core::timing;
 
 use super::error::{ConfigError, ConfigWarning};
 use super::values::{check_host_port, check_http_url, check_quorum, check_znode_path, chroot_of, is_invisible_format};
-use super::{server_session_range, HaMode, Settings, Standby, DEFAULT_GATE_JAR, MAX_NODE_ID_BYTES};
+use super::{server_session_range, Settings, DEFAULT_GATE_JAR, MAX_NODE_ID_BYTES};
 use flink_ha_core::walltime::format_duration;
 
 impl Settings {
@@ -78,24 +78,6 @@ impl Settings {
                 return Err(ConfigError::invalid(
                     format!("jobmanager.env.{name}"),
                     "the value contains a NUL byte, which an environment variable cannot hold; remove it",
-                ));
-            }
-        }
-        if Standby::parse(&jm.standby).is_none() {
-            return Err(ConfigError::invalid(
-                "jobmanager.standby",
-                format!(
-                    "{:?} is neither \"cold\" nor \"parked\"; set one of them (\"cold\" is the default)",
-                    jm.standby
-                ),
-            ));
-        }
-        if jm.standby() == Standby::Parked {
-            let zookeeper_ha = self.flink.enabled && HaMode::parse(&self.flink.mode) == Some(HaMode::ZooKeeper);
-            if !zookeeper_ha {
-                return Err(ConfigError::invalid(
-                    "jobmanager.standby",
-                    "\"parked\" needs Flink's HA configured by this daemon in mode zookeeper (the gate sits in Flink's ZooKeeper HA services); set [flink] enabled = true and mode = \"zookeeper\", or jobmanager.standby = \"cold\"",
                 ));
             }
         }
@@ -273,4 +255,25 @@ pub(super) fn min_session_timeout(stop_grace: Duration, tick: Duration) -> Optio
         }
     }
     Some(Duration::from_millis(high))
+}
+
+impl Settings {
+    /// `jobmanager.standby` against `[flink]`: a parked JobManager waits at a gate inside
+    /// Flink's ZooKeeper HA services, so parked mode needs them on.
+    pub(super) fn validate_standby(&self, ha: Option<&super::HaConfig>) -> Result<(), ConfigError> {
+        let Some(mode) = self.jobmanager.standby_mode() else {
+            return Err(ConfigError::invalid(
+                "jobmanager.standby",
+                format!("{:?} is not a standby mode; set it to \"cold\" or \"parked\"", self.jobmanager.standby),
+            ));
+        };
+        let zookeeper = ha.is_some_and(|ha| ha.ha_mode() == super::HaMode::ZooKeeper);
+        if mode == flink_ha_core::machine::Standby::Parked && !zookeeper {
+            return Err(ConfigError::invalid(
+                "jobmanager.standby",
+                "\"parked\" needs Flink's ZooKeeper HA services (the JobManager waits at a gate inside them); set flink.enabled = true with flink.mode = \"zookeeper\", or jobmanager.standby = \"cold\"",
+            ));
+        }
+        Ok(())
+    }
 }

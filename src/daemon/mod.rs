@@ -17,7 +17,7 @@ use crate::host;
 use crate::outward::hooks::Hooks;
 use crate::outward::logging::write_audit;
 use crate::outward::systemd::{FaultInjection, Notifier};
-use crate::process::jobmanager::{self, Running};
+use crate::process::jobmanager::{self, Running, Start};
 use crate::process::mono;
 use crate::process::probe::Probe;
 use crate::zk::control;
@@ -28,7 +28,7 @@ use flink_ha_core::audit_event::{AuditEvent, FailoverFigures};
 use flink_ha_core::blocking;
 use flink_ha_core::failover::{self, Failover, FailoverStats};
 use flink_ha_core::identity::NodeIdentity;
-use flink_ha_core::machine::{Action, Event, Machine, Output, Report, Role, Timings};
+use flink_ha_core::machine::{Action, Event, Machine, Output, Report, Role, Standby, Timings};
 use flink_ha_core::timing;
 use flink_ha_core::view::{NodeFacts, NodeView};
 use supervise::Death;
@@ -38,6 +38,10 @@ const CONNECT_RETRY: Duration = Duration::from_secs(1);
 
 /// How long a shutdown waits for the server to acknowledge the session's close.
 const CLOSE_WAIT: Duration = Duration::from_secs(3);
+
+/// How long the latch clearing before a JobManager's start may take before the start goes
+/// ahead without it.
+const LATCH_CLEAR_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// After a task died, how much longer than `jobmanager.stop_grace` the orderly stop may take
 /// before the daemon exits all the same (its fence guard then stops the JobManager).
@@ -77,6 +81,12 @@ struct Daemon {
     negotiated_timeout: Duration,
     connecting: tokio::task::JoinHandle<()>,
     jm: Option<Running>,
+    /// The parked JobManager and its park's number, until it is released or discarded.
+    parked: Option<(u64, Running)>,
+    /// Flink's leader latch in the daemon's session, when the daemon clears it before a start.
+    latch_path: Option<String>,
+    /// The latch clearing in flight: its round and the flag that stops it sending requests.
+    clearing: Option<(u64, std::sync::Arc<std::sync::atomic::AtomicBool>)>,
     /// The leader record's task of the current term, between `BeginTerm` and its end.
     term: Option<Term>,
     stats: FailoverStats,
@@ -173,23 +183,42 @@ impl Daemon {
         let (failover_tx, failovers) = mpsc::unbounded_channel();
         let target = ZkTarget::of(&settings);
         let jm = &settings.jobmanager;
+        let standby = jm.standby_mode().unwrap_or(Standby::Cold);
+        let latch_path = match crate::zk::latches::latch_path(&settings) {
+            Ok(path) => Some(path),
+            Err(why) => {
+                if settings.flink.enabled {
+                    tracing::warn!(event = "latches_not_cleared", why,
+                        "Flink's leader latch nodes of dead JobManagers are not cleared before a start: a new JobManager's Flink election waits for their sessions to expire");
+                }
+                None
+            }
+        };
+        let mut machine = Machine::new(Timings {
+            start_timeout: jm.start_timeout,
+            stop_grace: jm.stop_grace,
+            health_interval: jm.health_interval,
+            health_failures: jm.health_failures,
+            restart_limit: jm.restart_limit,
+            restart_window: jm.restart_window,
+            session_timeout: settings.zookeeper.session_timeout,
+            tick_time: settings.zookeeper.tick_time,
+        })
+        .with_standby(standby);
+        if latch_path.is_some() {
+            machine = machine.with_latch_clearing(LATCH_CLEAR_TIMEOUT);
+        }
         let daemon = Daemon {
+            parked: None,
+            latch_path,
+            clearing: None,
             identity: identity_of(&settings),
             spec: jobmanager::Spec { guard_exe: std::env::current_exe()?, settings: jm.clone() },
             probe: Probe::new(
                 &jm.ready_url,
                 jm.health_interval.clamp(Duration::from_millis(200), Duration::from_secs(5)),
             ),
-            machine: Machine::new(Timings {
-                start_timeout: jm.start_timeout,
-                stop_grace: jm.stop_grace,
-                health_interval: jm.health_interval,
-                health_failures: jm.health_failures,
-                restart_limit: jm.restart_limit,
-                restart_window: jm.restart_window,
-                session_timeout: settings.zookeeper.session_timeout,
-                tick_time: settings.zookeeper.tick_time,
-            }),
+            machine,
             connecting: supervise::spawn("connect", connect(target.clone(), 1, note_tx.clone())),
             target,
             process_tx,
@@ -288,6 +317,16 @@ impl Daemon {
         }
     }
 
+    /// Starts a JobManager parked at its gate, with Flink's configuration written for it.
+    fn park(&mut self, park: u64) -> std::io::Result<Running> {
+        let fingerprint = crate::flink::fingerprint(&self.settings).unwrap_or_default();
+        crate::flink::prepare_spawn(&self.settings, &mut self.spec)?;
+        crate::process::cds::prepare_spawn(&self.settings, &mut self.spec);
+        let mut spec = self.spec.clone();
+        spec.settings.env.extend(crate::flink::gate::jobmanager_env(&self.settings));
+        Running::start(&spec, Start::Parked { park, fingerprint }, self.process_tx.clone())
+    }
+
     /// Logs the reports and carries out the actions of one output, and of the events its actions
     /// cause; true when the process is to exit.
     async fn execute(&mut self, mut output: Output) -> bool {
@@ -383,6 +422,70 @@ impl Daemon {
                     }
                     Action::DropTerm => self.term = None,
                     Action::RunHook(hook) => self.hooks.run(hook),
+                    Action::ParkJobManager { park } => {
+                        // A park left over (the machine discards first) stops with its control pipe.
+                        self.parked = None;
+                        match self.park(park) {
+                            Ok(running) => self.parked = Some((park, running)),
+                            Err(e) => {
+                                pending.push_back(Event::ParkedExited { park, code: None, error: Some(e.to_string()) })
+                            }
+                        }
+                    }
+                    Action::ReleaseParked { park, lease_until } => match self.parked.take() {
+                        Some((p, mut running)) if p == park => {
+                            if let Some(pid) = running.release(lease_until).await {
+                                pending.push_back(Event::JobManagerSpawned { pid });
+                            }
+                            self.jm = Some(running);
+                        }
+                        other => {
+                            self.parked = other;
+                            // A park that could not start has reported that already (`ParkedExited`).
+                            if !pending.iter().any(|e| matches!(e, Event::ParkedExited { park: p, .. } if *p == park)) {
+                                let error = format!("parked JobManager {park} is not there to release");
+                                pending.push_back(Event::JobManagerSpawnFailed { error });
+                            }
+                        }
+                    },
+                    Action::DiscardParked { park } => {
+                        if let Some((p, mut running)) = self.parked.take() {
+                            if p == park {
+                                running.stop(Duration::ZERO).await;
+                            } else {
+                                self.parked = Some((p, running));
+                            }
+                        }
+                    }
+                    Action::ObserveFlinkConfig => {
+                        let fingerprint = crate::flink::fingerprint(&self.settings);
+                        pending.push_back(Event::FlinkConfigObserved { fingerprint });
+                    }
+                    Action::ClearLatches { round } => match (&self.session, &self.latch_path) {
+                        (Some(session), Some(path)) => {
+                            let cancelled = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+                            self.clearing = Some((round, cancelled.clone()));
+                            let (client, path, events) =
+                                (session.client().clone(), path.clone(), self.process_tx.clone());
+                            supervise::spawn("clear-latches", async move {
+                                let event = match crate::zk::latches::clear(&client, &path, &cancelled).await {
+                                    Ok((deleted, skipped)) => Event::LatchesCleared { round, deleted, skipped },
+                                    Err(error) => Event::LatchClearingFailed { round, error },
+                                };
+                                let _ = events.send(event);
+                            });
+                        }
+                        _ => pending.push_back(Event::LatchClearingFailed { round, error: "no session".into() }),
+                    },
+                    Action::CancelLatchClearing { round } => {
+                        if let Some((r, cancelled)) = self.clearing.take() {
+                            if r == round {
+                                cancelled.store(true, std::sync::atomic::Ordering::SeqCst);
+                            } else {
+                                self.clearing = Some((r, cancelled));
+                            }
+                        }
+                    }
                 }
             }
             let Some(event) = pending.pop_front() else { break };
@@ -449,8 +552,32 @@ fn identity_of(settings: &Settings) -> NodeIdentity {
     }
 }
 
+/// Logs a report of the parked JobManager or of the latch clearing; false for any other.
+fn log_start_report(report: &Report) -> bool {
+    let ms = |d: &Duration| d.as_millis() as u64;
+    match report {
+        Report::JobManagerParked { pid, after } => tracing::info!(event = "jobmanager_parked", pid, after_ms = ms(after),
+            "a JobManager is parked at its gate, ready to release"),
+        Report::ParkedJobManagerLost { pid, code, error, delay } => tracing::warn!(event = "parked_jobmanager_lost", pid, code,
+            error = error.as_deref(), delay_ms = ms(delay), "the parked JobManager died before its release; parking another"),
+        Report::ParkedJobManagerStale { pid } => tracing::info!(event = "parked_jobmanager_stale", pid,
+            "the parked JobManager has another Flink configuration than a new one would get; parking a fresh one"),
+        Report::ParkedJobManagerReleased { pid, parked_for } => tracing::info!(event = "parked_jobmanager_released", pid,
+            parked_for_ms = ms(parked_for), "releasing the parked JobManager"),
+        Report::LatchesCleared { deleted, skipped, took } => tracing::info!(event = "latches_cleared", deleted, skipped,
+            took_ms = ms(took), "Flink's leader latch nodes of dead JobManagers deleted before the start"),
+        Report::LatchClearingFailed { error, took } => tracing::warn!(event = "latch_clearing_failed", error, took_ms = ms(took),
+            "cannot clear Flink's leader latch before the start (counted in flink_ha_supervisor_latch_clearing_failures_total); Flink's own election may wait for dead JobManagers' sessions"),
+        _ => return false,
+    }
+    true
+}
+
 /// Writes one machine report as an audit record (docs/audit-events.md).
 fn log_report(settings: &Settings, epoch: Option<u64>, report: &Report) {
+    if log_start_report(report) {
+        return;
+    }
     let ms = |d: &Duration| Some(d.as_millis() as u64);
     let text = |s: &str| Some(s.to_string());
     // Written without the term: it is over, or there never was one.
@@ -462,6 +589,12 @@ fn log_report(settings: &Settings, epoch: Option<u64>, report: &Report) {
         _ => epoch,
     };
     let (event, message): (AuditEvent, std::borrow::Cow<str>) = match report {
+        Report::JobManagerParked { .. }
+        | Report::ParkedJobManagerLost { .. }
+        | Report::ParkedJobManagerStale { .. }
+        | Report::ParkedJobManagerReleased { .. }
+        | Report::LatchesCleared { .. }
+        | Report::LatchClearingFailed { .. } => return,
         Report::Elected { epoch } => (AuditEvent::Elected { epoch: *epoch }, "this node leads".into()),
         Report::JobManagerSpawned { pid, attempt } => {
             (AuditEvent::JobManagerSpawned { pid: Some(*pid), attempt: Some(*attempt) }, "JobManager started".into())

@@ -13,7 +13,8 @@
 
 use std::path::Path;
 
-use crate::config::{HaMode, Settings, Standby};
+use crate::config::{HaMode, Settings};
+use flink_ha_core::machine::Standby;
 
 /// The gate's class, the value of Flink's `high-availability.type` in parked mode.
 pub(crate) const FACTORY_CLASS: &str = "flinkha.gate.GatedHaServicesFactory";
@@ -27,7 +28,7 @@ pub(crate) const HADOOP_CLASSPATH_VAR: &str = "HADOOP_CLASSPATH";
 /// otherwise).
 pub(crate) fn is_parked(settings: &Settings) -> bool {
     let flink = &settings.flink;
-    settings.jobmanager.standby() == Standby::Parked
+    settings.jobmanager.standby_mode() == Some(Standby::Parked)
         && flink.enabled
         && HaMode::parse(&flink.mode) == Some(HaMode::ZooKeeper)
 }

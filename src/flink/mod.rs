@@ -93,3 +93,15 @@ pub(crate) fn conf_dir_warning(conf_dir: &Path) -> Option<ConfigWarning> {
         ),
     })
 }
+
+/// The fingerprint of the Flink configuration a JobManager started now would get: its rendered
+/// `config.yaml` and whether the class-data-sharing archive is there. `None` when it cannot be
+/// rendered. Compared by the machine with the one a parked JobManager was started with.
+pub(crate) fn fingerprint(settings: &Settings) -> Option<u64> {
+    use std::hash::{Hash, Hasher};
+    let rendered = render::render(settings).ok()?;
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    rendered.map(|r| r.yaml).hash(&mut hasher);
+    settings.jobmanager.cds_archive.as_ref().is_some_and(|p| p.exists()).hash(&mut hasher);
+    Some(hasher.finish())
+}

@@ -15,7 +15,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 
-use flink_ha_core::view::{JobManagerView, NodeView, RoleView, SessionView};
+use flink_ha_core::view::{JobManagerView, NodeView, ParkedState, RoleView, SessionView};
 
 /// The `Content-Type` of [`render`]'s text.
 pub(crate) const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -91,6 +91,22 @@ pub(crate) fn render(view: &NodeView) -> String {
     let up = Gauge::<i64>::default();
     up.set(i64::from(view.jobmanager == JobManagerView::Ready));
     registry.register("jobmanager_up", "1 while the local JobManager runs and answers its ready_url", up);
+
+    let parked = Gauge::<i64>::default();
+    parked.set(i64::from(view.parked.as_ref().is_some_and(|p| p.state == ParkedState::Parked)));
+    registry.register(
+        "jobmanager_parked",
+        "1 while a parked JobManager waits at its gate on this standby, ready to release",
+        parked,
+    );
+
+    let latch_failures = Counter::<u64>::default();
+    latch_failures.inc_by(view.latch_clearing_failures);
+    registry.register(
+        "latch_clearing_failures",
+        "Starts whose clearing of Flink's dead leader latches failed or timed out (Flink's election may then wait for dead sessions)",
+        latch_failures,
+    );
 
     let restarts = Counter::<u64>::default();
     restarts.inc_by(view.jobmanager_restarts);

@@ -16,10 +16,18 @@
 //! JobManager's output never passes through the guard (the JobManager writes straight to the
 //! guard's original stderr, which the guard gives up for itself).
 //!
+//! A parked JobManager (`--parked`) is started the same way with two more inherited pipes: it
+//! reads the release pipe (`FLINK_HA_GATE_FD`) and waits there, connected to nothing, until one
+//! byte arrives; it writes `parked` to the ready pipe (`FLINK_HA_GATE_READY_FD`) when it got
+//! there. The guard holds no lease for it (a parked JobManager can do nothing), keeps the write
+//! end of the release pipe for itself (close-on-exec, so the JobManager never holds it: when the
+//! guard dies the JobManager reads EOF and exits at once), and on `release <ns>` writes the one
+//! byte (non-blocking) and holds the lease `<ns>` from then on, as for any JobManager.
+//!
 //! Control protocol, one line each on the guard's stdin: `lease <CLOCK_BOOTTIME ns>`,
-//! `stop <grace ms>`. Status protocol on its stdout: `spawned <pid>`, `spawn-failed <error>`,
-//! `lease-expired`, `note <text>` (for the daemon's log), `exited <code>` (code = exit status,
-//! or 128 + signal). The JobManager's stdout and stderr go to the guard's stderr as the daemon
+//! `stop <grace ms>`, `release <CLOCK_BOOTTIME ns>`. Status protocol on its stdout: `spawned
+//! <pid>`, `spawn-failed <error>`, `parked`, `lease-expired`, `note <text>` (for the daemon's
+//! log), `exited <code>` (code = exit status, or 128 + signal). The JobManager's stdout and stderr go to the guard's stderr as the daemon
 //! gave it (a pipe the daemon drains, or `jobmanager.log_file`).
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
@@ -49,8 +57,10 @@ const DRAIN_WAIT: Duration = Duration::from_secs(1);
 pub(crate) struct GuardArgs {
     /// SIGTERM to SIGKILL when the guard stops the JobManager on its own.
     pub stop_grace: Duration,
-    /// The initial lease, in CLOCK_BOOTTIME nanoseconds.
+    /// The initial lease, in CLOCK_BOOTTIME nanoseconds (ignored when parked).
     pub lease_until_ns: u64,
+    /// Start the JobManager parked at its gate, without a lease, until `release`.
+    pub parked: bool,
     /// The JobManager's argv.
     pub command: Vec<String>,
 }
@@ -59,6 +69,18 @@ pub(crate) struct GuardArgs {
 pub(crate) fn lease_line(until_ns: u64) -> String {
     format!("lease {until_ns}\n")
 }
+
+/// A control line for the guard's stdin that releases a parked JobManager with the lease
+/// `until_ns` (CLOCK_BOOTTIME nanoseconds).
+pub(crate) fn release_line(until_ns: u64) -> String {
+    format!("release {until_ns}\n")
+}
+
+/// The environment variable that names the fd a parked JobManager reads its release from.
+pub(crate) const GATE_FD_VAR: &str = "FLINK_HA_GATE_FD";
+
+/// The environment variable that names the fd a parked JobManager writes `parked` to.
+pub(crate) const GATE_READY_FD_VAR: &str = "FLINK_HA_GATE_READY_FD";
 
 /// A control line for the guard's stdin that stops the JobManager with `grace`.
 pub(crate) fn stop_line(grace: Duration) -> String {
@@ -72,6 +94,8 @@ pub(crate) enum Status {
     Spawned(u32),
     /// The command could not be started.
     SpawnFailed(String),
+    /// The parked JobManager reached its gate.
+    Parked,
     /// The lease ran out; the guard has signalled the JobManager.
     LeaseExpired,
     /// A message of the guard for the daemon's log.
@@ -88,6 +112,7 @@ impl Status {
             "spawned" => rest.parse().ok().map(Status::Spawned),
             "spawn-failed" => Some(Status::SpawnFailed(rest.to_string())),
             "lease-expired" => Some(Status::LeaseExpired),
+            "parked" => Some(Status::Parked),
             "note" => Some(Status::Note(rest.to_string())),
             "exited" => rest.parse().ok().map(Status::Exited),
             _ => None,
@@ -205,6 +230,8 @@ impl BootAlarm {
 /// What the guard is doing about the JobManager.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
+    /// Parked at its gate: no lease, nothing it could do; waiting for `release`.
+    Parked,
     /// Running under the lease.
     Leased,
     /// SIGTERM sent; SIGKILL at this CLOCK_BOOTTIME instant.
@@ -242,7 +269,15 @@ pub(crate) async fn run(args: GuardArgs) -> i32 {
             return 127;
         }
     };
-    let mut child = match spawn(&args.command, output) {
+    let gate = match args.parked.then(Gate::new).transpose() {
+        Ok(gate) => gate,
+        Err(e) => {
+            reports.send(format!("spawn-failed the gate's pipes: {e}\n"));
+            reports.finish().await;
+            return 127;
+        }
+    };
+    let mut child = match spawn(&args.command, output, gate.as_ref()) {
         Ok(child) => child,
         Err(e) => {
             reports.send(format!("spawn-failed {}: {e}\n", args.command[0]));
@@ -250,6 +285,19 @@ pub(crate) async fn run(args: GuardArgs) -> i32 {
             return 127;
         }
     };
+    // The JobManager holds its ends of the gate's pipes now; the guard keeps only its own.
+    let (release, ready) = match gate.map(Gate::after_spawn).transpose() {
+        Ok(Some((release, ready))) => (Some(release), Some(ready)),
+        Ok(None) => (None, None),
+        Err(e) => {
+            let _ = killpg(Pid::from_raw(child.id().unwrap_or(0) as i32), Signal::SIGKILL);
+            reports.send(format!("spawn-failed the gate's ready pipe: {e}\n"));
+            let _ = child.wait().await;
+            reports.finish().await;
+            return 127;
+        }
+    };
+    let mut ready = ready.map(|r| BufReader::new(r).lines());
     // The guard's own stderr from here on is the status pipe (non-blocking): a stray message or
     // a panic of the guard can never wait on the JobManager's output pipe.
     let _ = nix::unistd::dup2(raw_stdout, 2);
@@ -265,11 +313,12 @@ pub(crate) async fn run(args: GuardArgs) -> i32 {
 
     let mut control = BufReader::new(tokio::io::stdin()).lines();
     let mut lease_ns = args.lease_until_ns;
-    let mut phase = Phase::Leased;
+    let mut phase = if release.is_some() { Phase::Parked } else { Phase::Leased };
     let mut control_open = true;
 
     let status = loop {
         let wake_ns = match phase {
+            Phase::Parked => None,
             Phase::Leased => Some(lease_ns),
             Phase::Stopping { kill_at_ns } => Some(kill_at_ns),
             Phase::Killed => None,
@@ -308,8 +357,25 @@ pub(crate) async fn run(args: GuardArgs) -> i32 {
                 }
                 None
             },
+            line = async { ready.as_mut()?.next_line().await.ok().flatten() }, if ready.is_some() => {
+                match line {
+                    Some(line) if line.trim() == "parked" => reports.send("parked\n".to_string()),
+                    Some(line) => reports.note(format_args!("ignoring {line:?} on the gate's ready pipe")),
+                    None => {}
+                }
+                // One line, then the pipe is done with (EOF, or the JobManager closed it).
+                ready = None;
+                None
+            },
             line = control.next_line(), if control_open => match line {
-                Ok(Some(line)) => control_line(&line, &mut lease_ns, &reports),
+                Ok(Some(line)) => match control_line(&line, &mut lease_ns, phase == Phase::Parked, &reports) {
+                    Control::Nothing => None,
+                    Control::Stop(grace) => Some(grace),
+                    Control::Release(until_ns) => {
+                        phase = release_parked(group, phase, release.as_ref(), until_ns, &mut lease_ns, &reports);
+                        None
+                    }
+                },
                 Ok(None) | Err(_) => {
                     control_open = false;
                     phase = stop(group, phase, args.stop_grace);
@@ -345,7 +411,7 @@ fn stop(group: Pid, phase: Phase, grace: Duration) -> Phase {
             let _ = killpg(group, Signal::SIGKILL);
             Phase::Killed
         }
-        Phase::Leased => {
+        Phase::Leased | Phase::Parked => {
             let _ = killpg(group, Signal::SIGTERM);
             Phase::Stopping { kill_at_ns }
         }
@@ -365,9 +431,35 @@ fn report_now(fd: RawFd, reports: &Reports, line: String) {
     }
 }
 
-/// Applies one control line; returns a grace when it asks for a stop.
-fn control_line(line: &str, lease_ns: &mut u64, reports: &Reports) -> Option<Duration> {
+/// What a control line asks of the guard's loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Control {
+    /// Nothing (a lease applied, or a line ignored).
+    Nothing,
+    /// Stop the JobManager with this grace.
+    Stop(Duration),
+    /// Release the parked JobManager with this lease (CLOCK_BOOTTIME ns).
+    Release(u64),
+}
+
+/// Applies one control line (`parked`: the JobManager waits at its gate, without a lease).
+fn control_line(line: &str, lease_ns: &mut u64, parked: bool, reports: &Reports) -> Control {
     match line.split_once(' ') {
+        Some(("lease", _)) if parked => {
+            reports.note(format_args!("ignoring a lease for a parked JobManager"));
+            Control::Nothing
+        }
+        Some(("release", ns)) => match ns.trim().parse::<u64>() {
+            Ok(ns) if parked => Control::Release(ns),
+            Ok(_) => {
+                reports.note(format_args!("ignoring a release of a JobManager that is not parked"));
+                Control::Nothing
+            }
+            Err(_) => {
+                reports.note(format_args!("ignoring a malformed release line {line:?}"));
+                Control::Nothing
+            }
+        },
         Some(("lease", ns)) => {
             match ns.trim().parse::<u64>() {
                 // A lease that has run out stays out, whatever arrives after it.
@@ -377,22 +469,92 @@ fn control_line(line: &str, lease_ns: &mut u64, reports: &Reports) -> Option<Dur
                 Ok(ns) => *lease_ns = ns,
                 Err(_) => reports.note(format_args!("ignoring a malformed lease line {line:?}")),
             }
-            None
+            Control::Nothing
         }
-        Some(("stop", ms)) => Some(Duration::from_millis(ms.trim().parse().unwrap_or(0))),
+        Some(("stop", ms)) => Control::Stop(Duration::from_millis(ms.trim().parse().unwrap_or(0))),
         _ => {
             reports.note(format_args!("ignoring unknown control line {line:?}"));
-            None
+            Control::Nothing
         }
     }
 }
 
+/// Releases the parked JobManager: the one byte on its gate (a non-blocking write that never
+/// waits), then the lease `until_ns` as for any JobManager. A lease that has already run out
+/// releases nothing and stops it; a byte that cannot be written kills it.
+fn release_parked(
+    group: Pid,
+    phase: Phase,
+    release: Option<&OwnedFd>,
+    until_ns: u64,
+    lease_ns: &mut u64,
+    reports: &Reports,
+) -> Phase {
+    let (Phase::Parked, Some(release)) = (phase, release) else { return phase };
+    if mono::boot_ns() >= until_ns {
+        let _ = killpg(group, Signal::SIGKILL);
+        reports.note(format_args!("a release with a lease that has run out; the parked JobManager is killed"));
+        return Phase::Killed;
+    }
+    match nix::unistd::write(release, b"1") {
+        Ok(1) => {
+            *lease_ns = until_ns;
+            Phase::Leased
+        }
+        result => {
+            let _ = killpg(group, Signal::SIGKILL);
+            reports.note(format_args!("cannot write the release byte ({result:?}); the parked JobManager is killed"));
+            Phase::Killed
+        }
+    }
+}
+
+/// The two pipes of a parked JobManager's gate, all ends close-on-exec until the spawn hands
+/// the JobManager its two.
+struct Gate {
+    /// The JobManager reads its release here.
+    release_read: OwnedFd,
+    /// The guard writes the release byte here (non-blocking).
+    release_write: OwnedFd,
+    /// The guard reads `parked` here.
+    ready_read: OwnedFd,
+    /// The JobManager writes `parked` here.
+    ready_write: OwnedFd,
+}
+
+impl Gate {
+    fn new() -> std::io::Result<Gate> {
+        use nix::fcntl::{fcntl, FcntlArg, OFlag};
+        let (release_read, release_write) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
+        let (ready_read, ready_write) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
+        fcntl(release_write.as_raw_fd(), FcntlArg::F_SETFL(OFlag::O_NONBLOCK))?;
+        Ok(Gate { release_read, release_write, ready_read, ready_write })
+    }
+
+    /// The fds the JobManager inherits: (release read end, ready write end).
+    fn child_fds(&self) -> (RawFd, RawFd) {
+        (self.release_read.as_raw_fd(), self.ready_write.as_raw_fd())
+    }
+
+    /// Closes the JobManager's ends in the guard; returns the release write end and the ready
+    /// pipe's reader.
+    fn after_spawn(self) -> std::io::Result<(OwnedFd, tokio::net::unix::pipe::Receiver)> {
+        let Gate { release_read, release_write, ready_read, ready_write } = self;
+        drop((release_read, ready_write));
+        Ok((release_write, tokio::net::unix::pipe::Receiver::from_owned_fd(ready_read)?))
+    }
+}
+
 /// Starts the JobManager in its own process group with a parent-death signal, its stdout and
-/// stderr on `output`.
-fn spawn(command: &[String], output: OwnedFd) -> std::io::Result<Child> {
+/// stderr on `output`, and the gate's two pipe ends when it is parked.
+fn spawn(command: &[String], output: OwnedFd, gate: Option<&Gate>) -> std::io::Result<Child> {
     let stdout = output.try_clone()?;
     let mut cmd = Command::new(&command[0]);
     cmd.args(&command[1..]).stdin(Stdio::null()).stdout(Stdio::from(stdout)).stderr(Stdio::from(output));
+    let inherit = gate.map(Gate::child_fds);
+    if let Some((release, ready)) = inherit {
+        cmd.env(GATE_FD_VAR, release.to_string()).env(GATE_READY_FD_VAR, ready.to_string());
+    }
     let guard_pid = std::process::id() as i32;
     // SAFETY: only async-signal-safe system calls between fork and exec.
     unsafe {
@@ -402,6 +564,12 @@ fn spawn(command: &[String], output: OwnedFd) -> std::io::Result<Child> {
             // The guard may have died between fork and prctl: then nobody would fence us.
             if nix::unistd::getppid().as_raw() != guard_pid {
                 return Err(std::io::Error::other("fence guard died during spawn"));
+            }
+            // The gate's two ends, and only they, survive the exec.
+            if let Some((release, ready)) = inherit {
+                use nix::fcntl::{fcntl, FcntlArg, FdFlag};
+                fcntl(release, FcntlArg::F_SETFD(FdFlag::empty()))?;
+                fcntl(ready, FcntlArg::F_SETFD(FdFlag::empty()))?;
             }
             Ok(())
         });
@@ -418,6 +586,7 @@ mod tests {
         assert_eq!(Status::parse("spawned 123\n"), Some(Status::Spawned(123)));
         assert_eq!(Status::parse("exited 137"), Some(Status::Exited(137)));
         assert_eq!(Status::parse("lease-expired"), Some(Status::LeaseExpired));
+        assert_eq!(Status::parse("parked"), Some(Status::Parked));
         assert_eq!(Status::parse("note grace over"), Some(Status::Note("grace over".into())));
         assert_eq!(
             Status::parse("spawn-failed /x: no such file"),
@@ -433,18 +602,28 @@ mod tests {
         let reports = Reports { queue: Some(tx), writer: None };
         assert_eq!(stop_line(Duration::from_secs(3)), "stop 3000\n");
         let mut lease = mono::boot_ns() + 1_000_000_000;
-        assert_eq!(control_line("stop 0", &mut lease, &reports), Some(Duration::ZERO));
+        assert_eq!(control_line("stop 0", &mut lease, false, &reports), Control::Stop(Duration::ZERO));
         let ns = mono::boot_ns() + 5_000_000_000;
-        assert_eq!(control_line(lease_line(ns).trim_end(), &mut lease, &reports), None);
+        assert_eq!(control_line(lease_line(ns).trim_end(), &mut lease, false, &reports), Control::Nothing);
         assert_eq!(lease, ns);
-        assert_eq!(control_line("lease soon", &mut lease, &reports), None);
+        assert_eq!(control_line("lease soon", &mut lease, false, &reports), Control::Nothing);
         assert_eq!(lease, ns, "a malformed lease leaves the lease alone");
         assert!(rx.try_recv().unwrap().starts_with("note ignoring a malformed lease line"));
 
         let mut ran_out = mono::boot_ns() - 1;
-        assert_eq!(control_line(lease_line(ns).trim_end(), &mut ran_out, &reports), None);
+        assert_eq!(control_line(lease_line(ns).trim_end(), &mut ran_out, false, &reports), Control::Nothing);
         assert!(ran_out < ns, "a lease that ran out is not renewed");
         assert!(rx.try_recv().unwrap().starts_with("note ignoring a renewal after the lease ran out"));
+
+        // Parked: no lease at all, and a release carries the lease.
+        let mut none = 0;
+        assert_eq!(control_line(lease_line(ns).trim_end(), &mut none, true, &reports), Control::Nothing);
+        assert_eq!(none, 0);
+        assert!(rx.try_recv().unwrap().starts_with("note ignoring a lease for a parked JobManager"));
+        assert_eq!(control_line(release_line(ns).trim_end(), &mut none, true, &reports), Control::Release(ns));
+        assert_eq!(control_line(release_line(ns).trim_end(), &mut none, false, &reports), Control::Nothing);
+        assert!(rx.try_recv().unwrap().starts_with("note ignoring a release of a JobManager that is not parked"));
+        assert_eq!(control_line("release x", &mut none, true, &reports), Control::Nothing);
     }
 
     #[tokio::test]

@@ -46,10 +46,27 @@ pub(crate) struct Spec {
     pub settings: JobManagerSettings,
 }
 
-/// A JobManager started behind its guard.
+/// How a JobManager is started behind its guard.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Start {
+    /// Running at once, under a lease that ends then.
+    Leased(Instant),
+    /// Parked at its gate, without a lease, as park `park` of the machine, with a Flink
+    /// configuration of this fingerprint.
+    Parked {
+        /// The machine's number of the park.
+        park: u64,
+        /// The fingerprint of the Flink configuration it was started with.
+        fingerprint: u64,
+    },
+}
+
+/// A JobManager started behind its guard (running, or parked at its gate until released).
 pub(crate) struct Running {
     control: ChildStdin,
     guard_pid: u32,
+    /// Set once a parked JobManager is released: from then on its events are the JobManager's.
+    released: Arc<AtomicBool>,
     /// The JobManager's pid (= its process group), once the guard reported it.
     jm_pid: Arc<AtomicU32>,
     /// Set when the guard has exited and was reaped.
@@ -60,14 +77,28 @@ impl Running {
     /// Starts the guard, which starts the JobManager. Events go to `events`; the last one for
     /// this process is `JobManagerExited` or `JobManagerSpawnFailed`.
     pub(crate) fn spawn(spec: &Spec, lease_until: Instant, events: UnboundedSender<Event>) -> std::io::Result<Running> {
+        Running::start(spec, Start::Leased(lease_until), events)
+    }
+
+    /// Starts the guard, which starts the JobManager as `start` says. A parked one reports
+    /// `ParkedSpawned`, `ParkedAtGate` and `ParkedExited` with its park's number until it is
+    /// released ([`Running::release`]), and the JobManager's events after.
+    pub(crate) fn start(spec: &Spec, start: Start, events: UnboundedSender<Event>) -> std::io::Result<Running> {
         let s = &spec.settings;
         let mut cmd = Command::new(&spec.guard_exe);
-        cmd.arg("fence-guard")
-            .arg("--stop-grace")
-            .arg(walltime::format_duration(s.stop_grace))
-            .arg("--lease-until-ns")
-            .arg(mono::to_ns(lease_until).to_string())
-            .arg("--")
+        cmd.arg("fence-guard").arg("--stop-grace").arg(walltime::format_duration(s.stop_grace));
+        let (park, released) = match start {
+            Start::Leased(lease_until) => {
+                cmd.arg("--lease-until-ns").arg(mono::to_ns(lease_until).to_string());
+                (None, true)
+            }
+            Start::Parked { park, fingerprint } => {
+                cmd.arg("--parked");
+                (Some((park, fingerprint)), false)
+            }
+        };
+        let released = Arc::new(AtomicBool::new(released));
+        cmd.arg("--")
             .args(&s.command)
             .envs(&s.env)
             .stdin(Stdio::piped())
@@ -98,20 +129,33 @@ impl Running {
         }
         let jm_pid = Arc::new(AtomicU32::new(0));
         let gone = Arc::new(AtomicBool::new(false));
-        let (jm_pid2, gone2) = (jm_pid.clone(), gone.clone());
+        let (jm_pid2, gone2, released2) = (jm_pid.clone(), gone.clone(), released.clone());
         crate::daemon::supervise::spawn("fence-guard-status", async move {
             let mut lines = BufReader::new(status).lines();
             let mut code = None;
             let mut spawn_failed = false;
+            // Still parked: its events are the park's, not the JobManager's.
+            let parked = || park.filter(|_| !released2.load(Ordering::SeqCst));
             while let Ok(Some(line)) = lines.next_line().await {
                 match Status::parse(&line) {
                     Some(Status::Spawned(pid)) => {
                         jm_pid2.store(pid, Ordering::SeqCst);
-                        let _ = events.send(Event::JobManagerSpawned { pid });
+                        let _ = events.send(match parked() {
+                            Some((park, fingerprint)) => Event::ParkedSpawned { park, pid, fingerprint },
+                            None => Event::JobManagerSpawned { pid },
+                        });
                     }
                     Some(Status::SpawnFailed(error)) => {
                         spawn_failed = true;
-                        let _ = events.send(Event::JobManagerSpawnFailed { error });
+                        let _ = events.send(match parked() {
+                            Some((park, _)) => Event::ParkedExited { park, code: None, error: Some(error) },
+                            None => Event::JobManagerSpawnFailed { error },
+                        });
+                    }
+                    Some(Status::Parked) => {
+                        if let Some((park, _)) = parked() {
+                            let _ = events.send(Event::ParkedAtGate { park });
+                        }
                     }
                     Some(Status::LeaseExpired) => {
                         tracing::warn!(
@@ -134,10 +178,22 @@ impl Running {
             }
             if !spawn_failed {
                 let code = code.unwrap_or_else(|| guard_status.map(guard::exit_code).unwrap_or(255));
-                let _ = events.send(Event::JobManagerExited { code });
+                let _ = events.send(match parked() {
+                    Some((park, _)) => Event::ParkedExited { park, code: Some(code), error: None },
+                    None => Event::JobManagerExited { code },
+                });
             }
         });
-        Ok(Running { control, guard_pid, jm_pid, gone })
+        Ok(Running { control, guard_pid, released, jm_pid, gone })
+    }
+
+    /// Releases a parked JobManager with the lease `until`: from now on its events are the
+    /// JobManager's. Returns its pid when the guard already reported it (the caller reports
+    /// it as spawned; otherwise the guard's report does).
+    pub(crate) async fn release(&mut self, until: Instant) -> Option<u32> {
+        self.released.store(true, Ordering::SeqCst);
+        self.send(guard::release_line(mono::to_ns(until))).await;
+        Some(self.jm_pid.load(Ordering::SeqCst)).filter(|&pid| pid != 0)
     }
 
     /// Moves the fence deadline the guard enforces.

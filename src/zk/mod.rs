@@ -7,9 +7,11 @@
 //! * [`control`]: the operator controls beside the election path (the pause node and the
 //!   handover request) and their watcher.
 //! * [`leader_record`]: the leader record of each term, written with compare-and-set.
+//! * [`latches`]: Flink's leader latch nodes of dead JobManagers, deleted before a start.
 
 pub(crate) mod contenders;
 pub(crate) mod control;
 pub mod election;
+pub(crate) mod latches;
 pub(crate) mod leader_record;
 pub mod session;

@@ -76,6 +76,31 @@ pub struct StatusReport {
     pub blocked_by: Vec<BlockedNode>,
     /// The most recent failover, from the leader record; `null` before the first.
     pub last_failover: Option<FailoverView>,
+    /// The parked JobManager of the daemon on this host, as its `/status` says (`parked: pid N
+    /// since T, ready to release`, or `parking`); `null` when it has none or does not answer.
+    pub parked_here: Option<String>,
+}
+
+/// The text of the parked JobManager in a daemon's `/status` body, read as hostile input:
+/// `None` when there is none or the body is not what a daemon writes.
+pub fn parked_text(status_body: &[u8]) -> Option<String> {
+    let doc: serde_json::Value = serde_json::from_slice(status_body).ok()?;
+    let parked = doc.get("parked")?;
+    match parked.get("state")?.as_str()? {
+        "parking" => Some("parking".to_string()),
+        "parked" => {
+            let pid = parked.get("pid").and_then(|p| p.as_u64()).map_or("?".to_string(), |p| p.to_string());
+            // A time as the daemon writes it (RFC 3339); anything else is left out.
+            let since = parked.get("since").and_then(|s| s.as_str()).filter(|s| {
+                s.len() <= 40 && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, ':' | '-' | '.' | '+'))
+            });
+            Some(match since {
+                Some(since) => format!("parked: pid {pid} since {since}, ready to release"),
+                None => format!("parked: pid {pid}, ready to release"),
+            })
+        }
+        _ => None,
+    }
 }
 
 /// A node in the election queue that no daemon removes.
@@ -320,6 +345,7 @@ pub fn assess(snapshot: &Snapshot, quorum: &str, election_path: &str, expected: 
         foreign,
         blocked_by,
         last_failover,
+        parked_here: None,
     }
 }
 
@@ -442,6 +468,9 @@ pub fn render_text(report: &StatusReport, now: SystemTime) -> String {
     for b in &report.blocked_by {
         let _ = writeln!(out, "BLOCKED:       {}/{} ({}); {}", report.election_path, b.node, b.why, b.remedy);
     }
+    if let Some(parked) = &report.parked_here {
+        let _ = writeln!(out, "this host:     {parked}");
+    }
     for warning in &report.warnings {
         let _ = writeln!(out, "WARNING: {warning}");
     }
@@ -462,6 +491,21 @@ mod tests {
     use std::time::UNIX_EPOCH;
 
     const PATH: &str = "/flink/leader";
+
+    #[test]
+    fn the_parked_jobmanager_of_this_host_is_read_from_its_status_as_hostile_input() {
+        let body = br#"{"node":"jm2","parked":{"state":"parked","pid":42,"since":"2026-12-02T10:00:00.000Z"}}"#;
+        assert_eq!(
+            parked_text(body).as_deref(),
+            Some("parked: pid 42 since 2026-12-02T10:00:00.000Z, ready to release")
+        );
+        assert_eq!(parked_text(br#"{"parked":{"state":"parking","pid":null}}"#).as_deref(), Some("parking"));
+        let odd = br#"{"parked":{"state":"parked","pid":-1,"since":"\u001b[31mred"}}"#;
+        assert_eq!(parked_text(odd).as_deref(), Some("parked: pid ?, ready to release"));
+        for body in [&b"{}"[..], b"{\"parked\":null}", b"not json", b"{\"parked\":{\"state\":7}}", b"\xff"] {
+            assert_eq!(parked_text(body), None);
+        }
+    }
 
     fn identity(node: &str) -> Vec<u8> {
         crate::identity::example(node).to_json()

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::blocking;
 use crate::failover::StatsSummary;
-use crate::machine::{JobManager, Machine, Role};
+use crate::machine::{JobManager, Machine, Parked, Role};
 
 /// The role, as shown to operators.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -47,6 +47,43 @@ pub enum JobManagerView {
     Backoff,
 }
 
+/// The parked JobManager of a standby, as shown to operators.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ParkedView {
+    /// `parking` (started, not at its gate yet) or `parked` (at its gate, ready to release).
+    pub state: ParkedState,
+    /// Its pid, once known.
+    pub pid: Option<u32>,
+    /// Since when it is in this state (wall clock).
+    #[serde(with = "optional_rfc3339")]
+    pub since: Option<SystemTime>,
+}
+
+/// Where a parked JobManager is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ParkedState {
+    /// Started, on its way to the gate.
+    Parking,
+    /// At its gate: ready to release.
+    Parked,
+}
+
+impl ParkedView {
+    /// The one-line text: "parked: pid N since T, ready to release" or "parking".
+    pub fn text(&self) -> String {
+        match (self.state, self.pid, self.since) {
+            (ParkedState::Parked, Some(pid), Some(since)) => {
+                format!("parked: pid {pid} since {}, ready to release", crate::walltime::format_system_time(since))
+            }
+            (ParkedState::Parked, pid, _) => {
+                format!("parked: pid {}, ready to release", pid.map_or("?".to_string(), |p| p.to_string()))
+            }
+            (ParkedState::Parking, _, _) => "parking".to_string(),
+        }
+    }
+}
+
 /// A node ahead of this one in the election that no daemon will remove.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BlockedView {
@@ -71,6 +108,8 @@ pub struct NodeView {
     pub session: SessionView,
     /// The local JobManager.
     pub jobmanager: JobManagerView,
+    /// The parked JobManager of this standby, if one exists (`jobmanager.standby = "parked"`).
+    pub parked: Option<ParkedView>,
     /// When the server last answered (wall clock), if ever in this session.
     #[serde(with = "optional_rfc3339")]
     pub last_heard: Option<SystemTime>,
@@ -85,6 +124,8 @@ pub struct NodeView {
     pub election_blocked: Option<BlockedView>,
     /// How often this node found itself blocked in the election since the daemon started.
     pub election_blocked_total: u64,
+    /// Starts whose clearing of Flink's dead leader latches failed or timed out.
+    pub latch_clearing_failures: u64,
     /// Audit records that did not reach `log.audit_file` since the daemon started.
     pub audit_write_failures: u64,
     /// Failovers this node measured (as the new leader).
@@ -133,7 +174,9 @@ impl NodeView {
         };
         let jobmanager = match machine.jobmanager() {
             JobManager::Stopped => JobManagerView::Stopped,
-            JobManager::Spawning { .. } | JobManager::Starting { .. } => JobManagerView::Starting,
+            JobManager::Preparing { .. } | JobManager::Spawning { .. } | JobManager::Starting { .. } => {
+                JobManagerView::Starting
+            }
             JobManager::Ready => JobManagerView::Ready,
             JobManager::Stopping { .. } => JobManagerView::Stopping,
             JobManager::Backoff { .. } => JobManagerView::Backoff,
@@ -143,13 +186,24 @@ impl NodeView {
             Role::Standby => (RoleView::Standby, None),
         };
         let (mono_now, wall_now) = facts.now;
+        let wall = |t: Instant| wall_now.checked_sub(mono_now.saturating_duration_since(t));
+        let parked = match machine.parked() {
+            Parked::AtGate { pid, since, .. } => {
+                Some(ParkedView { state: ParkedState::Parked, pid: Some(pid), since: wall(since) })
+            }
+            Parked::Parking { pid, since, .. } => {
+                Some(ParkedView { state: ParkedState::Parking, pid, since: wall(since) })
+            }
+            Parked::Absent | Parked::Backoff { .. } => None,
+        };
         NodeView {
+            parked,
             node: facts.node.to_string(),
             role,
             epoch,
             session,
             jobmanager,
-            last_heard: machine.last_heard().and_then(|t| wall_now.checked_sub(mono_now.saturating_duration_since(t))),
+            last_heard: machine.last_heard().and_then(wall),
             leader_since: if role == RoleView::Leader { facts.leader_since } else { None },
             paused: machine.is_paused(),
             jobmanager_restarts: machine.restarts_total(),
@@ -159,6 +213,7 @@ impl NodeView {
                 remedy: blocking::remedy(facts.quorum, facts.election_path, &b.name),
             }),
             election_blocked_total: machine.blocked_total(),
+            latch_clearing_failures: machine.latch_failures(),
             audit_write_failures: facts.audit_write_failures,
             failovers: facts.failovers,
             outages: facts.outages.to_vec(),
@@ -174,12 +229,14 @@ impl NodeView {
             epoch: None,
             session: SessionView::Connecting,
             jobmanager: JobManagerView::Stopped,
+            parked: None,
             last_heard: None,
             leader_since: None,
             paused: false,
             jobmanager_restarts: 0,
             election_blocked: None,
             election_blocked_total: 0,
+            latch_clearing_failures: 0,
             audit_write_failures: 0,
             failovers: StatsSummary::default(),
             outages: Vec::new(),
@@ -248,5 +305,25 @@ mod tests {
         assert_eq!(view.last_heard, Some(wall - Duration::from_secs(2)));
         assert_eq!(view.leader_since, Some(SystemTime::UNIX_EPOCH));
         assert!(!view.serving());
+    }
+
+    #[test]
+    fn a_parked_standby_shows_its_parked_jobmanager() {
+        use crate::machine::Standby;
+        let (t0, wall) = (Instant::now(), SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000));
+        let mut m = Machine::new(Timings::example()).with_standby(Standby::Parked);
+        m.handle_event(t0, Event::SessionStarted { negotiated_timeout: Duration::from_secs(10), started_at: t0 });
+        let view = NodeView::of(&m, facts(true, (t0, wall)));
+        assert_eq!(view.parked.as_ref().map(|p| p.text()), Some("parking".to_string()));
+        m.handle_event(t0, Event::ParkedSpawned { park: 1, pid: 77, fingerprint: 1 });
+        m.handle_event(t0 + Duration::from_secs(2), Event::ParkedAtGate { park: 1 });
+        let view = NodeView::of(&m, facts(true, (t0 + Duration::from_secs(3), wall)));
+        let parked = view.parked.unwrap();
+        assert_eq!(
+            (parked.state, parked.pid, parked.since),
+            (ParkedState::Parked, Some(77), Some(wall - Duration::from_secs(1)))
+        );
+        assert!(parked.text().starts_with("parked: pid 77 since "), "{}", parked.text());
+        assert!(parked.text().ends_with(", ready to release"));
     }
 }

@@ -91,6 +91,45 @@ pub enum Action {
     DropTerm,
     /// Run a role-change hook (`hooks.on_leader` or `hooks.on_standby`), without waiting for it.
     RunHook(Hook),
+    /// Start a JobManager parked at its gate (no lease: it can do nothing until released), and
+    /// report it with `park` ([`Event::ParkedSpawned`](super::Event::ParkedSpawned),
+    /// `ParkedAtGate`, `ParkedExited`).
+    ParkJobManager {
+        /// The park's number, carried by its events.
+        park: u64,
+    },
+    /// Release parked JobManager `park`: from now on it is this node's JobManager, guarded by
+    /// a lease that ends at `lease_until`; report its pid as
+    /// [`Event::JobManagerSpawned`](super::Event::JobManagerSpawned). Only ever emitted where
+    /// [`Action::SpawnJobManager`] would be.
+    ReleaseParked {
+        /// The park.
+        park: u64,
+        /// The fence deadline, as for a spawn.
+        lease_until: Instant,
+    },
+    /// Kill parked JobManager `park` (it was never released); its exit is reported as
+    /// [`Event::ParkedExited`](super::Event::ParkedExited).
+    DiscardParked {
+        /// The park.
+        park: u64,
+    },
+    /// Render Flink's configuration as a new JobManager would get it now and report its
+    /// fingerprint at once ([`Event::FlinkConfigObserved`](super::Event::FlinkConfigObserved)).
+    ObserveFlinkConfig,
+    /// Delete the children of Flink's leader latch path (they belong to dead JobManagers: no
+    /// JobManager runs anywhere else while this node may start one), then report
+    /// [`Event::LatchesCleared`](super::Event::LatchesCleared) or `LatchClearingFailed`.
+    ClearLatches {
+        /// The round, carried by its event.
+        round: u64,
+    },
+    /// Abandon latch clearing round `round`: send no further request for it (its time is up,
+    /// or the start it prepared is off).
+    CancelLatchClearing {
+        /// The round.
+        round: u64,
+    },
 }
 
 /// Why this node gives leadership away.

@@ -70,6 +70,54 @@ pub enum Event {
         /// Every child with what the adapter saw of it.
         children: Vec<ObservedChild>,
     },
+    /// The guard of parked JobManager `park` started its JVM (it is not at the gate yet).
+    ParkedSpawned {
+        /// The park, as [`Action::ParkJobManager`](super::Action::ParkJobManager) named it.
+        park: u64,
+        /// The JVM's process id.
+        pid: u32,
+        /// The fingerprint of the Flink configuration the JVM was started with.
+        fingerprint: u64,
+    },
+    /// Parked JobManager `park` reached its gate: it waits for the release byte and connects to
+    /// nothing until then.
+    ParkedAtGate {
+        /// The park.
+        park: u64,
+    },
+    /// Parked JobManager `park` exited (or could not be started) before its release.
+    ParkedExited {
+        /// The park.
+        park: u64,
+        /// Exit code, or 128 + signal number; `None` when it never started.
+        code: Option<i32>,
+        /// Why it never started, when it did not.
+        error: Option<String>,
+    },
+    /// The fingerprint of the Flink configuration a JobManager started now would get, in answer
+    /// to [`Action::ObserveFlinkConfig`](super::Action::ObserveFlinkConfig) (`None`: it cannot be
+    /// rendered).
+    FlinkConfigObserved {
+        /// The fingerprint.
+        fingerprint: Option<u64>,
+    },
+    /// The latch clearing of round `round` finished
+    /// ([`Action::ClearLatches`](super::Action::ClearLatches)).
+    LatchesCleared {
+        /// The round.
+        round: u64,
+        /// Children of Flink's latch path deleted.
+        deleted: u32,
+        /// Children left alone (their names are not a latch node's).
+        skipped: u32,
+    },
+    /// The latch clearing of round `round` failed (it is not retried before this start).
+    LatchClearingFailed {
+        /// The round.
+        round: u64,
+        /// Why.
+        error: String,
+    },
 }
 
 /// A planned handover (`flink-ha-supervisor handover`), as this node sees it.

@@ -15,7 +15,8 @@
 //! (what they log), `state.rs` (role, JobManager, timings), `fence.rs` (the fencing rule),
 //! `timers.rs` (the named deadlines), `jobmanager.rs` (probes, exits, restarts), `handover.rs`
 //! (planned handovers), `term.rs` (the leader record's lifecycle), `announce.rs` (which hook
-//! runs when), `status.rs` (the one-line status systemd shows).
+//! runs when), `status.rs` (the one-line status systemd shows), `parked.rs` (the steps before a
+//! start, the start itself and the parked JobManager of a standby).
 
 mod actions;
 mod announce;
@@ -23,6 +24,7 @@ mod events;
 mod fence;
 mod handover;
 mod jobmanager;
+mod parked;
 mod reports;
 mod state;
 mod status;
@@ -37,14 +39,17 @@ use std::time::{Duration, Instant};
 pub use actions::{Action, Hook, HookCause, HookKind, Output, ResignReason, StopReason};
 pub use events::{Event, HandoverRequest, HandoverTarget};
 pub(crate) use fence::Fence;
+#[cfg(test)]
+use parked::PARK_CHECK_INTERVAL;
 pub use reports::Report;
-pub use state::{JobManager, Role, Timings};
+pub use state::{JobManager, Parked, Role, Standby, Timings};
 pub use status::status_line;
 pub(crate) use timers::Timer;
 
 use crate::blocking::{self, Blocker};
 use crate::timing;
 use announce::Announcer;
+use parked::Prestart;
 use term::TermClock;
 
 /// How often readiness is polled while the JobManager starts (health probes use
@@ -107,6 +112,26 @@ pub struct Machine {
     term: TermClock,
     /// What the hooks last announced.
     announcer: Announcer,
+    /// How a standby waits: cold or with a parked JobManager.
+    standby: Standby,
+    /// The parked JobManager.
+    parked: Parked,
+    /// Parks requested since the start (the last park's number).
+    parks: u64,
+    /// Parked JobManagers lost in a row, for the backoff.
+    park_failures: u32,
+    /// The park released last: its late exit is the node's JobManager's.
+    released: Option<u64>,
+    /// When the parked JobManager's configuration is next checked.
+    next_park_check: Option<Instant>,
+    /// How long the latch clearing before a start may take; `None`: no clearing.
+    latch_timeout: Option<Duration>,
+    /// Latch clearing rounds since the start (the last round's number).
+    latch_rounds: u64,
+    /// Latch clearing rounds that failed or timed out, for metrics.
+    latch_failures: u64,
+    /// What the start being prepared waits for.
+    prestart: Prestart,
 }
 
 impl Machine {
@@ -132,7 +157,45 @@ impl Machine {
             blocked_total: 0,
             term: TermClock::default(),
             announcer: Announcer::default(),
+            standby: Standby::Cold,
+            parked: Parked::Absent,
+            parks: 0,
+            park_failures: 0,
+            released: None,
+            next_park_check: None,
+            latch_timeout: None,
+            latch_rounds: 0,
+            latch_failures: 0,
+            prestart: Prestart::default(),
         }
+    }
+
+    /// The same machine with standbys waiting as `standby` says (cold by default).
+    pub fn with_standby(mut self, standby: Standby) -> Self {
+        self.standby = standby;
+        self
+    }
+
+    /// The same machine clearing Flink's dead leader latches before every start, waiting for it
+    /// at most `timeout` (off by default).
+    pub fn with_latch_clearing(mut self, timeout: Duration) -> Self {
+        self.latch_timeout = Some(timeout);
+        self
+    }
+
+    /// The parked JobManager.
+    pub fn parked(&self) -> Parked {
+        self.parked
+    }
+
+    /// How a standby waits.
+    pub fn standby(&self) -> Standby {
+        self.standby
+    }
+
+    /// Latch clearing rounds that failed or timed out since this process started.
+    pub fn latch_failures(&self) -> u64 {
+        self.latch_failures
     }
 
     /// The current role.
@@ -200,6 +263,12 @@ impl Machine {
             }
             (Timer::Probe, JobManager::Starting { .. } | JobManager::Ready) if !self.probing => self.next_probe,
             (Timer::Backoff, JobManager::Backoff { until }) => Some(until),
+            (Timer::LatchTimeout, _) => self.latch_deadline(),
+            (Timer::ParkBackoff, _) => match self.parked {
+                Parked::Backoff { until } => Some(until),
+                _ => None,
+            },
+            (Timer::ParkCheck, _) => self.next_park_check,
             _ => None,
         }
     }
@@ -228,8 +297,13 @@ impl Machine {
                 self.jm = JobManager::Stopped;
                 self.start_if_allowed(now, &mut out);
             }
+            JobManager::Preparing { .. } if self.latch_deadline().is_some_and(|t| now >= t) => {
+                self.on_latch_timeout(now, &mut out);
+            }
             _ => {}
         }
+        self.park_timeouts(now, &mut out);
+        self.settle(now, &mut out);
         out
     }
 
@@ -336,6 +410,7 @@ impl Machine {
                 }
                 self.shutting_down = true;
                 self.report(now, Report::Shutdown, &mut out);
+                self.discard_parked(&mut out);
                 match self.jm {
                     JobManager::Stopping { .. } => {}
                     j if j.is_live() => self.stop(StopReason::Shutdown, self.timings.stop_grace, &mut out),
@@ -373,9 +448,25 @@ impl Machine {
                     self.set_blocked(now, blocking::blocking_us(&children), &mut out);
                 }
             }
+            Event::ParkedSpawned { park, pid, fingerprint } => self.on_parked_spawned(park, pid, fingerprint),
+            Event::ParkedAtGate { park } => self.on_parked_at_gate(now, park, &mut out),
+            Event::ParkedExited { park, code, error } => self.on_parked_exited(now, park, code, error, &mut out),
+            Event::FlinkConfigObserved { fingerprint } => self.on_flink_config(now, fingerprint, &mut out),
+            Event::LatchesCleared { round, deleted, skipped } => {
+                self.on_latches(now, round, Ok((deleted, skipped)), &mut out)
+            }
+            Event::LatchClearingFailed { round, error } => self.on_latches(now, round, Err(error), &mut out),
         }
         self.check_fence(now, &mut out);
+        self.settle(now, &mut out);
         out
+    }
+
+    /// The bookkeeping after every event and timeout: a start's preparation that can no longer
+    /// lead to a start is dropped, and a standby without a parked JobManager parks one.
+    fn settle(&mut self, now: Instant, out: &mut Output) {
+        self.settle_prestart(out);
+        self.park_if_due(now, out);
     }
 
     /// Logs a report, and adds the leader record's and the hooks' actions it makes due.
@@ -447,7 +538,7 @@ impl Machine {
         self.resign_pending = None;
         self.clear_handover_when_ready = false;
         match self.jm {
-            JobManager::Backoff { .. } => self.jm = JobManager::Stopped,
+            JobManager::Backoff { .. } | JobManager::Preparing { .. } => self.jm = JobManager::Stopped,
             JobManager::Stopping { reason } if reason != StopReason::LeadershipLost => {
                 // Already stopping gracefully: escalate to SIGKILL now.
                 self.stop(StopReason::LeadershipLost, Duration::ZERO, out);
@@ -466,7 +557,7 @@ impl Machine {
             self.report(now, Report::Fenced { silent_for: self.fence.silent_for(now) }, out);
             self.stop(StopReason::Fenced, self.timings.stop_grace, out);
         }
-        if matches!(self.jm, JobManager::Backoff { .. }) && !self.may_run(now) {
+        if matches!(self.jm, JobManager::Backoff { .. } | JobManager::Preparing { .. }) && !self.may_run(now) {
             self.jm = JobManager::Stopped;
         }
     }
@@ -475,9 +566,7 @@ impl Machine {
         if self.jm != JobManager::Stopped || !self.may_run(now) || self.resign_pending.is_some() || self.paused {
             return;
         }
-        let lease_until = self.fence.lease_for_spawn().expect("authority implies a fence deadline");
-        self.jm = JobManager::Spawning { since: now };
-        out.actions.push(Action::SpawnJobManager { lease_until });
+        self.begin_start(now, out);
     }
 
     fn stop(&mut self, reason: StopReason, grace: Duration, out: &mut Output) {

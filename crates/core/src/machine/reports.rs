@@ -76,4 +76,19 @@ pub enum Report {
         /// The node that blocked it.
         node: String,
     },
+    /// A parked JobManager reached its gate and is ready to release.
+    JobManagerParked { pid: u32, after: Duration },
+    /// A parked JobManager died (or could not start) before its release: another is parked
+    /// after `delay`.
+    ParkedJobManagerLost { pid: Option<u32>, code: Option<i32>, error: Option<String>, delay: Duration },
+    /// The parked JobManager was started with another Flink configuration than a new one would
+    /// get now: it is discarded and a fresh one parked (or started).
+    ParkedJobManagerStale { pid: Option<u32> },
+    /// The parked JobManager is released: it is this node's JobManager from now on.
+    ParkedJobManagerReleased { pid: u32, parked_for: Duration },
+    /// Flink's leader latch children were cleared before the JobManager's start.
+    LatchesCleared { deleted: u32, skipped: u32, took: Duration },
+    /// The latch clearing failed or timed out; the JobManager starts all the same (Flink's own
+    /// election then waits for the dead JobManagers' sessions).
+    LatchClearingFailed { error: String, took: Duration },
 }

@@ -61,14 +61,21 @@ pub enum Role {
 pub enum JobManager {
     /// Not running.
     Stopped,
-    /// Spawn requested; waiting for the adapter to report the pid.
+    /// A start is decided; the steps before it (Flink's dead latches cleared, the parked
+    /// JobManager's configuration checked) are under way. No process of it exists yet.
+    Preparing {
+        /// When the start was decided.
+        since: Instant,
+    },
+    /// Spawn (or the release of the parked JobManager) requested; waiting for the adapter to
+    /// report the pid.
     Spawning {
-        /// When the spawn was requested.
+        /// When the spawn or the release was requested.
         since: Instant,
     },
     /// Running, not yet answering `ready_url`.
     Starting {
-        /// When the spawn was requested.
+        /// When the spawn or the release was requested.
         since: Instant,
     },
     /// Running and answering `ready_url`.
@@ -98,5 +105,73 @@ impl JobManager {
     /// its lease is renewed, and a stop is still to be sent.
     pub fn is_running(self) -> bool {
         self.is_live() && !matches!(self, JobManager::Stopping { .. })
+    }
+}
+
+/// How a standby waits: with nothing started (`cold`), or with a JobManager parked at its gate
+/// (`parked`), which the node releases instead of starting one when it leads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Standby {
+    /// Nothing runs on a standby; the leader spawns its JobManager.
+    #[default]
+    Cold,
+    /// A standby keeps a JobManager parked at its gate; the leader releases it.
+    Parked,
+}
+
+/// The parked JobManager of this node: a resource with its own lifecycle, apart from the
+/// JobManager that serves. A parked JobManager connects to nothing until it is released, and a
+/// released one is the node's JobManager ([`JobManager`]), no longer parked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Parked {
+    /// None is parked.
+    #[default]
+    Absent,
+    /// Park requested; not at the gate yet.
+    Parking {
+        /// The park's number.
+        park: u64,
+        /// When the park was requested.
+        since: Instant,
+        /// Its pid, once the guard reported it.
+        pid: Option<u32>,
+        /// The fingerprint of its Flink configuration, once reported.
+        fingerprint: Option<u64>,
+    },
+    /// At its gate, ready to release.
+    AtGate {
+        /// The park's number.
+        park: u64,
+        /// Its pid.
+        pid: u32,
+        /// When the park was requested.
+        requested: Instant,
+        /// When it reached the gate.
+        since: Instant,
+        /// The fingerprint of its Flink configuration, if reported.
+        fingerprint: Option<u64>,
+    },
+    /// The last one died before its release; the next is parked at `until`.
+    Backoff {
+        /// When to park again.
+        until: Instant,
+    },
+}
+
+impl Parked {
+    /// The park's number while one exists (parking or at the gate).
+    pub fn park(self) -> Option<u64> {
+        match self {
+            Parked::Parking { park, .. } | Parked::AtGate { park, .. } => Some(park),
+            Parked::Absent | Parked::Backoff { .. } => None,
+        }
+    }
+
+    /// The fingerprint the parked JobManager was started with, if one exists and reported it.
+    pub(crate) fn fingerprint(self) -> Option<u64> {
+        match self {
+            Parked::Parking { fingerprint, .. } | Parked::AtGate { fingerprint, .. } => fingerprint,
+            Parked::Absent | Parked::Backoff { .. } => None,
+        }
     }
 }

@@ -1,6 +1,6 @@
 //! The one-line status an operator sees (systemd's `STATUS=`).
 
-use super::{JobManager, Machine, Role, StopReason};
+use super::{JobManager, Machine, Parked, Role, StopReason};
 
 /// The status text: role, epoch and the JobManager's state, e.g. "leader epoch 7, JobManager
 /// ready", "standby", "leader epoch 7, fenced: JobManager stopping". `has_session` tells whether
@@ -14,7 +14,9 @@ pub fn status_line(machine: &Machine, has_session: bool) -> String {
                 JobManager::Stopping { reason: StopReason::Fenced } => "fenced: JobManager stopping",
                 JobManager::Stopped if machine.fence().is_fenced() => "fenced: JobManager stopped",
                 JobManager::Stopped => "JobManager stopped",
-                JobManager::Spawning { .. } | JobManager::Starting { .. } => "JobManager starting",
+                JobManager::Preparing { .. } | JobManager::Spawning { .. } | JobManager::Starting { .. } => {
+                    "JobManager starting"
+                }
                 JobManager::Ready => "JobManager ready",
                 JobManager::Stopping { .. } => "JobManager stopping",
                 JobManager::Backoff { .. } => "JobManager restarting",
@@ -24,7 +26,11 @@ pub fn status_line(machine: &Machine, has_session: bool) -> String {
         Role::Standby if !has_session && stopping => "left the election".to_string(),
         Role::Standby if !has_session => "connecting to ZooKeeper".to_string(),
         Role::Standby if jm.is_live() => "standby, JobManager stopping".to_string(),
-        Role::Standby => "standby".to_string(),
+        Role::Standby => match machine.parked() {
+            Parked::AtGate { pid, .. } => format!("standby, JobManager parked (pid {pid})"),
+            Parked::Parking { .. } => "standby, parking a JobManager".to_string(),
+            Parked::Absent | Parked::Backoff { .. } => "standby".to_string(),
+        },
     };
     if has_session && machine.is_disconnected() {
         text.push_str(", disconnected from ZooKeeper");
@@ -70,6 +76,17 @@ mod tests {
         m.handle_event(t0, Event::JobManagerExited { code: 143 });
         m.handle_event(t0, Event::LeftElection);
         assert_eq!(status_line(&m, false), "shutting down: left the election");
+    }
+
+    #[test]
+    fn a_parked_standby_says_where_its_parked_jobmanager_is() {
+        let mut m = Machine::new(Timings::example()).with_standby(super::super::Standby::Parked);
+        let t0 = Instant::now();
+        m.handle_event(t0, Event::SessionStarted { negotiated_timeout: Duration::from_secs(10), started_at: t0 });
+        assert_eq!(status_line(&m, true), "standby, parking a JobManager");
+        m.handle_event(t0, Event::ParkedSpawned { park: 1, pid: 9, fingerprint: 0 });
+        m.handle_event(t0, Event::ParkedAtGate { park: 1 });
+        assert_eq!(status_line(&m, true), "standby, JobManager parked (pid 9)");
     }
 
     #[test]

@@ -769,3 +769,313 @@ fn the_timers_are_named_and_the_earliest_is_polled() {
     m.handle_event(t0, Event::PauseChanged { paused: true });
     assert_eq!(m.timer(Timer::StartTimeout), None, "paused: no start timeout");
 }
+
+// The parked JobManager and the steps before a start.
+
+fn parked_machine() -> Machine {
+    Machine::new(timings()).with_standby(Standby::Parked)
+}
+
+fn parks(out: &Output) -> Vec<u64> {
+    out.actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::ParkJobManager { park } => Some(*park),
+            _ => None,
+        })
+        .collect()
+}
+
+fn releases(out: &Output) -> Vec<(u64, Instant)> {
+    out.actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::ReleaseParked { park, lease_until } => Some((*park, *lease_until)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A standby in parked mode with a session at `t0` and park 1 at its gate (pid 500) at `t0 + 2s`.
+fn parked_standby(t0: Instant) -> Machine {
+    let mut m = parked_machine();
+    let out = m.handle_event(t0, Event::SessionStarted { negotiated_timeout: SESSION, started_at: t0 });
+    assert_eq!(parks(&out), vec![1], "{out:?}");
+    m.handle_event(t0 + secs(0.1), Event::ParkedSpawned { park: 1, pid: 500, fingerprint: 7 });
+    let out = m.handle_event(t0 + secs(2.0), Event::ParkedAtGate { park: 1 });
+    assert!(reported(&out, &Report::JobManagerParked { pid: 500, after: secs(2.0) }), "{out:?}");
+    assert!(matches!(m.parked(), Parked::AtGate { pid: 500, .. }));
+    m
+}
+
+#[test]
+fn a_cold_standby_parks_nothing() {
+    let t0 = Instant::now();
+    let mut m = Machine::new(timings());
+    let out = m.handle_event(t0, Event::SessionStarted { negotiated_timeout: SESSION, started_at: t0 });
+    assert!(parks(&out).is_empty());
+    assert_eq!(m.parked(), Parked::Absent);
+}
+
+#[test]
+fn the_leader_releases_its_parked_jobmanager_with_the_lease_a_spawn_would_get() {
+    let t0 = Instant::now();
+    let mut m = parked_standby(t0);
+    let t1 = t0 + secs(3.0);
+    m.handle_event(t1, Event::HeardFromServer { sent_at: t1 });
+    let out = m.handle_event(t1, Event::Elected { epoch: 7 });
+    // The parked one's configuration is compared first; nothing is released before the answer.
+    assert!(has(&out, &Action::ObserveFlinkConfig), "{out:?}");
+    assert!(releases(&out).is_empty());
+    let out = m.handle_event(t1, Event::FlinkConfigObserved { fingerprint: Some(7) });
+    assert_eq!(releases(&out), vec![(1, m.fence_deadline().unwrap())]);
+    assert!(reported(&out, &Report::ParkedJobManagerReleased { pid: 500, parked_for: secs(1.0) }));
+    assert!(!out.actions.iter().any(|a| matches!(a, Action::SpawnJobManager { .. } | Action::ParkJobManager { .. })));
+    // The release is the JobManager's start: Starting since the release, probed, fenced.
+    let t2 = t1 + secs(0.01);
+    let out = m.handle_event(t2, Event::JobManagerSpawned { pid: 500 });
+    assert!(reported(&out, &Report::JobManagerSpawned { pid: 500, attempt: 0 }));
+    assert_eq!(m.jobmanager(), JobManager::Starting { since: t1 });
+    assert_eq!(m.parked(), Parked::Absent, "a leader parks nothing");
+    let out = m.handle_timeout(m.fence_deadline().unwrap());
+    assert_eq!(stops(&out), vec![(StopReason::Fenced, Duration::from_secs(3))]);
+}
+
+#[test]
+fn without_a_parked_jobmanager_at_the_gate_the_start_is_a_park_and_its_release() {
+    let t0 = Instant::now();
+    let mut m = parked_machine();
+    m.handle_event(t0, Event::SessionStarted { negotiated_timeout: SESSION, started_at: t0 });
+    // Park 1 dies before its gate: backoff.
+    let out = m.handle_event(t0, Event::ParkedExited { park: 1, code: Some(1), error: None });
+    assert!(matches!(m.parked(), Parked::Backoff { .. }), "{out:?}");
+    let out = m.handle_event(t0 + secs(0.1), Event::Elected { epoch: 7 });
+    assert_eq!(parks(&out), vec![2]);
+    assert_eq!(releases(&out), vec![(2, m.fence_deadline().unwrap())]);
+    let park = out.actions.iter().position(|a| matches!(a, Action::ParkJobManager { .. })).unwrap();
+    let release = out.actions.iter().position(|a| matches!(a, Action::ReleaseParked { .. })).unwrap();
+    assert!(park < release);
+    assert_eq!(m.jobmanager(), JobManager::Spawning { since: t0 + secs(0.1) });
+}
+
+#[test]
+fn a_parked_jobmanager_on_its_way_to_the_gate_is_released_as_it_is() {
+    let t0 = Instant::now();
+    let mut m = parked_machine();
+    m.handle_event(t0, Event::SessionStarted { negotiated_timeout: SESSION, started_at: t0 });
+    m.handle_event(t0, Event::ParkedSpawned { park: 1, pid: 500, fingerprint: 7 });
+    m.handle_event(t0, Event::Elected { epoch: 7 });
+    let out = m.handle_event(t0, Event::FlinkConfigObserved { fingerprint: Some(7) });
+    assert_eq!(releases(&out).len(), 1);
+    assert!(parks(&out).is_empty());
+}
+
+#[test]
+fn a_stale_parked_jobmanager_is_discarded_at_the_start_and_a_fresh_one_released() {
+    let t0 = Instant::now();
+    let mut m = parked_standby(t0);
+    m.handle_event(t0 + secs(2.0), Event::Elected { epoch: 7 });
+    let out = m.handle_event(t0 + secs(2.0), Event::FlinkConfigObserved { fingerprint: Some(8) });
+    assert!(reported(&out, &Report::ParkedJobManagerStale { pid: Some(500) }));
+    assert!(has(&out, &Action::DiscardParked { park: 1 }));
+    assert_eq!(parks(&out), vec![2]);
+    assert_eq!(releases(&out), vec![(2, m.fence_deadline().unwrap())]);
+}
+
+#[test]
+fn a_configuration_change_reparks_a_standby() {
+    let t0 = Instant::now();
+    let mut m = parked_standby(t0);
+    let check = t0 + secs(2.0) + PARK_CHECK_INTERVAL;
+    assert_eq!(m.timer(Timer::ParkCheck), Some(check));
+    let out = m.handle_timeout(check);
+    assert_eq!(out.actions, vec![Action::ObserveFlinkConfig]);
+    assert!(m.handle_event(check, Event::FlinkConfigObserved { fingerprint: Some(7) }).is_empty());
+    let out = m.handle_event(check, Event::FlinkConfigObserved { fingerprint: Some(9) });
+    assert!(has(&out, &Action::DiscardParked { park: 1 }));
+    assert_eq!(parks(&out), vec![2]);
+    // The discarded one's exit is not the new one's.
+    let out = m.handle_event(check, Event::ParkedExited { park: 1, code: Some(137), error: None });
+    assert!(out.is_empty(), "{out:?}");
+    assert!(matches!(m.parked(), Parked::Parking { park: 2, .. }));
+}
+
+#[test]
+fn a_parked_jobmanager_that_dies_is_parked_again_with_backoff() {
+    let t0 = Instant::now();
+    let mut m = parked_standby(t0);
+    let t1 = t0 + secs(3.0);
+    let out = m.handle_event(t1, Event::ParkedExited { park: 1, code: Some(137), error: None });
+    let lost =
+        Report::ParkedJobManagerLost { pid: Some(500), code: Some(137), error: None, delay: RESTART_BACKOFF_BASE };
+    assert!(reported(&out, &lost), "{out:?}");
+    assert!(parks(&out).is_empty());
+    assert_eq!(m.poll_timeout(), Some(t1 + RESTART_BACKOFF_BASE));
+    let out = m.handle_timeout(t1 + RESTART_BACKOFF_BASE);
+    assert_eq!(parks(&out), vec![2]);
+    // A second loss in a row waits longer.
+    let out = m.handle_event(t1 + secs(1.0), Event::ParkedExited { park: 2, code: None, error: Some("x".into()) });
+    assert!(out
+        .reports
+        .iter()
+        .any(|r| matches!(r, Report::ParkedJobManagerLost { delay, .. } if *delay == RESTART_BACKOFF_BASE * 2)));
+}
+
+#[test]
+fn a_leader_that_is_a_standby_again_parks_once_its_jobmanager_is_dead() {
+    let t0 = Instant::now();
+    let mut m = parked_standby(t0);
+    m.handle_event(t0 + secs(2.0), Event::Elected { epoch: 7 });
+    m.handle_event(t0 + secs(2.0), Event::FlinkConfigObserved { fingerprint: Some(7) });
+    m.handle_event(t0 + secs(2.0), Event::JobManagerSpawned { pid: 500 });
+    let out = m.handle_event(t0 + secs(3.0), Event::LeadershipLost);
+    assert_eq!(stops(&out), vec![(StopReason::LeadershipLost, Duration::ZERO)]);
+    assert!(parks(&out).is_empty(), "not while the old JobManager may live: {out:?}");
+    let out = m.handle_event(t0 + secs(3.1), Event::JobManagerExited { code: 137 });
+    assert_eq!(parks(&out), vec![2]);
+}
+
+#[test]
+fn a_released_jobmanager_that_died_before_the_release_reached_it_is_the_jobmanagers_exit() {
+    let t0 = Instant::now();
+    let mut m = parked_standby(t0);
+    m.handle_event(t0 + secs(2.0), Event::Elected { epoch: 7 });
+    m.handle_event(t0 + secs(2.0), Event::FlinkConfigObserved { fingerprint: Some(7) });
+    let out = m.handle_event(t0 + secs(2.1), Event::ParkedExited { park: 1, code: Some(1), error: None });
+    assert!(reported(&out, &Report::JobManagerExited { code: 1 }), "{out:?}");
+    assert!(matches!(m.jobmanager(), JobManager::Backoff { .. }));
+}
+
+#[test]
+fn shutdown_discards_the_parked_jobmanager_and_parks_no_other() {
+    let t0 = Instant::now();
+    let mut m = parked_standby(t0);
+    let out = m.handle_event(t0 + secs(3.0), Event::ShutdownRequested);
+    assert!(has(&out, &Action::DiscardParked { park: 1 }));
+    assert!(parks(&out).is_empty());
+    assert!(has(&out, &Action::LeaveElection));
+}
+
+fn clearing_leader(t0: Instant) -> (Machine, Output) {
+    let mut m = Machine::new(timings()).with_latch_clearing(secs(2.0));
+    m.handle_event(t0, Event::SessionStarted { negotiated_timeout: SESSION, started_at: t0 });
+    let out = m.handle_event(t0, Event::Elected { epoch: 7 });
+    (m, out)
+}
+
+fn spawns(out: &Output) -> usize {
+    out.actions.iter().filter(|a| matches!(a, Action::SpawnJobManager { .. })).count()
+}
+
+#[test]
+fn the_latches_are_cleared_before_the_jobmanager_starts() {
+    let t0 = Instant::now();
+    let (mut m, out) = clearing_leader(t0);
+    assert!(has(&out, &Action::ClearLatches { round: 1 }));
+    assert_eq!(spawns(&out), 0, "no start before the clearing: {out:?}");
+    assert_eq!(m.jobmanager(), JobManager::Preparing { since: t0 });
+    // Another round's answer does not count.
+    assert_eq!(spawns(&m.handle_event(t0, Event::LatchesCleared { round: 9, deleted: 1, skipped: 0 })), 0);
+    let out = m.handle_event(t0 + secs(0.2), Event::LatchesCleared { round: 1, deleted: 2, skipped: 1 });
+    assert!(reported(&out, &Report::LatchesCleared { deleted: 2, skipped: 1, took: secs(0.2) }));
+    assert_eq!(spawns(&out), 1);
+    assert!(!out.actions.iter().any(|a| matches!(a, Action::CancelLatchClearing { .. })));
+}
+
+#[test]
+fn a_latch_clearing_that_times_out_is_abandoned_before_the_start() {
+    let t0 = Instant::now();
+    let (mut m, _) = clearing_leader(t0);
+    assert_eq!(m.poll_timeout(), Some(t0 + secs(2.0)));
+    let out = m.handle_timeout(t0 + secs(2.0));
+    let cancel = out.actions.iter().position(|a| *a == Action::CancelLatchClearing { round: 1 }).expect("cancelled");
+    let spawn = out.actions.iter().position(|a| matches!(a, Action::SpawnJobManager { .. })).expect("spawned");
+    assert!(cancel < spawn, "{out:?}");
+    assert_eq!(m.latch_failures(), 1);
+    // A failure is a start without it too, counted.
+    let (mut m, _) = clearing_leader(t0);
+    let out = m.handle_event(t0, Event::LatchClearingFailed { round: 1, error: "ConnectionLoss".into() });
+    assert_eq!(spawns(&out), 1);
+    assert_eq!(m.latch_failures(), 1);
+}
+
+#[test]
+fn a_start_that_can_no_longer_happen_abandons_its_latch_clearing() {
+    let t0 = Instant::now();
+    let (mut m, _) = clearing_leader(t0);
+    let out = m.handle_event(t0, Event::LeadershipLost);
+    assert!(has(&out, &Action::CancelLatchClearing { round: 1 }), "{out:?}");
+    assert_eq!(m.jobmanager(), JobManager::Stopped);
+    assert_eq!(spawns(&m.handle_event(t0, Event::LatchesCleared { round: 1, deleted: 0, skipped: 0 })), 0);
+    // Silence past the fence while clearing: no start, clearing abandoned.
+    let (mut m, _) = clearing_leader(t0);
+    let out = m.handle_timeout(m.fence_deadline().unwrap());
+    assert!(has(&out, &Action::CancelLatchClearing { round: 1 }), "{out:?}");
+    assert_eq!(spawns(&m.handle_event(t0, Event::LatchesCleared { round: 1, deleted: 0, skipped: 0 })), 0);
+}
+
+mod the_release_invariant {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn event() -> impl Strategy<Value = Event> {
+        let park = 0u64..4;
+        prop_oneof![
+            Just(Event::SessionDisconnected),
+            Just(Event::SessionReconnected),
+            Just(Event::SessionExpired),
+            (1u64..3).prop_map(|epoch| Event::Elected { epoch }),
+            Just(Event::LeadershipLost),
+            (1u32..3).prop_map(|pid| Event::JobManagerSpawned { pid }),
+            (0i32..2).prop_map(|code| Event::JobManagerExited { code }),
+            any::<bool>().prop_map(|ok| Event::ProbeResult { ok }),
+            any::<bool>().prop_map(|paused| Event::PauseChanged { paused }),
+            (park.clone(), 1u32..3, 0u64..2).prop_map(|(park, pid, fingerprint)| Event::ParkedSpawned {
+                park,
+                pid,
+                fingerprint
+            }),
+            park.clone().prop_map(|park| Event::ParkedAtGate { park }),
+            park.clone().prop_map(|park| Event::ParkedExited { park, code: Some(1), error: None }),
+            proptest::option::of(0u64..2).prop_map(|fingerprint| Event::FlinkConfigObserved { fingerprint }),
+            (0u64..3).prop_map(|round| Event::LatchesCleared { round, deleted: 1, skipped: 0 }),
+            (0u64..3).prop_map(|round| Event::LatchClearingFailed { round, error: "x".into() }),
+        ]
+    }
+
+    proptest! {
+        /// A parked JobManager is released only where a spawn would be allowed (this node leads,
+        /// its fence deadline is ahead and is the lease), and only a park this machine asked for.
+        #[test]
+        fn a_parked_jobmanager_is_released_only_where_a_spawn_would_be(
+            steps in prop::collection::vec((0u64..3000, prop::option::of(event()), any::<bool>()), 1..60),
+            clearing in any::<bool>(),
+        ) {
+            let t0 = Instant::now();
+            let mut m = Machine::new(timings()).with_standby(Standby::Parked);
+            if clearing {
+                m = m.with_latch_clearing(secs(1.0));
+            }
+            let first = m.handle_event(t0, Event::SessionStarted { negotiated_timeout: SESSION, started_at: t0 });
+            let mut now = t0;
+            let mut asked = parks(&first);
+            for (ms, event, heard) in steps {
+                now += Duration::from_millis(ms);
+                let mut out = if heard { m.handle_event(now, Event::HeardFromServer { sent_at: now }) } else { Output::default() };
+                out.extend(match event {
+                    Some(event) => m.handle_event(now, event),
+                    None => m.handle_timeout(now),
+                });
+                asked.extend(parks(&out));
+                for (park, lease_until) in releases(&out) {
+                    prop_assert!(matches!(m.role(), Role::Leader { .. }), "released while standby: {out:?}");
+                    prop_assert!(m.fence().allows(now), "released without authority: {out:?}");
+                    prop_assert_eq!(Some(lease_until), m.fence_deadline());
+                    prop_assert!(asked.contains(&park), "released park {} never asked for", park);
+                    let spawning = matches!(m.jobmanager(), JobManager::Spawning { .. });
+                    prop_assert!(spawning, "released but not starting: {:?}", m.jobmanager());
+                }
+            }
+        }
+    }
+}

@@ -12,9 +12,23 @@ pub(crate) enum Timer {
     Probe,
     /// The restart of a failed JobManager.
     Backoff,
+    /// The end of the latch clearing's time before a start.
+    LatchTimeout,
+    /// The next park after a parked JobManager died.
+    ParkBackoff,
+    /// The next check of the parked JobManager's Flink configuration.
+    ParkCheck,
 }
 
 impl Timer {
     /// Every timer.
-    pub(crate) const ALL: [Timer; 4] = [Timer::Fence, Timer::StartTimeout, Timer::Probe, Timer::Backoff];
+    pub(crate) const ALL: [Timer; 7] = [
+        Timer::Fence,
+        Timer::StartTimeout,
+        Timer::Probe,
+        Timer::Backoff,
+        Timer::LatchTimeout,
+        Timer::ParkBackoff,
+        Timer::ParkCheck,
+    ];
 }
