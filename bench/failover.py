@@ -619,7 +619,8 @@ class Cluster:
         result.update(self.round_extra(skip, served_by, fault))
         if fault == "zk-leader":
             self.zk.wait_serving(60)
-            result["zk_leader_after"] = (self.zk.leader() or -1) + 1
+            after = self.zk.leader()
+            result["zk_leader_after"] = after + 1 if after is not None else None
         self.restore(leader, fault)
         return result
 
