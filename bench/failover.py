@@ -654,11 +654,7 @@ class Daemons(Cluster):
         self.node = {}
         keys = f'cds_archive = "{ctx.archive}"\n' if cds else ""
         if parked:
-            gate = os.environ.get("FLINK_HA_GATE_JAR")
-            if not gate or not os.path.isfile(gate):
-                raise SetupUnavailable(f"{name}: no gate jar: FLINK_HA_GATE_JAR is {gate!r} (scripts/install-test-deps "
-                                       "exports it once it can build the gate)")
-            keys += f'standby = "parked"\ngate_jar = "{gate}"\n'
+            keys += f'standby = "parked"\ngate_jar = "{gate_jar(name)}"\n'
         tick = f'tick_time = "{zk.tick_ms}ms"\n' if zk.tick_ms != DEFAULT_TICK_MS else ""
         for n in self.nodes:
             d = os.path.join(self.dir, n)
@@ -980,8 +976,19 @@ def d_session_ms(results, pause):
     return found[-1].get("session_ms") if found else None
 
 
+def gate_jar(setup):
+    """The gate jar of the parked setups, from $FLINK_HA_GATE_JAR."""
+    gate = os.environ.get("FLINK_HA_GATE_JAR")
+    if not gate or not os.path.isfile(gate):
+        raise SetupUnavailable(f"{setup}: no gate jar: FLINK_HA_GATE_JAR is {gate!r} (scripts/install-test-deps "
+                               "exports it when it can build the gate)")
+    return gate
+
+
 def make_cluster(ctx, setup, args):
     spec = SETUPS[setup]
+    if spec.get("parked"):
+        gate_jar(setup)  # before an ensemble is started for it
     zk = ctx.ensemble(spec["zk"])
     if spec["kind"] == "daemons":
         grace = args.t500_stop_grace if spec["zk"] == "t500" else A_STOP_GRACE
