@@ -1018,6 +1018,9 @@ def find_d(ctx, args, append):
     tick_s = DEFAULT_TICK_MS / 1000
     top = int(20 * tick_s)
     lo = max(int(2 * tick_s), int(math.floor(args.pause)))
+    if args.d_range:
+        lo, top = (int(x) for x in args.d_range.split(","))
+    lo0 = lo
     key = lambda r: r.get("type") == "find-d" and r.get("pause_s") == args.pause
 
     def trials(s):
@@ -1067,7 +1070,7 @@ def find_d(ctx, args, append):
             hi = None
             break
     append({"type": "find-d-result", "session_ms": hi * 1000 if hi else None, "pause_s": args.pause, "ts": time.time(),
-            "trials": args.d_trials, "confirm": args.d_confirm})
+            "trials": args.d_trials, "confirm": args.d_confirm, "range": [lo0, top]})
     say(f"find-d: D's session timeout is {hi} s")
     return hi
 
@@ -1146,6 +1149,8 @@ def main():
     ap.add_argument("--find-d", action="store_true", help="find D's session timeout (bisection), then stop")
     ap.add_argument("--d-trials", type=int, default=3, help="find-d: pause rounds per candidate")
     ap.add_argument("--d-confirm", type=int, default=10, help="find-d: pause rounds the result must pass")
+    ap.add_argument("--d-range", default=None,
+                    help="find-d: LO,HI in seconds, LO taken as failing, HI tried first (default: the pause, 20 x tickTime)")
     ap.add_argument("--d-session-ms", type=int, default=None, help="D's session timeout, instead of find-d's")
     ap.add_argument("--or-cold", action="store_true",
                     help="an unavailable parked setup is replaced by A-cold (the quick mode)")
