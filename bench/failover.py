@@ -1181,8 +1181,9 @@ def main():
         return args.cds_faults.split(",") if setup == "A+cds" else faults
 
     cells, secs = estimate(setups, faults_of, done, args)
-    say(f"estimate: {cells} cells (setup x fault) missing rounds, up to {args.rounds} rounds each, in blocks of "
-        f"{args.block}: about {secs / 3600:.1f} h ({secs / 60:.0f} min)")
+    if not args.find_d:
+        say(f"estimate: {cells} cells (setup x fault) missing rounds, up to {args.rounds} rounds each, in blocks of "
+            f"{args.block}: about {secs / 3600:.1f} h ({secs / 60:.0f} min)")
     if args.estimate:
         return
     if not args.bin or not args.flink:
