@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
 """Renders the benchmark results (JSON lines from bench/failover.py, bench/coldstart.py and the
-`contenders` binary) as Markdown tables. With --update FILE it replaces the part of FILE between
-`<!-- bench:begin -->` and `<!-- bench:end -->`; with --check it only verifies that every part
-produced at least one usable record (the CI quick mode). Standard library only."""
+`contenders` binary) as Markdown tables: the goals with each measured figure and whether it is
+met (and by how much it is missed), the failover per setup and fault, D's search, memory, the
+daemon's overhead, contenders, cold starts. With --update FILE it replaces the part of FILE
+between `<!-- bench:begin -->` and `<!-- bench:end -->`; with --check it only verifies that every
+part produced at least one usable record (the CI quick mode). Standard library only."""
 
 import argparse
+import datetime as dt
 import math
 import os
 import sys
@@ -12,10 +15,18 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
 from jsonl import read_jsonl  # noqa: E402 (scripts/jsonl.py)
 
-SETUPS = [("A", "A: this daemon (cold start)"), ("A+cds", "A+cds: this daemon, CDS archive"),
-          ("B", "B: Flink ZK HA, defaults"), ("C", "C: Flink ZK HA, A's session timeout")]
-QUIET_LOAD = 8.0
-FAULTS = [("kill", "SIGKILL leader host"), ("term", "SIGTERM"), ("pause", "SIGSTOP/SIGCONT JM")]
+SETUPS = [("A-cold", "A-cold: this daemon, cold start"),
+          ("A-parked", "A-parked: this daemon, parked JobManager"),
+          ("A-parked-t500", "A-parked, 2 s session, tickTime 500 ms"),
+          ("A+cds", "A+cds: this daemon, CDS archive"),
+          ("B", "B: Flink ZK HA, defaults"),
+          ("C", "C: Flink ZK HA, A's session timeout"),
+          ("C-t500", "C, 2 s session, tickTime 500 ms"),
+          ("D", "D: Flink ZK HA, shortest pause-proof session")]
+ALIASES = {"A": "A-cold"}
+FAULTS = [("kill", "SIGKILL leader host"), ("handover", "planned handover"), ("term", "SIGTERM"),
+          ("pause", "SIGSTOP of the leader JobManager"), ("zk-leader", "ZooKeeper leader stopped")]
+MIN_ROUNDS = 10
 
 
 def table_head(out, title, intro, header):
@@ -39,129 +50,188 @@ def stats(vals):
     return {"n": len(v), "min": v[0], "med": pct(v, 50), "p95": pct(v, 95), "max": v[-1]}
 
 
-def fmt(st, unit="s", digits=1):
-    if not st:
-        return "-", "-", "-", "-"
-    f = (lambda x: f"{x:.{digits}f}")
-    return f(st["min"]), f(st["med"]), f(st["p95"]), f(st["max"])
-
-
-def ratio(a, b):
-    if not a or not b or not b["med"]:
-        return "-"
-    return f"{a['med'] / b['med']:.2f}"
-
-
 def load_of(rs):
     """The 1-minute load average at the faults of these rounds: median (min-max)."""
     ls = sorted(r["loadavg_before"][0] for r in rs if r.get("loadavg_before"))
     return f"{pct(ls, 50):.1f} ({ls[0]:.1f}-{ls[-1]:.1f})" if ls else "-"
 
 
+def judge(value, goal, unit=""):
+    """`met` or `missed by X (Y %)` for a figure that must be at most goal."""
+    if value is None:
+        return "not measured"
+    if value <= goal:
+        return "met"
+    over = value - goal
+    rel = f" ({over / goal * 100:.0f} %)" if goal else ""
+    return f"missed by {over:.2f}{unit}{rel}"
+
+
+def goal_rows(by, recs):
+    """The issue's goals: (measure, measured figure, goal, verdict) rows."""
+    def med(setup, fault, field="running_s"):
+        st = stats([r.get(field) for r in by.get((setup, fault), [])])
+        return st["med"] if st else None
+
+    def n(setup, fault):
+        return len(by.get((setup, fault), []))
+
+    def ratio_row(measure, a, b, fault, goal):
+        x, y = med(a, fault), med(b, fault)
+        if x is None or y is None or not y:
+            return (measure, "-", f"<= {goal}", "not measured")
+        fig = f"{x / y:.2f} ({x:.1f} s / {y:.1f} s; {n(a, fault)} / {n(b, fault)} rounds)"
+        return (measure, fig, f"<= {goal}", judge(x / y, goal))
+
+    def count_row(measure, setup, fault, test, beside=None):
+        rs = by.get((setup, fault), [])
+        if not rs:
+            return (measure, "-", "0 of 10", "not measured")
+        k = sum(1 for r in rs if test(r))
+        fig = f"{k} of {len(rs)}"
+        if beside:
+            bs = by.get((beside, fault), [])
+            fig += f" (C: {sum(1 for r in bs if test(r))} of {len(bs)})" if bs else " (C: not measured)"
+        verdict = "met" if k == 0 else f"missed by {k} round{'s' if k > 1 else ''}"
+        if len(rs) < MIN_ROUNDS:
+            verdict += f" (only {len(rs)} rounds)"
+        return (measure, fig, "0 of 10", verdict)
+
+    rows = [
+        ratio_row("SIGKILL host to job RUNNING, A-parked / C, same session", "A-parked", "C", "kill", 1.0),
+        ratio_row("SIGKILL host to job RUNNING, A-parked / D", "A-parked", "D", "kill", 0.4),
+    ]
+    x = med("A-parked-t500", "kill")
+    rows.append(("SIGKILL host to job RUNNING, A-parked, 2 s session, tickTime 500 ms",
+                 f"{x:.1f} s ({n('A-parked-t500', 'kill')} rounds)" if x is not None else "-", "<= 5 s",
+                 judge(x, 5.0, " s")))
+    rows.append(ratio_row("planned handover to job RUNNING, A-parked / C", "A-parked", "C", "handover", 1.0))
+    rows.append(count_row("10 s JobManager pause, A-parked: rounds that restart the job or move leadership",
+                          "A-parked", "pause", lambda r: r.get("job_restarted") or r.get("leader_changed")))
+    rows.append(count_row("the ZooKeeper leader stopped (3 servers), A-parked: rounds that restart the job",
+                          "A-parked", "zk-leader", lambda r: r.get("job_restarted"), beside="C"))
+    rss = lambda s: stats([r["standby_rss_kib"] / 1024 for r in recs if r.get("type") == "round" and r.get("ok")
+                           and ALIASES.get(r["setup"], r["setup"]) == s and r.get("standby_rss_kib")])
+    ap, c, ac = rss("A-parked"), rss("C"), rss("A-cold")
+    cold_note = f"; A-cold {ac['med']:.1f} MiB" if ac else ""
+    if ap and c:
+        rows.append(("standby RSS, A-parked (daemon, guard, parked JVM) / C's standby JobManager",
+                     f"{ap['med'] / c['med']:.2f} ({ap['med']:.0f} MiB / {c['med']:.0f} MiB{cold_note})", "<= 0.7",
+                     judge(ap["med"] / c["med"], 0.7)))
+    else:
+        rows.append(("standby RSS, A-parked / C's standby JobManager", "-" + cold_note, "<= 0.7", "not measured"))
+    cold = [r for r in recs if r.get("type") == "coldstart"]
+    key = lambda r: (r.get("run"), r["round"])
+    plain = {key(r): r["ready_s"] for r in cold if r["variant"] == "plain"}
+    ratios = sorted(r["ready_s"] / plain[key(r)] for r in cold if r["variant"] == "direct" and key(r) in plain)
+    if ratios:
+        rows.append(("cold start, direct launch / `jobmanager.sh` (spawn to `/overview` 200)",
+                     f"{pct(ratios, 50):.2f} (median of {len(ratios)} paired rounds)", "<= 0.75",
+                     judge(pct(ratios, 50), 0.75)))
+    else:
+        rows.append(("cold start, direct launch / `jobmanager.sh`", "-", "<= 0.75", "not measured"))
+    return rows
+
+
 def render(recs):
+    for r in recs:
+        if r.get("setup") in ALIASES:
+            r["setup"] = ALIASES[r["setup"]]
     rounds = [r for r in recs if r.get("type") == "round" and r.get("ok")]
     failed = [r for r in recs if r.get("type") == "round" and not r.get("ok")]
     out = []
     by = {}
     for r in rounds:
         by.setdefault((r["setup"], r["fault"]), []).append(r)
-    loads = [x for r in rounds for x in (r.get("loadavg_before") or [])[:1]]
+    loads = sorted(x for r in rounds for x in (r.get("loadavg_before") or [])[:1])
     if rounds:
         first, last = min(r["ts"] for r in rounds), max(r["ts"] for r in rounds)
-        import datetime as dt
-        span = f"{dt.datetime.utcfromtimestamp(first):%Y-%m-%d %H:%M}–{dt.datetime.utcfromtimestamp(last):%H:%M} UTC"
-        ls = sorted(loads)
+        utc = lambda t: dt.datetime.fromtimestamp(t, dt.timezone.utc)
+        span = f"{utc(first):%Y-%m-%d %H:%M}–{utc(last):%Y-%m-%d %H:%M} UTC"
         out.append(f"Run: {len(rounds)} rounds ({len(failed)} failed and retried), {span}; 1-minute load average "
-                   f"at the faults: min {ls[0]:.1f}, median {pct(ls, 50):.1f}, max {ls[-1]:.1f} (2 cores).\n")
+                   f"at the faults: min {loads[0]:.1f}, median {pct(loads, 50):.1f}, max {loads[-1]:.1f} (2 cores).\n")
+    skipped = {}
+    for r in recs:
+        if r.get("type") == "skipped":
+            skipped[r["setup"]] = r.get("reason")
+    for s, why in skipped.items():
+        if not any(k[0] == s for k in by):
+            out.append(f"Not measured: {why}\n")
+    d = [r for r in recs if r.get("type") == "find-d-result"]
+    if d:
+        s = d[-1].get("session_ms")
+        out.append(f"D's session timeout (bench/failover.py --find-d): "
+                   f"{f'{s / 1000:g} s' if s else 'none within 20 x tickTime'}.\n")
 
-    table_head(out, "### Failover: time from the fault to the new leader's `/overview` 200 and to the job RUNNING again\n",
-               "Seconds. `RUNNING` = the job listed RUNNING with every task running on the serving JobManager.\n",
-               "| setup | fault | rounds | /overview 200 min | median | p95 | max | job RUNNING min | median | p95 | max | load median (range) |")
-    table = {}
+    table_head(out, "### Goals\n",
+               "Each figure from the tables below (medians of the rounds; ratios of medians from the same run).\n",
+               "| measure | measured | goal | verdict |")
+    for row in goal_rows(by, recs):
+        out.append("| " + " | ".join(row) + " |")
+    out.append("")
+
+    table_head(out, "### Failover per setup and fault\n",
+               "Seconds from the fault (t0). `RUNNING` = the job listed RUNNING with every task running on the serving "
+               "JobManager (after a pause or a ZooKeeper leader stop: the start of the final stable stretch, so 0 when "
+               "nothing stopped); `/overview` = the new leader's first `/overview` 200. `restarted` = the job was seen "
+               "not fully running, restored a checkpoint, or moved; `moved` = leadership moved to the other host.\n",
+               "| setup | fault | rounds | RUNNING median | min | p95 | max | /overview median | restarted | moved | load median (range) |")
     for s, sname in SETUPS:
         for f, fname in FAULTS:
             rs = by.get((s, f))
-            if not rs or f == "pause":
-                continue
-            ov, run = stats([r["overview_s"] for r in rs]), stats([r["running_s"] for r in rs])
-            table[(s, f)] = (ov, run)
-            out.append(f"| {sname} | {fname} | {len(rs)} | " + " | ".join(fmt(ov)) + " | " + " | ".join(fmt(run)) + f" | {load_of(rs)} |")
-    out.append("")
-    out.append("### Ratios of the medians (same run)\n")
-    out.append("| fault | A/B /overview | A/B RUNNING | A/C /overview | A/C RUNNING | A+cds/A RUNNING |")
-    out.append("|---|---|---|---|---|---|")
-    for f, fname in FAULTS:
-        if f == "pause":
-            continue
-        a, b, c, acds = (table.get((s, f), (None, None)) for s in ("A", "B", "C", "A+cds"))
-        out.append(f"| {fname} | {ratio(a[0], b[0])} | {ratio(a[1], b[1])} | {ratio(a[0], c[0])} | {ratio(a[1], c[1])} | "
-                   f"{ratio(acds[1], a[1])} |")
-    out.append("")
-    # The same ratios from the quieter rounds only: the machine was shared, and a cold start
-    # suffers from load far more than a hot standby's takeover.
-    quiet = {k: [r for r in v if r.get("loadavg_before") and r["loadavg_before"][0] < QUIET_LOAD] for k, v in by.items()}
-    out.append(f"Medians and ratios from the quieter rounds only (1-minute load average below {QUIET_LOAD:g} at the fault; "
-               "rounds in brackets):\n")
-    out.append("| fault | A RUNNING | A+cds RUNNING | B RUNNING | C RUNNING | A/B | A/C | A+cds/A |")
-    out.append("|---|---|---|---|---|---|---|---|")
-    for f, fname in FAULTS:
-        if f == "pause":
-            continue
-        st = {s: stats([r["running_s"] for r in quiet.get((s, f), [])]) for s in ("A", "A+cds", "B", "C")}
-        cell = lambda x: f"{x['med']:.1f} ({x['n']})" if x else "-"
-        out.append(f"| {fname} | {cell(st['A'])} | {cell(st['A+cds'])} | {cell(st['B'])} | {cell(st['C'])} | "
-                   f"{ratio(st['A'], st['B'])} | {ratio(st['A'], st['C'])} | {ratio(st['A+cds'], st['A'])} |")
-    out.append("")
-
-    pauses = {s: by.get((s, "pause"), []) for s, _ in SETUPS}
-    if any(pauses.values()):
-        ps = sorted({r.get("pause_s") for rs in pauses.values() for r in rs})
-        out.append(f"### A {'/'.join(f'{p:g}' for p in ps)} s pause of the leader's JobManager (SIGSTOP, then SIGCONT)\n")
-        out.append("`REST back` = t0 to the first `/overview` 200 of a leading JobManager; `RUNNING` = t0 to the job "
-                   "RUNNING again, stable for 3 s, at least 8 s after the SIGCONT (median, max).\n")
-        out.append("| setup | rounds | leader changed | JobManager restarted by the daemon | job restarted | REST back median | max | RUNNING median | max | load median (range) |")
-        out.append("|---|---|---|---|---|---|---|---|---|---|")
-        for s, sname in SETUPS:
-            rs = pauses[s]
             if not rs:
                 continue
-            ov, run = stats([r["overview_s"] for r in rs]), stats([r["running_s"] for r in rs])
-            lc = sum(1 for r in rs if r.get("leader_changed"))
+            run, ov = stats([r["running_s"] for r in rs]), stats([r["overview_s"] for r in rs])
             jr = sum(1 for r in rs if r.get("job_restarted"))
-            sp = (f"{sum(1 for r in rs if r.get('jm_spawns'))} of {len(rs)}" if s.startswith("A") else "n/a")
-            out.append(f"| {sname} | {len(rs)} | {lc} of {len(rs)} | {sp} | {jr} of {len(rs)} | {ov['med']:.1f} | {ov['max']:.1f} | "
-                       f"{run['med']:.1f} | {run['max']:.1f} | {load_of(rs)} |")
+            lc = sum(1 for r in rs if r.get("leader_changed"))
+            out.append(f"| {sname} | {fname} | {len(rs)} | {run['med']:.1f} | {run['min']:.1f} | {run['p95']:.1f} | "
+                       f"{run['max']:.1f} | {ov['med']:.1f} | {jr} of {len(rs)} | {lc} of {len(rs)} | {load_of(rs)} |")
+    out.append("")
+
+    fd = [r for r in recs if r.get("type") == "find-d"]
+    if fd:
+        table_head(out, "### D: the search for the shortest session timeout that rides out the pause\n",
+                   "Flink's hot standby with `high-availability.zookeeper.client.session-timeout` S; a trial is one "
+                   "pause round (SIGSTOP of the leader JobManager, SIGCONT after the pause); `disturbed` = the job "
+                   "restarted or leadership moved. A candidate stops at its first disturbed trial.\n",
+                   "| S (s) | pause (s) | trials | disturbed | load median (range) |")
+        for key in sorted({(r["session_ms"], r["pause_s"]) for r in fd}):
+            rs = [r for r in fd if (r["session_ms"], r["pause_s"]) == key]
+            out.append(f"| {key[0] / 1000:g} | {key[1]:g} | {len(rs)} | {sum(1 for r in rs if r.get('disturbed'))} | "
+                       f"{load_of(rs)} |")
         out.append("")
 
-    rss = [r for r in recs if r.get("type") == "round" and r.get("ok") and r.get("standby_rss_kib")]
+    rss = [r for r in rounds if r.get("standby_rss_kib")]
     if rss:
         table_head(out, "### Resident memory (RSS) at the faults\n",
-                   "The standby side: the standby daemon (A, nothing else runs there) against the hot standby "
-                   "JobManager (B, C). The leader side: the leading JobManager (A also runs its daemon, ~8 MiB, and, "
-                   "while leading, its fence guard).\n",
-                   "| setup | samples | standby RSS median (MiB) | max | leader JobManager RSS median (MiB) |")
+                   "The standby host: everything it runs for this (A: the daemon and all below it, i.e. the parked JVM and "
+                   "its fence guard in A-parked; B, C, D: the hot standby JobManager); `standby JVM` = its JobManager JVM "
+                   "alone. The leader side: the leading JobManager.\n",
+                   "| setup | samples | standby RSS median (MiB) | max | standby JVM median (MiB) | leader JobManager median (MiB) |")
         for s, sname in SETUPS:
             rs = [r for r in rss if r["setup"] == s]
             if not rs:
                 continue
             sb = stats([r["standby_rss_kib"] / 1024 for r in rs])
+            jv = stats([r["standby_jvm_rss_kib"] / 1024 for r in rs if r.get("standby_jvm_rss_kib")])
             ld = stats([r["leader_rss_kib"] / 1024 for r in rs if r.get("leader_rss_kib")])
-            out.append(f"| {sname} | {sb['n']} | {sb['med']:.1f} | {sb['max']:.1f} | {ld['med']:.0f} |" if ld else
-                       f"| {sname} | {sb['n']} | {sb['med']:.1f} | {sb['max']:.1f} | - |")
+            cell = lambda x, dg=0: f"{x['med']:.{dg}f}" if x else "-"
+            out.append(f"| {sname} | {sb['n']} | {sb['med']:.1f} | {sb['max']:.1f} | {cell(jv)} | {cell(ld)} |")
         out.append("")
 
-    fc = [r for r in rounds if r.get("failover_completed") and r["setup"] in ("A", "A+cds") and r["fault"] in ("kill", "term")]
+    fc = [r for r in rounds if r.get("failover_completed") and r["setup"].startswith("A") and r["fault"] in ("kill", "handover", "term")]
     if fc:
         table_head(out, "### The daemon's own overhead (from its `failover_completed` records)\n",
-                   "`election` = the predecessor's election node gone (server clock) to this node elected (its first "
-                   "write; includes the watch notification and the recipe); `start` = elected to the JobManager's spawn "
-                   "(monotonic; includes rendering Flink's configuration); overhead = the sum. `JM start` = spawn to "
-                   "`/overview` 200 (`readiness_ms`). After a SIGKILL the node's gone time is estimated as last write + "
-                   "session timeout, so `election` there also holds the server's expiry rounding (up to a tick, 2 s).\n",
+                   "`election` = the predecessor's election node gone (server clock) to this node elected; `start` = "
+                   "elected to the JobManager's spawn or release (monotonic); overhead = the sum. `JM start` = spawn or "
+                   "release to `/overview` 200 (`readiness_ms`). After a SIGKILL the node's gone time is estimated as last "
+                   "write + session timeout, so `election` there also holds the server's expiry rounding (up to a tick).\n",
                    "| setup | fault | rounds | election median (ms) | start median | start p99 | overhead median | overhead p99 | JM start median (s) | detection median (s) |")
         for s, sname in SETUPS:
             for f, fname in FAULTS:
                 rs = [r["failover_completed"] for r in fc if r["setup"] == s and r["fault"] == f]
+                rs = [r for r in rs if all(isinstance(r.get(k), (int, float)) for k in
+                                           ("election_ms", "start_ms", "readiness_ms", "detection_ms"))]
                 if not rs:
                     continue
                 el = stats([r["election_ms"] for r in rs])
@@ -188,40 +258,25 @@ def render(recs):
                        f"{k['min']:.1f} | {k['med']:.1f} | {k['p95']:.1f} | {k['max']:.1f} | {all(r['ok'] for r in rs)} |")
         out.append("")
 
-    cold = [r for r in rounds if r["setup"] in ("A", "A+cds") and r["fault"] in ("kill", "term") and r.get("jm_startup_ms")]
-    if cold:
-        table_head(out, "### JobManager cold start during the failovers, with and without the CDS archive\n",
-                   "The new leader's JobManager from spawn to `/overview` 200 (the daemon's `jobmanager_ready.startup_ms`), "
-                   "in the SIGKILL and SIGTERM rounds above. `archive used` = rounds whose `java` had "
-                   "`-XX:SharedArchiveFile` on its command line.\n",
-                   "| setup | starts | archive used | min (s) | median | p95 | max | load median (range) |")
-        for s, sname in SETUPS:
-            rs = [r for r in cold if r["setup"] == s]
-            if not rs:
-                continue
-            st = stats([r["jm_startup_ms"] / 1000 for r in rs])
-            used = sum(1 for r in rs if r.get("jm_uses_cds_archive"))
-            out.append(f"| {sname} | {st['n']} | {used} | " + " | ".join(fmt(st, digits=2)) + f" | {load_of(rs)} |")
-        out.append("")
     cold = [r for r in recs if r.get("type") == "coldstart"]
     if cold:
-        table_head(out, "### JobManager cold start alone, with and without the CDS archive (interleaved)\n",
+        table_head(out, "### JobManager cold start alone: script, direct launch, CDS archive (interleaved)\n",
                    "A plain (non-HA) JobManager started again and again, the variants taking turns in every round "
-                   "(bench/coldstart.py); spawn of `jobmanager.sh start-foreground` to `/overview` 200. "
-                   "`mapped` = starts whose JVM mapped the archive (`/proc/<pid>/maps`). The ratio is the median of "
-                   "the per-round ratios to `plain`, so load changes between rounds cancel out.\n",
-                   "| variant | starts | mapped | min (s) | median | p95 | max | median ratio to plain | load median (range) |")
+                   "(bench/coldstart.py); spawn to `/overview` 200. `plain` = `jobmanager.sh start-foreground`; `direct` = "
+                   "the JVM command line read from `/proc/<pid>/cmdline` of a `plain` start, executed directly. The ratio "
+                   "is the median of the per-round ratios to `plain`, so load changes between rounds cancel out.\n",
+                   "| variant | starts | min (s) | median | p95 | max | median ratio to plain | load median (range) |")
         key = lambda r: (r.get("run"), r["round"])
         plain = {key(r): r["ready_s"] for r in cold if r["variant"] == "plain"}
-        for v in ["plain", "cds", "cds+c1"]:
+        for v in ["plain", "direct", "cds", "cds+c1"]:
             rs = [r for r in cold if r["variant"] == v]
             if not rs:
                 continue
             st = stats([r["ready_s"] for r in rs])
             ratios = sorted(r["ready_s"] / plain[key(r)] for r in rs if key(r) in plain)
             rt = f"{pct(ratios, 50):.2f}" if ratios else "-"
-            mapped = sum(1 for r in rs if r.get("archive_mapped"))
-            out.append(f"| {v} | {st['n']} | {mapped} | " + " | ".join(fmt(st, digits=2)) + f" | {rt} | {load_of(rs)} |")
+            out.append(f"| {v} | {st['n']} | {st['min']:.2f} | {st['med']:.2f} | {st['p95']:.2f} | {st['max']:.2f} | {rt} | "
+                       f"{load_of(rs)} |")
         out.append("")
     return "\n".join(out)
 
@@ -245,6 +300,9 @@ def main():
         problems += [f"failed round {r['setup']}/{r['fault']}: {r.get('error')}" for r in bad]
         problems += [f"contenders change {r['change']} not ok" for r in recs if r.get("type") == "contenders" and not r.get("ok")]
         print(text)
+        for r in recs:
+            if r.get("type") == "skipped":
+                print(f"bench quick mode: skipped: {r.get('reason')}", file=sys.stderr)
         if problems:
             print("bench quick mode: FAILED: " + "; ".join(problems), file=sys.stderr)
             sys.exit(1)
