@@ -18,6 +18,7 @@ use crate::outward::hooks::Hooks;
 use crate::outward::logging::write_audit;
 use crate::outward::systemd::{FaultInjection, Notifier};
 use crate::process::jobmanager::{self, Running};
+use crate::process::launch::Launcher;
 use crate::process::mono;
 use crate::process::probe::Probe;
 use crate::zk::control;
@@ -65,6 +66,8 @@ struct Daemon {
     identity: NodeIdentity,
     target: ZkTarget,
     spec: jobmanager::Spec,
+    /// Chooses what the spawn runs: the resolved JVM command line or the configured command.
+    launcher: Launcher,
     probe: Probe,
     machine: Machine,
     process_tx: UnboundedSender<Event>,
@@ -99,6 +102,7 @@ pub(crate) async fn run(settings: Settings, shutdown: impl std::future::Future<O
     let mut deaths = supervise::watch();
     let endpoint = crate::outward::http::bind(&settings).await?;
     let (mut daemon, mut inbox) = Daemon::new(settings)?;
+    daemon.launcher.start(&daemon.settings, &daemon.spec);
     let _http = endpoint.map(|endpoint| endpoint.serve(daemon.view.subscribe()));
     let mut faults = FaultInjection::from_armed()?;
     tokio::pin!(shutdown);
@@ -176,6 +180,7 @@ impl Daemon {
         let daemon = Daemon {
             identity: identity_of(&settings),
             spec: jobmanager::Spec { guard_exe: std::env::current_exe()?, settings: jm.clone() },
+            launcher: Launcher::new(&jm.launch),
             probe: Probe::new(
                 &jm.ready_url,
                 jm.health_interval.clamp(Duration::from_millis(200), Duration::from_secs(5)),
@@ -299,7 +304,10 @@ impl Daemon {
                     Action::SpawnJobManager { lease_until } => {
                         let spawned = crate::flink::prepare_spawn(&self.settings, &mut self.spec)
                             .map(|()| crate::process::cds::prepare_spawn(&self.settings, &mut self.spec))
-                            .and_then(|()| Running::spawn(&self.spec, lease_until, self.process_tx.clone()));
+                            .map(|()| self.launcher.choose(&self.spec))
+                            .and_then(|launch| {
+                                Running::spawn(&self.spec, &launch, lease_until, self.process_tx.clone())
+                            });
                         match spawned {
                             Ok(running) => self.jm = Some(running),
                             Err(e) => pending.push_back(Event::JobManagerSpawnFailed { error: e.to_string() }),

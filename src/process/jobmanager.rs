@@ -19,6 +19,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use crate::config::JobManagerSettings;
 use crate::process::guard::{self, Status};
+use crate::process::launch::Launch;
 use crate::process::mono;
 use flink_ha_core::machine::Event;
 use flink_ha_core::walltime;
@@ -57,9 +58,15 @@ pub(crate) struct Running {
 }
 
 impl Running {
-    /// Starts the guard, which starts the JobManager. Events go to `events`; the last one for
-    /// this process is `JobManagerExited` or `JobManagerSpawnFailed`.
-    pub(crate) fn spawn(spec: &Spec, lease_until: Instant, events: UnboundedSender<Event>) -> std::io::Result<Running> {
+    /// Starts the guard, which starts the JobManager as `launch` says (the configured command,
+    /// or the JVM directly, see `launch.rs`). Events go to `events`; the last one for this
+    /// process is `JobManagerExited` or `JobManagerSpawnFailed`.
+    pub(crate) fn spawn(
+        spec: &Spec,
+        launch: &Launch,
+        lease_until: Instant,
+        events: UnboundedSender<Event>,
+    ) -> std::io::Result<Running> {
         let s = &spec.settings;
         let mut cmd = Command::new(&spec.guard_exe);
         cmd.arg("fence-guard")
@@ -68,8 +75,9 @@ impl Running {
             .arg("--lease-until-ns")
             .arg(mono::to_ns(lease_until).to_string())
             .arg("--")
-            .args(&s.command)
+            .args(&launch.argv)
             .envs(&s.env)
+            .envs(launch.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .process_group(0)
