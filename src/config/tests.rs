@@ -132,10 +132,20 @@ fn defaults_are_the_documented_ones() {
     assert_eq!(s.jobmanager.start_timeout, secs(20));
     assert_eq!(s.jobmanager.stop_grace, secs(3));
     assert_eq!(s.jobmanager.health_interval, secs(2));
-    assert_eq!(s.jobmanager.health_failures, 3);
+    assert_eq!(s.jobmanager.health_failures, 5);
+    assert_eq!(s.jobmanager.launch, "direct");
     assert_eq!(s.jobmanager.restart_limit, 3);
     assert_eq!(s.jobmanager.restart_window, secs(300));
     assert_eq!(s.failover.budget, secs(30));
+}
+
+#[test]
+fn launch_is_direct_or_script() {
+    assert_eq!(load(&["jobmanager.launch = \"script\""]).jobmanager.launch, "script");
+    let e = error(&["jobmanager.launch = \"fast\""]);
+    assert_error(&e, "jobmanager.launch", &["\"fast\"", "\"direct\"", "\"script\""]);
+    let e = error(&["jobmanager.launch = true"]);
+    assert_error(&e, "jobmanager.launch", &["string"]);
 }
 
 #[test]
@@ -684,7 +694,7 @@ fn settings_serialize_durations_as_humantime_and_round_trip() {
 #[test]
 fn env_var_names_follow_the_documented_form() {
     assert_eq!(env_var_name("zookeeper.session_timeout"), "FHS_ZOOKEEPER__SESSION_TIMEOUT");
-    assert_eq!(known_keys().len(), 38);
+    assert_eq!(known_keys().len(), 39);
 }
 
 #[test]
