@@ -8,6 +8,9 @@ measures spawn to the first `GET /overview` 200; then SIGTERM and wait for the e
   plain   no archive (the JVM's default CDS of the JDK's own classes only)
   cds     JVM_ARGS=-XX:SharedArchiveFile=<archive>   (what jobmanager.cds_archive does)
   cds+c1  the same plus -XX:TieredStopAtLevel=1 (C1 only; the ~3.8 s measured on a quieter machine used both)
+  direct  the java command line the scripts build, run directly (jobmanager.launch = "direct"),
+          resolved once by `flink-ha-supervisor jobmanager-command` (needs --bin)
+  direct+cds  the same with the archive
 
 The archive is made like `flink-ha-supervisor make-cds-archive` does (bench/failover.py's
 make_cds_archive), unless the work directory already has one. One JSON line per start
@@ -15,7 +18,9 @@ make_cds_archive), unless the work directory already has one. One JSON line per 
 """
 
 import argparse
+import json
 import os
+import subprocess
 import signal
 import sys
 import tempfile
@@ -28,7 +33,26 @@ VARIANTS = {
     "plain": "",
     "cds": "-XX:SharedArchiveFile={archive}",
     "cds+c1": "-XX:SharedArchiveFile={archive} -XX:TieredStopAtLevel=1",
+    "direct": "",
+    "direct+cds": "-XX:SharedArchiveFile={archive}",
 }
+
+
+def resolve_direct(binary, d, conf, log, jvm_args):
+    """The resolved command line and environment of `jobmanager-command`, for these inputs."""
+    cfg = os.path.join(d, f"daemon-{abs(hash(jvm_args))}.toml")
+    env_lines = f"FLINK_CONF_DIR = {json.dumps(conf)}\nFLINK_LOG_DIR = {json.dumps(log)}\nFLINK_PID_DIR = {json.dumps(d)}\n"
+    if jvm_args:
+        env_lines += f"JVM_ARGS = {json.dumps(jvm_args)}\n"
+    with open(cfg, "w") as f:
+        f.write("[zookeeper]\nquorum = \"127.0.0.1:1\"\n[jobmanager]\n"
+                f"command = [{json.dumps(os.path.join(os.environ['FLINK_HOME'], 'bin/jobmanager.sh'))}, \"start-foreground\"]\n"
+                f"launch = \"direct\"\n[jobmanager.env]\n{env_lines}")
+    out = subprocess.run([binary, "jobmanager-command", "--config", cfg], capture_output=True, text=True, check=True)
+    resolved = json.loads(out.stdout)
+    if resolved["launch"] != "direct":
+        raise SystemExit(f"coldstart: cannot resolve the direct command line: {resolved['why']}")
+    return resolved["argv"], dict(os.environ, **resolved["jobmanager_env"], **resolved["env"])
 
 
 def main():
@@ -38,6 +62,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=8)
     ap.add_argument("--work", default=None)
     ap.add_argument("--variants", default="plain,cds,cds+c1")
+    ap.add_argument("--bin", default=None, help="flink-ha-supervisor, for the direct variants")
     args = ap.parse_args()
 
     ctx = fo.Ctx()
@@ -54,6 +79,13 @@ def main():
                       f"jobmanager.rpc.address: 127.0.0.1\njobmanager.rpc.port: {rpc}\nrest.address: 127.0.0.1\n"
                       f"rest.bind-address: 127.0.0.1\nrest.port: {rest}\nio.tmp.dirs: {tmp}\nweb.tmpdir: {tmp}\n")
     variants = args.variants.split(",")
+    os.environ["FLINK_HOME"] = ctx.flink
+    direct = {}
+    for v in variants:
+        if v.startswith("direct"):
+            if not args.bin:
+                raise SystemExit("coldstart: the direct variants need --bin flink-ha-supervisor")
+            direct[v] = resolve_direct(args.bin, d, conf, log, VARIANTS[v].format(archive=archive))
     run = int(time.time())
     for rnd in range(args.rounds):
         for v in (variants if rnd % 2 == 0 else list(reversed(variants))):
@@ -61,7 +93,10 @@ def main():
             env = dict(os.environ, FLINK_CONF_DIR=conf, FLINK_LOG_DIR=log, FLINK_PID_DIR=d, JVM_ARGS=jvm_args)
             load = fo.loadavg()
             t0 = time.monotonic()
-            p = fo.spawn([os.path.join(ctx.flink, "bin/jobmanager.sh"), "start-foreground"], os.path.join(d, "jm.out"), env=env)
+            if v in direct:
+                p = fo.spawn(direct[v][0], os.path.join(d, "jm.out"), env=direct[v][1])
+            else:
+                p = fo.spawn([os.path.join(ctx.flink, "bin/jobmanager.sh"), "start-foreground"], os.path.join(d, "jm.out"), env=env)
             fo.wait_for(f"JobManager ({v})", 120, lambda: fo.http_get(rest, "/overview", 0.5)[0] == 200, poll=0.05)
             ready = time.monotonic() - t0
             with open(f"/proc/{p.pid}/maps") as f:
