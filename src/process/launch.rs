@@ -45,6 +45,9 @@ pub(crate) const LAUNCH_SCRIPT: &str = "script";
 /// The longest a resolution may take (two helper JVMs on a loaded host) before it is killed.
 const RESOLVE_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// The nice value of the resolution (and the helper JVMs it starts).
+const RESOLVE_NICE: libc::c_int = 19;
+
 /// The variable that tells the stand-in `java` where to write what it saw.
 const OUT_VAR: &str = "FLINK_HA_LAUNCH_OUT";
 
@@ -373,6 +376,14 @@ pub(crate) async fn resolve(spec: &Spec) -> Result<Launch, String> {
         .kill_on_drop(true);
     if let Some(workdir) = &spec.settings.workdir {
         cmd.current_dir(workdir);
+    }
+    // The resolution runs beside a JobManager that may be starting: it takes only idle CPU.
+    // SAFETY: setpriority is a plain system call, safe between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setpriority(libc::PRIO_PROCESS, 0, RESOLVE_NICE);
+            Ok(())
+        });
     }
     let mut child = cmd.spawn().map_err(|e| format!("cannot run {}: {e}", spec.settings.command[0]))?;
     let pgid = child.id().map(|p| nix::unistd::Pid::from_raw(p as i32));
