@@ -8,10 +8,10 @@ measures spawn to the first `GET /overview` 200; then SIGTERM and wait for the e
 
   plain   `jobmanager.sh start-foreground`, no archive (the JVM's default CDS of the JDK's own
           classes only)
-  direct  the JobManager's own JVM command line, started directly (what `jobmanager.launch =
-          "direct"` does): read from /proc/<pid>/cmdline of the first `plain` start (the script
-          ends in an exec of that JVM), with the same environment; the scripts' two helper JVMs
-          (BashJavaUtils) do not run
+  direct  the java command line the scripts build, run directly (what `jobmanager.launch =
+          "direct"` does), resolved once by `flink-ha-supervisor jobmanager-command` (needs --bin):
+          the scripts' two helper JVMs (BashJavaUtils) do not run
+  direct+cds  the same with the archive
   cds     plain with JVM_ARGS=-XX:SharedArchiveFile=<archive>   (what jobmanager.cds_archive does)
   cds+c1  the same plus -XX:TieredStopAtLevel=1 (C1 only; the ~3.8 s measured on a quieter machine used both)
 
@@ -21,8 +21,10 @@ has one. One JSON line per start (type `coldstart`) goes to --results. Standard 
 """
 
 import argparse
+import json
 import os
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -35,7 +37,26 @@ VARIANTS = {
     "direct": "",
     "cds": "-XX:SharedArchiveFile={archive}",
     "cds+c1": "-XX:SharedArchiveFile={archive} -XX:TieredStopAtLevel=1",
+    "direct+cds": "-XX:SharedArchiveFile={archive}",
 }
+
+
+def resolve_direct(binary, d, conf, log, jvm_args):
+    """The resolved command line and environment of `jobmanager-command`, for these inputs."""
+    cfg = os.path.join(d, f"daemon-{abs(hash(jvm_args))}.toml")
+    env_lines = f"FLINK_CONF_DIR = {json.dumps(conf)}\nFLINK_LOG_DIR = {json.dumps(log)}\nFLINK_PID_DIR = {json.dumps(d)}\n"
+    if jvm_args:
+        env_lines += f"JVM_ARGS = {json.dumps(jvm_args)}\n"
+    with open(cfg, "w") as f:
+        f.write("[zookeeper]\nquorum = \"127.0.0.1:1\"\n[jobmanager]\n"
+                f"command = [{json.dumps(os.path.join(os.environ['FLINK_HOME'], 'bin/jobmanager.sh'))}, \"start-foreground\"]\n"
+                f"launch = \"direct\"\n[jobmanager.env]\n{env_lines}")
+    out = subprocess.run([binary, "jobmanager-command", "--config", cfg], capture_output=True, text=True, check=True)
+    resolved = json.loads(out.stdout)
+    if resolved["launch"] != "direct":
+        raise SystemExit(f"coldstart: cannot resolve the direct command line: {resolved['why']}")
+    return resolved["argv"], dict(os.environ, **resolved["jobmanager_env"], **resolved["env"])
+
 
 
 def main():
@@ -45,6 +66,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=8)
     ap.add_argument("--work", default=None)
     ap.add_argument("--variants", default="plain,direct,cds,cds+c1")
+    ap.add_argument("--bin", default=None, help="flink-ha-supervisor, for the direct variants")
     args = ap.parse_args()
 
     ctx = fo.Ctx(args.work or tempfile.mkdtemp(prefix="fhs-coldstart-"))
@@ -54,12 +76,9 @@ def main():
     for v in variants:
         if v not in VARIANTS:
             raise SystemExit(f"coldstart.py: unknown variant {v!r}; known: {', '.join(VARIANTS)}")
-    if "direct" in variants:
-        # the direct command line comes from the first `plain` start, which goes first
-        if "plain" not in variants:
-            raise SystemExit("coldstart.py: the variant `direct` needs `plain` (its command line is read from it)")
-        variants = ["plain"] + [v for v in variants if v != "plain"]
-    archive = fo.make_cds_archive(ctx) if any(v.startswith("cds") for v in variants) else ""
+    if any(v.startswith("direct") for v in variants) and not args.bin:
+        raise SystemExit("coldstart.py: the direct variants need --bin flink-ha-supervisor")
+    archive = fo.make_cds_archive(ctx) if any("cds" in v for v in variants) else ""
     d = os.path.join(ctx.work, "coldstart")
     conf, log, tmp = (os.path.join(d, x) for x in ("conf", "log", "tmp"))
     for x in (log, tmp):
@@ -68,26 +87,25 @@ def main():
     fo.write_conf_dir(ctx.flink, conf, f"jobmanager.bind-host: 127.0.0.1\njobmanager.memory.process.size: 768m\n"
                       f"jobmanager.rpc.address: 127.0.0.1\njobmanager.rpc.port: {rpc}\nrest.address: 127.0.0.1\n"
                       f"rest.bind-address: 127.0.0.1\nrest.port: {rest}\nio.tmp.dirs: {tmp}\nweb.tmpdir: {tmp}\n")
+    os.environ["FLINK_HOME"] = ctx.flink
+    direct = {v: resolve_direct(args.bin, d, conf, log, VARIANTS[v].format(archive=archive))
+              for v in variants if v.startswith("direct")}
     run = int(time.time())
-    direct_argv = None
     for rnd in range(args.rounds):
         for v in (variants if rnd % 2 == 0 else list(reversed(variants))):
             jvm_args = VARIANTS[v].format(archive=archive)
             env = dict(os.environ, FLINK_CONF_DIR=conf, FLINK_LOG_DIR=log, FLINK_PID_DIR=d, JVM_ARGS=jvm_args)
             load = fo.loadavg()
-            argv = direct_argv if v == "direct" else [os.path.join(ctx.flink, "bin/jobmanager.sh"), "start-foreground"]
+            if v in direct:
+                argv, env = direct[v]
+            else:
+                argv = [os.path.join(ctx.flink, "bin/jobmanager.sh"), "start-foreground"]
             t0 = time.monotonic()
             p = fo.spawn(argv, os.path.join(d, "jm.out"), env=env)
             fo.wait_for(f"JobManager ({v})", 120, lambda: fo.http_get(rest, "/overview", 0.5)[0] == 200, poll=0.05)
             ready = time.monotonic() - t0
             with open(f"/proc/{p.pid}/maps") as f:
                 mapped = bool(archive) and archive in f.read()
-            if v == "plain" and direct_argv is None:
-                with open(f"/proc/{p.pid}/cmdline", "rb") as f:
-                    direct_argv = [a.decode() for a in f.read().split(b"\0") if a]
-                if not direct_argv or os.path.basename(direct_argv[0]) != "java":
-                    raise SystemExit(f"coldstart.py: the script-started JobManager (pid {p.pid}) is not a java "
-                                     f"process: {direct_argv[:1]}")
             rss = fo.rss_kib(p.pid)
             fo.sig(p.pid, signal.SIGTERM)
             try:

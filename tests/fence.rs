@@ -5,6 +5,8 @@
 //!   could expire, and the standby's starts only after it (also with 2 s sessions against
 //!   servers ticking every 250 ms).
 //! * A JobManager that ignores SIGTERM is SIGKILLed after the grace on a handover.
+//! * A guard frozen together with its JobManager past the lease and the grace SIGKILLs it at
+//!   once when they thaw, without a SIGTERM first.
 //! * A SIGKILLed guard: no process of the old group survives the start of the next JobManager.
 //! * Output that is not UTF-8 does not stop the forwarding of later lines (JobManager, hooks).
 
@@ -121,6 +123,49 @@ fn the_guard_alone_kills_a_flooding_jobmanager_at_the_lease_with_nobody_draining
         assert!(reports.lines().any(|l| l == line), "{line:?} missing from the guard's reports:\n{reports}");
     }
     assert!(reports.contains("note grace over; SIGKILL"), "{reports}");
+}
+
+#[test]
+fn a_guard_frozen_with_its_jobmanager_past_the_lease_and_grace_kills_at_once_on_the_thaw() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("events.jsonl");
+    let (lease, grace) = (Duration::from_secs(1), Duration::from_secs(2));
+    let lease_ns = boot_ns() + lease.as_nanos() as u64;
+    let mut cmd = Command::new(daemon_bin());
+    cmd.args(["fence-guard", "--stop-grace", "2s", "--lease-until-ns", &lease_ns.to_string(), "--"])
+        .arg(standin::standin_bin())
+        .args(["--port", "0", "--name", "frozen", "--term-delay", "10s", "--events"])
+        .arg(&events)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut guard = KillOnDrop::spawn(cmd).expect("spawn the guard");
+    let guard_pid = Pid::from_raw(guard.child().id() as i32);
+    let jm = wait_for(Duration::from_secs(10), Duration::from_millis(10), || {
+        standin::events_of(&events, "start").first().map(pid_of)
+    });
+    // The whole "host" stops before the lease runs out, as under `docker pause`: the guard and
+    // the JobManager's group, while the boot clock runs on.
+    kill(guard_pid, Signal::SIGSTOP).unwrap();
+    nix::sys::signal::killpg(Pid::from_raw(jm), Signal::SIGSTOP).unwrap();
+    assert!(boot_ns() < lease_ns, "stopped only after the lease; the test proves nothing");
+    let dead_by = lease_ns + grace.as_nanos() as u64;
+    wait_until(lease + grace + Duration::from_secs(10), Duration::from_millis(20), || {
+        boot_ns() > dead_by + 500_000_000
+    });
+    let thaw_ns = boot_ns();
+    nix::sys::signal::killpg(Pid::from_raw(jm), Signal::SIGCONT).unwrap();
+    kill(guard_pid, Signal::SIGCONT).unwrap();
+    let dead_ns = wait_for(Duration::from_secs(10), Duration::from_millis(2), || (!alive(jm)).then(boot_ns));
+    eprintln!("frozen guard: JobManager dead {:.3}s after the thaw", (dead_ns - thaw_ns) as f64 / 1e9);
+    let status = guard.wait_timeout(Duration::from_secs(5)).expect("the guard exits once the JobManager is gone");
+    assert_eq!(status.code(), Some(137), "SIGKILL, not a SIGTERM and a graceful exit");
+    // A SIGTERM would have been recorded (the stand-in records `term` and then waits 10 s).
+    assert!(standin::events_of(&events, "term").is_empty(), "the thawed JobManager got SIGTERM first");
+    let mut reports = String::new();
+    std::io::Read::read_to_string(guard.child().stdout.as_mut().unwrap(), &mut reports).unwrap();
+    assert!(reports.lines().any(|l| l == "lease-expired"), "{reports}");
+    assert!(reports.contains("past the stop grace"), "{reports}");
 }
 
 #[test]

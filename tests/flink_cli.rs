@@ -59,7 +59,7 @@ fn check_config_accepts_the_example_and_prints_reloadable_effective_settings() {
         "flink.enabled = true\n",
         "flink.mode = \"zookeeper\"\n",
         "flink.zookeeper_quorum = \"zk1.example.org:2181,zk2.example.org:2181,zk3.example.org:2181\"\n",
-        "flink.zookeeper_session_timeout = \"10s\"\n",
+        "flink.zookeeper_session_timeout = \"30s\"\n",
         "flink.failover_timeout = \"30s\"\n",
         "flink.storage_dir = \"hdfs:///flink/ha\"\n",
         "zookeeper.session_timeout = \"10s\"\n",
@@ -93,8 +93,9 @@ fn render_flink_config_prints_the_example_s_flink_configuration() {
         "high-availability.zookeeper.quorum: zk1.example.org:2181,zk2.example.org:2181,zk3.example.org:2181\n",
         "high-availability.zookeeper.path.root: /flink\n",
         "high-availability.cluster-id: /default\n",
-        "high-availability.zookeeper.client.session-timeout: 10000 ms\n",
+        "high-availability.zookeeper.client.session-timeout: 30000 ms\n",
         "high-availability.zookeeper.client.connection-timeout: 3000 ms\n",
+        "high-availability.zookeeper.client.tolerate-suspended-connections: true\n",
         "rest.port: 8081\n",
     ] {
         assert!(text.contains(line), "{line:?} missing in:\n{text}");

@@ -8,11 +8,13 @@
 //! * [`check_config`]: `check-config`.
 //! * [`render_flink_config`]: `render-flink-config`.
 //! * [`make_cds_archive`]: `make-cds-archive`.
+//! * [`jobmanager_command`]: `jobmanager-command`, the JobManager's command line as `run` starts it.
 //! * [`fence_guard`]: the hidden `fence-guard`, the process between the daemon and its JobManager.
 
 pub(crate) mod audit;
 pub(crate) mod check_config;
 pub(crate) mod fence_guard;
+pub(crate) mod jobmanager_command;
 pub(crate) mod maintenance;
 pub(crate) mod make_cds_archive;
 pub(crate) mod render_flink_config;
@@ -56,6 +58,9 @@ enum Command {
         #[arg(long, value_parser = config::parse_command_line_duration, default_value = "120s")]
         timeout: Duration,
     },
+    /// Print the command line `run` starts the JobManager with (`jobmanager.launch`), as JSON;
+    /// with "direct", resolved from Flink's scripts without starting a JobManager.
+    JobmanagerCommand(ConfigFile),
     /// Rebuild failovers, outages and overlaps from the daemons' logs (docs/audit-events.md).
     Audit(audit::Args),
     /// Show the election from ZooKeeper: the leader, every contender, the last failover. Exit 0
@@ -87,6 +92,7 @@ pub fn main() -> ExitCode {
         Command::CheckConfig(args) => check_config::main(&args.config),
         Command::RenderFlinkConfig(args) => render_flink_config::main(&args.config),
         Command::MakeCdsArchive { config, timeout } => make_cds_archive::main(&config, timeout),
+        Command::JobmanagerCommand(args) => jobmanager_command::main(&args.config),
         Command::Audit(args) => audit::main(&args),
         Command::Status(args) => status::main(&args),
         Command::Pause(args) => maintenance::pause_main(args),

@@ -35,6 +35,12 @@ pub(crate) const FLINK_CONF_DIR_VAR: &str = "FLINK_CONF_DIR";
 /// The file name Flink 2.x reads in `FLINK_CONF_DIR`.
 pub(crate) const CONFIG_FILE_NAME: &str = "config.yaml";
 
+/// Default of `flink.zookeeper_session_timeout`: long enough that a paused JobManager (a long
+/// GC, a 10 s SIGSTOP) or a ZooKeeper blip (the ensemble's leader stopped, a server restart)
+/// keeps Flink's session, and within the 40 s a server with tickTime 2000 grants. It does not
+/// bound a failover: the new leader deletes a dead JobManager's Flink latch (docs/ARCHITECTURE.md).
+pub(crate) const DEFAULT_FLINK_SESSION_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// `[flink]` as written in the file (or the environment). Optional as a whole: without it, or
 /// with `enabled = false` or `mode = "none"`, the daemon renders nothing and runs the
 /// JobManager with the environment it was given.
@@ -73,8 +79,8 @@ pub struct FlinkSettings {
     /// `failover.budget`, at most 30 s.
     #[serde(with = "humantime_serde", skip_serializing_if = "Option::is_none")]
     pub failover_timeout: Option<Duration>,
-    /// `high-availability.zookeeper.client.session-timeout`. Default: the daemon's own
-    /// `zookeeper.session_timeout` (not Flink's 60 s; see docs/ARCHITECTURE.md).
+    /// `high-availability.zookeeper.client.session-timeout`. Default 30 s
+    /// ([`DEFAULT_FLINK_SESSION_TIMEOUT`]; not Flink's 60 s, which a default server clamps to 40 s).
     #[serde(with = "humantime_serde", skip_serializing_if = "Option::is_none")]
     pub zookeeper_session_timeout: Option<Duration>,
     /// `high-availability.zookeeper.client.connection-timeout`. Default: the daemon's own
@@ -290,7 +296,7 @@ impl HaConfig {
         let (base_config, conf_dir) = paths(settings, &mut warnings)?;
 
         let mode = match mode {
-            HaMode::ZooKeeper => ModeSettings::ZooKeeper(zookeeper(settings, failover_timeout, budget, &mut warnings)?),
+            HaMode::ZooKeeper => ModeSettings::ZooKeeper(zookeeper(settings, &mut warnings)?),
             HaMode::Kubernetes => ModeSettings::Kubernetes(kubernetes(f, &mut warnings)?),
             HaMode::None => unreachable!("handled above"),
         };
@@ -464,12 +470,7 @@ fn normalize(path: &Path) -> PathBuf {
     out
 }
 
-fn zookeeper(
-    settings: &Settings,
-    failover_timeout: Duration,
-    budget: Duration,
-    warnings: &mut Vec<ConfigWarning>,
-) -> Result<ZooKeeperHa, ConfigError> {
+fn zookeeper(settings: &Settings, warnings: &mut Vec<ConfigWarning>) -> Result<ZooKeeperHa, ConfigError> {
     let f = &settings.flink;
     let quorum = f.zookeeper_quorum.as_deref().unwrap_or(&settings.zookeeper.quorum);
     if quorum.trim().is_empty() {
@@ -510,10 +511,10 @@ fn zookeeper(
         chroot: chroot.to_string(),
         path_root: f.zookeeper_path_root.clone(),
         cluster_id,
-        session_timeout: f.zookeeper_session_timeout.unwrap_or(settings.zookeeper.session_timeout),
+        session_timeout: f.zookeeper_session_timeout.unwrap_or(DEFAULT_FLINK_SESSION_TIMEOUT),
         connection_timeout: f.zookeeper_connection_timeout.unwrap_or(settings.zookeeper.connect_timeout),
     };
-    zookeeper_timing(settings, &zk, failover_timeout, budget, warnings)?;
+    zookeeper_timing(&zk, settings.zookeeper.tick_time, warnings)?;
     if zk.same_ensemble_as_daemon {
         check_paths_apart(&zk, &format!("{daemon_chroot}{}", settings.election.path))?;
     }
@@ -528,13 +529,10 @@ fn zookeeper(
     Ok(zk)
 }
 
-fn zookeeper_timing(
-    settings: &Settings,
-    zk: &ZooKeeperHa,
-    failover_timeout: Duration,
-    budget: Duration,
-    warnings: &mut Vec<ConfigWarning>,
-) -> Result<(), ConfigError> {
+/// Flink's ZooKeeper timeouts. Neither bounds a failover: the new leader deletes the Flink latch
+/// a dead JobManager left, so Flink's own session timeout only says how long a paused
+/// JobManager or a ZooKeeper blip keeps Flink's session.
+fn zookeeper_timing(zk: &ZooKeeperHa, tick: Duration, warnings: &mut Vec<ConfigWarning>) -> Result<(), ConfigError> {
     const SESSION: &str = "flink.zookeeper_session_timeout";
     let (session, connection) = (zk.session_timeout, zk.connection_timeout);
     for (key, value) in [(SESSION, session), ("flink.zookeeper_connection_timeout", connection)] {
@@ -556,35 +554,6 @@ fn zookeeper_timing(
             ),
         ));
     }
-    // After a crash the old JobManager's Flink leader latch outlives it by Flink's session
-    // timeout; no new JobManager can lead Flink before (docs/ARCHITECTURE.md).
-    for (key, bound) in [("flink.failover_timeout", failover_timeout), ("failover.budget", budget)] {
-        if session >= bound {
-            return Err(ConfigError::timing(
-                SESSION,
-                format!(
-                    "{} is not shorter than {key} ({}): a crashed JobManager's Flink leader latch holds Flink's leadership for a whole session timeout, so the new JobManager cannot resume the jobs in time; set it to at most zookeeper.session_timeout ({}) or remove it to use that",
-                    format_duration(session),
-                    format_duration(bound),
-                    format_duration(settings.zookeeper.session_timeout)
-                ),
-            ));
-        }
-    }
-    let daemon_session = settings.zookeeper.session_timeout;
-    if session > daemon_session {
-        warnings.push(warning(
-            SESSION,
-            format!(
-                "{} is longer than zookeeper.session_timeout ({}): after a crash the daemons elect a new leader after theirs, but its JobManager then waits up to {} more for the old JobManager's Flink session to expire; set it to at most {} (the default)",
-                format_duration(session),
-                format_duration(daemon_session),
-                format_duration(session - daemon_session),
-                format_duration(daemon_session)
-            ),
-        ));
-    }
-    let tick = settings.zookeeper.tick_time;
     let (low, high) = server_session_range(tick);
     if session < low || session > high {
         warnings.push(warning(
@@ -766,9 +735,9 @@ mod tests {
     }
 
     #[test]
-    fn flinks_session_timeout_defaults_to_the_daemons_and_is_bounded() {
+    fn flinks_session_timeout_defaults_to_30s_and_is_bounded() {
         let z = zk(ON);
-        assert_eq!((z.session_timeout, z.connection_timeout), (Duration::from_secs(10), Duration::from_secs(3)));
+        assert_eq!((z.session_timeout, z.connection_timeout), (Duration::from_secs(30), Duration::from_secs(3)));
         let env = [
             ("FHS_ZOOKEEPER__SESSION_TIMEOUT", "8s"),
             ("FHS_ZOOKEEPER__CONNECT_TIMEOUT", "2s"),
@@ -776,23 +745,19 @@ mod tests {
         ];
         let ha = HaConfig::resolve(&load_env(ON, &env).unwrap().0).unwrap().0.unwrap();
         let ModeSettings::ZooKeeper(z) = ha.mode else { panic!() };
-        assert_eq!((z.session_timeout, z.connection_timeout), (Duration::from_secs(8), Duration::from_secs(2)));
-        // Longer than the daemon's: works, but the new JobManager may wait for the old latch.
-        let w = warnings(&format!("{ON}zookeeper_session_timeout = \"20s\"\n"));
-        assert!(
-            w.iter().any(|w| w.key == "flink.zookeeper_session_timeout" && w.message.contains("10s more")),
-            "{w:?}"
-        );
-        // Not below the budget: an error naming the budget.
-        let e = error(&format!(
-            "[failover]\nbudget = \"25s\"\n{ON}failover_timeout = \"30s\"\nzookeeper_session_timeout = \"25s\"\n"
-        ));
-        assert_error(&e, "flink.zookeeper_session_timeout", &["failover.budget (25s)"]);
+        assert_eq!((z.session_timeout, z.connection_timeout), (Duration::from_secs(30), Duration::from_secs(2)));
+        // Longer than the daemon's and than the budget: fine, the new leader deletes dead latches.
+        let (s30, w) = load(&format!(
+            "[failover]\nbudget = \"25s\"\n{ON}failover_timeout = \"25s\"\nzookeeper_session_timeout = \"30s\"\n"
+        ))
+        .unwrap();
+        assert!(w.iter().all(|w| w.key != "flink.zookeeper_session_timeout"), "{w:?}");
+        assert!(HaConfig::resolve(&s30).is_ok());
         // A server with default settings clamps below 4 s.
         let w = warnings(&format!("{ON}zookeeper_session_timeout = \"3s\"\nzookeeper_connection_timeout = \"1s\"\n"));
         assert!(w.iter().any(|w| w.key == "flink.zookeeper_session_timeout" && w.message.contains("clamp")), "{w:?}");
         // The connection timeout must be shorter than the session timeout.
-        let e = error(&format!("{ON}zookeeper_connection_timeout = \"10s\"\n"));
+        let e = error(&format!("{ON}zookeeper_connection_timeout = \"30s\"\n"));
         assert_error(&e, "flink.zookeeper_connection_timeout", &["not shorter than flink.zookeeper_session_timeout"]);
         let e = error(&format!("{ON}zookeeper_session_timeout = \"0s\"\n"));
         assert_error(&e, "flink.zookeeper_session_timeout", &["longer than zero"]);
@@ -873,7 +838,7 @@ mod tests {
         let ha = HaConfig::resolve(&s).unwrap().0.unwrap();
         let f = ha.effective(&s.flink);
         assert_eq!(f.zookeeper_quorum.as_deref(), Some("zk1:2181/apps"));
-        assert_eq!(f.zookeeper_session_timeout, Some(Duration::from_secs(10)));
+        assert_eq!(f.zookeeper_session_timeout, Some(Duration::from_secs(30)));
         assert_eq!(f.zookeeper_connection_timeout, Some(Duration::from_secs(3)));
         assert_eq!(f.failover_timeout, Some(Duration::from_secs(30)));
         assert_eq!(f.storage_dir.as_deref(), Some("hdfs:///flink/ha"));

@@ -23,6 +23,7 @@ pub(super) const DEFAULTS: &[(&str, &str)] = &[
     ("jobmanager.ready_url", "http://127.0.0.1:8081/overview"),
     ("jobmanager.start_timeout", "20s"),
     ("jobmanager.stop_grace", "3s"),
+    ("jobmanager.launch", "direct"),
     ("jobmanager.health_interval", "2s"),
     ("jobmanager.restart_window", "5m"),
     ("jobmanager.standby", "cold"),
@@ -33,7 +34,7 @@ pub(super) const DEFAULTS: &[(&str, &str)] = &[
 ];
 
 /// Numeric defaults.
-pub(super) const COUNT_DEFAULTS: &[(&str, u32)] = &[("jobmanager.health_failures", 3), ("jobmanager.restart_limit", 3)];
+pub(super) const COUNT_DEFAULTS: &[(&str, u32)] = &[("jobmanager.health_failures", 5), ("jobmanager.restart_limit", 3)];
 
 /// The type a key expects, for the checks that run before deserialization.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,6 +76,7 @@ pub(super) const SCHEMA: &[(&str, &[(&str, Kind)])] = &[
             ("rpc_address", Kind::Text),
             ("log_file", Kind::Text),
             ("cds_archive", Kind::Text),
+            ("launch", Kind::Text),
             ("start_timeout", Kind::Duration(HOUR)),
             ("stop_grace", Kind::Duration(TEN_MINUTES)),
             ("health_interval", Kind::Duration(HOUR)),
@@ -292,6 +294,7 @@ mod tests {
                 rpc_address: "jm1:6123".into(),
                 log_file: some_path(),
                 cds_archive: some_path(),
+                launch: "script".into(),
                 start_timeout: Duration::from_secs(20),
                 stop_grace: Duration::from_secs(3),
                 health_interval: Duration::from_secs(2),

@@ -79,6 +79,10 @@ pub struct JobManagerSettings {
     /// which cuts its cold start. Unset: no archive.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cds_archive: Option<PathBuf>,
+    /// How the JobManager is started: `"direct"` runs the JVM command line that Flink's
+    /// `jobmanager.sh start-foreground` would build, resolved ahead of time (see
+    /// `crate::process::launch`); `"script"` always runs `command` as configured. Default "direct".
+    pub launch: String,
     /// How long the JobManager may take from spawn to its first healthy `ready_url`. Default 20s, so
     /// that `session_timeout + start_timeout` fits the default budget.
     #[serde(with = "humantime_serde")]

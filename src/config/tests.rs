@@ -132,7 +132,8 @@ fn defaults_are_the_documented_ones() {
     assert_eq!(s.jobmanager.start_timeout, secs(20));
     assert_eq!(s.jobmanager.stop_grace, secs(3));
     assert_eq!(s.jobmanager.health_interval, secs(2));
-    assert_eq!(s.jobmanager.health_failures, 3);
+    assert_eq!(s.jobmanager.health_failures, 5);
+    assert_eq!(s.jobmanager.launch, "direct");
     assert_eq!(s.jobmanager.restart_limit, 3);
     assert_eq!(s.jobmanager.restart_window, secs(300));
     assert_eq!(s.jobmanager.standby, "cold");
@@ -155,6 +156,15 @@ fn standby_is_cold_or_parked_and_parked_needs_flink_in_mode_zookeeper() {
     assert_error(&e, "jobmanager.standby", &["mode = \"zookeeper\""]);
     let e = error(&["jobmanager.gate_jar = \"\""]);
     assert_error(&e, "jobmanager.gate_jar", &["must not be empty"]);
+}
+
+#[test]
+fn launch_is_direct_or_script() {
+    assert_eq!(load(&["jobmanager.launch = \"script\""]).jobmanager.launch, "script");
+    let e = error(&["jobmanager.launch = \"fast\""]);
+    assert_error(&e, "jobmanager.launch", &["\"fast\"", "\"direct\"", "\"script\""]);
+    let e = error(&["jobmanager.launch = true"]);
+    assert_error(&e, "jobmanager.launch", &["string"]);
 }
 
 #[test]
@@ -762,7 +772,7 @@ fn settings_serialize_durations_as_humantime_and_round_trip() {
 #[test]
 fn env_var_names_follow_the_documented_form() {
     assert_eq!(env_var_name("zookeeper.session_timeout"), "FHS_ZOOKEEPER__SESSION_TIMEOUT");
-    assert_eq!(known_keys().len(), 41);
+    assert_eq!(known_keys().len(), 42);
 }
 
 #[test]

@@ -87,6 +87,12 @@ impl Settings {
                 format!("must not be empty; set the path of the gate jar (default {DEFAULT_GATE_JAR:?})"),
             ));
         }
+        if jm.launch != "direct" && jm.launch != "script" {
+            return Err(ConfigError::invalid(
+                "jobmanager.launch",
+                format!("{:?} is not a launch mode; set it to \"direct\" (the JVM command line Flink's scripts build, resolved ahead of time) or \"script\" (the command as configured)", jm.launch),
+            ));
+        }
         for (key, path) in [
             ("jobmanager.workdir", &jm.workdir),
             ("jobmanager.log_file", &jm.log_file),

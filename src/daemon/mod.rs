@@ -18,6 +18,7 @@ use crate::outward::hooks::Hooks;
 use crate::outward::logging::write_audit;
 use crate::outward::systemd::{FaultInjection, Notifier};
 use crate::process::jobmanager::{self, Running, Start};
+use crate::process::launch::Launcher;
 use crate::process::mono;
 use crate::process::probe::Probe;
 use crate::zk::control;
@@ -69,6 +70,8 @@ struct Daemon {
     identity: NodeIdentity,
     target: ZkTarget,
     spec: jobmanager::Spec,
+    /// Chooses what the spawn runs: the resolved JVM command line or the configured command.
+    launcher: Launcher,
     probe: Probe,
     machine: Machine,
     process_tx: UnboundedSender<Event>,
@@ -109,6 +112,7 @@ pub(crate) async fn run(settings: Settings, shutdown: impl std::future::Future<O
     let mut deaths = supervise::watch();
     let endpoint = crate::outward::http::bind(&settings).await?;
     let (mut daemon, mut inbox) = Daemon::new(settings)?;
+    daemon.launcher.start(&daemon.settings, &daemon.spec);
     let _http = endpoint.map(|endpoint| endpoint.serve(daemon.view.subscribe()));
     let mut faults = FaultInjection::from_armed()?;
     tokio::pin!(shutdown);
@@ -214,6 +218,7 @@ impl Daemon {
             clearing: None,
             identity: identity_of(&settings),
             spec: jobmanager::Spec { guard_exe: std::env::current_exe()?, settings: jm.clone() },
+            launcher: Launcher::new(&jm.launch),
             probe: Probe::new(
                 &jm.ready_url,
                 jm.health_interval.clamp(Duration::from_millis(200), Duration::from_secs(5)),
@@ -322,9 +327,8 @@ impl Daemon {
         let fingerprint = crate::flink::fingerprint(&self.settings).unwrap_or_default();
         crate::flink::prepare_spawn(&self.settings, &mut self.spec)?;
         crate::process::cds::prepare_spawn(&self.settings, &mut self.spec);
-        let mut spec = self.spec.clone();
-        spec.settings.env.extend(crate::flink::gate::jobmanager_env(&self.settings));
-        Running::start(&spec, Start::Parked { park, fingerprint }, self.process_tx.clone())
+        let launch = self.launcher.choose(&self.spec);
+        Running::start(&self.spec, &launch, Start::Parked { park, fingerprint }, self.process_tx.clone())
     }
 
     /// Logs the reports and carries out the actions of one output, and of the events its actions
@@ -340,7 +344,10 @@ impl Daemon {
                     Action::SpawnJobManager { lease_until } => {
                         let spawned = crate::flink::prepare_spawn(&self.settings, &mut self.spec)
                             .map(|()| crate::process::cds::prepare_spawn(&self.settings, &mut self.spec))
-                            .and_then(|()| Running::spawn(&self.spec, lease_until, self.process_tx.clone()));
+                            .map(|()| self.launcher.choose(&self.spec))
+                            .and_then(|launch| {
+                                Running::spawn(&self.spec, &launch, lease_until, self.process_tx.clone())
+                            });
                         match spawned {
                             Ok(running) => self.jm = Some(running),
                             Err(e) => pending.push_back(Event::JobManagerSpawnFailed { error: e.to_string() }),

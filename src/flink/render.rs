@@ -211,6 +211,9 @@ pub(crate) fn generated_keys(ha: &HaConfig, settings: &Settings) -> Vec<(String,
             add("high-availability.cluster-id", text(&format!("/{}", zk.cluster_id)));
             add("high-availability.zookeeper.client.session-timeout", ms(zk.session_timeout));
             add("high-availability.zookeeper.client.connection-timeout", ms(zk.connection_timeout));
+            // A suspended connection (a blip, a paused JVM) keeps Flink's leadership; only a lost
+            // session revokes it (docs/ARCHITECTURE.md).
+            add("high-availability.zookeeper.client.tolerate-suspended-connections", Value::Bool(true));
             let (rpc_host, rpc_port) = host_port(&settings.jobmanager.rpc_address);
             // In HA mode Flink ignores jobmanager.rpc.port and binds this one (default: random).
             add("high-availability.jobmanager.port", text(&rpc_port.to_string()));

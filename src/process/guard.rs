@@ -343,10 +343,19 @@ pub(crate) async fn run(args: GuardArgs) -> i32 {
                 }
                 match phase {
                     Phase::Leased if now >= lease_ns => {
-                        // Signal first, report after.
-                        phase = stop(group, phase, args.stop_grace);
+                        // Signal first, report after. The grace counts from the lease, not from
+                        // this wake-up: a guard that was stopped or frozen with its JobManager
+                        // and wakes after the lease plus the grace kills at once.
+                        phase = stop_after_lease(group, lease_ns, now, args.stop_grace);
                         reports.send("lease-expired\n".to_string());
-                        reports.note(format_args!("lease expired; stopping the JobManager (pid {pid})"));
+                        if phase == Phase::Killed {
+                            let late = Duration::from_nanos(now - lease_ns);
+                            reports.note(format_args!(
+                                "lease expired {late:?} ago, past the stop grace (the guard was stopped or frozen); SIGKILL to process group {pid}"
+                            ));
+                        } else {
+                            reports.note(format_args!("lease expired; stopping the JobManager (pid {pid})"));
+                        }
                     }
                     Phase::Stopping { kill_at_ns } if now >= kill_at_ns => {
                         let _ = killpg(group, Signal::SIGKILL);
@@ -417,6 +426,19 @@ fn stop(group: Pid, phase: Phase, grace: Duration) -> Phase {
         }
         Phase::Stopping { kill_at_ns: earlier } => Phase::Stopping { kill_at_ns: earlier.min(kill_at_ns) },
     }
+}
+
+/// Stops the JobManager's group because the lease (`lease_ns`) ran out, seen at `now_ns`: the
+/// SIGKILL falls due at the lease plus `grace`, so a wake-up after that instant (the guard was
+/// stopped or frozen, e.g. a whole host under `docker pause`) SIGKILLs at once, no SIGTERM.
+fn stop_after_lease(group: Pid, lease_ns: u64, now_ns: u64, grace: Duration) -> Phase {
+    let kill_at_ns = lease_ns.saturating_add(grace.as_nanos().min(u64::MAX as u128) as u64);
+    if now_ns >= kill_at_ns {
+        let _ = killpg(group, Signal::SIGKILL);
+        return Phase::Killed;
+    }
+    let _ = killpg(group, Signal::SIGTERM);
+    Phase::Stopping { kill_at_ns }
 }
 
 /// Writes one short line straight into the status pipe if it takes it without waiting, else

@@ -19,6 +19,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use crate::config::JobManagerSettings;
 use crate::process::guard::{self, Status};
+use crate::process::launch::Launch;
 use crate::process::mono;
 use flink_ha_core::machine::Event;
 use flink_ha_core::walltime;
@@ -74,16 +75,27 @@ pub(crate) struct Running {
 }
 
 impl Running {
-    /// Starts the guard, which starts the JobManager. Events go to `events`; the last one for
-    /// this process is `JobManagerExited` or `JobManagerSpawnFailed`.
-    pub(crate) fn spawn(spec: &Spec, lease_until: Instant, events: UnboundedSender<Event>) -> std::io::Result<Running> {
-        Running::start(spec, Start::Leased(lease_until), events)
+    /// Starts the guard, which starts the JobManager as `launch` says (the configured command,
+    /// or the JVM directly, see `launch.rs`). Events go to `events`; the last one for this
+    /// process is `JobManagerExited` or `JobManagerSpawnFailed`.
+    pub(crate) fn spawn(
+        spec: &Spec,
+        launch: &Launch,
+        lease_until: Instant,
+        events: UnboundedSender<Event>,
+    ) -> std::io::Result<Running> {
+        Running::start(spec, launch, Start::Leased(lease_until), events)
     }
 
     /// Starts the guard, which starts the JobManager as `start` says. A parked one reports
     /// `ParkedSpawned`, `ParkedAtGate` and `ParkedExited` with its park's number until it is
     /// released ([`Running::release`]), and the JobManager's events after.
-    pub(crate) fn start(spec: &Spec, start: Start, events: UnboundedSender<Event>) -> std::io::Result<Running> {
+    pub(crate) fn start(
+        spec: &Spec,
+        launch: &Launch,
+        start: Start,
+        events: UnboundedSender<Event>,
+    ) -> std::io::Result<Running> {
         let s = &spec.settings;
         let mut cmd = Command::new(&spec.guard_exe);
         cmd.arg("fence-guard").arg("--stop-grace").arg(walltime::format_duration(s.stop_grace));
@@ -99,8 +111,9 @@ impl Running {
         };
         let released = Arc::new(AtomicBool::new(released));
         cmd.arg("--")
-            .args(&s.command)
+            .args(&launch.argv)
             .envs(&s.env)
+            .envs(launch.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .process_group(0)

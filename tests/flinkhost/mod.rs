@@ -352,9 +352,16 @@ listen = "off"
         )
     }
 
-    /// Live processes whose command line names this node's Flink conf dir: its JobManager (java).
+    /// Live processes whose command line names this node's Flink conf dir and Flink's entrypoint:
+    /// its JobManager (java). Not the helper JVMs of Flink's scripts (`BashJavaUtils`), nor the
+    /// stand-in `java` that records the command line for the direct launch (its marker
+    /// `-Dflinkha.launch.resolve=` is on its command line), which start no JobManager.
     pub fn jobmanagers(&self) -> Vec<u32> {
         processes_mentioning(&self.conf_dir.display().to_string())
+            .into_iter()
+            .filter(|&pid| process_mentions(pid, "org.apache.flink.runtime.entrypoint."))
+            .filter(|&pid| !process_mentions(pid, "-Dflinkha.launch.resolve="))
+            .collect()
     }
 
     /// `pid` is alive and its command line names this node's Flink conf dir.
