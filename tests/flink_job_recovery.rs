@@ -19,6 +19,11 @@
 //! 2. The first daemon is started again (a standby now), then SIGTERM to the leader's daemon: a
 //!    graceful handover, and the job is RUNNING again under the first node's JobManager.
 //!
+//! Both daemons run with `jobmanager.standby = "parked"` (the gate jar from `FLINK_HA_GATE_JAR`,
+//! which `scripts/install-test-deps` builds): the standby's JobManager waits at its gate with its
+//! REST port closed, and each takeover releases that very JVM. (`tests/real_flink.rs` covers the
+//! cold start.)
+//!
 //! Both times (new JobManager ready, job RUNNING again) are printed relative to the kill and to
 //! the SIGTERM; run with `--nocapture`. Flink comes from `FLINK_HOME`, else from the cache that
 //! `scripts/install-test-deps` fills; without it (or without `javac`) the test fails and says to
@@ -133,9 +138,13 @@ fn new_node(root: &Path, flink: &Path, name: &str, quorum: &str) -> Node {
         ),
     );
     let s = |p: &Path| p.display().to_string();
+    let gate_jar = std::env::var("FLINK_HA_GATE_JAR")
+        .expect("FLINK_HA_GATE_JAR names the gate jar of a parked JobManager: run `eval \"$(scripts/install-test-deps)\"` first");
+    let jobmanager_extra = format!("standby = \"parked\"\ngate_jar = {gate_jar:?}\n");
     node.write_daemon_config(
         flink,
         &DaemonSettings {
+            jobmanager_extra: &jobmanager_extra,
             tail: &format!(
                 r#"
 [flink]
@@ -273,6 +282,8 @@ fn ha_keys_of(node: &Node) -> String {
     let keys: String = yaml
         .lines()
         .filter(|l| l.starts_with("high-availability.") && !l.starts_with("high-availability.jobmanager.port"))
+        // The gate is the JobManager's alone: TaskManagers and clients use Flink's own type.
+        .map(|l| l.replace("flinkha.gate.GatedHaServicesFactory", "zookeeper"))
         .map(|l| format!("{l}\n"))
         .collect();
     assert!(keys.contains("high-availability.type: zookeeper"), "no HA keys rendered:\n{yaml}");
@@ -406,7 +417,7 @@ fn a_running_job_survives_a_crash_of_the_leader_host_and_a_graceful_handover() {
     let pid_a = pid_of(&spawned_a);
     a.wait_event("jobmanager_ready", START_TIMEOUT + Duration::from_secs(10), &[&a, &b]);
     let rendered = std::fs::read_to_string(a.conf_dir.join("config.yaml")).expect("rendered config.yaml");
-    assert!(rendered.contains("high-availability.type: zookeeper"), "{rendered}");
+    assert!(rendered.contains("high-availability.type: flinkha.gate.GatedHaServicesFactory"), "{rendered}");
     assert!(a.conf_dir.join("log4j-console.properties").is_file(), "the base's other files are copied");
     assert_eq!(a.jobmanagers(), vec![pid_a], "jm-a's JobManager runs with the rendered FLINK_CONF_DIR");
 
@@ -429,7 +440,10 @@ fn a_running_job_survives_a_crash_of_the_leader_host_and_a_graceful_handover() {
         "setup: job {jid} RUNNING on jm-a with a completed checkpoint, {:.1}s after the test started",
         secs(test_start.elapsed())
     );
-    assert!(b.jobmanagers().is_empty() && b.rest_refuses(), "jm-b runs a JobManager while jm-a leads");
+    // jm-b's only JobManager is the one parked at its gate, serving nothing.
+    let parked_b = pid_of(&b.wait_event("jobmanager_parked", START_TIMEOUT + Duration::from_secs(10), &[&a, &b]));
+    assert_eq!(b.jobmanagers(), vec![parked_b], "jm-b runs a JobManager besides its parked one while jm-a leads");
+    assert!(b.rest_refuses(), "jm-b's parked JobManager answers on its REST port");
 
     // 1. SIGKILL of the leader host: the JobManager, its guard and the daemon at once.
     let b_skip = b.records().len();
@@ -437,6 +451,8 @@ fn a_running_job_survives_a_crash_of_the_leader_host_and_a_graceful_handover() {
     a.crash(pid_a);
     let crash = wait_recovery(&b, b_skip, &jid, killed_at, BUDGET, &[&a, &b]);
     assert!(a.jobmanagers().is_empty() && a.rest_refuses(), "jm-a's JobManager survived the crash");
+    let released = pid_of(&b.events_after(b_skip, "jobmanager_spawned")[0]);
+    assert_eq!(released, parked_b, "jm-b took over by releasing its parked JobManager");
     let restored = restored_checkpoint(&b, &jid);
     assert!(
         restored.is_some(),
@@ -452,6 +468,7 @@ fn a_running_job_survives_a_crash_of_the_leader_host_and_a_graceful_handover() {
     a.wait_event_after(a_skip, "session_started", Duration::from_secs(30), &[&a, &b]);
     wait_until(Duration::from_secs(10), POLL, || election_nodes(&zk, ELECTION_PATH) == 2);
     assert!(a.events_after(a_skip, "elected").is_empty(), "jm-a was elected while jm-b leads");
+    let parked_a = pid_of(&a.wait_event_after(a_skip, "jobmanager_parked", START_TIMEOUT + Duration::from_secs(10), &[&a, &b]));
     let b_pid = pid_of(&b.events_after(b_skip, "jobmanager_spawned")[0]);
     let term_at = Instant::now();
     b.daemon.as_ref().expect("daemon").signal(Signal::SIGTERM).expect("SIGTERM jm-b's daemon");
@@ -459,6 +476,7 @@ fn a_running_job_survives_a_crash_of_the_leader_host_and_a_graceful_handover() {
     wait_until(Duration::from_secs(10), POLL, || b.exit_code().is_some());
     assert_eq!(b.exit_code(), Some(0), "jm-b's daemon exit code\n{}", dump(&[&a, &b]));
     assert!(!processes_mentioning(&b.conf_dir.display().to_string()).contains(&b_pid), "jm-b's JobManager is left");
+    assert_eq!(pid_of(&a.events_after(a_skip, "jobmanager_spawned")[0]), parked_a, "jm-a took over by release");
     eprintln!("SIGTERM handover: {}; restored checkpoint {:?}", handover.describe(&jid), restored_checkpoint(&a, &jid));
     assert!(handover.running <= BUDGET, "handover took {:?}", handover.running);
     eprintln!("total test time {:.1}s", secs(test_start.elapsed()));
