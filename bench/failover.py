@@ -739,14 +739,13 @@ conf_dir = "{conf}"
         return [r for r in read_jsonl(self.node[n]["log"])[skip:] if r.get("event") == event]
 
     def ha_keys(self):
-        out = subprocess.run([self.ctx.bin, "render-flink-config", "--config", self.node["jm-a"]["cfg"]],
-                             capture_output=True, text=True, env=self.daemon_env())
+        # the TaskManager gets Flink's own HA type even where the JobManager gets the gate's
+        out = subprocess.run([self.ctx.bin, "render-flink-config", "--config", self.node["jm-a"]["cfg"],
+                              "--for", "taskmanager"], capture_output=True, text=True, env=self.daemon_env())
         if out.returncode != 0:
             raise RoundFailed(f"render-flink-config: {out.stderr}")
-        # the TaskManager gets Flink's own HA type even where the JobManager gets the gate's
         return "".join(line + "\n" for line in out.stdout.splitlines()
-                       if line.startswith("high-availability.") and not line.startswith("high-availability.jobmanager.port")
-                       and not line.startswith("high-availability.type")) + "high-availability.type: zookeeper\n"
+                       if line.startswith("high-availability.") and not line.startswith("high-availability.jobmanager.port"))
 
     def jvms(self, n):
         """The java processes below node n's daemon (its JobManager, running or parked), oldest first."""

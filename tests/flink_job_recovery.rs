@@ -274,6 +274,7 @@ fn ha_keys_of(node: &Node) -> String {
         .arg("render-flink-config")
         .arg("--config")
         .arg(&node.config)
+        .args(["--for", "taskmanager"])
         .env_remove("FLINK_HOME")
         .output()
         .expect("run render-flink-config");
@@ -282,8 +283,6 @@ fn ha_keys_of(node: &Node) -> String {
     let keys: String = yaml
         .lines()
         .filter(|l| l.starts_with("high-availability.") && !l.starts_with("high-availability.jobmanager.port"))
-        // The gate is the JobManager's alone: TaskManagers and clients use Flink's own type.
-        .map(|l| l.replace("flinkha.gate.GatedHaServicesFactory", "zookeeper"))
         .map(|l| format!("{l}\n"))
         .collect();
     assert!(keys.contains("high-availability.type: zookeeper"), "no HA keys rendered:\n{yaml}");

@@ -15,13 +15,13 @@ log() { printf '%s %s: %s\n' "$(date -u +%FT%T.%3NZ)" "$role" "$*" >&2; }
 
 # The configuration of a Flink process that is not a JobManager (TaskManager, client): the
 # shared base plus the high-availability keys of the daemons' [flink] section, from
-# `render-flink-config` (without the JobManager's own port and addresses).
+# `render-flink-config --for taskmanager` (without the JobManager's own port and addresses).
 client_conf() {
   local dir=$1 rendered
   mkdir -p "$dir"
   cp "$FLINK_HOME"/conf/* "$dir"/
-  rendered=$(flink-ha-supervisor render-flink-config --config "$SUPERVISOR_CONFIG" 2>/dev/null) \
-    || { flink-ha-supervisor render-flink-config --config "$SUPERVISOR_CONFIG" >/dev/null; exit 2; }
+  rendered=$(flink-ha-supervisor render-flink-config --config "$SUPERVISOR_CONFIG" --for taskmanager 2>/dev/null) \
+    || { flink-ha-supervisor render-flink-config --config "$SUPERVISOR_CONFIG" --for taskmanager >/dev/null; exit 2; }
   # The keys the daemon generates: high-availability.* that the base does not set already.
   {
     echo

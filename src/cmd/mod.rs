@@ -45,8 +45,9 @@ enum Command {
     Run(run::Args),
     /// Validate the configuration as `run` would and print the effective settings.
     CheckConfig(ConfigFile),
-    /// Print the Flink config.yaml that `run` writes before it starts the JobManager ([flink]).
-    RenderFlinkConfig(ConfigFile),
+    /// Print the Flink config.yaml that `run` writes before it starts the JobManager ([flink]),
+    /// or with `--for taskmanager` the one for TaskManagers and clients.
+    RenderFlinkConfig(render_flink_config::Args),
     /// Make the JobManager's class-data-sharing archive (`jobmanager.cds_archive`): runs the
     /// JobManager once, outside the election and with Flink's HA off, and stops it; the JVM
     /// writes the archive as it exits. Run it on every host where no JobManager runs.
@@ -90,7 +91,7 @@ pub fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Run(args) => run::main(args),
         Command::CheckConfig(args) => check_config::main(&args.config),
-        Command::RenderFlinkConfig(args) => render_flink_config::main(&args.config),
+        Command::RenderFlinkConfig(args) => render_flink_config::main(&args),
         Command::MakeCdsArchive { config, timeout } => make_cds_archive::main(&config, timeout),
         Command::JobmanagerCommand(args) => jobmanager_command::main(&args.config),
         Command::Audit(args) => audit::main(&args),
