@@ -467,7 +467,8 @@ fn a_running_job_survives_a_crash_of_the_leader_host_and_a_graceful_handover() {
     a.wait_event_after(a_skip, "session_started", Duration::from_secs(30), &[&a, &b]);
     wait_until(Duration::from_secs(10), POLL, || election_nodes(&zk, ELECTION_PATH) == 2);
     assert!(a.events_after(a_skip, "elected").is_empty(), "jm-a was elected while jm-b leads");
-    let parked_a = pid_of(&a.wait_event_after(a_skip, "jobmanager_parked", START_TIMEOUT + Duration::from_secs(10), &[&a, &b]));
+    let parked_a =
+        pid_of(&a.wait_event_after(a_skip, "jobmanager_parked", START_TIMEOUT + Duration::from_secs(10), &[&a, &b]));
     let b_pid = pid_of(&b.events_after(b_skip, "jobmanager_spawned")[0]);
     let term_at = Instant::now();
     b.daemon.as_ref().expect("daemon").signal(Signal::SIGTERM).expect("SIGTERM jm-b's daemon");

@@ -515,6 +515,18 @@ fn zookeeper(settings: &Settings, warnings: &mut Vec<ConfigWarning>) -> Result<Z
         connection_timeout: f.zookeeper_connection_timeout.unwrap_or(settings.zookeeper.connect_timeout),
     };
     zookeeper_timing(&zk, settings.zookeeper.tick_time, warnings)?;
+    if zk.latch_path_in(&settings.zookeeper.quorum).is_none() && zk.session_timeout >= settings.failover.budget {
+        // The daemons cannot delete a dead JobManager's latch on another ensemble (or chroot):
+        // Flink's election of the next JobManager waits for that latch's session.
+        warnings.push(warning(
+            "flink.zookeeper_session_timeout",
+            format!(
+                "{} is not shorter than failover.budget ({}) while flink.zookeeper_quorum is not the daemons' own ensemble and chroot, so the daemons cannot delete a crashed JobManager's Flink latch and the next JobManager waits for its session; use the daemons' quorum, or set it well below the budget",
+                format_duration(zk.session_timeout),
+                format_duration(settings.failover.budget)
+            ),
+        ));
+    }
     if zk.same_ensemble_as_daemon {
         check_paths_apart(&zk, &format!("{daemon_chroot}{}", settings.election.path))?;
     }

@@ -494,3 +494,20 @@ fn environment_failover_timeout() {
     let e = load_env(ZK_SECTION, &[("FHS_FLINK__FAILOVER_TIMEOUT", "30")]).unwrap_err();
     assert_error(&e, "flink.failover_timeout", &["\"30\"", "with a unit"]);
 }
+
+#[test]
+fn config_a_long_flink_session_on_another_ensemble_is_warned_about() {
+    // ZK_SECTION's Flink quorum is not the daemons' own: no latch of a dead JobManager can be
+    // deleted there, so Flink's default 30 s session would hold up every crash failover.
+    let (_, w) = load(ZK_SECTION).unwrap();
+    let warned = |w: &[crate::config::ConfigWarning]| {
+        w.iter().any(|w| w.key == "flink.zookeeper_session_timeout" && w.message.contains("cannot delete"))
+    };
+    assert!(warned(&w), "{w:?}");
+    let (_, w) = load(&format!("{ZK_SECTION}zookeeper_session_timeout = \"10s\"\n")).unwrap();
+    assert!(!warned(&w), "{w:?}");
+    // On the daemons' own ensemble the latches are deleted: no warning at the default.
+    let own = ZK_SECTION.replace("zookeeper_quorum = \"localhost:2181,localhost:2182,localhost:2183\"\n", "");
+    let (_, w) = load(&own).unwrap();
+    assert!(!warned(&w), "{w:?}");
+}
