@@ -68,7 +68,7 @@ def judge(value, goal, unit=""):
 
 
 def goal_rows(by, recs):
-    """The issue's goals: (measure, measured figure, goal, verdict) rows."""
+    """The goals: (measure, measured figure, goal, verdict) rows."""
     def med(setup, fault, field="running_s"):
         st = stats([r.get(field) for r in by.get((setup, fault), [])])
         return st["med"] if st else None

@@ -633,7 +633,10 @@ class Drill:
         self.c.ensure_running(leader)
 
     def fault_kill_jm(self, r, leader):
-        p = self.c.exec(leader, "pgrep", "-f", "org.apache.flink.runtime.entrypoint.StandaloneSessionClusterEntrypoint")
+        # Flink's JobManager, not the stand-in `java` of a direct launch's resolution (its
+        # command line carries the marker -Dflinkha.launch.resolve=)
+        p = self.c.exec(leader, "sh", "-c", "for p in $(pgrep -f org.apache.flink.runtime.entrypoint.StandaloneSessionClusterEntrypoint); "
+                        "do grep -qa flinkha.launch.resolve /proc/$p/cmdline 2>/dev/null || echo $p; done")
         pids = p.stdout.split()
         if len(pids) != 1:
             raise DrillError(f"expected one JobManager process on {leader}, found {pids}")

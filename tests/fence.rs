@@ -149,6 +149,10 @@ fn a_guard_frozen_with_its_jobmanager_past_the_lease_and_grace_kills_at_once_on_
     kill(guard_pid, Signal::SIGSTOP).unwrap();
     nix::sys::signal::killpg(Pid::from_raw(jm), Signal::SIGSTOP).unwrap();
     assert!(boot_ns() < lease_ns, "stopped only after the lease; the test proves nothing");
+    // The daemon's own fence asks for a graceful stop too, queued while the guard is frozen: on
+    // the thaw the guard sees it and its alarm at once, and must still SIGKILL at once.
+    let stop = format!("stop {}\n", grace.as_millis());
+    std::io::Write::write_all(guard.child().stdin.as_mut().unwrap(), stop.as_bytes()).unwrap();
     let dead_by = lease_ns + grace.as_nanos() as u64;
     wait_until(lease + grace + Duration::from_secs(10), Duration::from_millis(20), || {
         boot_ns() > dead_by + 500_000_000

@@ -121,7 +121,7 @@ fn flink_toml(dir: &std::path::Path) -> String {
 
 fn parked_cluster(zk: &ZkEnsemble, n: usize) -> Cluster {
     let scratch = tempfile::tempdir().unwrap().keep();
-    let options = Options { extra_toml: flink_toml(&scratch), ..Options::default() };
+    let options = Options { extra_toml: flink_toml(&scratch), as_jobmanager_sh: true, ..Options::default() };
     Cluster::new(n, options, |_| zk.connect_string())
 }
 

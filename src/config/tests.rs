@@ -142,23 +142,6 @@ fn defaults_are_the_documented_ones() {
 }
 
 #[test]
-fn standby_is_cold_or_parked_and_parked_needs_flink_in_mode_zookeeper() {
-    let (enabled, storage) = ("flink.enabled = true", "flink.storage_dir = \"file:///ha\"");
-    let parked = "jobmanager.standby = \"parked\"";
-    let s = load(&[parked, "jobmanager.gate_jar = \"/opt/gate.jar\"", enabled, storage]);
-    assert_eq!(s.jobmanager.standby_mode(), Some(flink_ha_core::machine::Standby::Parked));
-    assert_eq!(s.jobmanager.gate_jar, PathBuf::from("/opt/gate.jar"));
-    let e = error(&["jobmanager.standby = \"hot\"", enabled, storage]);
-    assert_error(&e, "jobmanager.standby", &["\"hot\"", "\"cold\"", "\"parked\""]);
-    let e = error(&[parked]);
-    assert_error(&e, "jobmanager.standby", &["enabled = true", "mode = \"zookeeper\""]);
-    let e = error(&[parked, enabled, storage, "flink.mode = \"none\""]);
-    assert_error(&e, "jobmanager.standby", &["mode = \"zookeeper\""]);
-    let e = error(&["jobmanager.gate_jar = \"\""]);
-    assert_error(&e, "jobmanager.gate_jar", &["must not be empty"]);
-}
-
-#[test]
 fn launch_is_direct_or_script() {
     assert_eq!(load(&["jobmanager.launch = \"script\""]).jobmanager.launch, "script");
     let e = error(&["jobmanager.launch = \"fast\""]);
@@ -862,8 +845,21 @@ fn the_standby_mode_is_cold_by_default_and_parked_needs_flinks_zookeeper_ha() {
         ["flink.enabled = true", "flink.storage_dir = \"file:///ha\"", "flink.conf_dir = \"/tmp/fhs-parked-conf\""];
     let mut lines = flink.to_vec();
     lines.push("jobmanager.standby = \"parked\"");
+    // Only Flink's own start script surely waits at the gate of the rendered configuration.
+    assert_error(&error(&lines), "jobmanager.command", &["bin/jobmanager.sh start-foreground", "\"cold\""]);
+    lines.push("jobmanager.command = [\"/opt/flink/bin/jobmanager.sh\", \"start-foreground\"]");
+    lines.push("jobmanager.gate_jar = \"/opt/gate.jar\"");
     let s = load(&lines);
     assert_eq!(s.jobmanager.standby_mode(), Some(flink_ha_core::machine::Standby::Parked));
+    assert_eq!(s.jobmanager.gate_jar, PathBuf::from("/opt/gate.jar"));
+    let mut overriding = lines.clone();
+    overriding.pop();
+    overriding.pop();
+    overriding.push(
+        "jobmanager.command = [\"/opt/flink/bin/jobmanager.sh\", \"start-foreground\", \"-D\", \"high-availability.type=zookeeper\"]",
+    );
+    assert_error(&error(&overriding), "jobmanager.command", &["without high-availability.* arguments"]);
     lines.push("flink.mode = \"none\"");
     assert_error(&error(&lines), "jobmanager.standby", &["\"parked\" needs"]);
+    assert_error(&error(&["jobmanager.gate_jar = \"\""]), "jobmanager.gate_jar", &["must not be empty"]);
 }

@@ -280,6 +280,20 @@ impl Settings {
                 "\"parked\" needs Flink's ZooKeeper HA services (the JobManager waits at a gate inside them); set flink.enabled = true with flink.mode = \"zookeeper\", or jobmanager.standby = \"cold\"",
             ));
         }
+        // A parked JobManager holds no lease: it must be one that surely waits at the gate, i.e.
+        // Flink's own start script reading the rendered configuration, which no argument of the
+        // command may override.
+        let command = &self.jobmanager.command;
+        let flink_script = command.first().is_some_and(|c| c.ends_with("/jobmanager.sh") || c == "jobmanager.sh")
+            && command.get(1).map(String::as_str) == Some("start-foreground");
+        if mode == flink_ha_core::machine::Standby::Parked
+            && (!flink_script || command.iter().any(|a| a.contains("high-availability")))
+        {
+            return Err(ConfigError::invalid(
+                "jobmanager.command",
+                "with jobmanager.standby = \"parked\" it must be Flink's `bin/jobmanager.sh start-foreground` without high-availability.* arguments (only then is it sure to wait at the gate of the rendered configuration, holding no lease); use that command, or jobmanager.standby = \"cold\"",
+            ));
+        }
         Ok(())
     }
 }

@@ -475,9 +475,13 @@ impl Daemon {
                             let (client, path, events) =
                                 (session.client().clone(), path.clone(), self.process_tx.clone());
                             supervise::spawn("clear-latches", async move {
-                                let event = match crate::zk::latches::clear(&client, &path, &cancelled).await {
-                                    Ok((deleted, skipped)) => Event::LatchesCleared { round, deleted, skipped },
-                                    Err(error) => Event::LatchClearingFailed { round, error },
+                                // The machine gives up on the round at its own timeout; the task
+                                // ends then too instead of waiting on a request that hangs.
+                                let clearing = crate::zk::latches::clear(&client, &path, &cancelled);
+                                let event = match tokio::time::timeout(LATCH_CLEAR_TIMEOUT, clearing).await {
+                                    Ok(Ok((deleted, skipped))) => Event::LatchesCleared { round, deleted, skipped },
+                                    Ok(Err(error)) => Event::LatchClearingFailed { round, error },
+                                    Err(_) => Event::LatchClearingFailed { round, error: "timed out".into() },
                                 };
                                 let _ = events.send(event);
                             });

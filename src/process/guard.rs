@@ -41,7 +41,7 @@ use nix::sys::time::TimeSpec;
 use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFlags};
 use nix::unistd::Pid;
 use tokio::io::unix::AsyncFd;
-use tokio::io::{AsyncBufReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc::{self, UnboundedSender};
@@ -51,6 +51,9 @@ use crate::process::mono;
 /// How long the guard, once the JobManager is gone, lets its last reports drain into the status
 /// pipe before it exits anyway (the daemon then reads the guard's exit code instead).
 const DRAIN_WAIT: Duration = Duration::from_secs(1);
+
+/// The most the guard reads of the gate's ready pipe (`parked\n` is 7 bytes).
+const READY_LINE_MAX: u64 = 64;
 
 /// What the guard is told to run and how.
 #[derive(Debug, Clone)]
@@ -297,7 +300,8 @@ pub(crate) async fn run(args: GuardArgs) -> i32 {
             return 127;
         }
     };
-    let mut ready = ready.map(|r| BufReader::new(r).lines());
+    // One short line is all the gate writes: a longer one is cut, never buffered without end.
+    let mut ready = ready.map(|r| BufReader::new(r.take(READY_LINE_MAX)).lines());
     // The guard's own stderr from here on is the status pipe (non-blocking): a stray message or
     // a panic of the guard can never wait on the JobManager's output pipe.
     let _ = nix::unistd::dup2(raw_stdout, 2);
@@ -343,19 +347,7 @@ pub(crate) async fn run(args: GuardArgs) -> i32 {
                 }
                 match phase {
                     Phase::Leased if now >= lease_ns => {
-                        // Signal first, report after. The grace counts from the lease, not from
-                        // this wake-up: a guard that was stopped or frozen with its JobManager
-                        // and wakes after the lease plus the grace kills at once.
-                        phase = stop_after_lease(group, lease_ns, now, args.stop_grace);
-                        reports.send("lease-expired\n".to_string());
-                        if phase == Phase::Killed {
-                            let late = Duration::from_nanos(now - lease_ns);
-                            reports.note(format_args!(
-                                "lease expired {late:?} ago, past the stop grace (the guard was stopped or frozen); SIGKILL to process group {pid}"
-                            ));
-                        } else {
-                            reports.note(format_args!("lease expired; stopping the JobManager (pid {pid})"));
-                        }
+                        phase = expire_lease(group, lease_ns, now, args.stop_grace, &reports);
                     }
                     Phase::Stopping { kill_at_ns } if now >= kill_at_ns => {
                         let _ = killpg(group, Signal::SIGKILL);
@@ -387,7 +379,7 @@ pub(crate) async fn run(args: GuardArgs) -> i32 {
                 },
                 Ok(None) | Err(_) => {
                     control_open = false;
-                    phase = stop(group, phase, args.stop_grace);
+                    phase = stop_leased(group, phase, lease_ns, args.stop_grace, args.stop_grace, &reports);
                     reports.note(format_args!("the daemon is gone; stopping the JobManager (pid {pid})"));
                     None
                 },
@@ -396,7 +388,7 @@ pub(crate) async fn run(args: GuardArgs) -> i32 {
             _ = int.recv() => Some(args.stop_grace),
         };
         if let Some(grace) = stop_with {
-            phase = stop(group, phase, grace);
+            phase = stop_leased(group, phase, lease_ns, args.stop_grace, grace, &reports);
         }
     };
     // Whatever the leader of the group did, no member of it may outlive the guard.
@@ -426,6 +418,43 @@ fn stop(group: Pid, phase: Phase, grace: Duration) -> Phase {
         }
         Phase::Stopping { kill_at_ns: earlier } => Phase::Stopping { kill_at_ns: earlier.min(kill_at_ns) },
     }
+}
+
+/// Stops the JobManager's group on a request (`grace` from a `stop` line, a signal, the daemon
+/// gone) as [`stop`] does, unless its lease has run out already: then as [`stop_after_lease`], so
+/// a guard woken after a freeze by a stop request rather than by its alarm still SIGKILLs at once
+/// once the lease plus `stop_grace` is past.
+fn stop_leased(
+    group: Pid,
+    phase: Phase,
+    lease_ns: u64,
+    stop_grace: Duration,
+    grace: Duration,
+    reports: &Reports,
+) -> Phase {
+    let now = mono::boot_ns();
+    let phase = if phase == Phase::Leased && now >= lease_ns {
+        expire_lease(group, lease_ns, now, stop_grace, reports)
+    } else {
+        phase
+    };
+    stop(group, phase, grace)
+}
+
+/// The lease (`lease_ns`) ran out, seen at `now_ns`: signals first ([`stop_after_lease`]), then
+/// reports `lease-expired` and a note of what was sent.
+fn expire_lease(group: Pid, lease_ns: u64, now_ns: u64, stop_grace: Duration, reports: &Reports) -> Phase {
+    let phase = stop_after_lease(group, lease_ns, now_ns, stop_grace);
+    reports.send("lease-expired\n".to_string());
+    if phase == Phase::Killed {
+        let late = Duration::from_nanos(now_ns - lease_ns);
+        reports.note(format_args!(
+            "lease expired {late:?} ago, past the stop grace (the guard was stopped or frozen); SIGKILL to process group {group}"
+        ));
+    } else {
+        reports.note(format_args!("lease expired; stopping the JobManager (pid {group})"));
+    }
+    phase
 }
 
 /// Stops the JobManager's group because the lease (`lease_ns`) ran out, seen at `now_ns`: the

@@ -108,6 +108,7 @@ impl Launcher {
             spec.settings.env.insert(FLINK_CONF_DIR_VAR.to_string(), rendered.conf_dir.display().to_string());
         }
         crate::process::cds::apply(&settings.jobmanager, &mut spec.settings.env);
+        spec.settings.env.extend(crate::flink::gate::jobmanager_env(settings));
         self.resolve_in_background(&spec);
     }
 
@@ -449,6 +450,9 @@ fn from_recorded(
         return Err("the scripts changed JVM_ARGS on the way to java".into());
     }
     args.drain(at..at + 2);
+    if args.iter().any(|a| a == marker) {
+        return Err("the scripts passed JVM_ARGS to java more than once".into());
+    }
     if !args.iter().any(|a| a == ENTRYPOINT_CLASS) {
         return Err(format!("the scripts' java call does not start {ENTRYPOINT_CLASS}"));
     }

@@ -37,6 +37,9 @@ pub struct Options {
     /// TOML appended to every daemon's configuration, after all other sections: start it with
     /// a section header (e.g. `[hooks]`). `{name}` is replaced by the daemon's name.
     pub extra_toml: String,
+    /// Start the stand-in through a `bin/jobmanager.sh start-foreground` wrapper, the command
+    /// form `jobmanager.standby = "parked"` requires.
+    pub as_jobmanager_sh: bool,
 }
 
 impl Default for Options {
@@ -50,6 +53,7 @@ impl Default for Options {
             restart_limit: 3,
             standin_args: Vec::new(),
             extra_toml: String::new(),
+            as_jobmanager_sh: false,
         }
     }
 }
@@ -154,6 +158,19 @@ impl Cluster {
                     exclusive.display().to_string(),
                 ];
                 command.extend(options.standin_args.iter().cloned());
+                if options.as_jobmanager_sh {
+                    let bin = dir.path().join(format!("{name}-flink/bin"));
+                    std::fs::create_dir_all(&bin).expect("wrapper dir");
+                    let script = bin.join("jobmanager.sh");
+                    std::fs::write(
+                        &script,
+                        "#!/bin/sh\n# The stand-in as Flink's `jobmanager.sh start-foreground`.\nshift\nexec \"$@\"\n",
+                    )
+                    .expect("wrapper");
+                    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+                        .expect("wrapper mode");
+                    command.splice(0..0, [script.display().to_string(), "start-foreground".into()]);
+                }
                 let toml = format!(
                     r#"
 [node]

@@ -13,7 +13,7 @@
 //! * [`machine`]: the state machine of one node: `Machine::handle_event`, `handle_timeout` and
 //!   `poll_timeout` (the quinn-proto style), its actions and reports, and the fencing rule, kept
 //!   by the Fence type (machine).
-//! * [`timing`]: the timing rules behind fencing (`fence_after`, `FENCE_MARGIN`,
+//! * [`timing`]: the timing rules behind fencing (`fence_after`, `fence_margin`,
 //!   `max_watchdog`), shared by the configuration's validation and the machine.
 //! * [`identity`] and [`blocking`]: the node identity in each election node, the
 //!   classification of the election path's children, and which of them hold the election up.
