@@ -633,13 +633,17 @@ class Drill:
         self.c.ensure_running(leader)
 
     def fault_kill_jm(self, r, leader):
-        # Flink's JobManager, not the stand-in `java` of a direct launch's resolution (its
-        # command line carries the marker -Dflinkha.launch.resolve=)
-        p = self.c.exec(leader, "sh", "-c", "for p in $(pgrep -f org.apache.flink.runtime.entrypoint.StandaloneSessionClusterEntrypoint); "
-                        "do grep -qa flinkha.launch.resolve /proc/$p/cmdline 2>/dev/null || echo $p; done")
+        # Flink's JobManager: a `java` process (not its fence guard, whose command line holds the
+        # directly launched one's) that is not the stand-in `java` of a direct launch's
+        # resolution (the marker -Dflinkha.launch.resolve=); `[t]` keeps the pattern from
+        # matching this shell's own command line
+        p = self.c.exec(leader, "sh", "-c", "for p in $(pgrep -f 'org.apache.flink.runtime.entrypoint.StandaloneSessionClusterEntrypoin[t]'); "
+                        "do [ \"$(cat /proc/$p/comm 2>/dev/null)\" = java ] || continue; "
+                        "grep -qa flinkha.launch.resolve /proc/$p/cmdline 2>/dev/null || echo $p; done")
         pids = p.stdout.split()
         if len(pids) != 1:
-            raise DrillError(f"expected one JobManager process on {leader}, found {pids}")
+            shown = self.c.exec(leader, "sh", "-c", "for p in " + " ".join(pids) + "; do echo $p: $(tr '\\0' ' ' </proc/$p/cmdline | cut -c1-300); done")
+            raise DrillError(f"expected one JobManager process on {leader}, found {pids}: {shown.stdout.strip()}")
         r["t_fault"] = time.time()
         self.c.exec(leader, "kill", "-KILL", pids[0], check=True)
         m = self.wait_recovered(r["t_fault"], BUDGET + 30)
