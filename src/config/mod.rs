@@ -59,6 +59,14 @@ pub(crate) const MAX_NODE_ID_BYTES: usize = 253;
 /// Port of the default `jobmanager.rpc_address` (Flink's `jobmanager.rpc.port` default).
 pub(crate) const DEFAULT_RPC_PORT: u16 = 6123;
 
+/// True when `command` is Flink's own `…/jobmanager.sh start-foreground [args]`: the form whose
+/// JobManager reads the rendered configuration (and so waits at a parked JobManager's gate) and
+/// whose JVM command line the direct launch can resolve.
+pub(crate) fn is_flink_start_command(command: &[String]) -> bool {
+    command.first().is_some_and(|c| std::path::Path::new(c).file_name().is_some_and(|n| n == "jobmanager.sh"))
+        && command.get(1).map(String::as_str) == Some("start-foreground")
+}
+
 /// Session timeouts a ZooKeeper server with `tickTime` `tick` grants unless `minSessionTimeout`
 /// and `maxSessionTimeout` say otherwise: 2 to 20 ticks. Outside this range the server clamps
 /// the requested value.

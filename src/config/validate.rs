@@ -284,10 +284,8 @@ impl Settings {
         // Flink's own start script reading the rendered configuration, which no argument of the
         // command may override.
         let command = &self.jobmanager.command;
-        let flink_script = command.first().is_some_and(|c| c.ends_with("/jobmanager.sh") || c == "jobmanager.sh")
-            && command.get(1).map(String::as_str) == Some("start-foreground");
         if mode == flink_ha_core::machine::Standby::Parked
-            && (!flink_script || command.iter().any(|a| a.contains("high-availability")))
+            && (!super::is_flink_start_command(command) || command.iter().any(|a| a.contains("high-availability")))
         {
             return Err(ConfigError::invalid(
                 "jobmanager.command",

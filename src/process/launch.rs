@@ -165,7 +165,7 @@ impl Launcher {
         crate::daemon::supervise::spawn("launch-resolve", async move {
             let started = Instant::now();
             let result = resolve(&spec).await;
-            let after = fingerprint_of(&spec);
+            let after = crate::process::launch::fingerprint(&spec);
             let mut state = launcher.lock();
             if state.resolving == Some(fingerprint) {
                 state.resolving = None;
@@ -211,7 +211,7 @@ impl Launcher {
 
 /// The environment the JobManager gets: the daemon's own, without systemd's variables, with
 /// `jobmanager.env` (and what the spawn prepared) on top.
-fn jobmanager_env(spec: &Spec) -> BTreeMap<String, String> {
+fn full_env(spec: &Spec) -> BTreeMap<String, String> {
     let mut env: BTreeMap<String, String> = std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .filter(|(k, _)| !crate::outward::systemd::SYSTEMD_ENV.contains(&k.as_str()))
@@ -223,12 +223,10 @@ fn jobmanager_env(spec: &Spec) -> BTreeMap<String, String> {
 /// Flink's `bin` directory when `spec` runs Flink's `jobmanager.sh start-foreground`, else why not.
 fn flink_bin(spec: &Spec) -> Result<PathBuf, String> {
     let command = &spec.settings.command;
-    let script = Path::new(command.first().map(String::as_str).unwrap_or_default());
-    if script.file_name().and_then(|n| n.to_str()) != Some("jobmanager.sh")
-        || command.get(1).map(String::as_str) != Some("start-foreground")
-    {
+    if !crate::config::is_flink_start_command(command) {
         return Err("jobmanager.command is not Flink's `bin/jobmanager.sh start-foreground`".into());
     }
+    let script = Path::new(&command[0]);
     let bin = script.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     for name in ["config.sh", "flink-console.sh"] {
         if !bin.join(name).is_file() {
@@ -247,12 +245,8 @@ fn config_file(bin: &Path, env: &BTreeMap<String, String>) -> PathBuf {
 /// A key of all the inputs the resolved command line depends on; `Err` when `spec` cannot be
 /// resolved at all (then the command runs as configured).
 pub(crate) fn fingerprint(spec: &Spec) -> Result<u64, String> {
-    fingerprint_of(spec)
-}
-
-fn fingerprint_of(spec: &Spec) -> Result<u64, String> {
     let bin = flink_bin(spec)?;
-    let env = jobmanager_env(spec);
+    let env = full_env(spec);
     let config = std::fs::read(config_file(&bin, &env)).unwrap_or_default();
     let text = String::from_utf8_lossy(&config);
     if text.lines().any(|l| {
@@ -334,8 +328,8 @@ impl Drop for Scratch {
 /// would run. Takes a few seconds (the helper JVMs).
 pub(crate) async fn resolve(spec: &Spec) -> Result<Launch, String> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let _ = fingerprint_of(spec)?;
-    let env = jobmanager_env(spec);
+    let _ = fingerprint(spec)?;
+    let env = full_env(spec);
     let java = real_java(&env)?;
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let dir = std::env::temp_dir().join(format!("flink-ha-launch-{}-{n}", std::process::id()));
