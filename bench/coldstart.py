@@ -55,7 +55,8 @@ def resolve_direct(binary, d, conf, log, jvm_args):
     resolved = json.loads(out.stdout)
     if resolved["launch"] != "direct":
         raise SystemExit(f"coldstart: cannot resolve the direct command line: {resolved['why']}")
-    return resolved["argv"], dict(os.environ, **resolved["jobmanager_env"], **resolved["env"])
+    # the launch's own environment wins where both set a variable (JVM_ARGS with a CDS archive)
+    return resolved["argv"], {**os.environ, **resolved["jobmanager_env"], **resolved["env"]}
 
 
 
