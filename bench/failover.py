@@ -669,7 +669,7 @@ id = "{n}"
 [zookeeper]
 quorum = "{zk.quorum()}"
 session_timeout = "{session_ms}ms"
-connect_timeout = "3s"
+connect_timeout = "{min(3000, session_ms // 2)}ms"
 {tick}
 [election]
 path = "/bench/{self.tag}/leader"
