@@ -81,7 +81,8 @@ pub struct JobManagerSettings {
     pub cds_archive: Option<PathBuf>,
     /// How the JobManager is started: `"direct"` runs the JVM command line that Flink's
     /// `jobmanager.sh start-foreground` would build, resolved ahead of time (see
-    /// `crate::process::launch`); `"script"` always runs `command` as configured. Default "direct".
+    /// `crate::process::launch`); `"script"` always runs `command` as configured. Exactly one of the two, in lowercase. Default
+    /// "direct".
     pub launch: String,
     /// How long the JobManager may take from spawn to its first healthy `ready_url`. Default 20s, so
     /// that `session_timeout + start_timeout` fits the default budget.
@@ -104,7 +105,8 @@ pub struct JobManagerSettings {
     pub restart_window: Duration,
     /// How a standby waits: `"cold"` (nothing runs; the leader starts its JobManager) or
     /// `"parked"` (a JobManager waits at its gate, connected to nothing, and the leader releases
-    /// it). `"parked"` needs `[flink]` enabled in mode zookeeper. Default "cold".
+    /// it). `"parked"` needs `[flink]` enabled in mode zookeeper. Exactly one of the two, in
+    /// lowercase. Default "cold".
     pub standby: String,
     /// The jar of the gate a parked JobManager waits at (`flinkha.gate.GatedHaServicesFactory`,
     /// built by `scripts/build-gate`); used when `standby = "parked"`. Default
@@ -112,13 +114,18 @@ pub struct JobManagerSettings {
     pub gate_jar: PathBuf,
 }
 
+/// `jobmanager.standby = "cold"`: nothing runs on a standby.
+pub(crate) const STANDBY_COLD: &str = "cold";
+/// `jobmanager.standby = "parked"`: a standby keeps a JobManager parked at its gate.
+pub(crate) const STANDBY_PARKED: &str = "parked";
+
 impl JobManagerSettings {
     /// `standby` as the machine's [`Standby`](flink_ha_core::machine::Standby); `None` for a
     /// value that is neither (refused by validation).
     pub(crate) fn standby_mode(&self) -> Option<flink_ha_core::machine::Standby> {
-        match self.standby.to_ascii_lowercase().as_str() {
-            "cold" => Some(flink_ha_core::machine::Standby::Cold),
-            "parked" => Some(flink_ha_core::machine::Standby::Parked),
+        match self.standby.as_str() {
+            STANDBY_COLD => Some(flink_ha_core::machine::Standby::Cold),
+            STANDBY_PARKED => Some(flink_ha_core::machine::Standby::Parked),
             _ => None,
         }
     }

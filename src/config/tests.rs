@@ -145,7 +145,17 @@ fn defaults_are_the_documented_ones() {
 fn launch_is_direct_or_script() {
     assert_eq!(load(&["jobmanager.launch = \"script\""]).jobmanager.launch, "script");
     let e = error(&["jobmanager.launch = \"fast\""]);
-    assert_error(&e, "jobmanager.launch", &["\"fast\"", "\"direct\"", "\"script\""]);
+    assert_error(
+        &e,
+        "jobmanager.launch",
+        &["\"fast\" is not a launch mode; set it to exactly \"direct\" or \"script\""],
+    );
+    let e = error(&["jobmanager.launch = \"Direct\""]);
+    assert_error(
+        &e,
+        "jobmanager.launch",
+        &["\"Direct\" is not a launch mode; set it to exactly \"direct\" or \"script\" (lowercase)"],
+    );
     let e = error(&["jobmanager.launch = true"]);
     assert_error(&e, "jobmanager.launch", &["string"]);
 }
@@ -838,7 +848,17 @@ fn the_audit_file_is_optional_and_settable_from_the_environment() {
 fn the_standby_mode_is_cold_by_default_and_parked_needs_flinks_zookeeper_ha() {
     assert_eq!(load(&[]).jobmanager.standby, "cold");
     let e = error(&["jobmanager.standby = \"hot\""]);
-    assert_error(&e, "jobmanager.standby", &["\"hot\"", "\"cold\" or \"parked\""]);
+    assert_error(
+        &e,
+        "jobmanager.standby",
+        &["\"hot\" is not a standby mode; set it to exactly \"cold\" or \"parked\""],
+    );
+    let e = error(&["jobmanager.standby = \"Parked\""]);
+    assert_error(
+        &e,
+        "jobmanager.standby",
+        &["\"Parked\" is not a standby mode; set it to exactly \"cold\" or \"parked\" (lowercase)"],
+    );
     let e = error(&["jobmanager.standby = \"parked\""]);
     assert_error(&e, "jobmanager.standby", &["flink.enabled = true", "flink.mode = \"zookeeper\""]);
     let flink =

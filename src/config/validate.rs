@@ -87,11 +87,9 @@ impl Settings {
                 format!("must not be empty; set the path of the gate jar (default {DEFAULT_GATE_JAR:?})"),
             ));
         }
-        if jm.launch != "direct" && jm.launch != "script" {
-            return Err(ConfigError::invalid(
-                "jobmanager.launch",
-                format!("{:?} is not a launch mode; set it to \"direct\" (the JVM command line Flink's scripts build, resolved ahead of time) or \"script\" (the command as configured)", jm.launch),
-            ));
+        let launch_modes = [crate::process::launch::LAUNCH_DIRECT, crate::process::launch::LAUNCH_SCRIPT];
+        if !launch_modes.contains(&jm.launch.as_str()) {
+            return Err(ConfigError::not_one_of("jobmanager.launch", &jm.launch, "launch mode", &launch_modes));
         }
         for (key, path) in [
             ("jobmanager.workdir", &jm.workdir),
@@ -268,9 +266,11 @@ impl Settings {
     /// Flink's ZooKeeper HA services, so parked mode needs them on.
     pub(super) fn validate_standby(&self, ha: Option<&super::HaConfig>) -> Result<(), ConfigError> {
         let Some(mode) = self.jobmanager.standby_mode() else {
-            return Err(ConfigError::invalid(
+            return Err(ConfigError::not_one_of(
                 "jobmanager.standby",
-                format!("{:?} is not a standby mode; set it to \"cold\" or \"parked\"", self.jobmanager.standby),
+                &self.jobmanager.standby,
+                "standby mode",
+                &[super::sections::STANDBY_COLD, super::sections::STANDBY_PARKED],
             ));
         };
         let zookeeper = ha.is_some_and(|ha| ha.ha_mode() == super::HaMode::ZooKeeper);
