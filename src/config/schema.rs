@@ -63,6 +63,7 @@ pub(super) const SCHEMA: &[(&str, &[(&str, Kind)])] = &[
             ("session_timeout", Kind::Duration(TEN_MINUTES)),
             ("connect_timeout", Kind::Duration(TEN_MINUTES)),
             ("tick_time", Kind::Duration(TEN_MINUTES)),
+            ("max_session_timeout", Kind::Duration(DAY)),
         ],
     ),
     ("election", &[("path", Kind::Text)]),
@@ -284,6 +285,7 @@ mod tests {
                 session_timeout: Duration::from_secs(10),
                 connect_timeout: Duration::from_secs(3),
                 tick_time: Duration::from_secs(2),
+                max_session_timeout: Some(Duration::from_secs(40)),
             },
             election: ElectionSettings { path: "/flink/leader".into() },
             jobmanager: JobManagerSettings {

@@ -40,6 +40,19 @@ pub struct ZooKeeperSettings {
     /// earlier; a value below it is caught only when a grant proves it. Default 2s.
     #[serde(with = "humantime_serde")]
     pub tick_time: Duration,
+    /// The ZooKeeper servers' `maxSessionTimeout`: the longest session they grant, to the daemon
+    /// and to Flink (`flink.zookeeper_session_timeout`). Default: ZooKeeper's own default,
+    /// 20 × `tick_time` ([`ZooKeeperSettings::session_cap`]).
+    #[serde(default, with = "humantime_serde", skip_serializing_if = "Option::is_none")]
+    pub max_session_timeout: Option<Duration>,
+}
+
+impl ZooKeeperSettings {
+    /// The longest session the servers grant: `max_session_timeout`, or ZooKeeper's default of
+    /// 20 × `tick_time` when it is unset.
+    pub(crate) fn session_cap(&self) -> Duration {
+        self.max_session_timeout.unwrap_or(super::server_session_range(self.tick_time).1)
+    }
 }
 
 /// `[election]` settings.

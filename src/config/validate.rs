@@ -130,6 +130,12 @@ impl Settings {
             ("failover.budget", self.failover.budget, "30s"),
             ("hooks.timeout", self.hooks.timeout, "10s"),
         ];
+        if self.zookeeper.max_session_timeout.is_some_and(|cap| cap.is_zero()) {
+            return Err(ConfigError::invalid(
+                "zookeeper.max_session_timeout",
+                "must be longer than zero; set it to the servers' maxSessionTimeout, or remove the key for ZooKeeper's default of 20 × zookeeper.tick_time",
+            ));
+        }
         for (key, value, default) in positive {
             if value.is_zero() {
                 return Err(ConfigError::invalid(
@@ -219,7 +225,8 @@ impl Settings {
                 ),
             });
         }
-        let (low, high) = server_session_range(tick);
+        let (low, _) = server_session_range(tick);
+        let cap = self.zookeeper.session_cap();
         if session < low {
             warnings.push(ConfigWarning {
                 key: "zookeeper.session_timeout".into(),
@@ -228,16 +235,27 @@ impl Settings {
                     format_duration(session), format_duration(low), format_duration(tick), format_duration(low),
                 ),
             });
-        } else if session > high {
+        } else if session > cap {
             warnings.push(ConfigWarning {
                 key: "zookeeper.session_timeout".into(),
                 message: format!(
-                    "{} is above the {} a ZooKeeper server with default session limits and tickTime {} (zookeeper.tick_time) grants; it will lower the timeout and the supervisor must fence by the shorter negotiated one; use at most {} or raise maxSessionTimeout on the servers",
-                    format_duration(session), format_duration(high), format_duration(tick), format_duration(high),
+                    "{} is above the servers' maxSessionTimeout {} ({}); they will lower the timeout and the supervisor must fence by the shorter negotiated one; use at most {}, or raise maxSessionTimeout on the servers and set zookeeper.max_session_timeout to it",
+                    format_duration(session), format_duration(cap), cap_source(self), format_duration(cap),
                 ),
             });
         }
         Ok(warnings)
+    }
+}
+
+/// Where the session cap comes from, for messages: the key, or the default it follows.
+pub(super) fn cap_source(settings: &Settings) -> String {
+    match settings.zookeeper.max_session_timeout {
+        Some(_) => "zookeeper.max_session_timeout".to_string(),
+        None => format!(
+            "zookeeper.max_session_timeout unset: ZooKeeper's default of 20 × zookeeper.tick_time {}",
+            format_duration(settings.zookeeper.tick_time)
+        ),
     }
 }
 
