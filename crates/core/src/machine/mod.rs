@@ -122,6 +122,9 @@ pub struct Machine {
     park_failures: u32,
     /// The park released last: its late exit is the node's JobManager's.
     released: Option<u64>,
+    /// Discarded parks whose exit is not reported yet: they may still hold the JobManager's
+    /// ports, so no park or start happens until they are gone.
+    draining: Vec<u64>,
     /// When the parked JobManager's configuration is next checked.
     next_park_check: Option<Instant>,
     /// How long the latch clearing before a start may take; `None`: no clearing.
@@ -162,6 +165,7 @@ impl Machine {
             parks: 0,
             park_failures: 0,
             released: None,
+            draining: Vec::new(),
             next_park_check: None,
             latch_timeout: None,
             latch_rounds: 0,

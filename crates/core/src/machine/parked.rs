@@ -5,6 +5,10 @@
 //!
 //! The one rule: a parked JobManager is released only by [`Machine::start_now`], which runs only
 //! where a spawn would (this node leads and its fence deadline lies ahead), with the same lease.
+//!
+//! A discarded parked JobManager still holds the JobManager's ports until it is gone: neither the
+//! next park nor a start happens before its exit is reported (`draining`). The adapter reports
+//! every discarded park's exit once its process group is dead (`src/process/jobmanager.rs`).
 
 use std::time::{Duration, Instant};
 
@@ -22,8 +26,6 @@ pub(super) struct Prestart {
     pub(super) round: Option<u64>,
     /// The parked JobManager's configuration is being compared with the current one.
     pub(super) config_pending: bool,
-    /// The parked JobManager's configuration is not the current one: it is discarded at the start.
-    pub(super) stale: bool,
 }
 
 impl Machine {
@@ -35,7 +37,7 @@ impl Machine {
         }
         self.prestart = Prestart::default();
         let check_config = self.standby == Standby::Parked && self.parked.park().is_some();
-        if !check_config && self.latch_timeout.is_none() {
+        if !check_config && self.latch_timeout.is_none() && self.draining.is_empty() {
             self.start_now(now, out);
             return;
         }
@@ -51,11 +53,13 @@ impl Machine {
         }
     }
 
-    /// Starts when nothing is left to wait for, if the node may still start.
+    /// Starts when nothing is left to wait for (the latch clearing, the configuration check, the
+    /// exit of a discarded parked JobManager), if the node may still start.
     fn finish_prestart(&mut self, now: Instant, out: &mut Output) {
         if !matches!(self.jm, JobManager::Preparing { .. })
             || self.prestart.round.is_some()
             || self.prestart.config_pending
+            || !self.draining.is_empty()
         {
             return;
         }
@@ -66,8 +70,8 @@ impl Machine {
     }
 
     /// The start itself: a spawn (cold), or the release of the parked JobManager (parked; a
-    /// park followed at once by its release when none is parked or the parked one is stale).
-    /// Runs only when the node may run its JobManager.
+    /// park followed at once by its release when none is parked). Runs only when the node may
+    /// run its JobManager, and no discarded parked JobManager is still there.
     pub(super) fn start_now(&mut self, now: Instant, out: &mut Output) {
         debug_assert!(self.may_run(now));
         let lease_until = self.fence.lease_for_spawn().expect("authority implies a fence deadline");
@@ -76,19 +80,14 @@ impl Machine {
             out.actions.push(Action::SpawnJobManager { lease_until });
             return;
         }
-        let stale = std::mem::take(&mut self.prestart.stale);
+        debug_assert!(self.draining.is_empty());
         let park = match std::mem::take(&mut self.parked) {
-            Parked::AtGate { park, pid, since, .. } if !stale => {
+            Parked::AtGate { park, pid, since, .. } => {
                 self.report(now, Report::ParkedJobManagerReleased { pid, parked_for: now - since }, out);
                 park
             }
-            Parked::Parking { park, .. } if !stale => park,
-            other => {
-                if let Some(park) = other.park() {
-                    out.actions.push(Action::DiscardParked { park });
-                }
-                self.next_park(out)
-            }
+            Parked::Parking { park, .. } => park,
+            Parked::Absent | Parked::Backoff { .. } => self.next_park(out),
         };
         self.released = Some(park);
         self.next_park_check = None;
@@ -102,13 +101,15 @@ impl Machine {
         self.parks
     }
 
-    /// Parks a JobManager when a standby in parked mode has none (and its JobManager is dead).
+    /// Parks a JobManager when a standby in parked mode has none (and its JobManager is dead,
+    /// and no discarded parked JobManager is still there).
     pub(super) fn park_if_due(&mut self, now: Instant, out: &mut Output) {
         if self.standby != Standby::Parked
             || self.role != Role::Standby
             || self.shutting_down
             || self.jm.is_live()
             || self.parked != Parked::Absent
+            || !self.draining.is_empty()
         {
             return;
         }
@@ -174,8 +175,10 @@ impl Machine {
         if matches!(self.jm, JobManager::Preparing { .. }) && self.prestart.config_pending {
             self.prestart.config_pending = false;
             if stale {
-                self.prestart.stale = true;
+                // Discarded now; the start waits for its exit, then parks a fresh one and
+                // releases it.
                 self.report(now, Report::ParkedJobManagerStale { pid: self.parked_pid() }, out);
+                self.discard_parked(out);
             }
             self.finish_prestart(now, out);
             return;
@@ -195,10 +198,11 @@ impl Machine {
         }
     }
 
-    /// Kills the parked JobManager, if any.
+    /// Kills the parked JobManager, if any; its exit is awaited before the next park or start.
     pub(super) fn discard_parked(&mut self, out: &mut Output) {
         if let Some(park) = std::mem::take(&mut self.parked).park() {
             out.actions.push(Action::DiscardParked { park });
+            self.draining.push(park);
         }
         self.next_park_check = None;
     }
@@ -247,6 +251,12 @@ impl Machine {
                 }
                 _ => self.on_exit(now, code.unwrap_or(255), out),
             }
+            return;
+        }
+        if let Some(i) = self.draining.iter().position(|&p| p == park) {
+            // A discarded one is gone: the next park (in `settle`) or the start may go ahead.
+            self.draining.swap_remove(i);
+            self.finish_prestart(now, out);
             return;
         }
         if self.parked.park() != Some(park) {

@@ -871,15 +871,34 @@ fn a_parked_jobmanager_on_its_way_to_the_gate_is_released_as_it_is() {
 }
 
 #[test]
-fn a_stale_parked_jobmanager_is_discarded_at_the_start_and_a_fresh_one_released() {
+fn a_stale_parked_jobmanager_is_discarded_at_the_start_and_a_fresh_one_released_once_it_is_gone() {
     let t0 = Instant::now();
     let mut m = parked_standby(t0);
     m.handle_event(t0 + secs(2.0), Event::Elected { epoch: 7 });
     let out = m.handle_event(t0 + secs(2.0), Event::FlinkConfigObserved { fingerprint: Some(8) });
     assert!(reported(&out, &Report::ParkedJobManagerStale { pid: Some(500) }));
     assert!(has(&out, &Action::DiscardParked { park: 1 }));
+    // The old one may still hold the JobManager's ports: nothing starts before its exit.
+    assert!(parks(&out).is_empty() && releases(&out).is_empty(), "{out:?}");
+    assert_eq!(m.jobmanager(), JobManager::Preparing { since: t0 + secs(2.0) });
+    let out = m.handle_event(t0 + secs(2.3), Event::ParkedExited { park: 1, code: Some(137), error: None });
     assert_eq!(parks(&out), vec![2]);
     assert_eq!(releases(&out), vec![(2, m.fence_deadline().unwrap())]);
+    assert!(!out.reports.iter().any(|r| matches!(r, Report::ParkedJobManagerLost { .. })), "{out:?}");
+}
+
+#[test]
+fn a_start_waiting_for_a_discarded_parked_jobmanager_is_dropped_with_the_leadership() {
+    let t0 = Instant::now();
+    let mut m = parked_standby(t0);
+    m.handle_event(t0 + secs(2.0), Event::Elected { epoch: 7 });
+    m.handle_event(t0 + secs(2.0), Event::FlinkConfigObserved { fingerprint: Some(8) });
+    m.handle_event(t0 + secs(2.1), Event::LeadershipLost);
+    assert_eq!(m.jobmanager(), JobManager::Stopped);
+    // A standby again: it parks once the discarded one is gone, and starts nothing.
+    let out = m.handle_event(t0 + secs(2.3), Event::ParkedExited { park: 1, code: Some(137), error: None });
+    assert_eq!(parks(&out), vec![2]);
+    assert!(releases(&out).is_empty(), "{out:?}");
 }
 
 #[test]
@@ -893,10 +912,15 @@ fn a_configuration_change_reparks_a_standby() {
     assert!(m.handle_event(check, Event::FlinkConfigObserved { fingerprint: Some(7) }).is_empty());
     let out = m.handle_event(check, Event::FlinkConfigObserved { fingerprint: Some(9) });
     assert!(has(&out, &Action::DiscardParked { park: 1 }));
-    assert_eq!(parks(&out), vec![2]);
-    // The discarded one's exit is not the new one's.
-    let out = m.handle_event(check, Event::ParkedExited { park: 1, code: Some(137), error: None });
-    assert!(out.is_empty(), "{out:?}");
+    // The next park waits for the discarded one's exit (it may hold the JobManager's ports).
+    assert!(parks(&out).is_empty(), "{out:?}");
+    assert_eq!(m.parked(), Parked::Absent);
+    assert!(m.handle_timeout(check + secs(0.3)).is_empty(), "no park before the exit");
+    let later = check + secs(0.4);
+    let out = m.handle_event(later, Event::ParkedExited { park: 1, code: Some(137), error: None });
+    // The discarded one's exit is no loss, and the fresh park follows it.
+    assert_eq!(out.actions, vec![Action::ParkJobManager { park: 2 }]);
+    assert!(out.reports.is_empty(), "{out:?}");
     assert!(matches!(m.parked(), Parked::Parking { park: 2, .. }));
 }
 
