@@ -125,6 +125,10 @@ pub struct JobManagerSettings {
     /// built by `scripts/build-gate`); used when `standby = "parked"`. Default
     /// "/usr/share/flink-ha-supervisor/flink-ha-gate.jar".
     pub gate_jar: PathBuf,
+    /// How long a parked JobManager may take from its start to its gate (about 2 s on an idle
+    /// host) before it is killed and parked again with backoff, as one that died. Default 60s.
+    #[serde(with = "humantime_serde")]
+    pub park_timeout: Duration,
 }
 
 /// `jobmanager.standby = "cold"`: nothing runs on a standby.

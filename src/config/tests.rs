@@ -318,7 +318,7 @@ fn every_duration_has_an_upper_bound_named_in_one_line() {
             })
         })
         .collect();
-    assert_eq!(durations.len(), 13, "{durations:?}");
+    assert_eq!(durations.len(), 14, "{durations:?}");
     for (key, max) in durations {
         // Past u64 nanoseconds: would overflow Instant once a JobManager starts.
         let e = error(&[&format!("{key} = \"584542046090years\"")]);
@@ -781,7 +781,7 @@ fn settings_serialize_durations_as_humantime_and_round_trip() {
 #[test]
 fn env_var_names_follow_the_documented_form() {
     assert_eq!(env_var_name("zookeeper.session_timeout"), "FHS_ZOOKEEPER__SESSION_TIMEOUT");
-    assert_eq!(known_keys().len(), 43);
+    assert_eq!(known_keys().len(), 44);
 }
 
 #[test]
@@ -863,6 +863,10 @@ fn the_audit_file_is_optional_and_settable_from_the_environment() {
 #[test]
 fn the_standby_mode_is_cold_by_default_and_parked_needs_flinks_zookeeper_ha() {
     assert_eq!(load(&[]).jobmanager.standby, "cold");
+    assert_eq!(load(&[]).jobmanager.park_timeout, secs(60));
+    assert_eq!(load(&["jobmanager.park_timeout = \"2m\""]).jobmanager.park_timeout, secs(120));
+    let e = error(&["jobmanager.park_timeout = \"0s\""]);
+    assert_error(&e, "jobmanager.park_timeout", &["longer than zero", "\"60s\""]);
     let e = error(&["jobmanager.standby = \"hot\""]);
     assert_error(
         &e,

@@ -127,6 +127,7 @@ impl Settings {
             ("jobmanager.start_timeout", jm.start_timeout, "20s"),
             ("jobmanager.health_interval", jm.health_interval, "2s"),
             ("jobmanager.restart_window", jm.restart_window, "5m"),
+            ("jobmanager.park_timeout", jm.park_timeout, "60s"),
             ("failover.budget", self.failover.budget, "30s"),
             ("hooks.timeout", self.hooks.timeout, "10s"),
         ];

@@ -208,7 +208,8 @@ impl Daemon {
             session_timeout: settings.zookeeper.session_timeout,
             tick_time: settings.zookeeper.tick_time,
         })
-        .with_standby(standby);
+        .with_standby(standby)
+        .with_park_timeout(jm.park_timeout);
         if latch_path.is_some() {
             machine = machine.with_latch_clearing(LATCH_CLEAR_TIMEOUT);
         }
@@ -571,6 +572,8 @@ fn log_start_report(report: &Report) -> bool {
             "a JobManager is parked at its gate, ready to release"),
         Report::ParkedJobManagerLost { pid, code, error, delay } => tracing::warn!(event = "parked_jobmanager_lost", pid, code,
             error = error.as_deref(), delay_ms = ms(delay), "the parked JobManager died before its release; parking another"),
+        Report::ParkedJobManagerTimedOut { pid, waited, delay } => tracing::warn!(event = "parked_jobmanager_timed_out", pid,
+            waited_ms = ms(waited), delay_ms = ms(delay), "the parked JobManager did not reach its gate within jobmanager.park_timeout; killed, parking another"),
         Report::ParkedJobManagerStale { pid } => tracing::info!(event = "parked_jobmanager_stale", pid,
             "the parked JobManager has another Flink configuration than a new one would get; parking a fresh one"),
         Report::ParkedJobManagerReleased { pid, parked_for } => tracing::info!(event = "parked_jobmanager_released", pid,
@@ -602,6 +605,7 @@ fn log_report(settings: &Settings, epoch: Option<u64>, report: &Report) {
     let (event, message): (AuditEvent, std::borrow::Cow<str>) = match report {
         Report::JobManagerParked { .. }
         | Report::ParkedJobManagerLost { .. }
+        | Report::ParkedJobManagerTimedOut { .. }
         | Report::ParkedJobManagerStale { .. }
         | Report::ParkedJobManagerReleased { .. }
         | Report::LatchesCleared { .. }

@@ -39,6 +39,7 @@ use std::time::{Duration, Instant};
 pub use actions::{Action, Hook, HookCause, HookKind, Output, ResignReason, StopReason};
 pub use events::{Event, HandoverRequest, HandoverTarget};
 pub(crate) use fence::Fence;
+use parked::DEFAULT_PARK_TIMEOUT;
 #[cfg(test)]
 use parked::PARK_CHECK_INTERVAL;
 pub use reports::Report;
@@ -125,6 +126,8 @@ pub struct Machine {
     /// Discarded parks whose exit is not reported yet: they may still hold the JobManager's
     /// ports, so no park or start happens until they are gone.
     draining: Vec<u64>,
+    /// How long a park may take to reach its gate before it is killed and lost.
+    park_timeout: Duration,
     /// When the parked JobManager's configuration is next checked.
     next_park_check: Option<Instant>,
     /// How long the latch clearing before a start may take; `None`: no clearing.
@@ -166,6 +169,7 @@ impl Machine {
             park_failures: 0,
             released: None,
             draining: Vec::new(),
+            park_timeout: DEFAULT_PARK_TIMEOUT,
             next_park_check: None,
             latch_timeout: None,
             latch_rounds: 0,
@@ -177,6 +181,13 @@ impl Machine {
     /// The same machine with standbys waiting as `standby` says (cold by default).
     pub fn with_standby(mut self, standby: Standby) -> Self {
         self.standby = standby;
+        self
+    }
+
+    /// The same machine giving a parked JobManager `timeout` to reach its gate (60 s by default)
+    /// before it kills it and parks another with backoff.
+    pub fn with_park_timeout(mut self, timeout: Duration) -> Self {
+        self.park_timeout = timeout;
         self
     }
 
@@ -273,6 +284,7 @@ impl Machine {
                 _ => None,
             },
             (Timer::ParkCheck, _) => self.next_park_check,
+            (Timer::ParkTimeout, _) => self.park_deadline(),
             _ => None,
         }
     }

@@ -19,6 +19,10 @@ use super::{RESTART_BACKOFF_BASE, RESTART_BACKOFF_MAX};
 /// one a new JobManager would get.
 pub(crate) const PARK_CHECK_INTERVAL: Duration = Duration::from_secs(5);
 
+/// How long a park may take to reach its gate unless the machine is told otherwise
+/// (`jobmanager.park_timeout`): about 2 s on an idle host, far more on a loaded one.
+pub(crate) const DEFAULT_PARK_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// What a start waits for before it happens.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Prestart {
@@ -263,16 +267,39 @@ impl Machine {
             return;
         }
         let pid = self.parked_pid();
+        let delay = self.park_lost(now);
+        self.report(now, Report::ParkedJobManagerLost { pid, code, error, delay }, out);
+    }
+
+    /// Counts the parked JobManager as lost and backs off before the next park; the delay.
+    fn park_lost(&mut self, now: Instant) -> Duration {
         let delay = RESTART_BACKOFF_BASE.saturating_mul(1 << self.park_failures.min(16)).min(RESTART_BACKOFF_MAX);
         self.park_failures += 1;
         self.parked = Parked::Backoff { until: now + delay };
         self.next_park_check = None;
-        self.report(now, Report::ParkedJobManagerLost { pid, code, error, delay }, out);
+        delay
     }
 
-    /// Time-driven work of the parked JobManager: the next park after a loss, and the periodic
+    /// When a park on its way to the gate is given up.
+    pub(super) fn park_deadline(&self) -> Option<Instant> {
+        match self.parked {
+            Parked::Parking { since, .. } => Some(since + self.park_timeout),
+            _ => None,
+        }
+    }
+
+    /// Time-driven work of the parked JobManager: a park that did not reach its gate in time is
+    /// killed (and lost, as one that died), the next park after a loss, and the periodic
     /// configuration check.
     pub(super) fn park_timeouts(&mut self, now: Instant, out: &mut Output) {
+        if let Parked::Parking { park, since, pid, .. } = self.parked {
+            if now >= since + self.park_timeout {
+                out.actions.push(Action::DiscardParked { park });
+                self.draining.push(park);
+                let delay = self.park_lost(now);
+                self.report(now, Report::ParkedJobManagerTimedOut { pid, waited: now - since, delay }, out);
+            }
+        }
         if let Parked::Backoff { until } = self.parked {
             if now >= until {
                 self.parked = Parked::Absent;

@@ -946,6 +946,39 @@ fn a_parked_jobmanager_that_dies_is_parked_again_with_backoff() {
 }
 
 #[test]
+fn a_park_that_never_reaches_its_gate_is_killed_and_parked_again_with_backoff() {
+    let t0 = Instant::now();
+    let mut m = parked_machine().with_park_timeout(secs(60.0));
+    let out = m.handle_event(t0, Event::SessionStarted { negotiated_timeout: SESSION, started_at: t0 });
+    assert_eq!(parks(&out), vec![1]);
+    m.handle_event(t0 + secs(0.1), Event::ParkedSpawned { park: 1, pid: 500, fingerprint: 7 });
+    assert_eq!(m.timer(Timer::ParkTimeout), Some(t0 + secs(60.0)));
+    assert_eq!(m.poll_timeout(), Some(t0 + secs(60.0)));
+    assert!(m.handle_timeout(t0 + secs(59.9)).is_empty());
+    let t1 = t0 + secs(60.0);
+    let out = m.handle_timeout(t1);
+    assert_eq!(out.actions, vec![Action::DiscardParked { park: 1 }]);
+    let timed_out =
+        Report::ParkedJobManagerTimedOut { pid: Some(500), waited: secs(60.0), delay: RESTART_BACKOFF_BASE };
+    assert_eq!(out.reports, vec![timed_out]);
+    assert_eq!(m.parked(), Parked::Backoff { until: t1 + RESTART_BACKOFF_BASE });
+    assert_eq!(m.timer(Timer::ParkTimeout), None);
+    // Its gate, reached late, is no park any more.
+    assert!(m.handle_event(t1 + secs(0.1), Event::ParkedAtGate { park: 1 }).is_empty());
+    // The backoff is over, but the killed one is not gone yet: no park.
+    assert!(parks(&m.handle_timeout(t1 + RESTART_BACKOFF_BASE)).is_empty());
+    let out = m.handle_event(t1 + secs(0.6), Event::ParkedExited { park: 1, code: Some(137), error: None });
+    assert_eq!(out.actions, vec![Action::ParkJobManager { park: 2 }]);
+    assert!(out.reports.is_empty(), "its exit is no second loss: {out:?}");
+    // It counted as lost: the next loss in a row waits twice as long.
+    let out = m.handle_event(t1 + secs(1.0), Event::ParkedExited { park: 2, code: Some(1), error: None });
+    assert!(out
+        .reports
+        .iter()
+        .any(|r| matches!(r, Report::ParkedJobManagerLost { delay, .. } if *delay == RESTART_BACKOFF_BASE * 2)));
+}
+
+#[test]
 fn a_leader_that_is_a_standby_again_parks_once_its_jobmanager_is_dead() {
     let t0 = Instant::now();
     let mut m = parked_standby(t0);

@@ -18,11 +18,13 @@ pub(crate) enum Timer {
     ParkBackoff,
     /// The next check of the parked JobManager's Flink configuration.
     ParkCheck,
+    /// The end of a park's time to reach its gate (`jobmanager.park_timeout`).
+    ParkTimeout,
 }
 
 impl Timer {
     /// Every timer.
-    pub(crate) const ALL: [Timer; 7] = [
+    pub(crate) const ALL: [Timer; 8] = [
         Timer::Fence,
         Timer::StartTimeout,
         Timer::Probe,
@@ -30,5 +32,6 @@ impl Timer {
         Timer::LatchTimeout,
         Timer::ParkBackoff,
         Timer::ParkCheck,
+        Timer::ParkTimeout,
     ];
 }
