@@ -574,6 +574,8 @@ fn log_start_report(report: &Report) -> bool {
             error = error.as_deref(), delay_ms = ms(delay), "the parked JobManager died before its release; parking another"),
         Report::ParkedJobManagerTimedOut { pid, waited, delay } => tracing::warn!(event = "parked_jobmanager_timed_out", pid,
             waited_ms = ms(waited), delay_ms = ms(delay), "the parked JobManager did not reach its gate within jobmanager.park_timeout; killed, parking another"),
+        Report::DiscardedParkNotGone { park, waited } => tracing::warn!(event = "discarded_park_not_gone", park,
+            waited_ms = ms(waited), "a discarded parked JobManager was not reported gone; going ahead without it (it may still hold the JobManager's ports)"),
         Report::ParkedJobManagerStale { pid } => tracing::info!(event = "parked_jobmanager_stale", pid,
             "the parked JobManager has another Flink configuration than a new one would get; parking a fresh one"),
         Report::ParkedJobManagerReleased { pid, parked_for } => tracing::info!(event = "parked_jobmanager_released", pid,
@@ -606,6 +608,7 @@ fn log_report(settings: &Settings, epoch: Option<u64>, report: &Report) {
         Report::JobManagerParked { .. }
         | Report::ParkedJobManagerLost { .. }
         | Report::ParkedJobManagerTimedOut { .. }
+        | Report::DiscardedParkNotGone { .. }
         | Report::ParkedJobManagerStale { .. }
         | Report::ParkedJobManagerReleased { .. }
         | Report::LatchesCleared { .. }

@@ -41,7 +41,7 @@ pub use events::{Event, HandoverRequest, HandoverTarget};
 pub(crate) use fence::Fence;
 use parked::DEFAULT_PARK_TIMEOUT;
 #[cfg(test)]
-use parked::PARK_CHECK_INTERVAL;
+use parked::{DRAIN_TIMEOUT, PARK_CHECK_INTERVAL};
 pub use reports::Report;
 pub use state::{JobManager, Parked, Role, Standby, Timings};
 pub use status::status_line;
@@ -123,9 +123,10 @@ pub struct Machine {
     park_failures: u32,
     /// The park released last: its late exit is the node's JobManager's.
     released: Option<u64>,
-    /// Discarded parks whose exit is not reported yet: they may still hold the JobManager's
-    /// ports, so no park or start happens until they are gone.
-    draining: Vec<u64>,
+    /// Discarded parks whose exit is not reported yet, with when they were discarded: they may
+    /// still hold the JobManager's ports, so no park or start happens until they are gone or
+    /// [`parked::DRAIN_TIMEOUT`] has passed.
+    draining: Vec<(u64, Instant)>,
     /// How long a park may take to reach its gate before it is killed and lost.
     park_timeout: Duration,
     /// When the parked JobManager's configuration is next checked.
@@ -285,6 +286,7 @@ impl Machine {
             },
             (Timer::ParkCheck, _) => self.next_park_check,
             (Timer::ParkTimeout, _) => self.park_deadline(),
+            (Timer::DrainTimeout, _) => self.drain_deadline(),
             _ => None,
         }
     }
@@ -426,7 +428,7 @@ impl Machine {
                 }
                 self.shutting_down = true;
                 self.report(now, Report::Shutdown, &mut out);
-                self.discard_parked(&mut out);
+                self.discard_parked(now, &mut out);
                 match self.jm {
                     JobManager::Stopping { .. } => {}
                     j if j.is_live() => self.stop(StopReason::Shutdown, self.timings.stop_grace, &mut out),

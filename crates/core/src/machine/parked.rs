@@ -23,6 +23,13 @@ pub(crate) const PARK_CHECK_INTERVAL: Duration = Duration::from_secs(5);
 /// (`jobmanager.park_timeout`): about 2 s on an idle host, far more on a loaded one.
 pub(crate) const DEFAULT_PARK_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// How long a start or the next park waits for a discarded parked JobManager's exit before it
+/// goes ahead anyway. The adapter reports the exit once the process group is dead: at most the
+/// stop's grace plus its SIGKILL and group wait, about 15 s. Going ahead is safe (a parked
+/// JobManager has no ZooKeeper session, no REST port and cannot release itself); the worst a
+/// leftover can do is hold a port, which makes the new JobManager fail and restart.
+pub(crate) const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// What a start waits for before it happens.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Prestart {
@@ -182,14 +189,14 @@ impl Machine {
                 // Discarded now; the start waits for its exit, then parks a fresh one and
                 // releases it.
                 self.report(now, Report::ParkedJobManagerStale { pid: self.parked_pid() }, out);
-                self.discard_parked(out);
+                self.discard_parked(now, out);
             }
             self.finish_prestart(now, out);
             return;
         }
         if stale && self.role == Role::Standby {
             self.report(now, Report::ParkedJobManagerStale { pid: self.parked_pid() }, out);
-            self.discard_parked(out);
+            self.discard_parked(now, out);
             self.park_if_due(now, out);
         }
     }
@@ -203,10 +210,10 @@ impl Machine {
     }
 
     /// Kills the parked JobManager, if any; its exit is awaited before the next park or start.
-    pub(super) fn discard_parked(&mut self, out: &mut Output) {
+    pub(super) fn discard_parked(&mut self, now: Instant, out: &mut Output) {
         if let Some(park) = std::mem::take(&mut self.parked).park() {
             out.actions.push(Action::DiscardParked { park });
-            self.draining.push(park);
+            self.draining.push((park, now));
         }
         self.next_park_check = None;
     }
@@ -257,7 +264,7 @@ impl Machine {
             }
             return;
         }
-        if let Some(i) = self.draining.iter().position(|&p| p == park) {
+        if let Some(i) = self.draining.iter().position(|&(p, _)| p == park) {
             // A discarded one is gone: the next park (in `settle`) or the start may go ahead.
             self.draining.swap_remove(i);
             self.finish_prestart(now, out);
@@ -280,6 +287,11 @@ impl Machine {
         delay
     }
 
+    /// When the wait for the oldest discarded park's exit ends.
+    pub(super) fn drain_deadline(&self) -> Option<Instant> {
+        self.draining.iter().map(|&(_, since)| since + DRAIN_TIMEOUT).min()
+    }
+
     /// When a park on its way to the gate is given up.
     pub(super) fn park_deadline(&self) -> Option<Instant> {
         match self.parked {
@@ -292,10 +304,19 @@ impl Machine {
     /// killed (and lost, as one that died), the next park after a loss, and the periodic
     /// configuration check.
     pub(super) fn park_timeouts(&mut self, now: Instant, out: &mut Output) {
+        let (gone, left): (Vec<_>, Vec<_>) =
+            self.draining.iter().partition(|&&(_, since)| now >= since + DRAIN_TIMEOUT);
+        if !gone.is_empty() {
+            self.draining = left;
+            for (park, since) in gone {
+                self.report(now, Report::DiscardedParkNotGone { park, waited: now - since }, out);
+            }
+            self.finish_prestart(now, out);
+        }
         if let Parked::Parking { park, since, pid, .. } = self.parked {
             if now >= since + self.park_timeout {
                 out.actions.push(Action::DiscardParked { park });
-                self.draining.push(park);
+                self.draining.push((park, now));
                 let delay = self.park_lost(now);
                 self.report(now, Report::ParkedJobManagerTimedOut { pid, waited: now - since, delay }, out);
             }

@@ -888,6 +888,25 @@ fn a_stale_parked_jobmanager_is_discarded_at_the_start_and_a_fresh_one_released_
 }
 
 #[test]
+fn a_discarded_parked_jobmanager_never_reported_gone_holds_the_start_up_for_the_drain_timeout_only() {
+    let t0 = Instant::now();
+    let mut m = parked_standby(t0);
+    m.handle_event(t0 + secs(2.0), Event::Elected { epoch: 7 });
+    m.handle_event(t0 + secs(2.0), Event::FlinkConfigObserved { fingerprint: Some(8) });
+    let due = t0 + secs(2.0) + DRAIN_TIMEOUT;
+    assert_eq!(m.timer(Timer::DrainTimeout), Some(due));
+    let out = m.handle_timeout(due - secs(0.1));
+    assert!(parks(&out).is_empty() && releases(&out).is_empty(), "{out:?}");
+    // The session is alive all along.
+    m.handle_event(due, Event::HeardFromServer { sent_at: due });
+    let out = m.handle_timeout(due);
+    assert!(reported(&out, &Report::DiscardedParkNotGone { park: 1, waited: DRAIN_TIMEOUT }), "{out:?}");
+    assert_eq!(parks(&out), vec![2]);
+    assert_eq!(releases(&out), vec![(2, m.fence_deadline().unwrap())]);
+    assert_eq!(m.timer(Timer::DrainTimeout), None);
+}
+
+#[test]
 fn a_start_waiting_for_a_discarded_parked_jobmanager_is_dropped_with_the_leadership() {
     let t0 = Instant::now();
     let mut m = parked_standby(t0);
@@ -1118,19 +1137,23 @@ mod the_release_invariant {
             let mut asked = parks(&first);
             for (ms, event, heard) in steps {
                 now += Duration::from_millis(ms);
-                let mut out = if heard { m.handle_event(now, Event::HeardFromServer { sent_at: now }) } else { Output::default() };
-                out.extend(match event {
-                    Some(event) => m.handle_event(now, event),
-                    None => m.handle_timeout(now),
-                });
-                asked.extend(parks(&out));
-                for (park, lease_until) in releases(&out) {
-                    prop_assert!(matches!(m.role(), Role::Leader { .. }), "released while standby: {out:?}");
-                    prop_assert!(m.fence().allows(now), "released without authority: {out:?}");
-                    prop_assert_eq!(Some(lease_until), m.fence_deadline());
-                    prop_assert!(asked.contains(&park), "released park {} never asked for", park);
-                    let spawning = matches!(m.jobmanager(), JobManager::Spawning { .. });
-                    prop_assert!(spawning, "released but not starting: {:?}", m.jobmanager());
+                // Each call's output is checked against the machine as that call left it.
+                let heard = heard.then(|| Some(Event::HeardFromServer { sent_at: now }));
+                for event in [heard, Some(event)] {
+                    let out = match event {
+                        Some(Some(event)) => m.handle_event(now, event),
+                        Some(None) => m.handle_timeout(now),
+                        None => continue,
+                    };
+                    asked.extend(parks(&out));
+                    for (park, lease_until) in releases(&out) {
+                        prop_assert!(matches!(m.role(), Role::Leader { .. }), "released while standby: {out:?}");
+                        prop_assert!(m.fence().allows(now), "released without authority: {out:?}");
+                        prop_assert_eq!(Some(lease_until), m.fence_deadline());
+                        prop_assert!(asked.contains(&park), "released park {} never asked for", park);
+                        let spawning = matches!(m.jobmanager(), JobManager::Spawning { .. });
+                        prop_assert!(spawning, "released but not starting: {:?}", m.jobmanager());
+                    }
                 }
             }
         }

@@ -20,11 +20,13 @@ pub(crate) enum Timer {
     ParkCheck,
     /// The end of a park's time to reach its gate (`jobmanager.park_timeout`).
     ParkTimeout,
+    /// The end of the wait for a discarded park's exit ([`DRAIN_TIMEOUT`](super::parked::DRAIN_TIMEOUT)).
+    DrainTimeout,
 }
 
 impl Timer {
     /// Every timer.
-    pub(crate) const ALL: [Timer; 8] = [
+    pub(crate) const ALL: [Timer; 9] = [
         Timer::Fence,
         Timer::StartTimeout,
         Timer::Probe,
@@ -33,5 +35,6 @@ impl Timer {
         Timer::ParkBackoff,
         Timer::ParkCheck,
         Timer::ParkTimeout,
+        Timer::DrainTimeout,
     ];
 }
