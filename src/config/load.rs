@@ -10,6 +10,7 @@ use super::env::{strip_prefix_ignore_case, EnvLayer, ENV_PREFIX, ENV_SEPARATOR, 
 use super::error::{ConfigError, ConfigErrorKind, ConfigWarning};
 use super::flink_ha::FLINK_HOME_BASE_CONFIG;
 use super::schema::{check_tree, lookup, COUNT_DEFAULTS, DEFAULTS};
+use super::secret::load_credentials;
 use super::{env_var_name, Settings, DEFAULT_RPC_PORT};
 
 impl Settings {
@@ -53,6 +54,8 @@ impl Settings {
                 format!("cannot read the configuration file: {e}; pass a readable TOML file with --config (config/flink-ha-supervisor.toml is an example)"),
             )
         })?;
+        let env: Vec<(String, String)> = env.into_iter().collect();
+        let process_env = env.clone();
         let env = EnvLayer::split(env)?;
         let hostname = hostname();
 
@@ -98,15 +101,18 @@ impl Settings {
         let built = builder.build().map_err(|e| from_config_error(e, &file_key, &env.origins))?;
         check_tree(&built.cache, &env.origins)?;
         check_required(&built.cache, &env, &hostname)?;
-        let settings: Settings = built.try_deserialize().map_err(|e| from_config_error(e, &file_key, &env.origins))?;
+        let mut settings: Settings =
+            built.try_deserialize().map_err(|e| from_config_error(e, &file_key, &env.origins))?;
         let warnings = settings.validate().map_err(|e| e.with_env_origin(&env.origins))?;
+        settings.zookeeper.credentials =
+            load_credentials(&settings.zookeeper, &process_env).map_err(|e| e.with_env_origin(&env.origins))?;
         Ok((settings, warnings))
     }
 }
 
 /// Reads a regular file. Anything else is refused without waiting: a FIFO or a device could block
 /// the read forever (the open does not wait either: `O_NONBLOCK`, which regular files ignore).
-fn read_regular_file(path: &Path) -> std::io::Result<String> {
+pub(super) fn read_regular_file(path: &Path) -> std::io::Result<String> {
     use std::io::Read as _;
     use std::os::unix::fs::{FileTypeExt as _, OpenOptionsExt as _};
     let mut file = std::fs::OpenOptions::new().read(true).custom_flags(nix::libc::O_NONBLOCK).open(path)?;

@@ -114,6 +114,8 @@ pub struct DaemonSettings<'a> {
     pub election_path: &'a str,
     /// `zookeeper.session_timeout`.
     pub session_timeout: Duration,
+    /// Lines appended to the `[zookeeper]` table (each ending with a newline).
+    pub zookeeper_extra: &'a str,
     /// `jobmanager.start_timeout`.
     pub start_timeout: Duration,
     /// `jobmanager.stop_grace`.
@@ -142,6 +144,7 @@ impl<'a> DaemonSettings<'a> {
             quorum,
             election_path,
             session_timeout,
+            zookeeper_extra: "",
             start_timeout,
             stop_grace,
             budget,
@@ -219,7 +222,7 @@ id = "{name}"
 quorum = "{quorum}"
 session_timeout = "{session}ms"
 connect_timeout = "3s"
-
+{zookeeper_extra}
 [election]
 path = "{election}"
 
@@ -250,6 +253,7 @@ listen = "off"
             start = settings.start_timeout.as_millis(),
             grace = settings.stop_grace.as_millis(),
             budget = settings.budget.as_millis(),
+            zookeeper_extra = settings.zookeeper_extra,
             jobmanager_extra = settings.jobmanager_extra,
             env_extra = settings.env_extra,
             tail = settings.tail,
