@@ -27,7 +27,11 @@ const USER: &str = "flinkha";
 const PASSWORD: &str = "sasl-Pw-4e1c9a77d2";
 /// Another user the server knows: a client that is not the daemons.
 const INTRUDER: (&str, &str) = ("intruder", "intruder-Pw-0b6d5e");
-/// A password no user has.
+/// A user the JAAS file does not know. Its password is none of the known users': ZooKeeper 3.8's
+/// DIGEST-MD5 server checks an unknown name against the password of the last name it knew, so an
+/// unknown user with that password logs in (as `sasl:<unknown>`, which owns nothing).
+const UNKNOWN: (&str, &str) = ("nobody", "nobody-Pw-5c2e81");
+/// Not the password of any user.
 const WRONG_PASSWORD: &str = "wrong-Pw-93ad17c2f8";
 /// The daemons' election path (tests/cluster/mod.rs); its parent holds the pause, handover and
 /// record nodes.
@@ -199,10 +203,14 @@ fn a_sasl_server_serves_its_jaas_users_and_refuses_everyone_else() {
         let (acl, _) = admitted.get_acl("/owned").await.unwrap();
         assert_eq!(acl, vec![zk::Acl::new(zk::Permission::ALL, zk::AuthId::new("sasl", USER))]);
 
+        admitted.create("/owned/child", b"", &creator_only).await.expect("create a child node");
+        // Deleting a node takes the parent's DELETE permission; writing it, its own WRITE.
         let other = sasl_client(&quorum, INTRUDER.0, INTRUDER.1).await.expect("another JAAS user logs in");
-        assert_eq!(other.delete("/owned", None).await, Err(zk::Error::NoAuth));
+        assert_eq!(other.delete("/owned/child", None).await, Err(zk::Error::NoAuth));
+        assert_eq!(other.set_data("/owned", b"taken", None).await.err(), Some(zk::Error::NoAuth));
+        assert_eq!(other.create("/owned/intruder", b"", &creator_only).await.err(), Some(zk::Error::NoAuth));
 
-        for (user, password) in [(USER, WRONG_PASSWORD), ("nobody", PASSWORD)] {
+        for (user, password) in [(USER, WRONG_PASSWORD), UNKNOWN] {
             let refused = sasl_client(&quorum, user, password).await.err();
             assert_eq!(refused, Some(zk::Error::AuthFailed), "{user} with a wrong password");
         }
@@ -305,7 +313,7 @@ fn a_wrong_sasl_password_or_an_unknown_user_is_one_line_and_exit_code_2() {
     let zk = sasl_zk();
     let quorum = zk.connect_string();
     let secrets = tempfile::tempdir().unwrap();
-    for (user, password) in [(USER, WRONG_PASSWORD), ("nobody", PASSWORD)] {
+    for (user, password) in [(USER, WRONG_PASSWORD), UNKNOWN] {
         let what = format!("user {user} with a password the server does not know for it");
         let password_file = secret_file(secrets.path(), &format!("{user}-password"), &format!("{password}\n"));
         let mut cluster = secure_cluster(1, &quorum, &sasl_keys(user, &password_file));

@@ -955,9 +955,15 @@ fn with_auth_the_election_paths_parent_is_the_daemons_own() {
     let auth = ["zookeeper.auth = \"digest\"", "zookeeper.user = \"u\"", pw_line.as_str()];
     let e = error(&[auth[0], auth[1], auth[2], "election.path = \"/leader\""]);
     assert_error(&e, "election.path", &["\"/\"", "/flink-ha/leader"]);
-    // The default path's parent, /flink, is Flink's default root.
-    let flink = ["flink.enabled = true", "flink.storage_dir = \"file:///ha\""];
-    let e = error(&[auth[0], auth[1], auth[2], flink[0], flink[1]]);
+    // The default path's parent, /flink, is Flink's default root. Flink on the daemons' ensemble
+    // needs an identity of its own when the daemons have one.
+    let jaas = file_with_mode(
+        "Client {\n  org.apache.flink.shaded.zookeeper3.org.apache.zookeeper.server.auth.DigestLoginModule required\n  username=\"flink\"\n  password=\"pw\";\n};\n",
+        0o600,
+    );
+    let jaas_line = format!("flink.zookeeper_jaas_file = {:?}", jaas.path().display().to_string());
+    let flink = ["flink.enabled = true", "flink.storage_dir = \"file:///ha\"", jaas_line.as_str()];
+    let e = error(&[auth[0], auth[1], auth[2], flink[0], flink[1], flink[2]]);
     assert_error(&e, "election.path", &["\"/flink\"", "flink.zookeeper_path_root", "/flink-ha/leader"]);
     // Around Flink's root, or inside it.
     let e = error(&[
@@ -966,13 +972,14 @@ fn with_auth_the_election_paths_parent_is_the_daemons_own() {
         auth[2],
         flink[0],
         flink[1],
+        flink[2],
         "election.path = \"/a/leader\"",
         "flink.zookeeper_path_root = \"/a/flink\"",
     ]);
     assert_error(&e, "election.path", &["/flink-ha/leader"]);
-    let e = error(&[auth[0], auth[1], auth[2], flink[0], flink[1], "election.path = \"/flink/ha/leader\""]);
+    let e = error(&[auth[0], auth[1], auth[2], flink[0], flink[1], flink[2], "election.path = \"/flink/ha/leader\""]);
     assert_error(&e, "election.path", &["/flink-ha/leader"]);
     // Apart from it, fine; and without Flink only "/" is refused.
-    load(&[auth[0], auth[1], auth[2], flink[0], flink[1], OWN_PATH]);
+    load(&[auth[0], auth[1], auth[2], flink[0], flink[1], flink[2], OWN_PATH]);
     load(&[auth[0], auth[1], auth[2]]);
 }
