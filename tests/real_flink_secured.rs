@@ -27,7 +27,7 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use flinkhost::{dump, flink_home, pid_of, secs, write_conf_dir, DaemonSettings, KeepOnPanic, Node, NodeOptions};
+use flinkhost::{dump, flink_home, pid_of, secs, write_loopback_base, DaemonSettings, KeepOnPanic, Node, NodeOptions};
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 use support::{wait_until, SaslRule, ZkEnsemble};
@@ -102,20 +102,7 @@ fn flink_logs_in_as_itself_keeps_its_nodes_to_itself_and_the_daemon_still_clears
 
     let mut node = Node::new(&root, "jm1", NODE);
     let base_dir = node.dir.join("base-conf");
-    write_conf_dir(
-        &flink,
-        &base_dir,
-        &["jobmanager", "rest", "io", "web", "high-availability"],
-        "flink-ha-supervisor tests/real_flink_secured.rs",
-        &format!(
-            "jobmanager.bind-host: 127.0.0.1\n\
-             jobmanager.memory.process.size: 768m\n\
-             rest.bind-address: 127.0.0.1\n\
-             io.tmp.dirs: {tmp}\n\
-             web.tmpdir: {tmp}\n",
-            tmp = node.tmp_dir.display()
-        ),
-    );
+    write_loopback_base(&flink, &base_dir, &node.tmp_dir, "flink-ha-supervisor tests/real_flink_secured.rs");
     let s = |p: &Path| p.display().to_string();
     node.write_daemon_config(
         &flink,

@@ -92,6 +92,29 @@ pub fn write_conf_dir(flink: &Path, dir: &Path, drop_keys: &[&str], label: &str,
     std::fs::write(dir.join("config.yaml"), yaml).expect("write config.yaml");
 }
 
+/// The keys a rendered HA configuration replaces, dropped from the distribution's `config.yaml`
+/// by [`write_loopback_base`].
+pub const RENDERED_KEYS: &[&str] = &["jobmanager", "rest", "io", "web", "high-availability"];
+
+/// A base configuration (`flink.base_config`'s directory) for one JobManager bound to loopback,
+/// whose addresses and ports the daemon renders; temporary files go to `tmp`.
+pub fn write_loopback_base(flink: &Path, dir: &Path, tmp: &Path, label: &str) {
+    write_conf_dir(
+        flink,
+        dir,
+        RENDERED_KEYS,
+        label,
+        &format!(
+            "jobmanager.bind-host: 127.0.0.1\n\
+             jobmanager.memory.process.size: 768m\n\
+             rest.bind-address: 127.0.0.1\n\
+             io.tmp.dirs: {tmp}\n\
+             web.tmpdir: {tmp}\n",
+            tmp = tmp.display()
+        ),
+    );
+}
+
 /// How a test lays out and runs its [`Node`]s.
 #[derive(Debug, Clone, Copy)]
 pub struct NodeOptions {

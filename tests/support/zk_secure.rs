@@ -227,28 +227,7 @@ fn make_ca(dir: &Path, name: &str, common_name: &str) {
         ),
     )
     .expect("write a CA's openssl config");
-    run(
-        dir,
-        "openssl",
-        &[
-            "req",
-            "-x509",
-            "-new",
-            "-config",
-            &cnf,
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-            &format!("{name}.key"),
-            "-out",
-            &format!("{name}.pem"),
-            "-days",
-            "3",
-        ],
-    );
+    new_key_and_request(dir, &cnf, name, &["-x509", "-days", "3"], "pem");
 }
 
 /// A certificate `<name>.pem` with key `<name>.key`, signed by the CA `<ca>.pem`/`<ca>.key`.
@@ -263,25 +242,7 @@ fn make_leaf(dir: &Path, ca: &str, name: &str, common_name: &str, usage: &str, s
         ),
     )
     .expect("write a certificate's openssl config");
-    run(
-        dir,
-        "openssl",
-        &[
-            "req",
-            "-new",
-            "-config",
-            &cnf,
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-            &format!("{name}.key"),
-            "-out",
-            &format!("{name}.csr"),
-        ],
-    );
+    new_key_and_request(dir, &cnf, name, &[], "csr");
     run(
         dir,
         "openssl",
@@ -305,6 +266,16 @@ fn make_leaf(dir: &Path, ca: &str, name: &str, common_name: &str, usage: &str, s
             &format!("{name}.pem"),
         ],
     );
+}
+
+/// `openssl req -new` with a fresh P-256 key `<name>.key` and the output `<name>.<out>`: a
+/// certificate signing request, or with `-x509` among `extra` a self-signed certificate.
+fn new_key_and_request(dir: &Path, cnf: &str, name: &str, extra: &[&str], out: &str) {
+    let (key, out) = (format!("{name}.key"), format!("{name}.{out}"));
+    let mut args = vec!["req", "-new", "-config", cnf, "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"];
+    args.extend(["-nodes", "-keyout", &key, "-out", &out]);
+    args.extend(extra);
+    run(dir, "openssl", &args);
 }
 
 fn run(dir: &Path, program: &str, args: &[&str]) {
