@@ -17,8 +17,10 @@ Setups (every one on the same ensemble, tickTime 2000, unless it says otherwise)
   C             B with high-availability.zookeeper.client.session-timeout = A's session timeout.
   D             B with the shortest session timeout at which a 10 s SIGSTOP of the leader
                 JobManager restarts no job (found by --find-d, kept in the results file).
-  A-parked-t500 A-parked with a 2 s session against a second ensemble with tickTime 500 ms
-                (`zookeeper.tick_time = "500ms"`, stop_grace --t500-stop-grace).
+  A-parked-t500 A-parked with a 2 s session against a second ensemble with tickTime 500 ms and
+                maxSessionTimeout 40 s, so that Flink gets its 30 s session (ZooKeeper's default
+                cap there is 10 s) (`zookeeper.tick_time = "500ms"`,
+                `zookeeper.max_session_timeout = "40000ms"`, stop_grace --t500-stop-grace).
   C-t500        C with a 2 s session against that same tickTime-500 ensemble.
   All have one TaskManager (2 slots) that follows the leader through ZooKeeper, and the job.
 
@@ -63,6 +65,9 @@ A_SESSION_TIMEOUT_MS = 10000  # the daemon's default zookeeper.session_timeout
 A_STOP_GRACE = "3s"
 DEFAULT_TICK_MS = 2000  # ZooKeeper's default tickTime: sessions 4 s..40 s
 SHORT_TICK_MS = 500
+# The t500 ensemble's maxSessionTimeout: room for the daemon's default Flink session (30 s), which
+# ZooKeeper's default cap of 20 ticks (10 s) would clamp, so that a 10 s pause restarted its job.
+SHORT_MAX_SESSION_MS = 40000
 SHORT_SESSION_MS = 2000
 PARK_READY_S = 4.0  # a parked JVM this old has reached its gate (1.9-2.3 s on an idle machine)
 STABLE_S = 3.0  # pause and zk-leader rounds: the job RUNNING this long counts as settled
@@ -82,7 +87,8 @@ ALIASES = {"A": "A-cold"}
 DEFAULT_SETUPS = "A-cold,A-parked,C,D,A-parked-t500,C-t500"
 ALL_FAULTS = ["kill", "handover", "term", "pause", "zk-leader"]
 DEFAULT_FAULTS = "kill,handover,pause,zk-leader"
-ENSEMBLES = {"default": DEFAULT_TICK_MS, "t500": SHORT_TICK_MS}
+# name: tickTime, maxSessionTimeout (None: ZooKeeper's default, 20 ticks)
+ENSEMBLES = {"default": (DEFAULT_TICK_MS, None), "t500": (SHORT_TICK_MS, SHORT_MAX_SESSION_MS)}
 
 T0 = time.monotonic()
 
@@ -266,10 +272,11 @@ def four_letter(port, word):
 
 
 class Ensemble:
-    """Three real ZooKeeper servers on loopback with one tickTime (sessions 2..20 ticks)."""
+    """Three real ZooKeeper servers on loopback with one tickTime (sessions 2 ticks to
+    maxSessionTimeout, by default 20 ticks)."""
 
-    def __init__(self, root, name, tick_ms, size=3):
-        self.name, self.tick_ms = name, tick_ms
+    def __init__(self, root, name, tick_ms, max_session_ms=None, size=3):
+        self.name, self.tick_ms, self.max_session_ms = name, tick_ms, max_session_ms
         self.dir = os.path.join(root, f"zk-{name}")
         peers = [(free_port(), free_port()) for _ in range(size)]
         members = "".join(f"server.{i + 1}=127.0.0.1:{p}:{e}\n" for i, (p, e) in enumerate(peers))
@@ -284,6 +291,8 @@ class Ensemble:
             with open(cfg, "w") as f:
                 f.write(f"tickTime={tick_ms}\ninitLimit=10\nsyncLimit=5\ndataDir={d}/data\nclientPort={port}\n"
                         "clientPortAddress=127.0.0.1\nadmin.enableServer=false\n4lw.commands.whitelist=*\n" + members)
+                if max_session_ms is not None:
+                    f.write(f"maxSessionTimeout={max_session_ms}\n")
             self.servers.append({"dir": d, "port": port, "cfg": cfg, "proc": None})
         for i in range(size):
             self.start_server(i)
@@ -612,6 +621,7 @@ class Cluster:
             "loadavg_after": loadavg(),
             "session_ms": self.session_ms,
             "tick_ms": self.zk.tick_ms,
+            "max_session_ms": self.zk.max_session_ms,
             **extra,
         }
         result["job_restarted"] = bool(not_running_seen or result["leader_changed"]
@@ -656,6 +666,8 @@ class Daemons(Cluster):
         if parked:
             keys += f'standby = "parked"\ngate_jar = "{gate_jar(name)}"\n'
         tick = f'tick_time = "{zk.tick_ms}ms"\n' if zk.tick_ms != DEFAULT_TICK_MS else ""
+        if zk.max_session_ms is not None:
+            tick += f'max_session_timeout = "{zk.max_session_ms}ms"\n'
         for n in self.nodes:
             d = os.path.join(self.dir, n)
             base, conf, log, tmp = (os.path.join(d, x) for x in ("base-conf", "flink-conf", "flink-log", "tmp"))
@@ -1123,8 +1135,10 @@ class Ctx:
     def ensemble(self, name):
         """The named ensemble, started on first use."""
         if name not in self.ensembles:
-            e = Ensemble(self.work, name, ENSEMBLES[name])
-            say(f"ZooKeeper {e.version()} ensemble {name} (tickTime {e.tick_ms} ms) on {e.quorum()}")
+            tick_ms, max_session_ms = ENSEMBLES[name]
+            e = Ensemble(self.work, name, tick_ms, max_session_ms)
+            cap = f", maxSessionTimeout {max_session_ms} ms" if max_session_ms is not None else ""
+            say(f"ZooKeeper {e.version()} ensemble {name} (tickTime {e.tick_ms} ms{cap}) on {e.quorum()}")
             self.ensembles[name] = e
         return self.ensembles[name]
 

@@ -272,3 +272,40 @@ fn times_past_year_9999_in_zookeeper_crash_neither_status_nor_the_daemon() {
     let (code, report) = json(&config);
     assert_eq!((code, &report["leader"]["node_id"]), (1, &Value::from("jm1")), "{report}");
 }
+
+/// An HTTP server that answers every request with a 200 and a body that never ends.
+fn endless_http_server() -> std::net::SocketAddr {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            std::thread::spawn(move || {
+                let mut head = [0u8; 4096];
+                let _ = stream.read(&mut head);
+                let chunk = vec![b'{'; 64 * 1024];
+                if stream
+                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n")
+                    .is_ok()
+                {
+                    while stream.write_all(&chunk).is_ok() {}
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[test]
+fn an_endless_local_status_body_is_one_line_naming_the_url_and_exit_code_2() {
+    let zk = single_zk();
+    let hostile = endless_http_server();
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_for(dir.path(), &zk.connect_string());
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!("[http]\nlisten = \"{hostile}\"\n"));
+    std::fs::write(&config, text).unwrap();
+    let out = status(&config, "json");
+    assert_one_line_exit_2(&out, &[&format!("http://{hostile}/status sent more than 1048576 bytes"), "http.listen"]);
+}

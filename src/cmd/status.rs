@@ -24,6 +24,9 @@ use flink_ha_core::walltime;
 /// How long closing the session may delay the exit.
 const CLOSE_WAIT: Duration = Duration::from_millis(500);
 
+/// The most `status` reads of the local daemon's `/status` body (a daemon's is a few KiB).
+const LOCAL_STATUS_CAP: usize = 1 << 20;
+
 /// The `status` subcommand's arguments.
 #[derive(clap::Args, Debug, Clone)]
 pub(crate) struct Args {
@@ -80,6 +83,14 @@ pub(crate) enum StatusError {
         /// What happened.
         why: String,
     },
+    /// The local daemon's `/status` (`http.listen`) sent a body above [`LOCAL_STATUS_CAP`].
+    #[error("{url} sent more than {cap} bytes, which is no daemon's /status; check that http.listen names this host's flink-ha-supervisor")]
+    LocalStatusTooLarge {
+        /// The URL asked.
+        url: String,
+        /// The cap, in bytes.
+        cap: usize,
+    },
 }
 
 /// Connects, reads and judges the election.
@@ -98,7 +109,7 @@ pub(crate) async fn status(settings: &Settings) -> Result<StatusReport, StatusEr
     let why = match read {
         Ok(Ok(snapshot)) => {
             let mut report = assess(&snapshot, quorum, path, settings.flink.jobmanager_count);
-            report.parked_here = parked_here(settings).await;
+            report.parked_here = parked_here(settings).await?;
             return Ok(report);
         }
         Ok(Err(zk::Error::NoAuth)) => return Err(target.denied("reading", path).into()),
@@ -109,13 +120,37 @@ pub(crate) async fn status(settings: &Settings) -> Result<StatusReport, StatusEr
 }
 
 /// The parked JobManager of the daemon on this host, from its own `/status` (`http.listen`),
-/// asked once with a short timeout; `None` when it has none or does not answer.
-async fn parked_here(settings: &Settings) -> Option<String> {
-    let addr = settings.http.listen_addr().ok()??;
-    let client = reqwest::Client::builder().timeout(Duration::from_millis(500)).build().ok()?;
-    let response = client.get(format!("http://{addr}/status")).send().await.ok()?;
-    let body = response.bytes().await.ok()?;
-    flink_ha_core::status::parked_text(&body)
+/// asked once with a short timeout; `None` when it has none or does not answer, an error when it
+/// answers with more than [`LOCAL_STATUS_CAP`] bytes.
+async fn parked_here(settings: &Settings) -> Result<Option<String>, StatusError> {
+    let Some(addr) = settings.http.listen_addr().ok().flatten() else { return Ok(None) };
+    let url = format!("http://{addr}/status");
+    let Ok(client) = reqwest::Client::builder().timeout(Duration::from_millis(500)).build() else { return Ok(None) };
+    let Ok(response) = client.get(&url).send().await else { return Ok(None) };
+    match read_capped(response, LOCAL_STATUS_CAP).await {
+        Ok(Some(body)) => Ok(flink_ha_core::status::parked_text(&body)),
+        Ok(None) => Ok(None),
+        Err(TooLarge) => Err(StatusError::LocalStatusTooLarge { url, cap: LOCAL_STATUS_CAP }),
+    }
+}
+
+/// A body above the cap.
+struct TooLarge;
+
+/// The body of `response`, read chunk by chunk up to `cap` bytes; `None` when the reading fails.
+async fn read_capped(mut response: reqwest::Response, cap: usize) -> Result<Option<Vec<u8>>, TooLarge> {
+    if response.content_length().is_some_and(|declared| declared > cap as u64) {
+        return Err(TooLarge);
+    }
+    let mut body = Vec::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) if body.len() + chunk.len() > cap => return Err(TooLarge),
+            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+            Ok(None) => return Ok(Some(body)),
+            Err(_) => return Ok(None),
+        }
+    }
 }
 
 /// Runs `status`: prints the report (text or JSON) on stdout, or one line on stderr; returns the

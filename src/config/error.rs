@@ -49,6 +49,18 @@ impl ConfigError {
         Self::new(ConfigErrorKind::Timing, key, message)
     }
 
+    /// A value that is none of the `accepted` ones, which are compared exactly (lowercase):
+    /// `"Cold" is not a standby mode; set it to exactly "cold" or "parked"`.
+    pub(crate) fn not_one_of(key: impl Into<String>, value: &str, what: &str, accepted: &[&str]) -> Self {
+        let quoted: Vec<String> = accepted.iter().map(|a| format!("{a:?}")).collect();
+        let list = match quoted.split_last() {
+            Some((last, [])) => last.clone(),
+            Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+            None => String::new(),
+        };
+        Self::invalid(key, format!("{value:?} is not a {what}; set it to exactly {list} (lowercase)"))
+    }
+
     /// What kind of problem this is.
     #[cfg(test)]
     pub(crate) fn kind(&self) -> ConfigErrorKind {

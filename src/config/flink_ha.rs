@@ -559,7 +559,7 @@ fn zookeeper(settings: &Settings, warnings: &mut Vec<ConfigWarning>) -> Result<Z
         security: FlinkZkSecurity::default(),
     };
     let zk = ZooKeeperHa { security: flink_security(settings, zk.same_ensemble_as_daemon, warnings)?, ..zk };
-    zookeeper_timing(&zk, settings.zookeeper.tick_time, warnings)?;
+    zookeeper_timing(&zk, settings, warnings)?;
     if zk.latch_path_in(&settings.zookeeper.quorum).is_none() && zk.session_timeout >= settings.failover.budget {
         // The daemons cannot delete a dead JobManager's latch on another ensemble (or chroot):
         // Flink's election of the next JobManager waits for that latch's session.
@@ -588,8 +588,14 @@ fn zookeeper(settings: &Settings, warnings: &mut Vec<ConfigWarning>) -> Result<Z
 
 /// Flink's ZooKeeper timeouts. Neither bounds a failover: the new leader deletes the Flink latch
 /// a dead JobManager left, so Flink's own session timeout only says how long a paused
-/// JobManager or a ZooKeeper blip keeps Flink's session.
-fn zookeeper_timing(zk: &ZooKeeperHa, tick: Duration, warnings: &mut Vec<ConfigWarning>) -> Result<(), ConfigError> {
+/// JobManager or a ZooKeeper blip keeps Flink's session, and a session above the servers' cap
+/// (`zookeeper.max_session_timeout`) is refused: Flink would silently get only the cap.
+fn zookeeper_timing(
+    zk: &ZooKeeperHa,
+    settings: &Settings,
+    warnings: &mut Vec<ConfigWarning>,
+) -> Result<(), ConfigError> {
+    let tick = settings.zookeeper.tick_time;
     const SESSION: &str = "flink.zookeeper_session_timeout";
     let (session, connection) = (zk.session_timeout, zk.connection_timeout);
     for (key, value) in [(SESSION, session), ("flink.zookeeper_connection_timeout", connection)] {
@@ -611,18 +617,38 @@ fn zookeeper_timing(zk: &ZooKeeperHa, tick: Duration, warnings: &mut Vec<ConfigW
             ),
         ));
     }
-    let (low, high) = server_session_range(tick);
-    if session < low || session > high {
+    let (low, _) = server_session_range(tick);
+    if session < low {
         warnings.push(warning(
             SESSION,
             format!(
-                "{} is outside the {}..{} a ZooKeeper server with default session limits and tickTime {} (zookeeper.tick_time) grants; it will clamp the timeout Flink asks for",
+                "{} is below the {} a ZooKeeper server with default session limits and tickTime {} (zookeeper.tick_time) grants; it will clamp the timeout Flink asks for",
                 format_duration(session),
                 format_duration(low),
-                format_duration(high),
                 format_duration(tick)
             ),
         ));
+    }
+    let cap = settings.zookeeper.session_cap();
+    if session > cap {
+        let problem = format!(
+            "{} is above the servers' maxSessionTimeout {} ({}): Flink would get only {}, and a JobManager pause longer than that restarts its jobs; raise maxSessionTimeout on the ZooKeeper servers to at least {} and set zookeeper.max_session_timeout to it, or lower flink.zookeeper_session_timeout to at most {}",
+            format_duration(session),
+            format_duration(cap),
+            super::validate::cap_source(settings),
+            format_duration(cap),
+            format_duration(session),
+            format_duration(cap)
+        );
+        if !zk.same_ensemble_as_daemon {
+            // The cap is the daemon's servers'; Flink's own ensemble may grant more.
+            warnings.push(warning(
+                SESSION,
+                format!("if flink.zookeeper_quorum's servers have the daemon's limits: {problem}"),
+            ));
+            return Ok(());
+        }
+        return Err(ConfigError::timing(SESSION, problem));
     }
     Ok(())
 }
@@ -971,6 +997,52 @@ mod tests {
         assert_error(&e, "flink.zookeeper_connection_timeout", &["not shorter than flink.zookeeper_session_timeout"]);
         let e = error(&format!("{ON}zookeeper_session_timeout = \"0s\"\n"));
         assert_error(&e, "flink.zookeeper_session_timeout", &["longer than zero"]);
+    }
+
+    #[test]
+    fn flinks_session_above_the_servers_cap_is_an_error() {
+        let t500 = [
+            ("FHS_ZOOKEEPER__TICK_TIME", "500ms"),
+            ("FHS_ZOOKEEPER__SESSION_TIMEOUT", "2s"),
+            ("FHS_ZOOKEEPER__CONNECT_TIMEOUT", "1s"),
+            ("FHS_JOBMANAGER__STOP_GRACE", "100ms"),
+        ];
+        // tickTime 500 ms: the servers grant at most 10 s, so Flink's default 30 s is refused.
+        let e = load_env(ON, &t500).unwrap_err();
+        assert_error(&e, "flink.zookeeper_session_timeout", &[
+            "30s is above the servers' maxSessionTimeout 10s",
+            "20 × zookeeper.tick_time 500ms",
+            "Flink would get only 10s, and a JobManager pause longer than that restarts its jobs",
+            "raise maxSessionTimeout on the ZooKeeper servers to at least 30s and set zookeeper.max_session_timeout to it",
+            "or lower flink.zookeeper_session_timeout to at most 10s",
+        ]);
+        assert_eq!(e.kind(), ConfigErrorKind::Timing);
+        // Exactly the cap is granted in full.
+        let at_cap = format!("{ON}zookeeper_session_timeout = \"10s\"\n");
+        assert!(load_env(&at_cap, &t500).is_ok());
+        // Servers whose maxSessionTimeout was raised, and the daemon told so.
+        let mut raised = t500.to_vec();
+        raised.push(("FHS_ZOOKEEPER__MAX_SESSION_TIMEOUT", "40s"));
+        let (s, w) = load_env(ON, &raised).unwrap();
+        assert_eq!(
+            (s.zookeeper.max_session_timeout, s.zookeeper.session_cap()),
+            (Some(Duration::from_secs(40)), Duration::from_secs(40))
+        );
+        assert!(w.iter().all(|w| w.key != "flink.zookeeper_session_timeout"), "{w:?}");
+        let e = load_env(&format!("{ON}zookeeper_session_timeout = \"41s\"\n"), &raised).unwrap_err();
+        assert_error(
+            &e,
+            "flink.zookeeper_session_timeout",
+            &["41s is above the servers' maxSessionTimeout 40s (zookeeper.max_session_timeout)"],
+        );
+        // Flink on another ensemble: the daemon's servers' cap is only a warning.
+        let other = format!("{ON}zookeeper_quorum = \"zk9:2181\"\n");
+        let (_, w) = load_env(&other, &t500).unwrap();
+        assert!(
+            w.iter()
+                .any(|w| w.key == "flink.zookeeper_session_timeout" && w.message.contains("Flink would get only 10s")),
+            "{w:?}"
+        );
     }
 
     #[test]

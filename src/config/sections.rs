@@ -41,6 +41,11 @@ pub struct ZooKeeperSettings {
     /// earlier; a value below it is caught only when a grant proves it. Default 2s.
     #[serde(with = "humantime_serde")]
     pub tick_time: Duration,
+    /// The ZooKeeper servers' `maxSessionTimeout`: the longest session they grant, to the daemon
+    /// and to Flink (`flink.zookeeper_session_timeout`). Default: ZooKeeper's own default,
+    /// 20 × `tick_time` ([`ZooKeeperSettings::session_cap`]).
+    #[serde(default, with = "humantime_serde", skip_serializing_if = "Option::is_none")]
+    pub max_session_timeout: Option<Duration>,
     /// How the daemons authenticate: `"none"`, `"digest"` (ZooKeeper's `addAuth digest
     /// user:password`) or `"sasl"` (SASL DIGEST-MD5). With either of the last two every node the
     /// daemons create gets an ACL of their identity alone (`crate::zk::acl`). Default "none".
@@ -102,6 +107,12 @@ impl ZooKeeperSettings {
     pub(crate) fn auth_on(&self) -> bool {
         matches!(self.auth_mode(), Some(AuthMode::Digest | AuthMode::Sasl))
     }
+
+    /// The longest session the servers grant: `max_session_timeout`, or ZooKeeper's default of
+    /// 20 × `tick_time` when it is unset.
+    pub(crate) fn session_cap(&self) -> Duration {
+        self.max_session_timeout.unwrap_or(super::server_session_range(self.tick_time).1)
+    }
 }
 
 /// `[election]` settings.
@@ -143,7 +154,8 @@ pub struct JobManagerSettings {
     pub cds_archive: Option<PathBuf>,
     /// How the JobManager is started: `"direct"` runs the JVM command line that Flink's
     /// `jobmanager.sh start-foreground` would build, resolved ahead of time (see
-    /// `crate::process::launch`); `"script"` always runs `command` as configured. Default "direct".
+    /// `crate::process::launch`); `"script"` always runs `command` as configured. Exactly one of the two, in lowercase. Default
+    /// "direct".
     pub launch: String,
     /// How long the JobManager may take from spawn to its first healthy `ready_url`. Default 20s, so
     /// that `session_timeout + start_timeout` fits the default budget.
@@ -166,21 +178,31 @@ pub struct JobManagerSettings {
     pub restart_window: Duration,
     /// How a standby waits: `"cold"` (nothing runs; the leader starts its JobManager) or
     /// `"parked"` (a JobManager waits at its gate, connected to nothing, and the leader releases
-    /// it). `"parked"` needs `[flink]` enabled in mode zookeeper. Default "cold".
+    /// it). `"parked"` needs `[flink]` enabled in mode zookeeper. Exactly one of the two, in
+    /// lowercase. Default "cold".
     pub standby: String,
     /// The jar of the gate a parked JobManager waits at (`flinkha.gate.GatedHaServicesFactory`,
     /// built by `scripts/build-gate`); used when `standby = "parked"`. Default
     /// "/usr/share/flink-ha-supervisor/flink-ha-gate.jar".
     pub gate_jar: PathBuf,
+    /// How long a parked JobManager may take from its start to its gate (about 2 s on an idle
+    /// host) before it is killed and parked again with backoff, as one that died. Default 60s.
+    #[serde(with = "humantime_serde")]
+    pub park_timeout: Duration,
 }
+
+/// `jobmanager.standby = "cold"`: nothing runs on a standby.
+pub(crate) const STANDBY_COLD: &str = "cold";
+/// `jobmanager.standby = "parked"`: a standby keeps a JobManager parked at its gate.
+pub(crate) const STANDBY_PARKED: &str = "parked";
 
 impl JobManagerSettings {
     /// `standby` as the machine's [`Standby`](flink_ha_core::machine::Standby); `None` for a
     /// value that is neither (refused by validation).
     pub(crate) fn standby_mode(&self) -> Option<flink_ha_core::machine::Standby> {
-        match self.standby.to_ascii_lowercase().as_str() {
-            "cold" => Some(flink_ha_core::machine::Standby::Cold),
-            "parked" => Some(flink_ha_core::machine::Standby::Parked),
+        match self.standby.as_str() {
+            STANDBY_COLD => Some(flink_ha_core::machine::Standby::Cold),
+            STANDBY_PARKED => Some(flink_ha_core::machine::Standby::Parked),
             _ => None,
         }
     }

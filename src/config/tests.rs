@@ -145,7 +145,17 @@ fn defaults_are_the_documented_ones() {
 fn launch_is_direct_or_script() {
     assert_eq!(load(&["jobmanager.launch = \"script\""]).jobmanager.launch, "script");
     let e = error(&["jobmanager.launch = \"fast\""]);
-    assert_error(&e, "jobmanager.launch", &["\"fast\"", "\"direct\"", "\"script\""]);
+    assert_error(
+        &e,
+        "jobmanager.launch",
+        &["\"fast\" is not a launch mode; set it to exactly \"direct\" or \"script\""],
+    );
+    let e = error(&["jobmanager.launch = \"Direct\""]);
+    assert_error(
+        &e,
+        "jobmanager.launch",
+        &["\"Direct\" is not a launch mode; set it to exactly \"direct\" or \"script\" (lowercase)"],
+    );
     let e = error(&["jobmanager.launch = true"]);
     assert_error(&e, "jobmanager.launch", &["string"]);
 }
@@ -308,7 +318,7 @@ fn every_duration_has_an_upper_bound_named_in_one_line() {
             })
         })
         .collect();
-    assert_eq!(durations.len(), 12, "{durations:?}");
+    assert_eq!(durations.len(), 14, "{durations:?}");
     for (key, max) in durations {
         // Past u64 nanoseconds: would overflow Instant once a JobManager starts.
         let e = error(&[&format!("{key} = \"584542046090years\"")]);
@@ -631,6 +641,22 @@ fn session_timeout_a_default_server_would_clamp_is_a_warning() {
     assert_eq!(w.len(), 1, "{w:?}");
     assert_eq!(w[0].key, "zookeeper.session_timeout");
     assert!(w[0].message.contains("lower"), "{}", w[0]);
+    assert!(w[0].message.contains("above the servers' maxSessionTimeout 40s (zookeeper.max_session_timeout unset: ZooKeeper's default of 20 × zookeeper.tick_time 2s)"), "{}", w[0]);
+
+    // Servers with a raised cap, which the daemon is told: no warning.
+    let raised =
+        ["zookeeper.session_timeout = \"45s\"", "failover.budget = \"60s\"", "jobmanager.start_timeout = \"10s\""];
+    let w = warnings(&[&raised[..], &["zookeeper.max_session_timeout = \"60s\""]].concat());
+    assert!(w.is_empty(), "{w:?}");
+    let w = warnings(&[&raised[..], &["zookeeper.max_session_timeout = \"44s\""]].concat());
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(
+        w[0].message.contains("above the servers' maxSessionTimeout 44s (zookeeper.max_session_timeout)"),
+        "{}",
+        w[0]
+    );
+    let e = error(&["zookeeper.max_session_timeout = \"0s\""]);
+    assert_error(&e, "zookeeper.max_session_timeout", &["longer than zero", "20 × zookeeper.tick_time"]);
 
     for session in ["4s", "20s"] {
         let w = warnings(&[
@@ -755,7 +781,7 @@ fn settings_serialize_durations_as_humantime_and_round_trip() {
 #[test]
 fn env_var_names_follow_the_documented_form() {
     assert_eq!(env_var_name("zookeeper.session_timeout"), "FHS_ZOOKEEPER__SESSION_TIMEOUT");
-    assert_eq!(known_keys().len(), 52);
+    assert_eq!(known_keys().len(), 54);
 }
 
 #[test]
@@ -837,8 +863,22 @@ fn the_audit_file_is_optional_and_settable_from_the_environment() {
 #[test]
 fn the_standby_mode_is_cold_by_default_and_parked_needs_flinks_zookeeper_ha() {
     assert_eq!(load(&[]).jobmanager.standby, "cold");
+    assert_eq!(load(&[]).jobmanager.park_timeout, secs(60));
+    assert_eq!(load(&["jobmanager.park_timeout = \"2m\""]).jobmanager.park_timeout, secs(120));
+    let e = error(&["jobmanager.park_timeout = \"0s\""]);
+    assert_error(&e, "jobmanager.park_timeout", &["longer than zero", "\"60s\""]);
     let e = error(&["jobmanager.standby = \"hot\""]);
-    assert_error(&e, "jobmanager.standby", &["\"hot\"", "\"cold\" or \"parked\""]);
+    assert_error(
+        &e,
+        "jobmanager.standby",
+        &["\"hot\" is not a standby mode; set it to exactly \"cold\" or \"parked\""],
+    );
+    let e = error(&["jobmanager.standby = \"Parked\""]);
+    assert_error(
+        &e,
+        "jobmanager.standby",
+        &["\"Parked\" is not a standby mode; set it to exactly \"cold\" or \"parked\" (lowercase)"],
+    );
     let e = error(&["jobmanager.standby = \"parked\""]);
     assert_error(&e, "jobmanager.standby", &["flink.enabled = true", "flink.mode = \"zookeeper\""]);
     let flink =

@@ -87,11 +87,9 @@ impl Settings {
                 format!("must not be empty; set the path of the gate jar (default {DEFAULT_GATE_JAR:?})"),
             ));
         }
-        if jm.launch != "direct" && jm.launch != "script" {
-            return Err(ConfigError::invalid(
-                "jobmanager.launch",
-                format!("{:?} is not a launch mode; set it to \"direct\" (the JVM command line Flink's scripts build, resolved ahead of time) or \"script\" (the command as configured)", jm.launch),
-            ));
+        let launch_modes = [crate::process::launch::LAUNCH_DIRECT, crate::process::launch::LAUNCH_SCRIPT];
+        if !launch_modes.contains(&jm.launch.as_str()) {
+            return Err(ConfigError::not_one_of("jobmanager.launch", &jm.launch, "launch mode", &launch_modes));
         }
         for (key, path) in [
             ("jobmanager.workdir", &jm.workdir),
@@ -129,9 +127,16 @@ impl Settings {
             ("jobmanager.start_timeout", jm.start_timeout, "20s"),
             ("jobmanager.health_interval", jm.health_interval, "2s"),
             ("jobmanager.restart_window", jm.restart_window, "5m"),
+            ("jobmanager.park_timeout", jm.park_timeout, "60s"),
             ("failover.budget", self.failover.budget, "30s"),
             ("hooks.timeout", self.hooks.timeout, "10s"),
         ];
+        if self.zookeeper.max_session_timeout.is_some_and(|cap| cap.is_zero()) {
+            return Err(ConfigError::invalid(
+                "zookeeper.max_session_timeout",
+                "must be longer than zero; set it to the servers' maxSessionTimeout, or remove the key for ZooKeeper's default of 20 × zookeeper.tick_time",
+            ));
+        }
         for (key, value, default) in positive {
             if value.is_zero() {
                 return Err(ConfigError::invalid(
@@ -221,7 +226,8 @@ impl Settings {
                 ),
             });
         }
-        let (low, high) = server_session_range(tick);
+        let (low, _) = server_session_range(tick);
+        let cap = self.zookeeper.session_cap();
         if session < low {
             warnings.push(ConfigWarning {
                 key: "zookeeper.session_timeout".into(),
@@ -230,16 +236,27 @@ impl Settings {
                     format_duration(session), format_duration(low), format_duration(tick), format_duration(low),
                 ),
             });
-        } else if session > high {
+        } else if session > cap {
             warnings.push(ConfigWarning {
                 key: "zookeeper.session_timeout".into(),
                 message: format!(
-                    "{} is above the {} a ZooKeeper server with default session limits and tickTime {} (zookeeper.tick_time) grants; it will lower the timeout and the supervisor must fence by the shorter negotiated one; use at most {} or raise maxSessionTimeout on the servers",
-                    format_duration(session), format_duration(high), format_duration(tick), format_duration(high),
+                    "{} is above the servers' maxSessionTimeout {} ({}); they will lower the timeout and the supervisor must fence by the shorter negotiated one; use at most {}, or raise maxSessionTimeout on the servers and set zookeeper.max_session_timeout to it",
+                    format_duration(session), format_duration(cap), cap_source(self), format_duration(cap),
                 ),
             });
         }
         Ok(warnings)
+    }
+}
+
+/// Where the session cap comes from, for messages: the key, or the default it follows.
+pub(super) fn cap_source(settings: &Settings) -> String {
+    match settings.zookeeper.max_session_timeout {
+        Some(_) => "zookeeper.max_session_timeout".to_string(),
+        None => format!(
+            "zookeeper.max_session_timeout unset: ZooKeeper's default of 20 × zookeeper.tick_time {}",
+            format_duration(settings.zookeeper.tick_time)
+        ),
     }
 }
 
@@ -268,9 +285,11 @@ impl Settings {
     /// Flink's ZooKeeper HA services, so parked mode needs them on.
     pub(super) fn validate_standby(&self, ha: Option<&super::HaConfig>) -> Result<(), ConfigError> {
         let Some(mode) = self.jobmanager.standby_mode() else {
-            return Err(ConfigError::invalid(
+            return Err(ConfigError::not_one_of(
                 "jobmanager.standby",
-                format!("{:?} is not a standby mode; set it to \"cold\" or \"parked\"", self.jobmanager.standby),
+                &self.jobmanager.standby,
+                "standby mode",
+                &[super::sections::STANDBY_COLD, super::sections::STANDBY_PARKED],
             ));
         };
         let zookeeper = ha.is_some_and(|ha| ha.ha_mode() == super::HaMode::ZooKeeper);

@@ -220,7 +220,8 @@ impl Daemon {
             session_timeout: settings.zookeeper.session_timeout,
             tick_time: settings.zookeeper.tick_time,
         })
-        .with_standby(standby);
+        .with_standby(standby)
+        .with_park_timeout(jm.park_timeout);
         if latch_path.is_some() {
             machine = machine.with_latch_clearing(LATCH_CLEAR_TIMEOUT);
         }
@@ -629,6 +630,10 @@ fn log_start_report(report: &Report) -> bool {
             "a JobManager is parked at its gate, ready to release"),
         Report::ParkedJobManagerLost { pid, code, error, delay } => tracing::warn!(event = "parked_jobmanager_lost", pid, code,
             error = error.as_deref(), delay_ms = ms(delay), "the parked JobManager died before its release; parking another"),
+        Report::ParkedJobManagerTimedOut { pid, waited, delay } => tracing::warn!(event = "parked_jobmanager_timed_out", pid,
+            waited_ms = ms(waited), delay_ms = ms(delay), "the parked JobManager did not reach its gate within jobmanager.park_timeout; killed, parking another"),
+        Report::DiscardedParkNotGone { park, waited } => tracing::warn!(event = "discarded_park_not_gone", park,
+            waited_ms = ms(waited), "a discarded parked JobManager was not reported gone; going ahead without it (it may still hold the JobManager's ports)"),
         Report::ParkedJobManagerStale { pid } => tracing::info!(event = "parked_jobmanager_stale", pid,
             "the parked JobManager has another Flink configuration than a new one would get; parking a fresh one"),
         Report::ParkedJobManagerReleased { pid, parked_for } => tracing::info!(event = "parked_jobmanager_released", pid,
@@ -660,6 +665,8 @@ fn log_report(settings: &Settings, epoch: Option<u64>, report: &Report) {
     let (event, message): (AuditEvent, std::borrow::Cow<str>) = match report {
         Report::JobManagerParked { .. }
         | Report::ParkedJobManagerLost { .. }
+        | Report::ParkedJobManagerTimedOut { .. }
+        | Report::DiscardedParkNotGone { .. }
         | Report::ParkedJobManagerStale { .. }
         | Report::ParkedJobManagerReleased { .. }
         | Report::LatchesCleared { .. }

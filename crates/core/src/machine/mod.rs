@@ -39,8 +39,9 @@ use std::time::{Duration, Instant};
 pub use actions::{Action, Hook, HookCause, HookKind, Output, ResignReason, StopReason};
 pub use events::{Event, HandoverRequest, HandoverTarget};
 pub(crate) use fence::Fence;
+use parked::DEFAULT_PARK_TIMEOUT;
 #[cfg(test)]
-use parked::PARK_CHECK_INTERVAL;
+use parked::{DRAIN_TIMEOUT, PARK_CHECK_INTERVAL};
 pub use reports::Report;
 pub use state::{JobManager, Parked, Role, Standby, Timings};
 pub use status::status_line;
@@ -122,6 +123,12 @@ pub struct Machine {
     park_failures: u32,
     /// The park released last: its late exit is the node's JobManager's.
     released: Option<u64>,
+    /// Discarded parks whose exit is not reported yet, with when they were discarded: they may
+    /// still hold the JobManager's ports, so no park or start happens until they are gone or
+    /// [`parked::DRAIN_TIMEOUT`] has passed.
+    draining: Vec<(u64, Instant)>,
+    /// How long a park may take to reach its gate before it is killed and lost.
+    park_timeout: Duration,
     /// When the parked JobManager's configuration is next checked.
     next_park_check: Option<Instant>,
     /// How long the latch clearing before a start may take; `None`: no clearing.
@@ -162,6 +169,8 @@ impl Machine {
             parks: 0,
             park_failures: 0,
             released: None,
+            draining: Vec::new(),
+            park_timeout: DEFAULT_PARK_TIMEOUT,
             next_park_check: None,
             latch_timeout: None,
             latch_rounds: 0,
@@ -173,6 +182,13 @@ impl Machine {
     /// The same machine with standbys waiting as `standby` says (cold by default).
     pub fn with_standby(mut self, standby: Standby) -> Self {
         self.standby = standby;
+        self
+    }
+
+    /// The same machine giving a parked JobManager `timeout` to reach its gate (60 s by default)
+    /// before it kills it and parks another with backoff.
+    pub fn with_park_timeout(mut self, timeout: Duration) -> Self {
+        self.park_timeout = timeout;
         self
     }
 
@@ -269,6 +285,8 @@ impl Machine {
                 _ => None,
             },
             (Timer::ParkCheck, _) => self.next_park_check,
+            (Timer::ParkTimeout, _) => self.park_deadline(),
+            (Timer::DrainTimeout, _) => self.drain_deadline(),
             _ => None,
         }
     }
@@ -410,7 +428,7 @@ impl Machine {
                 }
                 self.shutting_down = true;
                 self.report(now, Report::Shutdown, &mut out);
-                self.discard_parked(&mut out);
+                self.discard_parked(now, &mut out);
                 match self.jm {
                     JobManager::Stopping { .. } => {}
                     j if j.is_live() => self.stop(StopReason::Shutdown, self.timings.stop_grace, &mut out),

@@ -5,6 +5,10 @@
 //!
 //! The one rule: a parked JobManager is released only by [`Machine::start_now`], which runs only
 //! where a spawn would (this node leads and its fence deadline lies ahead), with the same lease.
+//!
+//! A discarded parked JobManager still holds the JobManager's ports until it is gone: neither the
+//! next park nor a start happens before its exit is reported (`draining`). The adapter reports
+//! every discarded park's exit once its process group is dead (`src/process/jobmanager.rs`).
 
 use std::time::{Duration, Instant};
 
@@ -15,6 +19,17 @@ use super::{RESTART_BACKOFF_BASE, RESTART_BACKOFF_MAX};
 /// one a new JobManager would get.
 pub(crate) const PARK_CHECK_INTERVAL: Duration = Duration::from_secs(5);
 
+/// How long a park may take to reach its gate unless the machine is told otherwise
+/// (`jobmanager.park_timeout`): about 2 s on an idle host, far more on a loaded one.
+pub(crate) const DEFAULT_PARK_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long a start or the next park waits for a discarded parked JobManager's exit before it
+/// goes ahead anyway. The adapter reports the exit once the process group is dead: at most the
+/// stop's grace plus its SIGKILL and group wait, about 15 s. Going ahead is safe (a parked
+/// JobManager has no ZooKeeper session, no REST port and cannot release itself); the worst a
+/// leftover can do is hold a port, which makes the new JobManager fail and restart.
+pub(crate) const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// What a start waits for before it happens.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Prestart {
@@ -22,8 +37,6 @@ pub(super) struct Prestart {
     pub(super) round: Option<u64>,
     /// The parked JobManager's configuration is being compared with the current one.
     pub(super) config_pending: bool,
-    /// The parked JobManager's configuration is not the current one: it is discarded at the start.
-    pub(super) stale: bool,
 }
 
 impl Machine {
@@ -35,7 +48,7 @@ impl Machine {
         }
         self.prestart = Prestart::default();
         let check_config = self.standby == Standby::Parked && self.parked.park().is_some();
-        if !check_config && self.latch_timeout.is_none() {
+        if !check_config && self.latch_timeout.is_none() && self.draining.is_empty() {
             self.start_now(now, out);
             return;
         }
@@ -51,11 +64,13 @@ impl Machine {
         }
     }
 
-    /// Starts when nothing is left to wait for, if the node may still start.
+    /// Starts when nothing is left to wait for (the latch clearing, the configuration check, the
+    /// exit of a discarded parked JobManager), if the node may still start.
     fn finish_prestart(&mut self, now: Instant, out: &mut Output) {
         if !matches!(self.jm, JobManager::Preparing { .. })
             || self.prestart.round.is_some()
             || self.prestart.config_pending
+            || !self.draining.is_empty()
         {
             return;
         }
@@ -66,8 +81,8 @@ impl Machine {
     }
 
     /// The start itself: a spawn (cold), or the release of the parked JobManager (parked; a
-    /// park followed at once by its release when none is parked or the parked one is stale).
-    /// Runs only when the node may run its JobManager.
+    /// park followed at once by its release when none is parked). Runs only when the node may
+    /// run its JobManager, and no discarded parked JobManager is still there.
     pub(super) fn start_now(&mut self, now: Instant, out: &mut Output) {
         debug_assert!(self.may_run(now));
         let lease_until = self.fence.lease_for_spawn().expect("authority implies a fence deadline");
@@ -76,19 +91,14 @@ impl Machine {
             out.actions.push(Action::SpawnJobManager { lease_until });
             return;
         }
-        let stale = std::mem::take(&mut self.prestart.stale);
+        debug_assert!(self.draining.is_empty());
         let park = match std::mem::take(&mut self.parked) {
-            Parked::AtGate { park, pid, since, .. } if !stale => {
+            Parked::AtGate { park, pid, since, .. } => {
                 self.report(now, Report::ParkedJobManagerReleased { pid, parked_for: now - since }, out);
                 park
             }
-            Parked::Parking { park, .. } if !stale => park,
-            other => {
-                if let Some(park) = other.park() {
-                    out.actions.push(Action::DiscardParked { park });
-                }
-                self.next_park(out)
-            }
+            Parked::Parking { park, .. } => park,
+            Parked::Absent | Parked::Backoff { .. } => self.next_park(out),
         };
         self.released = Some(park);
         self.next_park_check = None;
@@ -102,13 +112,15 @@ impl Machine {
         self.parks
     }
 
-    /// Parks a JobManager when a standby in parked mode has none (and its JobManager is dead).
+    /// Parks a JobManager when a standby in parked mode has none (and its JobManager is dead,
+    /// and no discarded parked JobManager is still there).
     pub(super) fn park_if_due(&mut self, now: Instant, out: &mut Output) {
         if self.standby != Standby::Parked
             || self.role != Role::Standby
             || self.shutting_down
             || self.jm.is_live()
             || self.parked != Parked::Absent
+            || !self.draining.is_empty()
         {
             return;
         }
@@ -174,15 +186,17 @@ impl Machine {
         if matches!(self.jm, JobManager::Preparing { .. }) && self.prestart.config_pending {
             self.prestart.config_pending = false;
             if stale {
-                self.prestart.stale = true;
+                // Discarded now; the start waits for its exit, then parks a fresh one and
+                // releases it.
                 self.report(now, Report::ParkedJobManagerStale { pid: self.parked_pid() }, out);
+                self.discard_parked(now, out);
             }
             self.finish_prestart(now, out);
             return;
         }
         if stale && self.role == Role::Standby {
             self.report(now, Report::ParkedJobManagerStale { pid: self.parked_pid() }, out);
-            self.discard_parked(out);
+            self.discard_parked(now, out);
             self.park_if_due(now, out);
         }
     }
@@ -195,10 +209,11 @@ impl Machine {
         }
     }
 
-    /// Kills the parked JobManager, if any.
-    pub(super) fn discard_parked(&mut self, out: &mut Output) {
+    /// Kills the parked JobManager, if any; its exit is awaited before the next park or start.
+    pub(super) fn discard_parked(&mut self, now: Instant, out: &mut Output) {
         if let Some(park) = std::mem::take(&mut self.parked).park() {
             out.actions.push(Action::DiscardParked { park });
+            self.draining.push((park, now));
         }
         self.next_park_check = None;
     }
@@ -249,20 +264,63 @@ impl Machine {
             }
             return;
         }
+        if let Some(i) = self.draining.iter().position(|&(p, _)| p == park) {
+            // A discarded one is gone: the next park (in `settle`) or the start may go ahead.
+            self.draining.swap_remove(i);
+            self.finish_prestart(now, out);
+            return;
+        }
         if self.parked.park() != Some(park) {
             return;
         }
         let pid = self.parked_pid();
+        let delay = self.park_lost(now);
+        self.report(now, Report::ParkedJobManagerLost { pid, code, error, delay }, out);
+    }
+
+    /// Counts the parked JobManager as lost and backs off before the next park; the delay.
+    fn park_lost(&mut self, now: Instant) -> Duration {
         let delay = RESTART_BACKOFF_BASE.saturating_mul(1 << self.park_failures.min(16)).min(RESTART_BACKOFF_MAX);
         self.park_failures += 1;
         self.parked = Parked::Backoff { until: now + delay };
         self.next_park_check = None;
-        self.report(now, Report::ParkedJobManagerLost { pid, code, error, delay }, out);
+        delay
     }
 
-    /// Time-driven work of the parked JobManager: the next park after a loss, and the periodic
+    /// When the wait for the oldest discarded park's exit ends.
+    pub(super) fn drain_deadline(&self) -> Option<Instant> {
+        self.draining.iter().map(|&(_, since)| since + DRAIN_TIMEOUT).min()
+    }
+
+    /// When a park on its way to the gate is given up.
+    pub(super) fn park_deadline(&self) -> Option<Instant> {
+        match self.parked {
+            Parked::Parking { since, .. } => Some(since + self.park_timeout),
+            _ => None,
+        }
+    }
+
+    /// Time-driven work of the parked JobManager: a park that did not reach its gate in time is
+    /// killed (and lost, as one that died), the next park after a loss, and the periodic
     /// configuration check.
     pub(super) fn park_timeouts(&mut self, now: Instant, out: &mut Output) {
+        let (gone, left): (Vec<_>, Vec<_>) =
+            self.draining.iter().partition(|&&(_, since)| now >= since + DRAIN_TIMEOUT);
+        if !gone.is_empty() {
+            self.draining = left;
+            for (park, since) in gone {
+                self.report(now, Report::DiscardedParkNotGone { park, waited: now - since }, out);
+            }
+            self.finish_prestart(now, out);
+        }
+        if let Parked::Parking { park, since, pid, .. } = self.parked {
+            if now >= since + self.park_timeout {
+                out.actions.push(Action::DiscardParked { park });
+                self.draining.push((park, now));
+                let delay = self.park_lost(now);
+                self.report(now, Report::ParkedJobManagerTimedOut { pid, waited: now - since, delay }, out);
+            }
+        }
         if let Parked::Backoff { until } = self.parked {
             if now >= until {
                 self.parked = Parked::Absent;

@@ -81,6 +81,12 @@ pub enum Report {
     /// A parked JobManager died (or could not start) before its release: another is parked
     /// after `delay`.
     ParkedJobManagerLost { pid: Option<u32>, code: Option<i32>, error: Option<String>, delay: Duration },
+    /// A parked JobManager did not reach its gate within `jobmanager.park_timeout` (`waited`):
+    /// it is killed and counted as lost; another is parked after `delay`.
+    ParkedJobManagerTimedOut { pid: Option<u32>, waited: Duration, delay: Duration },
+    /// A discarded parked JobManager's exit was not reported within `waited`: the next park or
+    /// the start goes ahead without it.
+    DiscardedParkNotGone { park: u64, waited: Duration },
     /// The parked JobManager was started with another Flink configuration than a new one would
     /// get now: it is discarded and a fresh one parked (or started).
     ParkedJobManagerStale { pid: Option<u32> },

@@ -871,15 +871,53 @@ fn a_parked_jobmanager_on_its_way_to_the_gate_is_released_as_it_is() {
 }
 
 #[test]
-fn a_stale_parked_jobmanager_is_discarded_at_the_start_and_a_fresh_one_released() {
+fn a_stale_parked_jobmanager_is_discarded_at_the_start_and_a_fresh_one_released_once_it_is_gone() {
     let t0 = Instant::now();
     let mut m = parked_standby(t0);
     m.handle_event(t0 + secs(2.0), Event::Elected { epoch: 7 });
     let out = m.handle_event(t0 + secs(2.0), Event::FlinkConfigObserved { fingerprint: Some(8) });
     assert!(reported(&out, &Report::ParkedJobManagerStale { pid: Some(500) }));
     assert!(has(&out, &Action::DiscardParked { park: 1 }));
+    // The old one may still hold the JobManager's ports: nothing starts before its exit.
+    assert!(parks(&out).is_empty() && releases(&out).is_empty(), "{out:?}");
+    assert_eq!(m.jobmanager(), JobManager::Preparing { since: t0 + secs(2.0) });
+    let out = m.handle_event(t0 + secs(2.3), Event::ParkedExited { park: 1, code: Some(137), error: None });
     assert_eq!(parks(&out), vec![2]);
     assert_eq!(releases(&out), vec![(2, m.fence_deadline().unwrap())]);
+    assert!(!out.reports.iter().any(|r| matches!(r, Report::ParkedJobManagerLost { .. })), "{out:?}");
+}
+
+#[test]
+fn a_discarded_parked_jobmanager_never_reported_gone_holds_the_start_up_for_the_drain_timeout_only() {
+    let t0 = Instant::now();
+    let mut m = parked_standby(t0);
+    m.handle_event(t0 + secs(2.0), Event::Elected { epoch: 7 });
+    m.handle_event(t0 + secs(2.0), Event::FlinkConfigObserved { fingerprint: Some(8) });
+    let due = t0 + secs(2.0) + DRAIN_TIMEOUT;
+    assert_eq!(m.timer(Timer::DrainTimeout), Some(due));
+    let out = m.handle_timeout(due - secs(0.1));
+    assert!(parks(&out).is_empty() && releases(&out).is_empty(), "{out:?}");
+    // The session is alive all along.
+    m.handle_event(due, Event::HeardFromServer { sent_at: due });
+    let out = m.handle_timeout(due);
+    assert!(reported(&out, &Report::DiscardedParkNotGone { park: 1, waited: DRAIN_TIMEOUT }), "{out:?}");
+    assert_eq!(parks(&out), vec![2]);
+    assert_eq!(releases(&out), vec![(2, m.fence_deadline().unwrap())]);
+    assert_eq!(m.timer(Timer::DrainTimeout), None);
+}
+
+#[test]
+fn a_start_waiting_for_a_discarded_parked_jobmanager_is_dropped_with_the_leadership() {
+    let t0 = Instant::now();
+    let mut m = parked_standby(t0);
+    m.handle_event(t0 + secs(2.0), Event::Elected { epoch: 7 });
+    m.handle_event(t0 + secs(2.0), Event::FlinkConfigObserved { fingerprint: Some(8) });
+    m.handle_event(t0 + secs(2.1), Event::LeadershipLost);
+    assert_eq!(m.jobmanager(), JobManager::Stopped);
+    // A standby again: it parks once the discarded one is gone, and starts nothing.
+    let out = m.handle_event(t0 + secs(2.3), Event::ParkedExited { park: 1, code: Some(137), error: None });
+    assert_eq!(parks(&out), vec![2]);
+    assert!(releases(&out).is_empty(), "{out:?}");
 }
 
 #[test]
@@ -893,10 +931,15 @@ fn a_configuration_change_reparks_a_standby() {
     assert!(m.handle_event(check, Event::FlinkConfigObserved { fingerprint: Some(7) }).is_empty());
     let out = m.handle_event(check, Event::FlinkConfigObserved { fingerprint: Some(9) });
     assert!(has(&out, &Action::DiscardParked { park: 1 }));
-    assert_eq!(parks(&out), vec![2]);
-    // The discarded one's exit is not the new one's.
-    let out = m.handle_event(check, Event::ParkedExited { park: 1, code: Some(137), error: None });
-    assert!(out.is_empty(), "{out:?}");
+    // The next park waits for the discarded one's exit (it may hold the JobManager's ports).
+    assert!(parks(&out).is_empty(), "{out:?}");
+    assert_eq!(m.parked(), Parked::Absent);
+    assert!(m.handle_timeout(check + secs(0.3)).is_empty(), "no park before the exit");
+    let later = check + secs(0.4);
+    let out = m.handle_event(later, Event::ParkedExited { park: 1, code: Some(137), error: None });
+    // The discarded one's exit is no loss, and the fresh park follows it.
+    assert_eq!(out.actions, vec![Action::ParkJobManager { park: 2 }]);
+    assert!(out.reports.is_empty(), "{out:?}");
     assert!(matches!(m.parked(), Parked::Parking { park: 2, .. }));
 }
 
@@ -915,6 +958,39 @@ fn a_parked_jobmanager_that_dies_is_parked_again_with_backoff() {
     assert_eq!(parks(&out), vec![2]);
     // A second loss in a row waits longer.
     let out = m.handle_event(t1 + secs(1.0), Event::ParkedExited { park: 2, code: None, error: Some("x".into()) });
+    assert!(out
+        .reports
+        .iter()
+        .any(|r| matches!(r, Report::ParkedJobManagerLost { delay, .. } if *delay == RESTART_BACKOFF_BASE * 2)));
+}
+
+#[test]
+fn a_park_that_never_reaches_its_gate_is_killed_and_parked_again_with_backoff() {
+    let t0 = Instant::now();
+    let mut m = parked_machine().with_park_timeout(secs(60.0));
+    let out = m.handle_event(t0, Event::SessionStarted { negotiated_timeout: SESSION, started_at: t0 });
+    assert_eq!(parks(&out), vec![1]);
+    m.handle_event(t0 + secs(0.1), Event::ParkedSpawned { park: 1, pid: 500, fingerprint: 7 });
+    assert_eq!(m.timer(Timer::ParkTimeout), Some(t0 + secs(60.0)));
+    assert_eq!(m.poll_timeout(), Some(t0 + secs(60.0)));
+    assert!(m.handle_timeout(t0 + secs(59.9)).is_empty());
+    let t1 = t0 + secs(60.0);
+    let out = m.handle_timeout(t1);
+    assert_eq!(out.actions, vec![Action::DiscardParked { park: 1 }]);
+    let timed_out =
+        Report::ParkedJobManagerTimedOut { pid: Some(500), waited: secs(60.0), delay: RESTART_BACKOFF_BASE };
+    assert_eq!(out.reports, vec![timed_out]);
+    assert_eq!(m.parked(), Parked::Backoff { until: t1 + RESTART_BACKOFF_BASE });
+    assert_eq!(m.timer(Timer::ParkTimeout), None);
+    // Its gate, reached late, is no park any more.
+    assert!(m.handle_event(t1 + secs(0.1), Event::ParkedAtGate { park: 1 }).is_empty());
+    // The backoff is over, but the killed one is not gone yet: no park.
+    assert!(parks(&m.handle_timeout(t1 + RESTART_BACKOFF_BASE)).is_empty());
+    let out = m.handle_event(t1 + secs(0.6), Event::ParkedExited { park: 1, code: Some(137), error: None });
+    assert_eq!(out.actions, vec![Action::ParkJobManager { park: 2 }]);
+    assert!(out.reports.is_empty(), "its exit is no second loss: {out:?}");
+    // It counted as lost: the next loss in a row waits twice as long.
+    let out = m.handle_event(t1 + secs(1.0), Event::ParkedExited { park: 2, code: Some(1), error: None });
     assert!(out
         .reports
         .iter()
@@ -1061,19 +1137,23 @@ mod the_release_invariant {
             let mut asked = parks(&first);
             for (ms, event, heard) in steps {
                 now += Duration::from_millis(ms);
-                let mut out = if heard { m.handle_event(now, Event::HeardFromServer { sent_at: now }) } else { Output::default() };
-                out.extend(match event {
-                    Some(event) => m.handle_event(now, event),
-                    None => m.handle_timeout(now),
-                });
-                asked.extend(parks(&out));
-                for (park, lease_until) in releases(&out) {
-                    prop_assert!(matches!(m.role(), Role::Leader { .. }), "released while standby: {out:?}");
-                    prop_assert!(m.fence().allows(now), "released without authority: {out:?}");
-                    prop_assert_eq!(Some(lease_until), m.fence_deadline());
-                    prop_assert!(asked.contains(&park), "released park {} never asked for", park);
-                    let spawning = matches!(m.jobmanager(), JobManager::Spawning { .. });
-                    prop_assert!(spawning, "released but not starting: {:?}", m.jobmanager());
+                // Each call's output is checked against the machine as that call left it.
+                let heard = heard.then(|| Some(Event::HeardFromServer { sent_at: now }));
+                for event in [heard, Some(event)] {
+                    let out = match event {
+                        Some(Some(event)) => m.handle_event(now, event),
+                        Some(None) => m.handle_timeout(now),
+                        None => continue,
+                    };
+                    asked.extend(parks(&out));
+                    for (park, lease_until) in releases(&out) {
+                        prop_assert!(matches!(m.role(), Role::Leader { .. }), "released while standby: {out:?}");
+                        prop_assert!(m.fence().allows(now), "released without authority: {out:?}");
+                        prop_assert_eq!(Some(lease_until), m.fence_deadline());
+                        prop_assert!(asked.contains(&park), "released park {} never asked for", park);
+                        let spawning = matches!(m.jobmanager(), JobManager::Spawning { .. });
+                        prop_assert!(spawning, "released but not starting: {:?}", m.jobmanager());
+                    }
                 }
             }
         }

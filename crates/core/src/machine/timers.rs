@@ -18,11 +18,15 @@ pub(crate) enum Timer {
     ParkBackoff,
     /// The next check of the parked JobManager's Flink configuration.
     ParkCheck,
+    /// The end of a park's time to reach its gate (`jobmanager.park_timeout`).
+    ParkTimeout,
+    /// The end of the wait for a discarded park's exit ([`DRAIN_TIMEOUT`](super::parked::DRAIN_TIMEOUT)).
+    DrainTimeout,
 }
 
 impl Timer {
     /// Every timer.
-    pub(crate) const ALL: [Timer; 7] = [
+    pub(crate) const ALL: [Timer; 9] = [
         Timer::Fence,
         Timer::StartTimeout,
         Timer::Probe,
@@ -30,5 +34,7 @@ impl Timer {
         Timer::LatchTimeout,
         Timer::ParkBackoff,
         Timer::ParkCheck,
+        Timer::ParkTimeout,
+        Timer::DrainTimeout,
     ];
 }
