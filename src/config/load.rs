@@ -13,9 +13,27 @@ use super::schema::{check_tree, lookup, COUNT_DEFAULTS, DEFAULTS};
 use super::secret::load_credentials;
 use super::{env_var_name, Settings, DEFAULT_RPC_PORT};
 
+/// Whether loading reads the daemons' own ZooKeeper secrets: the files and the variable of
+/// `zookeeper.password_file`/`password_env` and the TLS files of `zookeeper.tls_*`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DaemonSecrets {
+    /// Read and check them (`run`, `check-config`, the commands that connect to ZooKeeper): a
+    /// missing or unprotected file is refused at load.
+    Read,
+    /// Leave them unread: `Settings::zookeeper.credentials` stays empty. For commands that only
+    /// print what the settings say (`render-flink-config`), so that a TaskManager host renders
+    /// its Flink configuration without holding the daemons' identity.
+    Skip,
+}
+
 impl Settings {
     /// Reads FILE plus the FHS_ environment, applies defaults, validates. Warnings are returned, not logged.
     pub(crate) fn load(path: &Path) -> Result<(Settings, Vec<ConfigWarning>), ConfigError> {
+        Self::load_as(path, DaemonSecrets::Read)
+    }
+
+    /// [`Settings::load`], reading the daemons' secrets or not.
+    pub(crate) fn load_as(path: &Path, secrets: DaemonSecrets) -> Result<(Settings, Vec<ConfigWarning>), ConfigError> {
         let mut env = Vec::new();
         for (name, value) in std::env::vars_os() {
             // Variables that are not ours may hold anything; only ours must be UTF-8.
@@ -35,7 +53,7 @@ impl Settings {
                 Err(_) => {}
             }
         }
-        Self::load_with_env(path, env)
+        Self::load_with_env_as(path, env, secrets)
     }
 
     /// Same, but with an explicit environment (for tests; no process env mutation in tests).
@@ -45,6 +63,15 @@ impl Settings {
     pub fn load_with_env(
         path: &Path,
         env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<(Settings, Vec<ConfigWarning>), ConfigError> {
+        Self::load_with_env_as(path, env, DaemonSecrets::Read)
+    }
+
+    /// [`Settings::load_with_env`], reading the daemons' secrets or not.
+    pub(crate) fn load_with_env_as(
+        path: &Path,
+        env: impl IntoIterator<Item = (String, String)>,
+        secrets: DaemonSecrets,
     ) -> Result<(Settings, Vec<ConfigWarning>), ConfigError> {
         let file_key = path.display().to_string();
         let text = read_regular_file(path).map_err(|e| {
@@ -104,8 +131,10 @@ impl Settings {
         let mut settings: Settings =
             built.try_deserialize().map_err(|e| from_config_error(e, &file_key, &env.origins))?;
         let warnings = settings.validate().map_err(|e| e.with_env_origin(&env.origins))?;
-        settings.zookeeper.credentials =
-            load_credentials(&settings.zookeeper, &process_env).map_err(|e| e.with_env_origin(&env.origins))?;
+        if secrets == DaemonSecrets::Read {
+            settings.zookeeper.credentials =
+                load_credentials(&settings.zookeeper, &process_env).map_err(|e| e.with_env_origin(&env.origins))?;
+        }
         Ok((settings, warnings))
     }
 }

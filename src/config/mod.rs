@@ -49,6 +49,7 @@ pub(crate) use error::ConfigErrorKind;
 pub use error::{ConfigError, ConfigWarning};
 pub use flink_ha::FlinkSettings;
 pub(crate) use flink_ha::{HaConfig, HaMode};
+pub(crate) use load::DaemonSecrets;
 pub(crate) use schema::known_keys;
 pub use secret::{Credentials, Secret, TlsMaterial};
 pub(crate) use sections::AuthMode;

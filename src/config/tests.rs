@@ -939,6 +939,35 @@ fn auth_is_off_by_default_and_reads_the_password_at_load() {
 }
 
 #[test]
+fn loading_without_the_daemons_secrets_reads_none_of_them() {
+    let lines = [
+        "zookeeper.auth = \"sasl\"",
+        "zookeeper.user = \"flinkha\"",
+        "zookeeper.password_file = \"/nonexistent/zookeeper-password\"",
+        "zookeeper.tls_ca_file = \"/nonexistent/ca.pem\"",
+        OWN_PATH,
+    ];
+    let file = write(&toml(&lines));
+    let e = Settings::load_with_env(file.path(), Vec::new()).unwrap_err();
+    assert_error(&e, "zookeeper.password_file", &["/nonexistent/zookeeper-password", "cannot be read"]);
+    let (s, _) = Settings::load_with_env_as(file.path(), Vec::new(), DaemonSecrets::Skip).unwrap();
+    assert!(s.zookeeper.auth_on());
+    assert_eq!(s.zookeeper.credentials, Credentials::default());
+    // The same with password_env: its variable is not looked at either.
+    let lines =
+        ["zookeeper.auth = \"digest\"", "zookeeper.user = \"u\"", "zookeeper.password_env = \"NOPE\"", OWN_PATH];
+    let file = write(&toml(&lines));
+    assert_eq!(Settings::load_with_env(file.path(), Vec::new()).unwrap_err().key(), "zookeeper.password_env");
+    let (s, _) = Settings::load_with_env_as(file.path(), Vec::new(), DaemonSecrets::Skip).unwrap();
+    assert_eq!(s.zookeeper.credentials.password, None);
+    // What the settings themselves say is still validated.
+    let lines = ["zookeeper.auth = \"digest\"", "zookeeper.user = \"u\"", OWN_PATH];
+    let file = write(&toml(&lines));
+    let e = Settings::load_with_env_as(file.path(), Vec::new(), DaemonSecrets::Skip).unwrap_err();
+    assert_error(&e, "zookeeper.password_file", &["required"]);
+}
+
+#[test]
 fn bad_auth_settings_are_refused_in_one_line() {
     let e = error(&["zookeeper.auth = \"kerberos\""]);
     assert_error(&e, "zookeeper.auth", &["\"none\"", "\"digest\"", "\"sasl\""]);
