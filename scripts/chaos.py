@@ -12,7 +12,12 @@ ZooKeeper ensemble, and judges every round:
   sample may two hosts answer 200; after the drill `flink-ha-supervisor audit` rebuilds every
   host's JobManager-running intervals from all daemons' audit files and must find no overlap
   (except a frozen one, see pause below);
-* what each fault kind must do (FAULTS below, README.md "The chaos drill").
+* what each fault kind must do (FAULTS below, README.md "The chaos drill");
+* once per run, that ZooKeeper's authentication and ACLs are real (Drill.check_auth): from the
+  TaskManager, which holds Flink's identity but not the daemons', neither an anonymous client
+  nor one logged in as Flink may create the pause node or delete the leader's election node,
+  while the daemons' identity (`flink-ha-supervisor status` on a JobManager host) reads the
+  election and Flink's identity reads Flink's nodes.
 
 It prints a table, writes everything as JSON (and the containers' logs, the audit files, the
 audit report and its timeline) under the run directory, and exits 1 on any violation, 2 when the
@@ -37,7 +42,18 @@ from datetime import datetime, timezone
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 JMS = ["jm1", "jm2", "jm3"]
 ZKS = ["zk1", "zk2", "zk3"]
-OTHERS = ["tm1", "submit"]
+OTHERS = ["tm1", "submit", "secrets"]
+
+# Where the images keep the daemon's configuration and Flink (docker/flink/), and the secured
+# layout it sets up (docker/flink/supervisor.toml).
+SUPERVISOR_CONFIG = "/etc/flink-ha-supervisor/supervisor.toml"
+FLINK_JAAS_FILE = "/secrets/flink/zookeeper-jaas.conf"
+FLINK_ZK_NODE = "/flink/compose"
+# ZooKeeper's command-line client from the base image (Debian's libzookeeper-java); with
+# Flink's jar on the class path it can log in with Flink's JAAS file (Flink's shaded login module).
+ZK_CLI = ("java -XX:TieredStopAtLevel=1 -Xshare:auto -Dzookeeper.sasl.client.canonicalize.hostname=false "
+          "-cp /usr/share/java/zookeeper.jar:$(echo /opt/flink/lib/flink-dist-*.jar) {props} "
+          "org.apache.zookeeper.ZooKeeperMain -server zk1:2181,zk2:2181,zk3:2181")
 
 
 
@@ -509,6 +525,68 @@ class Drill:
             time.sleep(0.25)
         return self.measure(t_from, None)
 
+    # -- authentication --------------------------------------------------------------------------
+
+    def election_status(self, node):
+        """`flink-ha-supervisor status --format json` on a JobManager host, where the daemons'
+        credentials are: (exit code, report or None, stderr)."""
+        p = self.c.exec(node, "flink-ha-supervisor", "status", "--config", SUPERVISOR_CONFIG, "--format", "json",
+                        timeout=30)
+        try:
+            return p.returncode, json.loads(p.stdout), p.stderr.strip()
+        except ValueError:
+            return p.returncode, None, p.stderr.strip() or p.stdout.strip()
+
+    def zk_cli_on_tm(self, commands, as_flink):
+        """Runs ZooKeeper's command-line client on tm1 with `commands` (one JVM), anonymously or
+        logged in with Flink's JAAS file; returns its output (stdout and stderr)."""
+        props = f"-Djava.security.auth.login.config={FLINK_JAAS_FILE}" if as_flink else ""
+        script = "printf '%s\\n' " + " ".join(f"'{c}'" for c in commands) + " quit | " + ZK_CLI.format(props=props) + " 2>&1"
+        p = self.c.exec("tm1", "bash", "-c", script, timeout=60)
+        return p.stdout
+
+    def check_auth(self, leader):
+        """Once per run, on the settled cluster: the ACLs stop what a TaskManager could do."""
+        checks = []
+
+        def check(name, ok, detail):
+            checks.append({"check": name, "ok": bool(ok), "detail": detail})
+            say(f"  auth: {'ok' if ok else 'FAILED'} {name}" + ("" if ok else f": {detail}"))
+
+        code, report, err = self.election_status(leader)
+        leader_view = (report or {}).get("leader") or {}
+        election = (report or {}).get("election_path") or "/flink-ha/leader"
+        node = next((c["name"] for c in (report or {}).get("contenders", []) if c.get("role") == "leader"), None)
+        check("the daemons' identity reads the election (status on the leader's host)",
+              code in (0, 1) and report is not None and leader_view.get("node_id") == leader and node,
+              f"exit {code}, leader {leader_view.get('node_id')}, election node {node}" + (f": {err}" if report is None else ""))
+        if not node:
+            return checks
+        pause = f"{election}-pause"
+        target = f"{election}/{node}"
+        denied = lambda out, path: f"Insufficient permission : {path}" in out
+        # What the client said about the commands and its login, without its banner and logging.
+        first = lambda out: " | ".join(
+            l for l in out.splitlines()
+            if l.strip() and not re.match(r"SLF4J|Connecting to|Welcome|JLine|WATCHER::|WatchedEvent state:(SyncConnected|Closed)", l)
+        )[:400]
+        for who, as_flink in (("anonymous", False), ("Flink's identity", True)):
+            out = self.zk_cli_on_tm([f"create {pause} tm1", f"delete {target}", f"ls {FLINK_ZK_NODE}"], as_flink)
+            check(f"tm1 {who}: creating the pause node is refused (NoAuth)", denied(out, pause), first(out))
+            check(f"tm1 {who}: deleting the leader's election node is refused (NoAuth)", denied(out, target), first(out))
+            if as_flink:
+                listed = ("state:SaslAuthenticated" in out and re.search(r"^\[.*\]$", out, re.M)
+                          and not denied(out, FLINK_ZK_NODE))
+                check("tm1 Flink's identity: reading Flink's nodes works (its login is real)", listed, first(out))
+            else:
+                check("tm1 anonymous: reading Flink's nodes is refused (NoAuth)", denied(out, FLINK_ZK_NODE), first(out))
+        code, report, err = self.election_status(leader)
+        after = [c["name"] for c in (report or {}).get("contenders", []) if c.get("role") == "leader"]
+        check("afterwards: no pause node, the same leader's election node",
+              report is not None and not report.get("paused") and after == [node],
+              f"paused {None if report is None else report.get('paused')}, leader node {after or err}")
+        return checks
+
     # -- the rounds -------------------------------------------------------------------------------
 
     def run_round(self, index, kind):
@@ -912,6 +990,9 @@ def main():
         leader = drill.steady(timeout=300)
         result["cluster_ready_s"] = round(time.time() - t_up, 1)
         say(f"cluster ready in {result['cluster_ready_s']}s: leader {leader}, job {drill.jid} RUNNING")
+        t_auth = time.time()
+        result["auth_checks"] = drill.check_auth(leader)
+        say(f"authentication checked in {time.time() - t_auth:.1f}s")
         index = 0
         for _ in range(args.rounds):
             for kind in kinds:
@@ -985,6 +1066,12 @@ def main():
         for c in r["checks"]:
             if not c["ok"]:
                 violations.append(f"round {r['round']} ({r['kind']}): {c['check']}: {c['detail']}")
+    auth_checks = result.get("auth_checks")
+    if code == 0 and not auth_checks:
+        violations.append("authentication: not checked")
+    for c in auth_checks or []:
+        if not c["ok"]:
+            violations.append(f"authentication: {c['check']}: {c['detail']}")
     result["violations"] = violations
     result["finished"] = iso(time.time())
     result["ok"] = code == 0 and not violations
@@ -998,6 +1085,10 @@ def main():
     if observer:
         print(f"observer: {safety['samples']} samples of all three JobManager hosts; "
               f"{len(safety['double_serving'])} with two serving")
+    if auth_checks:
+        passed = sum(c["ok"] for c in auth_checks)
+        print(f"authentication: {passed}/{len(auth_checks)} checks passed (from tm1, anonymous and as Flink: "
+              f"pause node and the leader's election node refused; the daemons' and Flink's logins work)")
     if audit:
         s = audit.get("summary") or {}
         frozen = [v for v in audit["overlaps"] if v["frozen"]]

@@ -177,3 +177,55 @@ fn run_stops_at_once_on_a_broken_base_config() {
     }
     assert!(!dir.path().join("rendered/config.yaml").exists());
 }
+
+#[test]
+fn a_taskmanager_renders_its_configuration_without_the_daemons_password() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let jaas = write(
+        dir.path(),
+        "flink-jaas.conf",
+        "Client {\n  org.apache.flink.shaded.zookeeper3.org.apache.zookeeper.server.auth.DigestLoginModule required\n  username=\"flink\"\n  password=\"flink-pw-7f3a\";\n};\n",
+    );
+    std::fs::set_permissions(&jaas, std::fs::Permissions::from_mode(0o600)).unwrap();
+    // The daemons' password file is not on this host.
+    let password = dir.path().join("zookeeper-password");
+    let config = write(
+        dir.path(),
+        "c.toml",
+        &format!(
+            "[zookeeper]\nquorum = \"zk1:2181\"\nauth = \"sasl\"\nuser = \"flinkha\"\npassword_file = {:?}\n\
+             [election]\npath = \"/flink-ha/leader\"\n\
+             [jobmanager]\ncommand = [\"/bin/true\"]\nrpc_address = \"127.0.0.1:6123\"\n[http]\nlisten = \"off\"\n\
+             [flink]\nenabled = true\nstorage_dir = \"file:///ha\"\nzookeeper_jaas_file = {:?}\n",
+            password.to_str().unwrap(),
+            jaas.to_str().unwrap()
+        ),
+    );
+    let config = config.to_str().unwrap();
+    let out = fhs(&["render-flink-config", "--config", config, "--for", "taskmanager"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    for line in [
+        "high-availability.zookeeper.client.acl: creator\n",
+        "zookeeper.sasl.disable: false\n",
+        "zookeeper.sasl.login-context-name: Client\n",
+        &format!("env.java.default-opts.all: -Djava.security.auth.login.config={}\n", jaas.to_str().unwrap()),
+    ] {
+        assert!(text.contains(line), "{line:?} missing in:\n{text}");
+    }
+    assert!(!text.contains("flink-pw-7f3a"), "{text}");
+    // The commands that log in as the daemons still need the file.
+    for command in ["check-config", "status"] {
+        let out = fhs(&[command, "--config", config], &[]);
+        assert_eq!(out.status.code(), Some(2), "{command}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(err.contains("zookeeper.password_file") && err.contains("cannot be read"), "{command}: {err}");
+    }
+    // With the file in place the rendering is the same: it never used the password.
+    std::fs::write(&password, "flinkha-pw\n").unwrap();
+    std::fs::set_permissions(&password, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let again = fhs(&["render-flink-config", "--config", config, "--for", "taskmanager"], &[]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert_eq!(stdout(&again), text);
+}

@@ -35,7 +35,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use flinkhost::{flink_home, secs, write_conf_dir, KeepOnPanic};
+use flinkhost::{flink_home, secs, write_loopback_base, KeepOnPanic};
 use support::standin::http_get;
 use support::{pick_free_port, try_wait_for, KillOnDrop, ZkEnsemble};
 
@@ -89,20 +89,7 @@ fn spawn_parked(root: &Path, flink: &Path, jar: &Path, zk: &ZkEnsemble) -> Parke
     let base = root.join("base");
     let tmp = root.join("tmp");
     std::fs::create_dir_all(&tmp).unwrap();
-    write_conf_dir(
-        flink,
-        &base,
-        &["jobmanager", "rest", "io", "web", "high-availability"],
-        "flink-ha-supervisor tests/gate_real_flink.rs",
-        &format!(
-            "jobmanager.bind-host: 127.0.0.1\n\
-             jobmanager.memory.process.size: 768m\n\
-             rest.bind-address: 127.0.0.1\n\
-             io.tmp.dirs: {tmp}\n\
-             web.tmpdir: {tmp}\n",
-            tmp = tmp.display()
-        ),
-    );
+    write_loopback_base(flink, &base, &tmp, "flink-ha-supervisor tests/gate_real_flink.rs");
     let conf = root.join("conf");
     let supervisor = root.join("supervisor.toml");
     std::fs::write(

@@ -169,6 +169,7 @@ impl Pool {
             PATH.into(),
             identity(i),
             self.heartbeat,
+            flink_ha_supervisor::zk::acl::NodeAcl::Open,
             self.tx.clone(),
         );
         if i < self.sessions.len() {
@@ -205,11 +206,7 @@ async fn connect(target: &ZkTarget) -> zookeeper_client::Client {
 async fn main() {
     let args = args();
     let zk = start_zk();
-    let target = ZkTarget {
-        quorum: format!("127.0.0.1:{}", zk.port),
-        session_timeout: SESSION_TIMEOUT,
-        connect_timeout: Duration::from_secs(5),
-    };
+    let target = ZkTarget::plain(format!("127.0.0.1:{}", zk.port), SESSION_TIMEOUT, Duration::from_secs(5));
     let heartbeat = flink_ha_core::timing::heartbeat_interval(SESSION_TIMEOUT);
     let (tx, mut rx) = mpsc::unbounded_channel::<SessionEvent>();
     let mut pool = Pool { sessions: Vec::new(), owner: HashMap::new(), next_generation: 0, tx, heartbeat };

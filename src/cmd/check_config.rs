@@ -55,6 +55,20 @@ pub(crate) fn main(path: &Path) -> ExitCode {
             None => out.push_str(&format!("# {key}: unset\n")),
         }
     }
+    let zookeeper = &settings.zookeeper;
+    match (zookeeper.auth_on(), zookeeper.world_readable) {
+        (false, _) => out.push_str("# zookeeper.auth = \"none\": the daemons' nodes in ZooKeeper are open to anyone who reaches the ensemble (docs/configuration.md, \"Securing it\").\n"),
+        (true, readable) => out.push_str(&format!(
+            "# The daemons' nodes are writable by ZooKeeper user {} alone{}; its password is read from {}.\n",
+            zookeeper.user.as_deref().unwrap_or_default(),
+            if readable { " and readable by anyone" } else { ", and readable by it alone" },
+            match (&zookeeper.password_file, &zookeeper.password_env) {
+                (Some(file), _) => file.display().to_string(),
+                (None, Some(var)) => format!("the environment variable {var}"),
+                (None, None) => "nowhere".to_string(),
+            }
+        )),
+    }
     match &ha {
         None => out.push_str("# Flink's HA configuration is off: `run` starts the JobManager with its own configuration.\n"),
         Some(ha) => match flink::run_refusal(&settings) {

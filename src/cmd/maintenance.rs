@@ -14,6 +14,7 @@ use super::load_settings;
 use crate::config::{parse_command_line_duration, Settings};
 use crate::host;
 use crate::process::mono::wall_now_ms as now_ms;
+use crate::zk::acl::NodeAcl;
 use crate::zk::contenders::contenders;
 use crate::zk::session::{self, ZkTarget};
 use flink_ha_core::controls::{handover_path, pause_path, PauseNote};
@@ -52,14 +53,14 @@ pub(crate) struct HandoverArgs {
 }
 
 /// How the command ended, with its exit code: 0 done, 1 refused or not done in time, 2 ZooKeeper
-/// unreachable.
+/// unreachable or refusing this identity.
 #[derive(Debug)]
 pub(crate) enum Outcome {
     /// Done; the text says what happened.
     Done(String),
     /// Refused or not completed; the text says why and what to do.
     Refused(String),
-    /// ZooKeeper could not be reached or answered with an error.
+    /// ZooKeeper could not be reached, refused this identity, or answered with an error.
     Unreachable(String),
 }
 
@@ -108,12 +109,21 @@ where
         Err(code) => return code,
     };
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    let target = ZkTarget::of(&settings);
+    let election_path = settings.election.path.clone();
     let outcome = runtime.block_on(async {
-        let client = match ZkTarget::of(&settings).connect().await {
+        let client = match target.connect().await {
             Ok(client) => client,
             Err(e) => return Outcome::Unreachable(e.to_string()),
         };
-        let outcome = command(client.clone(), settings).await.unwrap_or_else(Outcome::from);
+        let outcome = match command(client.clone(), settings).await {
+            Ok(outcome) => outcome,
+            // The daemons' nodes are protected and this identity is not theirs.
+            Err(zk::Error::NoAuth) => {
+                Outcome::Unreachable(target.denied("access to the nodes at", &election_path).to_string())
+            }
+            Err(e) => Outcome::from(e),
+        };
         session::close(client, CLOSE_WAIT).await;
         outcome
     });
@@ -136,7 +146,7 @@ async fn pause(client: &zk::Client, settings: &Settings, reason: Option<String>)
     let path = pause_path(&settings.election.path);
     let note = PauseNote { paused_by: requester(), since_ms: now_ms(), reason };
     let data = serde_json::to_vec(&note).expect("a pause note serializes");
-    let options = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
+    let options = NodeAcl::of(&settings.zookeeper).persistent();
     let result = match client.create(&path, &data, &options).await {
         Err(zk::Error::NoNode) => match client.mkdir(parent(&path), &options).await {
             Ok(()) => client.create(&path, &data, &options).await,
@@ -189,7 +199,7 @@ async fn handover(
     };
     let path = handover_path(election);
     let data = serde_json::to_vec(&plan.note(requester(), now_ms())).expect("a handover note serializes");
-    let options = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
+    let options = NodeAcl::of(&settings.zookeeper).persistent();
     let started = Instant::now();
     match client.create(&path, &data, &options).await {
         Ok(_) => {}

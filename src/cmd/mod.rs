@@ -109,6 +109,12 @@ pub(crate) fn load_settings(path: &Path) -> Result<(Settings, Vec<ConfigWarning>
     Settings::load(path).map_err(refuse)
 }
 
+/// [`load_settings`] without reading the daemons' ZooKeeper secrets (password, TLS files), for a
+/// command that only prints what the settings say and may run where those secrets are not.
+pub(crate) fn load_settings_without_secrets(path: &Path) -> Result<(Settings, Vec<ConfigWarning>), ExitCode> {
+    Settings::load_as(path, config::DaemonSecrets::Skip).map_err(refuse)
+}
+
 /// Prints `why` in one line on stderr; exit code 2, a configuration or environment that cannot
 /// be used.
 pub(crate) fn refuse(why: impl Display) -> ExitCode {

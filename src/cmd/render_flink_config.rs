@@ -3,13 +3,17 @@
 //! same, but Flink's own `high-availability.type`: the gate of a parked JobManager is the
 //! JobManager's alone). Writes nothing.
 //!
-//! The configuration is loaded as `run` loads it; a refused one is one line on stderr and exit
-//! code 2; warnings are lines on stderr prefixed `warning:`; the rendered file goes to stdout.
+//! The configuration is loaded as `run` loads it, but without the daemons' own ZooKeeper secrets
+//! (`zookeeper.password_file`/`password_env`, the TLS files), which the rendering never uses: a
+//! TaskManager host renders its configuration without holding the daemons' identity. Flink's
+//! own JAAS file (`flink.zookeeper_jaas_file`) is read and checked, since every Flink process
+//! needs it. A refused configuration is one line on stderr and exit code 2; warnings are lines
+//! on stderr prefixed `warning:`; the rendered file goes to stdout.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use super::{emit, load_settings, print_warnings, refuse};
+use super::{emit, load_settings_without_secrets, print_warnings, refuse};
 use crate::config;
 use crate::config::flink_ha::FLINK_CONF_DIR_VAR;
 use crate::flink::{self, render};
@@ -39,7 +43,7 @@ pub(crate) struct Args {
 
 /// Runs `render-flink-config`; returns its exit code.
 pub(crate) fn main(args: &Args) -> ExitCode {
-    let (mut settings, mut warnings) = match load_settings(&args.config) {
+    let (mut settings, mut warnings) = match load_settings_without_secrets(&args.config) {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };

@@ -9,6 +9,7 @@ use super::{load_settings, refuse};
 use crate::config::parse_command_line_duration;
 use crate::outward::http;
 use crate::outward::logging::{self, LogFormat};
+use crate::zk::session::Refused;
 use crate::{daemon, flink, outward};
 
 /// `run`'s arguments.
@@ -67,7 +68,7 @@ pub(crate) fn main(args: Args) -> ExitCode {
     };
     match runtime.block_on(daemon::run(settings, shutdown_signal())) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) if e.is::<http::BindError>() => refuse(e),
+        Err(e) if e.is::<http::BindError>() || e.is::<Refused>() => refuse(e),
         Err(e) => {
             tracing::error!(error = %e, "the daemon failed");
             ExitCode::from(1)

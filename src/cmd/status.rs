@@ -15,7 +15,7 @@ use zookeeper_client as zk;
 use super::load_settings;
 use crate::config::Settings;
 use crate::zk::contenders::read_children;
-use crate::zk::session::{self, Unreachable, ZkTarget};
+use crate::zk::session::{self, ConnectError, Refused, Unreachable, ZkTarget};
 use flink_ha_core::controls::{handover_path, pause_path};
 use flink_ha_core::failover;
 use flink_ha_core::status::{assess, render_text, Snapshot, StatusReport};
@@ -70,6 +70,9 @@ pub(crate) enum StatusError {
     /// No session could be made.
     #[error(transparent)]
     Unreachable(#[from] Unreachable),
+    /// ZooKeeper refused this identity, its TLS, or its reading of the daemons' nodes.
+    #[error(transparent)]
+    Refused(#[from] Refused),
     /// The session was made, but reading failed.
     #[error("cannot read {path} from ZooKeeper at {quorum}: {why}")]
     Read {
@@ -93,7 +96,12 @@ pub(crate) enum StatusError {
 /// Connects, reads and judges the election.
 pub(crate) async fn status(settings: &Settings) -> Result<StatusReport, StatusError> {
     let quorum = &settings.zookeeper.quorum;
-    let client = ZkTarget::of(settings).connect().await?;
+    let target = ZkTarget::of(settings);
+    let client = match target.connect().await {
+        Ok(client) => client,
+        Err(ConnectError::Unreachable(e)) => return Err(e.into()),
+        Err(ConnectError::Refused(e)) => return Err(e.into()),
+    };
     let path = &settings.election.path;
     let read_limit = settings.zookeeper.session_timeout;
     let read = tokio::time::timeout(read_limit, read(&client, path)).await;
@@ -104,6 +112,7 @@ pub(crate) async fn status(settings: &Settings) -> Result<StatusReport, StatusEr
             report.parked_here = parked_here(settings).await?;
             return Ok(report);
         }
+        Ok(Err(zk::Error::NoAuth)) => return Err(target.denied("reading", path).into()),
         Ok(Err(e)) => e.to_string(),
         Err(_) => format!("no answer within {}", walltime::format_duration(read_limit)),
     };

@@ -96,6 +96,17 @@ pub struct FlinkSettings {
     /// Where the rendered `config.yaml` goes; `FLINK_CONF_DIR` of the JobManager. Default
     /// "/var/lib/flink-ha-supervisor/flink-conf".
     pub conf_dir: PathBuf,
+    /// Flink's own JAAS file: a `Client` section logging Flink's ZooKeeper client in with SASL
+    /// DIGEST-MD5 as Flink's own user (not the daemons'), through Flink's shaded
+    /// `DigestLoginModule`. Rendered as `-Djava.security.auth.login.config` together with
+    /// `high-availability.zookeeper.client.acl: creator`. Required when `zookeeper.auth` is on
+    /// and Flink shares the daemons' ensemble. No default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub zookeeper_jaas_file: Option<PathBuf>,
+    /// Flink's own TLS client certificate and its PKCS#8 key in one PEM file (not the daemons'),
+    /// used when `zookeeper.tls_ca_file` is set and Flink shares the daemons' ensemble. No default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub zookeeper_tls_keystore: Option<PathBuf>,
 }
 
 impl Default for FlinkSettings {
@@ -115,6 +126,8 @@ impl Default for FlinkSettings {
             zookeeper_connection_timeout: None,
             base_config: None,
             conf_dir: PathBuf::from(DEFAULT_CONF_DIR),
+            zookeeper_jaas_file: None,
+            zookeeper_tls_keystore: None,
         }
     }
 }
@@ -175,6 +188,36 @@ pub(crate) struct ZooKeeperHa {
     pub session_timeout: Duration,
     /// Flink's connection timeout.
     pub connection_timeout: Duration,
+    /// How Flink's own ZooKeeper client logs in and connects.
+    pub security: FlinkZkSecurity,
+}
+
+/// How Flink's own ZooKeeper client is protected: its identity (with which it creates its nodes
+/// under the `creator` ACL) and TLS. Both are JVM system properties of every Flink process.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct FlinkZkSecurity {
+    /// SASL DIGEST-MD5 through Flink's own JAAS file.
+    pub sasl: Option<FlinkSasl>,
+    /// TLS to the servers' secure client port.
+    pub tls: Option<FlinkTls>,
+}
+
+/// Flink's SASL login.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FlinkSasl {
+    /// `flink.zookeeper_jaas_file`.
+    pub jaas_file: PathBuf,
+    /// The user name of its `Client` section (`sasl:<user>` in ZooKeeper's ACLs).
+    pub user: String,
+}
+
+/// Flink's TLS settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FlinkTls {
+    /// The CA bundle the servers' certificates are checked against (`zookeeper.tls_ca_file`).
+    pub ca_file: PathBuf,
+    /// `flink.zookeeper_tls_keystore`: Flink's own certificate and key, if the servers ask for one.
+    pub keystore: Option<PathBuf>,
 }
 
 impl ZooKeeperHa {
@@ -513,7 +556,9 @@ fn zookeeper(settings: &Settings, warnings: &mut Vec<ConfigWarning>) -> Result<Z
         cluster_id,
         session_timeout: f.zookeeper_session_timeout.unwrap_or(DEFAULT_FLINK_SESSION_TIMEOUT),
         connection_timeout: f.zookeeper_connection_timeout.unwrap_or(settings.zookeeper.connect_timeout),
+        security: FlinkZkSecurity::default(),
     };
+    let zk = ZooKeeperHa { security: flink_security(settings, zk.same_ensemble_as_daemon, warnings)?, ..zk };
     zookeeper_timing(&zk, settings, warnings)?;
     if zk.latch_path_in(&settings.zookeeper.quorum).is_none() && zk.session_timeout >= settings.failover.budget {
         // The daemons cannot delete a dead JobManager's latch on another ensemble (or chroot):
@@ -604,6 +649,159 @@ fn zookeeper_timing(
             return Ok(());
         }
         return Err(ConfigError::timing(SESSION, problem));
+    }
+    Ok(())
+}
+
+/// What the daemons' `[zookeeper]` security settings say, as far as Flink's side needs them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct DaemonZkSecurity {
+    /// `zookeeper.auth` is not "none".
+    pub auth_on: bool,
+    /// `zookeeper.user`.
+    pub user: Option<String>,
+    /// `zookeeper.tls_ca_file`.
+    pub tls_ca_file: Option<PathBuf>,
+    /// `zookeeper.tls_cert_file` and `zookeeper.tls_key_file`.
+    pub tls_client_files: Vec<PathBuf>,
+}
+
+impl DaemonZkSecurity {
+    /// Reads them from the settings.
+    pub(crate) fn of(settings: &Settings) -> DaemonZkSecurity {
+        let z = &settings.zookeeper;
+        DaemonZkSecurity {
+            auth_on: z.auth_on(),
+            user: z.user.clone(),
+            tls_ca_file: z.tls_ca_file.clone(),
+            tls_client_files: z.tls_cert_file.iter().chain(z.tls_key_file.iter()).cloned().collect(),
+        }
+    }
+}
+
+/// Flink's identity and TLS: the JAAS file (required when the daemons authenticate on the same
+/// ensemble, since Flink then creates its nodes with the creator ACL), the daemons' CA when they
+/// use TLS on the same ensemble, and Flink's own client certificate.
+fn flink_security(
+    settings: &Settings,
+    same_ensemble: bool,
+    warnings: &mut Vec<ConfigWarning>,
+) -> Result<FlinkZkSecurity, ConfigError> {
+    const JAAS: &str = "flink.zookeeper_jaas_file";
+    const KEYSTORE: &str = "flink.zookeeper_tls_keystore";
+    let f = &settings.flink;
+    let daemons = DaemonZkSecurity::of(settings);
+    let sasl = match &f.zookeeper_jaas_file {
+        Some(path) => {
+            absolute(JAAS, path)?;
+            let login = crate::flink::jaas::read_client_login(path)
+                .map_err(|problem| ConfigError::invalid(JAAS, problem.to_string()))?;
+            if daemons.auth_on && daemons.user.as_deref() == Some(login.user.as_str()) {
+                return Err(ConfigError::invalid(
+                    JAAS,
+                    format!(
+                        "{}: its user {:?} is zookeeper.user, the daemons' own identity; every TaskManager holds Flink's credentials, so with them it could write the daemons' nodes: give Flink a ZooKeeper user of its own",
+                        path.display(),
+                        login.user
+                    ),
+                ));
+            }
+            if !daemons.auth_on && same_ensemble {
+                warnings.push(warning(
+                    JAAS,
+                    "set while zookeeper.auth = \"none\": Flink creates its nodes with the creator ACL, which the daemons (without an identity) cannot list, so a crashed JobManager's Flink latch holds up the next start for Flink's session timeout; set zookeeper.auth too",
+                ));
+            }
+            Some(FlinkSasl { jaas_file: path.clone(), user: login.user })
+        }
+        None if daemons.auth_on && same_ensemble => {
+            return Err(ConfigError::new(
+                ConfigErrorKind::Missing,
+                JAAS,
+                "required when zookeeper.auth is on and Flink uses the daemons' ensemble: Flink's own HA client then creates its nodes with the creator ACL and needs a ZooKeeper identity of its own (not the daemons': every TaskManager holds it); write a JAAS file with a `Client` section (docs/configuration.md, \"Securing it\") and set its path",
+            ));
+        }
+        None => None,
+    };
+    let tls = match (&daemons.tls_ca_file, same_ensemble) {
+        (Some(ca), true) => {
+            absolute("zookeeper.tls_ca_file", ca)?;
+            let keystore = match &f.zookeeper_tls_keystore {
+                Some(path) => {
+                    absolute(KEYSTORE, path)?;
+                    if daemons.tls_client_files.iter().any(|daemon| normalize(daemon) == normalize(path)) {
+                        return Err(ConfigError::invalid(
+                            KEYSTORE,
+                            format!(
+                                "{} is the daemons' own client certificate or key (zookeeper.tls_cert_file / tls_key_file); ZooKeeper makes a certificate an identity (x509:<subject>), and every TaskManager holds Flink's: give Flink a certificate of its own",
+                                path.display()
+                            ),
+                        ));
+                    }
+                    private_file(KEYSTORE, path)?;
+                    Some(path.clone())
+                }
+                None => {
+                    if !daemons.tls_client_files.is_empty() {
+                        warnings.push(warning(
+                            KEYSTORE,
+                            "not set while the daemons present a client certificate: if the servers ask for one (ssl.clientAuth=need, ZooKeeper's default), Flink's JobManager and TaskManagers cannot connect; set it to a PEM file with Flink's own certificate and key",
+                        ));
+                    }
+                    None
+                }
+            };
+            Some(FlinkTls { ca_file: ca.clone(), keystore })
+        }
+        _ => {
+            if f.zookeeper_tls_keystore.is_some() {
+                warnings.push(warning(
+                    KEYSTORE,
+                    "is ignored: Flink's TLS to ZooKeeper follows zookeeper.tls_ca_file on the daemons' ensemble; remove it, or add Flink's zookeeper.ssl.* system properties to env.java.opts.all yourself",
+                ));
+            }
+            None
+        }
+    };
+    Ok(FlinkZkSecurity { sasl, tls })
+}
+
+/// A path that goes into Flink's JVM options: absolute (every Flink process resolves it the
+/// same way), and without a character Flink's scripts would split on or expand (they pass the
+/// options through `eval`).
+fn absolute(key: &str, path: &Path) -> Result<(), ConfigError> {
+    let shown = path.display().to_string();
+    if !path.is_absolute() {
+        return Err(ConfigError::invalid(
+            key,
+            format!("{shown:?} is relative, and Flink's processes resolve it against their own working directories; write an absolute path"),
+        ));
+    }
+    let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '/' | '.' | '_' | '-' | '+' | ',' | ':' | '@' | '%');
+    if let Some(bad) = shown.chars().find(|c| !plain(*c)) {
+        return Err(ConfigError::invalid(
+            key,
+            format!("{shown:?} holds {bad:?}, which Flink's scripts would split on or expand when they pass it to java; use a path of letters, digits and / . _ - + , : @ %"),
+        ));
+    }
+    Ok(())
+}
+
+/// A file holding a secret: it must exist and grant nothing to group or others.
+fn private_file(key: &str, path: &Path) -> Result<(), ConfigError> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let meta = std::fs::metadata(path).map_err(|e| {
+        ConfigError::invalid(
+            key,
+            format!("{}: cannot read it: {e}; point it at Flink's PEM certificate and key", path.display()),
+        )
+    })?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(ConfigError::invalid(
+            key,
+            format!("{}: readable by others (mode {mode:04o}); run `chmod 600 {}`", path.display(), path.display()),
+        ));
     }
     Ok(())
 }

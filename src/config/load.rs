@@ -10,11 +10,30 @@ use super::env::{strip_prefix_ignore_case, EnvLayer, ENV_PREFIX, ENV_SEPARATOR, 
 use super::error::{ConfigError, ConfigErrorKind, ConfigWarning};
 use super::flink_ha::FLINK_HOME_BASE_CONFIG;
 use super::schema::{check_tree, lookup, COUNT_DEFAULTS, DEFAULTS};
+use super::secret::load_credentials;
 use super::{env_var_name, Settings, DEFAULT_RPC_PORT};
+
+/// Whether loading reads the daemons' own ZooKeeper secrets: the files and the variable of
+/// `zookeeper.password_file`/`password_env` and the TLS files of `zookeeper.tls_*`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DaemonSecrets {
+    /// Read and check them (`run`, `check-config`, the commands that connect to ZooKeeper): a
+    /// missing or unprotected file is refused at load.
+    Read,
+    /// Leave them unread: `Settings::zookeeper.credentials` stays empty. For commands that only
+    /// print what the settings say (`render-flink-config`), so that a TaskManager host renders
+    /// its Flink configuration without holding the daemons' identity.
+    Skip,
+}
 
 impl Settings {
     /// Reads FILE plus the FHS_ environment, applies defaults, validates. Warnings are returned, not logged.
     pub(crate) fn load(path: &Path) -> Result<(Settings, Vec<ConfigWarning>), ConfigError> {
+        Self::load_as(path, DaemonSecrets::Read)
+    }
+
+    /// [`Settings::load`], reading the daemons' secrets or not.
+    pub(crate) fn load_as(path: &Path, secrets: DaemonSecrets) -> Result<(Settings, Vec<ConfigWarning>), ConfigError> {
         let mut env = Vec::new();
         for (name, value) in std::env::vars_os() {
             // Variables that are not ours may hold anything; only ours must be UTF-8.
@@ -34,7 +53,7 @@ impl Settings {
                 Err(_) => {}
             }
         }
-        Self::load_with_env(path, env)
+        Self::load_with_env_as(path, env, secrets)
     }
 
     /// Same, but with an explicit environment (for tests; no process env mutation in tests).
@@ -45,6 +64,15 @@ impl Settings {
         path: &Path,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<(Settings, Vec<ConfigWarning>), ConfigError> {
+        Self::load_with_env_as(path, env, DaemonSecrets::Read)
+    }
+
+    /// [`Settings::load_with_env`], reading the daemons' secrets or not.
+    pub(crate) fn load_with_env_as(
+        path: &Path,
+        env: impl IntoIterator<Item = (String, String)>,
+        secrets: DaemonSecrets,
+    ) -> Result<(Settings, Vec<ConfigWarning>), ConfigError> {
         let file_key = path.display().to_string();
         let text = read_regular_file(path).map_err(|e| {
             ConfigError::new(
@@ -53,6 +81,8 @@ impl Settings {
                 format!("cannot read the configuration file: {e}; pass a readable TOML file with --config (config/flink-ha-supervisor.toml is an example)"),
             )
         })?;
+        let env: Vec<(String, String)> = env.into_iter().collect();
+        let process_env = env.clone();
         let env = EnvLayer::split(env)?;
         let hostname = hostname();
 
@@ -98,15 +128,20 @@ impl Settings {
         let built = builder.build().map_err(|e| from_config_error(e, &file_key, &env.origins))?;
         check_tree(&built.cache, &env.origins)?;
         check_required(&built.cache, &env, &hostname)?;
-        let settings: Settings = built.try_deserialize().map_err(|e| from_config_error(e, &file_key, &env.origins))?;
+        let mut settings: Settings =
+            built.try_deserialize().map_err(|e| from_config_error(e, &file_key, &env.origins))?;
         let warnings = settings.validate().map_err(|e| e.with_env_origin(&env.origins))?;
+        if secrets == DaemonSecrets::Read {
+            settings.zookeeper.credentials =
+                load_credentials(&settings.zookeeper, &process_env).map_err(|e| e.with_env_origin(&env.origins))?;
+        }
         Ok((settings, warnings))
     }
 }
 
 /// Reads a regular file. Anything else is refused without waiting: a FIFO or a device could block
 /// the read forever (the open does not wait either: `O_NONBLOCK`, which regular files ignore).
-fn read_regular_file(path: &Path) -> std::io::Result<String> {
+pub(super) fn read_regular_file(path: &Path) -> std::io::Result<String> {
     use std::io::Read as _;
     use std::os::unix::fs::{FileTypeExt as _, OpenOptionsExt as _};
     let mut file = std::fs::OpenOptions::new().read(true).custom_flags(nix::libc::O_NONBLOCK).open(path)?;

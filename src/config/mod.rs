@@ -16,6 +16,8 @@
 //!   effective [`HaConfig`] that `crate::flink` renders.
 //! * `schema`: every key with the type it expects, checked before serde for messages that name
 //!   the full key; a test keeps it equal to the structs.
+//! * `secret`: the ZooKeeper credentials (`password_*`, `tls_*`) read at load, and [`Secret`],
+//!   which never prints.
 //! * `env`: the `FHS_` environment layer.
 //! * `suggest`: "did you mean" for misspelt keys.
 //! * `load`: reading the file and merging the layers ([`Settings::load`]).
@@ -34,6 +36,7 @@ pub(crate) mod flink_ha;
 mod host;
 mod load;
 mod schema;
+mod secret;
 mod sections;
 mod suggest;
 #[cfg(test)]
@@ -46,7 +49,10 @@ pub(crate) use error::ConfigErrorKind;
 pub use error::{ConfigError, ConfigWarning};
 pub use flink_ha::FlinkSettings;
 pub(crate) use flink_ha::{HaConfig, HaMode};
+pub(crate) use load::DaemonSecrets;
 pub(crate) use schema::known_keys;
+pub use secret::{Credentials, Secret, TlsMaterial};
+pub(crate) use sections::AuthMode;
 pub use sections::{
     ElectionSettings, FailoverSettings, HookSettings, HttpSettings, JobManagerSettings, LogSettings, NodeSettings,
     ZooKeeperSettings,
@@ -120,6 +126,7 @@ impl Settings {
         let (ha, flink_warnings) = HaConfig::resolve(self)?;
         warnings.extend(flink_warnings);
         self.validate_standby(ha.as_ref())?;
+        warnings.extend(self.validate_auth(ha.as_ref())?);
         Ok(warnings)
     }
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::secret::Credentials;
 use super::DEFAULT_HTTP_LISTEN;
 
 /// `[node]` settings.
@@ -45,9 +46,68 @@ pub struct ZooKeeperSettings {
     /// 20 × `tick_time` ([`ZooKeeperSettings::session_cap`]).
     #[serde(default, with = "humantime_serde", skip_serializing_if = "Option::is_none")]
     pub max_session_timeout: Option<Duration>,
+    /// How the daemons authenticate: `"none"`, `"digest"` (ZooKeeper's `addAuth digest
+    /// user:password`) or `"sasl"` (SASL DIGEST-MD5). With either of the last two every node the
+    /// daemons create gets an ACL of their identity alone (`crate::zk::acl`). Default "none".
+    pub auth: String,
+    /// The identity's user name; required when `auth` is not "none".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// A file holding the password (one trailing newline is stripped); group and others may
+    /// neither read nor write it. One of `password_file` and `password_env` when `auth` is on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_file: Option<PathBuf>,
+    /// The name of an environment variable holding the password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_env: Option<String>,
+    /// With `auth` on: the daemons' nodes also grant `world:anyone` READ, so that `status` and
+    /// monitoring read them without credentials. Default false.
+    #[serde(default)]
+    pub world_readable: bool,
+    /// A PEM CA bundle; when set, every server is reached through TLS (ZooKeeper's secure
+    /// client port).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_ca_file: Option<PathBuf>,
+    /// A PEM client certificate (with `tls_ca_file` and `tls_key_file`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_cert_file: Option<PathBuf>,
+    /// The PEM private key of `tls_cert_file`; protected like `password_file`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_key_file: Option<PathBuf>,
+    /// What `password_*` and `tls_*` point at, read when the settings are loaded; never
+    /// serialized.
+    #[serde(skip)]
+    pub(crate) credentials: Credentials,
+}
+
+/// `zookeeper.auth`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AuthMode {
+    /// No authentication; the daemons' nodes are open to anyone.
+    None,
+    /// `addAuth digest user:password`.
+    Digest,
+    /// SASL DIGEST-MD5.
+    Sasl,
 }
 
 impl ZooKeeperSettings {
+    /// `auth` as an [`AuthMode`]; `None` for a value that is none of them (refused by
+    /// validation).
+    pub(crate) fn auth_mode(&self) -> Option<AuthMode> {
+        match self.auth.as_str() {
+            "none" => Some(AuthMode::None),
+            "digest" => Some(AuthMode::Digest),
+            "sasl" => Some(AuthMode::Sasl),
+            _ => None,
+        }
+    }
+
+    /// True when the daemons authenticate, and so protect their nodes with ACLs.
+    pub(crate) fn auth_on(&self) -> bool {
+        matches!(self.auth_mode(), Some(AuthMode::Digest | AuthMode::Sasl))
+    }
+
     /// The longest session the servers grant: `max_session_timeout`, or ZooKeeper's default of
     /// 20 × `tick_time` when it is unset.
     pub(crate) fn session_cap(&self) -> Duration {

@@ -781,7 +781,7 @@ fn settings_serialize_durations_as_humantime_and_round_trip() {
 #[test]
 fn env_var_names_follow_the_documented_form() {
     assert_eq!(env_var_name("zookeeper.session_timeout"), "FHS_ZOOKEEPER__SESSION_TIMEOUT");
-    assert_eq!(known_keys().len(), 44);
+    assert_eq!(known_keys().len(), 54);
 }
 
 #[test]
@@ -902,4 +902,153 @@ fn the_standby_mode_is_cold_by_default_and_parked_needs_flinks_zookeeper_ha() {
     lines.push("flink.mode = \"none\"");
     assert_error(&error(&lines), "jobmanager.standby", &["\"parked\" needs"]);
     assert_error(&error(&["jobmanager.gate_jar = \"\""]), "jobmanager.gate_jar", &["must not be empty"]);
+}
+
+// ----- ZooKeeper authentication and TLS -----
+
+/// A file holding `text` with permission bits `mode`.
+fn file_with_mode(text: &str, mode: u32) -> tempfile::NamedTempFile {
+    use std::os::unix::fs::PermissionsExt as _;
+    let file = write(text);
+    std::fs::set_permissions(file.path(), std::fs::Permissions::from_mode(mode)).unwrap();
+    file
+}
+
+const OWN_PATH: &str = "election.path = \"/flink-ha/leader\"";
+
+#[test]
+fn auth_is_off_by_default_and_reads_the_password_at_load() {
+    let s = load(&[]);
+    assert_eq!((s.zookeeper.auth.as_str(), s.zookeeper.auth_on(), s.zookeeper.world_readable), ("none", false, false));
+    assert_eq!(s.zookeeper.credentials, Credentials::default());
+
+    let secret = file_with_mode("s3cret-pw\n", 0o600);
+    let file_line = format!("zookeeper.password_file = {:?}", secret.path().display().to_string());
+    let s = load(&["zookeeper.auth = \"digest\"", "zookeeper.user = \"flinkha\"", &file_line, OWN_PATH]);
+    assert!(s.zookeeper.auth_on());
+    assert_eq!(s.zookeeper.credentials.password.as_ref().map(Secret::expose), Some("s3cret-pw"));
+    // Neither Debug nor the serialized settings show it.
+    assert!(!format!("{s:?}").contains("s3cret-pw"));
+    assert!(!serde_json::to_string(&s).unwrap().contains("s3cret-pw"));
+
+    let s = load_env(
+        &["zookeeper.auth = \"sasl\"", "zookeeper.user = \"flinkha\"", "zookeeper.password_env = \"ZK_PW\"", OWN_PATH],
+        &[("ZK_PW", "from-env")],
+    );
+    assert_eq!(s.zookeeper.credentials.password.as_ref().map(Secret::expose), Some("from-env"));
+}
+
+#[test]
+fn loading_without_the_daemons_secrets_reads_none_of_them() {
+    let lines = [
+        "zookeeper.auth = \"sasl\"",
+        "zookeeper.user = \"flinkha\"",
+        "zookeeper.password_file = \"/nonexistent/zookeeper-password\"",
+        "zookeeper.tls_ca_file = \"/nonexistent/ca.pem\"",
+        OWN_PATH,
+    ];
+    let file = write(&toml(&lines));
+    let e = Settings::load_with_env(file.path(), Vec::new()).unwrap_err();
+    assert_error(&e, "zookeeper.password_file", &["/nonexistent/zookeeper-password", "cannot be read"]);
+    let (s, _) = Settings::load_with_env_as(file.path(), Vec::new(), DaemonSecrets::Skip).unwrap();
+    assert!(s.zookeeper.auth_on());
+    assert_eq!(s.zookeeper.credentials, Credentials::default());
+    // The same with password_env: its variable is not looked at either.
+    let lines =
+        ["zookeeper.auth = \"digest\"", "zookeeper.user = \"u\"", "zookeeper.password_env = \"NOPE\"", OWN_PATH];
+    let file = write(&toml(&lines));
+    assert_eq!(Settings::load_with_env(file.path(), Vec::new()).unwrap_err().key(), "zookeeper.password_env");
+    let (s, _) = Settings::load_with_env_as(file.path(), Vec::new(), DaemonSecrets::Skip).unwrap();
+    assert_eq!(s.zookeeper.credentials.password, None);
+    // What the settings themselves say is still validated.
+    let lines = ["zookeeper.auth = \"digest\"", "zookeeper.user = \"u\"", OWN_PATH];
+    let file = write(&toml(&lines));
+    let e = Settings::load_with_env_as(file.path(), Vec::new(), DaemonSecrets::Skip).unwrap_err();
+    assert_error(&e, "zookeeper.password_file", &["required"]);
+}
+
+#[test]
+fn bad_auth_settings_are_refused_in_one_line() {
+    let e = error(&["zookeeper.auth = \"kerberos\""]);
+    assert_error(&e, "zookeeper.auth", &["\"none\"", "\"digest\"", "\"sasl\""]);
+    let e = error(&["zookeeper.auth = \"digest\"", OWN_PATH]);
+    assert_error(&e, "zookeeper.user", &["required"]);
+    let e = error(&["zookeeper.auth = \"digest\"", "zookeeper.user = \"a:b\"", OWN_PATH]);
+    assert_error(&e, "zookeeper.user", &["':'"]);
+    let e = error(&["zookeeper.auth = \"digest\"", "zookeeper.user = \"flinkha\"", OWN_PATH]);
+    assert_error(&e, "zookeeper.password_file", &["required", "chmod 600"]);
+    let both = ["zookeeper.password_file = \"/x\"", "zookeeper.password_env = \"X\""];
+    let e = error(&["zookeeper.auth = \"digest\"", "zookeeper.user = \"u\"", both[0], both[1], OWN_PATH]);
+    assert_error(&e, "zookeeper.password_env", &["only one"]);
+    let e = error(&["zookeeper.user = \"flinkha\""]);
+    assert_error(&e, "zookeeper.user", &["zookeeper.auth = \"none\""]);
+    let e = error(&[
+        "zookeeper.auth = \"digest\"",
+        "zookeeper.user = \"u\"",
+        "zookeeper.password_env = \"NOPE\"",
+        OWN_PATH,
+    ]);
+    assert_error(&e, "zookeeper.password_env", &["NOPE", "not set"]);
+    let e = error(&["zookeeper.tls_cert_file = \"/c.pem\""]);
+    assert_error(&e, "zookeeper.tls_cert_file", &["zookeeper.tls_ca_file"]);
+    let e = error(&["zookeeper.tls_ca_file = \"/nonexistent/ca.pem\""]);
+    assert_error(&e, "zookeeper.tls_ca_file", &["/nonexistent/ca.pem", "cannot be read"]);
+}
+
+#[test]
+fn a_password_file_others_may_read_is_refused_like_ssh_does() {
+    let open = file_with_mode("s3cret-pw\n", 0o644);
+    let shown = open.path().display().to_string();
+    let e = error(&[
+        "zookeeper.auth = \"digest\"",
+        "zookeeper.user = \"u\"",
+        &format!("zookeeper.password_file = {shown:?}"),
+        OWN_PATH,
+    ]);
+    assert_error(&e, "zookeeper.password_file", &["readable by others", "mode 0644", &format!("chmod 600 {shown}")]);
+    assert!(!e.to_string().contains("s3cret-pw"));
+    let empty = file_with_mode("\n", 0o600);
+    let e = error(&[
+        "zookeeper.auth = \"digest\"",
+        "zookeeper.user = \"u\"",
+        &format!("zookeeper.password_file = {:?}", empty.path().display().to_string()),
+        OWN_PATH,
+    ]);
+    assert_error(&e, "zookeeper.password_file", &["empty"]);
+}
+
+#[test]
+fn with_auth_the_election_paths_parent_is_the_daemons_own() {
+    let pw = file_with_mode("pw", 0o600);
+    let pw_line = format!("zookeeper.password_file = {:?}", pw.path().display().to_string());
+    let auth = ["zookeeper.auth = \"digest\"", "zookeeper.user = \"u\"", pw_line.as_str()];
+    let e = error(&[auth[0], auth[1], auth[2], "election.path = \"/leader\""]);
+    assert_error(&e, "election.path", &["\"/\"", "/flink-ha/leader"]);
+    // The default path's parent, /flink, is Flink's default root. Flink on the daemons' ensemble
+    // needs an identity of its own when the daemons have one.
+    let jaas = file_with_mode(
+        "Client {\n  org.apache.flink.shaded.zookeeper3.org.apache.zookeeper.server.auth.DigestLoginModule required\n  username=\"flink\"\n  password=\"pw\";\n};\n",
+        0o600,
+    );
+    let jaas_line = format!("flink.zookeeper_jaas_file = {:?}", jaas.path().display().to_string());
+    let flink = ["flink.enabled = true", "flink.storage_dir = \"file:///ha\"", jaas_line.as_str()];
+    let e = error(&[auth[0], auth[1], auth[2], flink[0], flink[1], flink[2]]);
+    assert_error(&e, "election.path", &["\"/flink\"", "flink.zookeeper_path_root", "/flink-ha/leader"]);
+    // Around Flink's root, or inside it.
+    let e = error(&[
+        auth[0],
+        auth[1],
+        auth[2],
+        flink[0],
+        flink[1],
+        flink[2],
+        "election.path = \"/a/leader\"",
+        "flink.zookeeper_path_root = \"/a/flink\"",
+    ]);
+    assert_error(&e, "election.path", &["/flink-ha/leader"]);
+    let e = error(&[auth[0], auth[1], auth[2], flink[0], flink[1], flink[2], "election.path = \"/flink/ha/leader\""]);
+    assert_error(&e, "election.path", &["/flink-ha/leader"]);
+    // Apart from it, fine; and without Flink only "/" is refused.
+    load(&[auth[0], auth[1], auth[2], flink[0], flink[1], flink[2], OWN_PATH]);
+    load(&[auth[0], auth[1], auth[2]]);
 }

@@ -7,7 +7,7 @@ use flink_ha_core::timing;
 
 use super::error::{ConfigError, ConfigWarning};
 use super::values::{check_host_port, check_http_url, check_quorum, check_znode_path, chroot_of, is_invisible_format};
-use super::{server_session_range, Settings, DEFAULT_GATE_JAR, MAX_NODE_ID_BYTES};
+use super::{server_session_range, AuthMode, Settings, DEFAULT_GATE_JAR, MAX_NODE_ID_BYTES};
 use flink_ha_core::walltime::format_duration;
 
 impl Settings {
@@ -309,6 +309,157 @@ impl Settings {
             return Err(ConfigError::invalid(
                 "jobmanager.command",
                 "with jobmanager.standby = \"parked\" it must be Flink's `bin/jobmanager.sh start-foreground` without high-availability.* arguments (only then is it sure to wait at the gate of the rendered configuration, holding no lease); use that command, or jobmanager.standby = \"cold\"",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The election path an operator should use when the daemons must own its parent.
+const OWN_ELECTION_PATH: &str = "/flink-ha/leader";
+
+impl Settings {
+    /// `[zookeeper]`'s authentication and TLS keys, and what authentication asks of the paths:
+    /// the daemons own the parent of `election.path` (it holds the election, the record and the
+    /// controls), so it may be neither `/` nor Flink's HA root.
+    pub(super) fn validate_auth(&self, ha: Option<&super::HaConfig>) -> Result<Vec<ConfigWarning>, ConfigError> {
+        let zk = &self.zookeeper;
+        let mut warnings = Vec::new();
+        let Some(mode) = zk.auth_mode() else {
+            return Err(ConfigError::invalid(
+                "zookeeper.auth",
+                format!("{:?} is not an authentication mode; set it to \"none\", \"digest\" (ZooKeeper's addAuth digest user:password) or \"sasl\" (SASL DIGEST-MD5)", zk.auth),
+            ));
+        };
+        if mode == AuthMode::None {
+            for (key, set) in [
+                ("zookeeper.user", zk.user.is_some()),
+                ("zookeeper.password_file", zk.password_file.is_some()),
+                ("zookeeper.password_env", zk.password_env.is_some()),
+            ] {
+                if set {
+                    return Err(ConfigError::invalid(
+                        key,
+                        "is set while zookeeper.auth = \"none\"; set zookeeper.auth = \"digest\" or \"sasl\" to authenticate, or remove the key",
+                    ));
+                }
+            }
+            if zk.world_readable {
+                warnings.push(ConfigWarning {
+                    key: "zookeeper.world_readable".into(),
+                    message: "has no effect with zookeeper.auth = \"none\": the daemons' nodes are open to anyone; set zookeeper.auth to protect them".into(),
+                });
+            }
+        } else {
+            let auth = &zk.auth;
+            let Some(user) = &zk.user else {
+                return Err(ConfigError::invalid(
+                    "zookeeper.user",
+                    format!("required with zookeeper.auth = {auth:?}; set it to the daemons' ZooKeeper user name"),
+                ));
+            };
+            if user.is_empty()
+                || user.chars().any(|c| c.is_whitespace() || c.is_control() || is_invisible_format(c))
+                || (mode == AuthMode::Digest && user.contains(':'))
+            {
+                return Err(ConfigError::invalid(
+                    "zookeeper.user",
+                    format!("{user:?} is empty or contains whitespace, a control character or (with digest) ':'; use letters, digits, '-', '_' and '.'"),
+                ));
+            }
+            match (&zk.password_file, &zk.password_env) {
+                (Some(_), Some(_)) => {
+                    return Err(ConfigError::invalid(
+                        "zookeeper.password_env",
+                        "is set together with zookeeper.password_file; keep only one of them",
+                    ))
+                }
+                (None, None) => {
+                    return Err(ConfigError::invalid(
+                        "zookeeper.password_file",
+                        format!("required with zookeeper.auth = {auth:?} (or zookeeper.password_env); set it to a file only the daemon's user can read (chmod 600) that holds the password of {user}"),
+                    ))
+                }
+                (Some(file), None) if file.as_os_str().is_empty() => {
+                    return Err(ConfigError::invalid(
+                        "zookeeper.password_file",
+                        "must not be empty; set the path of the file holding the password",
+                    ))
+                }
+                (None, Some(var)) if var.is_empty() || var.contains('=') || var.contains('\0') => {
+                    return Err(ConfigError::invalid(
+                        "zookeeper.password_env",
+                        format!("{var:?} is not an environment variable name; set the name of the variable holding the password, e.g. \"FLINK_HA_ZK_PASSWORD\""),
+                    ))
+                }
+                _ => {}
+            }
+            self.validate_owned_parent(ha)?;
+        }
+        for (key, path) in [
+            ("zookeeper.tls_ca_file", &zk.tls_ca_file),
+            ("zookeeper.tls_cert_file", &zk.tls_cert_file),
+            ("zookeeper.tls_key_file", &zk.tls_key_file),
+        ] {
+            if path.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
+                return Err(ConfigError::invalid(key, "must not be empty; set a path or remove the key"));
+            }
+        }
+        match (&zk.tls_ca_file, &zk.tls_cert_file, &zk.tls_key_file) {
+            (None, Some(_), _) | (None, _, Some(_)) => {
+                let key = if zk.tls_cert_file.is_some() { "zookeeper.tls_cert_file" } else { "zookeeper.tls_key_file" };
+                return Err(ConfigError::invalid(
+                    key,
+                    "needs zookeeper.tls_ca_file, which turns TLS on; set it to the PEM CA bundle of the servers' certificates, or remove the key",
+                ));
+            }
+            (Some(_), Some(_), None) => {
+                return Err(ConfigError::invalid(
+                    "zookeeper.tls_key_file",
+                    "required with zookeeper.tls_cert_file; set it to the certificate's PEM private key",
+                ))
+            }
+            (Some(_), None, Some(_)) => {
+                return Err(ConfigError::invalid(
+                    "zookeeper.tls_cert_file",
+                    "required with zookeeper.tls_key_file; set it to the client's PEM certificate",
+                ))
+            }
+            _ => {}
+        }
+        Ok(warnings)
+    }
+
+    /// With authentication on, the parent of `election.path` is the daemons' alone: not `/`,
+    /// and, with Flink's ZooKeeper HA on the same ensemble, neither Flink's root, nor inside it,
+    /// nor around it.
+    fn validate_owned_parent(&self, ha: Option<&super::HaConfig>) -> Result<(), ConfigError> {
+        let path = &self.election.path;
+        let parent = match path.trim_end_matches('/').rfind('/') {
+            Some(0) | None => "/",
+            Some(i) => &path[..i],
+        };
+        if parent == "/" {
+            return Err(ConfigError::invalid(
+                "election.path",
+                format!("{path:?} lies right under \"/\": with zookeeper.auth on the daemons own the election path's parent (it holds the election, the leader record and the pause and handover nodes), and \"/\" cannot be theirs; set election.path = \"{OWN_ELECTION_PATH}\""),
+            ));
+        }
+        let Some(super::flink_ha::ModeSettings::ZooKeeper(flink)) = ha.map(|ha| &ha.mode) else {
+            return Ok(());
+        };
+        if !flink.same_ensemble_as_daemon {
+            return Ok(());
+        }
+        let server_parent = format!("{}{parent}", chroot_of(&self.zookeeper.quorum));
+        let root = flink.server_path_root();
+        let nested = |inner: &str, outer: &str| {
+            inner == outer || outer == "/" || inner.strip_prefix(outer).is_some_and(|rest| rest.starts_with('/'))
+        };
+        if nested(&server_parent, &root) || nested(&root, &server_parent) {
+            return Err(ConfigError::invalid(
+                "election.path",
+                format!("with zookeeper.auth on the daemons own the election path's parent {server_parent:?} (chroot included; it holds the election, the leader record and the pause and handover nodes), which must lie apart from Flink's HA root {root:?} (flink.zookeeper_path_root), where Flink's own client creates nodes; set election.path = \"{OWN_ELECTION_PATH}\""),
             ));
         }
         Ok(())

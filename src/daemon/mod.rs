@@ -21,10 +21,11 @@ use crate::process::jobmanager::{self, Running, Start};
 use crate::process::launch::Launcher;
 use crate::process::mono;
 use crate::process::probe::Probe;
+use crate::zk::acl::{self, CheckFailed};
 use crate::zk::control;
 use crate::zk::election::{self, Request, Session};
 use crate::zk::leader_record::{Term, TermSpec};
-use crate::zk::session::ZkTarget;
+use crate::zk::session::{self, ConnectError, Refused, ZkTarget};
 use flink_ha_core::audit_event::{AuditEvent, FailoverFigures};
 use flink_ha_core::blocking;
 use flink_ha_core::failover::{self, Failover, FailoverStats};
@@ -36,6 +37,9 @@ use supervise::Death;
 
 /// Pause between attempts to make a session.
 const CONNECT_RETRY: Duration = Duration::from_secs(1);
+
+/// How long closing a session that failed the ACL check may take.
+const CHECK_CLOSE_WAIT: Duration = Duration::from_millis(500);
 
 /// How long a shutdown waits for the server to acknowledge the session's close.
 const CLOSE_WAIT: Duration = Duration::from_secs(3);
@@ -52,6 +56,9 @@ const FATAL_EXIT_SLACK: Duration = Duration::from_secs(10);
 enum Note {
     /// A new session for `generation` is up.
     Connected { generation: u64, client: zk::Client, started_at: Instant },
+    /// ZooKeeper refused this daemon (its credentials, its TLS, the ACLs of its nodes): the
+    /// daemon stops and exits 2 with this line.
+    Refused(Refused),
     /// A probe finished.
     Probed(bool),
 }
@@ -87,7 +94,7 @@ struct Daemon {
     /// The parked JobManager and its park's number, until it is released or discarded.
     parked: Option<(u64, Running)>,
     /// Flink's leader latch in the daemon's session, when the daemon clears it before a start.
-    latch_path: Option<String>,
+    latch_path: Option<crate::zk::latches::Latch>,
     /// The latch clearing in flight: its round and the flag that stops it sending requests.
     clearing: Option<(u64, std::sync::Arc<std::sync::atomic::AtomicBool>)>,
     /// The leader record's task of the current term, between `BeginTerm` and its end.
@@ -103,6 +110,8 @@ struct Daemon {
     hooks: Hooks,
     /// A task of the daemon died: the daemon stops and exits non-zero.
     failed: Option<Death>,
+    /// ZooKeeper refused this daemon: it stops and exits 2.
+    refused: Option<Refused>,
 }
 
 /// Runs the daemon until `shutdown` resolves and the shutdown completed.
@@ -173,6 +182,9 @@ pub(crate) async fn run(settings: Settings, shutdown: impl std::future::Future<O
             if let Some(death) = daemon.failed.take() {
                 return Err(anyhow::anyhow!("{death}; the JobManager is stopped and the election left"));
             }
+            if let Some(refused) = daemon.refused.take() {
+                return Err(refused.into());
+            }
             write_audit(daemon.node(), None, &AuditEvent::Exited, "shutdown complete");
             return Ok(());
         }
@@ -225,7 +237,10 @@ impl Daemon {
                 jm.health_interval.clamp(Duration::from_millis(200), Duration::from_secs(5)),
             ),
             machine,
-            connecting: supervise::spawn("connect", connect(target.clone(), 1, note_tx.clone())),
+            connecting: supervise::spawn(
+                "connect",
+                connect(target.clone(), settings.election.path.clone(), settings.node.id.clone(), 1, note_tx.clone()),
+            ),
             target,
             process_tx,
             session_tx,
@@ -242,6 +257,7 @@ impl Daemon {
             notifier: Notifier::from_env(&settings),
             hooks: Hooks::new(&settings),
             failed: None,
+            refused: None,
             settings,
         };
         Ok((daemon, Inbox { process, session, notes, failovers }))
@@ -295,6 +311,7 @@ impl Daemon {
                     self.settings.election.path.clone(),
                     self.identity.to_json(),
                     timing::heartbeat_interval(negotiated_timeout),
+                    self.target.acl,
                     self.session_tx.clone(),
                 ));
                 // The daemon contends from here on (the first session's start is what systemd waits for).
@@ -302,6 +319,12 @@ impl Daemon {
                 self.machine.handle_event(mono::now(), Event::SessionStarted { negotiated_timeout, started_at })
             }
             Note::Connected { .. } => Output::default(),
+            Note::Refused(refused) => {
+                tracing::error!(event = "zookeeper_refused", node = self.node(), error = %refused,
+                    "ZooKeeper refused this daemon; stopping (exit code 2)");
+                self.refused = Some(refused);
+                self.machine.handle_event(mono::now(), Event::ShutdownRequested)
+            }
             Note::Probed(ok) => self.machine.handle_event(mono::now(), Event::ProbeResult { ok }),
         }
     }
@@ -389,7 +412,13 @@ impl Daemon {
                         self.generation += 1;
                         self.connecting = supervise::spawn(
                             "connect",
-                            connect(self.target.clone(), self.generation, self.note_tx.clone()),
+                            connect(
+                                self.target.clone(),
+                                self.settings.election.path.clone(),
+                                self.settings.node.id.clone(),
+                                self.generation,
+                                self.note_tx.clone(),
+                            ),
                         );
                     }
                     Action::LeaveElection => {
@@ -409,6 +438,7 @@ impl Daemon {
                                 epoch,
                                 session_timeout: self.negotiated_timeout,
                                 budget: self.settings.failover.budget,
+                                acl: self.target.acl,
                             };
                             Term::begin(session.client().clone(), spec, self.failover_tx.clone())
                         });
@@ -527,20 +557,48 @@ async fn sleep_until_monotonic(deadline: Option<Instant>) {
     }
 }
 
-/// Makes a session, retrying until it succeeds.
-async fn connect(target: ZkTarget, generation: u64, notes: UnboundedSender<Note>) {
+/// Makes a session and checks the ACLs of the nodes the daemons own (`zk::acl`), retrying
+/// until both succeed; a refusal (credentials, TLS, ACLs) ends the attempts and is reported.
+async fn connect(target: ZkTarget, election_path: String, node: String, generation: u64, notes: UnboundedSender<Note>) {
     loop {
         let started_at = mono::now();
-        match target.connect().await {
-            Ok(client) => {
+        let client = match target.connect().await {
+            Ok(client) => client,
+            Err(ConnectError::Refused(refused)) => {
+                let _ = notes.send(Note::Refused(refused));
+                return;
+            }
+            Err(ConnectError::Unreachable(e)) => {
+                tracing::warn!(quorum = target.quorum, error = %e.why, "cannot make a ZooKeeper session; retrying");
+                tokio::time::sleep(CONNECT_RETRY).await;
+                continue;
+            }
+        };
+        let checked = tokio::time::timeout(
+            target.session_timeout,
+            acl::check_owned_nodes(&client, &target, &election_path, &node),
+        )
+        .await;
+        let why = match checked {
+            Ok(Ok(())) => {
                 let _ = notes.send(Note::Connected { generation, client, started_at });
                 return;
             }
-            Err(e) => {
-                tracing::warn!(quorum = target.quorum, error = %e.why, "cannot make a ZooKeeper session; retrying");
-                tokio::time::sleep(CONNECT_RETRY).await;
+            Ok(Err(CheckFailed::Refused(refused))) => {
+                session::close(client, CHECK_CLOSE_WAIT).await;
+                let _ = notes.send(Note::Refused(refused));
+                return;
             }
-        }
+            Ok(Err(CheckFailed::Retry(e))) => e.to_string(),
+            Err(_) => format!("no answer within {}", flink_ha_core::walltime::format_duration(target.session_timeout)),
+        };
+        tracing::warn!(
+            quorum = target.quorum,
+            error = why,
+            "cannot check the ACLs of the daemons' nodes; retrying with a new session"
+        );
+        session::close(client, CHECK_CLOSE_WAIT).await;
+        tokio::time::sleep(CONNECT_RETRY).await;
     }
 }
 

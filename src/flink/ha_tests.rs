@@ -514,3 +514,189 @@ fn config_a_long_flink_session_on_another_ensemble_is_warned_about() {
     let (_, w) = load(&own).unwrap();
     assert!(!warned(&w), "{w:?}");
 }
+
+// ----- Flink's own ZooKeeper client when the daemons authenticate -----
+
+/// The files of a secured setup: the daemons' password file, Flink's JAAS file, a CA, the
+/// daemons' and Flink's certificates and keys; all mode 0600.
+struct Secured {
+    dir: tempfile::TempDir,
+}
+
+const FLINK_JAAS: &str = "Client {\n  org.apache.flink.shaded.zookeeper3.org.apache.zookeeper.server.auth.DigestLoginModule required\n  username=\"flink\"\n  password=\"flink-secret-pw\";\n};\n";
+
+impl Secured {
+    fn new() -> Secured {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        for (name, content) in [("zk-password", "daemon-secret-pw\n"), ("flink-jaas.conf", FLINK_JAAS)] {
+            std::fs::write(dir.path().join(name), content).unwrap();
+        }
+        // Real PEM files (the settings parse the daemons' CA and identity): self-signed, made by
+        // openssl like the test servers' (tests/support/zk_secure.rs).
+        for who in ["ca", "daemon", "flink-zk"] {
+            let out = std::process::Command::new("openssl")
+                .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"])
+                .args(["-days", "1", "-subj", &format!("/CN={who}"), "-keyout", &format!("{who}.key"), "-out"])
+                .arg(format!("{who}.pem"))
+                .current_dir(dir.path())
+                .output()
+                .expect("run openssl (scripts/install-test-deps installs it)");
+            assert!(out.status.success(), "openssl: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        for entry in std::fs::read_dir(dir.path()).unwrap().flatten() {
+            std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        Secured { dir }
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.dir.path().join(name).display().to_string()
+    }
+
+    /// The daemons' `[zookeeper]` security keys, through the environment.
+    fn daemon_env(&self, extra: &[(&'static str, String)]) -> Vec<(&'static str, String)> {
+        let mut env = vec![
+            ("FHS_ZOOKEEPER__AUTH", "sasl".to_string()),
+            ("FHS_ZOOKEEPER__USER", "flinkha".to_string()),
+            ("FHS_ZOOKEEPER__PASSWORD_FILE", self.path("zk-password")),
+            ("FHS_ELECTION__PATH", "/flink-ha/leader".to_string()),
+        ];
+        env.extend(extra.iter().cloned());
+        env
+    }
+
+    /// `[flink]` on the daemons' own ensemble with Flink's JAAS file.
+    fn flink(&self) -> String {
+        format!(
+            "[flink]\nenabled = true\nstorage_dir = \"file:///mnt/ha\"\nzookeeper_jaas_file = {:?}\n",
+            self.path("flink-jaas.conf")
+        )
+    }
+
+    fn load(
+        &self,
+        flink: &str,
+        extra_env: &[(&'static str, String)],
+    ) -> Result<crate::config::Settings, crate::config::ConfigError> {
+        let env = self.daemon_env(extra_env);
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        load_env(flink, &env).map(|(s, _)| s)
+    }
+
+    fn keys(&self, flink: &str, extra_env: &[(&'static str, String)]) -> Vec<(String, Value)> {
+        let s = self.load(flink, extra_env).unwrap_or_else(|e| panic!("{e}"));
+        let ha = HaConfig::resolve(&s).expect("valid").0.expect("HA on");
+        render::generated_keys(&ha, &s)
+    }
+}
+
+#[test]
+fn configurator_with_auth_flink_creates_its_nodes_with_the_creator_acl_and_logs_in_with_its_own_jaas_file() {
+    let sec = Secured::new();
+    let keys = sec.keys(&sec.flink(), &[]);
+    assert_eq!(text(&keys, "high-availability.zookeeper.client.acl"), "creator");
+    assert_eq!(key(&keys, "zookeeper.sasl.disable"), Some(&Value::Bool(false)));
+    assert_eq!(text(&keys, "zookeeper.sasl.login-context-name"), "Client");
+    assert_eq!(
+        text(&keys, "env.java.default-opts.all"),
+        format!("-Djava.security.auth.login.config={}", sec.path("flink-jaas.conf"))
+    );
+    // The whole rendered file (and so `render-flink-config`'s output) holds no password.
+    let s = sec.load(&sec.flink(), &[]).unwrap();
+    let yaml = render::render(&s).unwrap().unwrap().yaml;
+    assert!(!yaml.contains("secret-pw"), "{yaml}");
+    // Without auth nothing about ACLs or logins is rendered (Flink's default: open).
+    let keys = rendered(ZK_SECTION);
+    assert!(key(&keys, "high-availability.zookeeper.client.acl").is_none());
+    assert!(key(&keys, "env.java.default-opts.all").is_none());
+}
+
+#[test]
+fn config_with_auth_flink_needs_an_identity_of_its_own() {
+    let sec = Secured::new();
+    let without = "[flink]\nenabled = true\nstorage_dir = \"file:///mnt/ha\"\n";
+    let e = sec.load(without, &[]).unwrap_err();
+    assert_error(
+        &e,
+        "flink.zookeeper_jaas_file",
+        &["required when zookeeper.auth is on", "creator ACL", "Securing it"],
+    );
+    assert_eq!(e.kind(), ConfigErrorKind::Missing);
+    // On another ensemble the daemons' auth says nothing about Flink's.
+    sec.load(&format!("{without}zookeeper_quorum = \"zk9:2181\"\n"), &[]).unwrap();
+    // Flink's user must not be the daemons'.
+    let e = sec.load(&sec.flink(), &[("FHS_ZOOKEEPER__USER", "flink".to_string())]).unwrap_err();
+    assert_error(&e, "flink.zookeeper_jaas_file", &["\"flink\" is zookeeper.user", "TaskManager"]);
+}
+
+#[test]
+fn config_flinks_jaas_file_is_checked_when_the_settings_load() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let sec = Secured::new();
+    let jaas = sec.dir.path().join("flink-jaas.conf");
+    std::fs::set_permissions(&jaas, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let e = sec.load(&sec.flink(), &[]).unwrap_err();
+    assert_error(&e, "flink.zookeeper_jaas_file", &["readable by others (mode 0644)", "chmod 600"]);
+    std::fs::set_permissions(&jaas, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::write(&jaas, FLINK_JAAS.replace("org.apache.flink.shaded.zookeeper3.", "")).unwrap();
+    let e = sec.load(&sec.flink(), &[]).unwrap_err();
+    assert_error(&e, "flink.zookeeper_jaas_file", &["Flink does not have", "shaded"]);
+    assert!(!e.to_string().contains("secret-pw"), "{e}");
+    let e = sec.load(&sec.flink().replace(&sec.path("flink-jaas.conf"), "flink-jaas.conf"), &[]).unwrap_err();
+    assert_error(&e, "flink.zookeeper_jaas_file", &["relative"]);
+    let e = sec.load(&sec.flink().replace("flink-jaas.conf", "flink jaas.conf"), &[]).unwrap_err();
+    assert_error(&e, "flink.zookeeper_jaas_file", &["split on or expand"]);
+}
+
+#[test]
+fn configurator_with_tls_flinks_client_gets_the_shaded_netty_socket_the_ca_and_its_own_certificate() {
+    let sec = Secured::new();
+    let tls = [("FHS_ZOOKEEPER__TLS_CA_FILE", sec.path("ca.pem"))];
+    let opts = text(&sec.keys(&sec.flink(), &tls), "env.java.default-opts.all");
+    let expected = format!(
+        "-Djava.security.auth.login.config={} -Dzookeeper.client.secure=true -Dzookeeper.clientCnxnSocket=org.apache.flink.shaded.zookeeper3.org.apache.zookeeper.ClientCnxnSocketNetty -Dzookeeper.ssl.trustStore.location={} -Dzookeeper.ssl.trustStore.type=PEM",
+        sec.path("flink-jaas.conf"),
+        sec.path("ca.pem")
+    );
+    assert_eq!(opts, expected);
+    let with_keystore = format!("{}zookeeper_tls_keystore = {:?}\n", sec.flink(), sec.path("flink-zk.pem"));
+    let opts = text(&sec.keys(&with_keystore, &tls), "env.java.default-opts.all");
+    assert!(
+        opts.ends_with(&format!(
+            " -Dzookeeper.ssl.keyStore.location={} -Dzookeeper.ssl.keyStore.type=PEM",
+            sec.path("flink-zk.pem")
+        )),
+        "{opts}"
+    );
+    // The daemons' own certificate is an identity (x509:<subject>): Flink may not share it.
+    let daemon_cert = [
+        ("FHS_ZOOKEEPER__TLS_CA_FILE", sec.path("ca.pem")),
+        ("FHS_ZOOKEEPER__TLS_CERT_FILE", sec.path("daemon.pem")),
+        ("FHS_ZOOKEEPER__TLS_KEY_FILE", sec.path("daemon.key")),
+    ];
+    let shared = format!("{}zookeeper_tls_keystore = {:?}\n", sec.flink(), sec.path("daemon.key"));
+    let e = sec.load(&shared, &daemon_cert).unwrap_err();
+    assert_error(&e, "flink.zookeeper_tls_keystore", &["the daemons' own client certificate", "x509"]);
+    // Without TLS on the daemons' ensemble the keystore is ignored, with a warning.
+    let env = sec.daemon_env(&[]);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (_, w) = load_env(&with_keystore, &env).unwrap();
+    assert!(w.iter().any(|w| w.key == "flink.zookeeper_tls_keystore" && w.message.contains("ignored")), "{w:?}");
+}
+
+#[test]
+fn configurator_for_taskmanagers_carries_the_same_login_and_acl() {
+    let sec = Secured::new();
+    let mut s = sec.load(&sec.flink(), &[]).unwrap();
+    s.jobmanager.standby = "cold".into();
+    let yaml = render::render(&s).unwrap().unwrap().yaml;
+    assert!(yaml.contains("high-availability.zookeeper.client.acl: creator\n"), "{yaml}");
+    assert!(
+        yaml.contains(&format!(
+            "env.java.default-opts.all: -Djava.security.auth.login.config={}\n",
+            sec.path("flink-jaas.conf")
+        )),
+        "{yaml}"
+    );
+}

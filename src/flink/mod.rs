@@ -6,6 +6,7 @@
 //! * [`render`] — merges the user's Flink `config.yaml` with the generated HA keys and writes it
 //!   where `FLINK_CONF_DIR` of the JobManager points.
 //! * [`trial`] — Flink's configuration for a trial JobManager run outside the election, with HA off.
+//! * [`jaas`] — Flink's own JAAS file (`flink.zookeeper_jaas_file`), checked when the settings load.
 //! * [`gate`] — the gate of a parked JobManager (`jobmanager.standby = "parked"`): its class name,
 //!   the JobManager's classpath for it, and the refusal when its jar is missing.
 //!
@@ -14,6 +15,7 @@
 //! own leader election; docs/ARCHITECTURE.md gives the timing argument.
 
 pub(crate) mod gate;
+pub(crate) mod jaas;
 pub(crate) mod render;
 pub(crate) mod trial;
 

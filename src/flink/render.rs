@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 
 use serde_norway::{Mapping, Value};
 
-use crate::config::flink_ha::{HaConfig, ModeSettings, CONFIG_FILE_NAME};
+use crate::config::flink_ha::{FlinkZkSecurity, HaConfig, ModeSettings, CONFIG_FILE_NAME};
 use crate::config::{ConfigError, ConfigWarning, Settings};
 use flink_ha_core::walltime::format_duration;
 
@@ -135,6 +135,7 @@ pub(crate) fn render(settings: &Settings) -> Result<Option<Rendered>, RenderErro
     let merged = merge(base.as_ref().map(|(p, t)| (*p, t.as_str())), &generated, &header)?;
     let mut warnings = merged.warnings;
     warnings.extend(bind_warnings(&merged.keys, settings));
+    warnings.extend(kerberos_warning(&merged.keys, &ha));
     Ok(Some(Rendered {
         conf_dir: ha.conf_dir.clone(),
         base: ha.base_config.clone(),
@@ -214,6 +215,10 @@ pub(crate) fn generated_keys(ha: &HaConfig, settings: &Settings) -> Vec<(String,
             // A suspended connection (a blip, a paused JVM) keeps Flink's leadership; only a lost
             // session revokes it (docs/ARCHITECTURE.md).
             add("high-availability.zookeeper.client.tolerate-suspended-connections", Value::Bool(true));
+            let jvm_options = security_keys(&zk.security, &mut add);
+            if !jvm_options.is_empty() {
+                add(JVM_OPTIONS_KEY, text(&jvm_options.join(" ")));
+            }
             let (rpc_host, rpc_port) = host_port(&settings.jobmanager.rpc_address);
             // In HA mode Flink ignores jobmanager.rpc.port and binds this one (default: random).
             add("high-availability.jobmanager.port", text(&rpc_port.to_string()));
@@ -232,6 +237,43 @@ pub(crate) fn generated_keys(ha: &HaConfig, settings: &Settings) -> Vec<(String,
         }
     }
     keys
+}
+
+/// The Flink option whose JVM options every Flink process (JobManager, TaskManager, client)
+/// starts with: Flink's `bin/config.sh` puts it before `env.java.opts.all`. A base's own value
+/// is kept after the generated options.
+pub(crate) const JVM_OPTIONS_KEY: &str = "env.java.default-opts.all";
+
+/// ZooKeeper's Netty client socket inside Flink 2.x (`flink-shaded-zookeeper-3`, in
+/// `lib/flink-dist-*.jar`); the only client socket that speaks TLS. ZooKeeper's own class name,
+/// `org.apache.zookeeper.ClientCnxnSocketNetty`, is not on Flink's classpath.
+pub(crate) const SHADED_NETTY_SOCKET: &str =
+    "org.apache.flink.shaded.zookeeper3.org.apache.zookeeper.ClientCnxnSocketNetty";
+
+/// The keys that make Flink's own ZooKeeper client log in and create its nodes with the creator
+/// ACL, and the JVM options (system properties of Flink's shaded ZooKeeper client) for its JAAS
+/// file and TLS, which Flink has no configuration keys for.
+fn security_keys(security: &FlinkZkSecurity, add: &mut impl FnMut(&str, Value)) -> Vec<String> {
+    let mut jvm = Vec::new();
+    if let Some(sasl) = &security.sasl {
+        // Only Flink's identity may then change or delete its nodes (ZooKeeper's CREATOR_ALL_ACL);
+        // Flink refuses "creator" with zookeeper.sasl.disable: true.
+        add("high-availability.zookeeper.client.acl", Value::String("creator".into()));
+        add("zookeeper.sasl.disable", Value::Bool(false));
+        add("zookeeper.sasl.login-context-name", Value::String(super::jaas::LOGIN_CONTEXT.into()));
+        jvm.push(format!("-Djava.security.auth.login.config={}", sasl.jaas_file.display()));
+    }
+    if let Some(tls) = &security.tls {
+        jvm.push("-Dzookeeper.client.secure=true".to_string());
+        jvm.push(format!("-Dzookeeper.clientCnxnSocket={SHADED_NETTY_SOCKET}"));
+        jvm.push(format!("-Dzookeeper.ssl.trustStore.location={}", tls.ca_file.display()));
+        jvm.push("-Dzookeeper.ssl.trustStore.type=PEM".to_string());
+        if let Some(keystore) = &tls.keystore {
+            jvm.push(format!("-Dzookeeper.ssl.keyStore.location={}", keystore.display()));
+            jvm.push("-Dzookeeper.ssl.keyStore.type=PEM".to_string());
+        }
+    }
+    jvm
 }
 
 /// `host:port` or `[v6]:port` -> (host without brackets, port). Validated by `crate::config`.
@@ -318,6 +360,16 @@ pub(crate) fn merge(
         flat = deduplicated;
     }
 
+    // The generated JVM options go first; the base's own stay after them.
+    let mut generated = generated.to_vec();
+    if let Some(i) = generated.iter().position(|(key, _)| key == JVM_OPTIONS_KEY) {
+        if let Some((_, Value::String(own))) = flat.iter().find(|(key, _)| key == JVM_OPTIONS_KEY) {
+            if let Value::String(ours) = &generated[i].1 {
+                generated[i].1 = Value::String(format!("{ours} {own}").trim_end().to_string());
+            }
+        }
+    }
+    let generated = generated.as_slice();
     let replaces = |key: &str| {
         generated
             .iter()
@@ -376,6 +428,23 @@ fn kind(value: &Value) -> &'static str {
 fn to_yaml(entries: &[(String, Value)]) -> String {
     let mapping: Mapping = entries.iter().map(|(k, v)| (Value::String(k.clone()), v.clone())).collect();
     serde_norway::to_string(&mapping).expect("a mapping of string keys serializes")
+}
+
+/// A base that lists Flink's ZooKeeper login context among its Kerberos contexts while Flink
+/// logs in with its JAAS file: Flink's `JaasModule` would add a required Kerberos login to the
+/// `Client` section, and the login would fail.
+fn kerberos_warning(keys: &[(String, Value)], ha: &HaConfig) -> Option<ConfigWarning> {
+    let ModeSettings::ZooKeeper(zk) = &ha.mode else { return None };
+    zk.security.sasl.as_ref()?;
+    let (_, contexts) = keys.iter().find(|(k, _)| k == "security.kerberos.login.contexts")?;
+    let listed = contexts.as_str()?.split(',').any(|c| c.trim() == super::jaas::LOGIN_CONTEXT);
+    listed.then(|| ConfigWarning {
+        key: "flink.base_config".into(),
+        message: format!(
+            "lists {ctx} in security.kerberos.login.contexts while Flink logs in to ZooKeeper with flink.zookeeper_jaas_file: Flink would add a Kerberos login to the {ctx} section and the ZooKeeper login fails; remove {ctx} from it",
+            ctx = super::jaas::LOGIN_CONTEXT
+        ),
+    })
 }
 
 /// A base that binds the JobManager to loopback while it is advertised under another address.
@@ -456,6 +525,20 @@ mod tests {
         assert!(matches!(get("pipeline.jars"), Value::Sequence(s) if s.len() == 2));
         assert!(m.yaml.starts_with("# header\n"));
         assert!(m.yaml.contains("# --- generated by flink-ha-supervisor ---\n# (replacing the base's rest.port, high-availability, web.port)\n"));
+    }
+
+    #[test]
+    fn the_bases_own_default_jvm_options_stay_after_the_generated_ones() {
+        let mut generated = generated();
+        generated.push((JVM_OPTIONS_KEY.to_string(), Value::String("-Da=1".into())));
+        let base = "env:\n  java:\n    default-opts:\n      all: -XX:+UseG1GC\n";
+        let m = merge(Some((Path::new("/etc/flink/config.yaml"), base)), &generated, "").unwrap();
+        let values = flat(&m.yaml);
+        let found: Vec<_> = values.iter().filter(|(k, _)| k == JVM_OPTIONS_KEY).collect();
+        assert_eq!(found, [&(JVM_OPTIONS_KEY.to_string(), Value::String("-Da=1 -XX:+UseG1GC".into()))]);
+        // Without generated options the base's stay as they are.
+        let m = merged(base);
+        assert!(m.yaml.contains("env.java.default-opts.all: -XX:+UseG1GC\n"), "{}", m.yaml);
     }
 
     #[test]

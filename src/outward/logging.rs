@@ -214,6 +214,7 @@ pub(crate) fn write_audit(node: &str, epoch: Option<u64>, event: &AuditEvent, me
         E::ElectionBlocked { path, blocker, why, first } => audit_record!(level, name, node, epoch, message,
             path, blocker, first; why),
         E::ElectionUnblocked { blocker } => audit_record!(level, name, node, epoch, message, blocker),
+        E::AclFixed { path, old_acl } => audit_record!(level, name, node, epoch, message, path; old_acl),
         E::HookStarted { hook, ha_event, pid, command } => audit_record!(level, name, node, epoch, message,
             hook, ha_event, pid; command),
         E::HookSucceeded { hook, ha_event, duration_ms } => {

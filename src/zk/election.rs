@@ -14,6 +14,7 @@ use zookeeper_client as zk;
 
 use crate::daemon::supervise;
 use crate::process::mono;
+use crate::zk::acl::NodeAcl;
 use crate::zk::contenders::read_children;
 use crate::zk::control;
 use crate::zk::session;
@@ -52,6 +53,7 @@ impl Session {
         path: String,
         identity: Vec<u8>,
         heartbeat_interval: Duration,
+        acl: NodeAcl,
         events: UnboundedSender<SessionEvent>,
     ) -> Session {
         let (requests, requests_rx) = mpsc::unbounded_channel();
@@ -65,7 +67,7 @@ impl Session {
                 "controls",
                 control::watch(client.clone(), path.clone(), node_id, generation, events.clone()),
             ),
-            supervise::spawn("election", contend(client.clone(), path, identity, requests_rx, generation, events)),
+            supervise::spawn("election", contend(client.clone(), path, identity, acl, requests_rx, generation, events)),
         ];
         Session { client, requests, tasks }
     }
@@ -151,12 +153,13 @@ async fn contend(
     client: zk::Client,
     path: String,
     identity: Vec<u8>,
+    acl: NodeAcl,
     mut requests: UnboundedReceiver<Request>,
     generation: u64,
     events: UnboundedSender<SessionEvent>,
 ) -> Result<(), String> {
-    let options = zk::LockOptions::new(zk::Acls::anyone_all())
-        .with_ancestor_options(zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all()))
+    let options = zk::LockOptions::new(acl.acls())
+        .with_ancestor_options(acl.persistent())
         .expect("persistent ancestors are valid");
     loop {
         let prefix = match zk::LockPrefix::new_curator(&path, identity::LOCK_NAME) {

@@ -8,6 +8,8 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use zookeeper_client as zk;
 
+use crate::zk::acl::NodeAcl;
+
 use flink_ha_core::failover::{self, Failover, LastFailover, LeaderRecord, NewTerm, ReadRecord, TermState};
 
 /// How long one record write may take before it is given up.
@@ -39,6 +41,8 @@ pub(crate) struct TermSpec {
     pub session_timeout: Duration,
     /// `failover.budget`.
     pub budget: Duration,
+    /// The ACL the record is created with.
+    pub acl: NodeAcl,
 }
 
 /// A running term task.
@@ -86,6 +90,7 @@ impl Drop for Term {
 struct Store {
     client: zk::Client,
     path: String,
+    acl: NodeAcl,
     /// The version our last write produced; `None` before the first.
     version: Option<i32>,
 }
@@ -125,7 +130,7 @@ impl Store {
             match self.read().await? {
                 None => {
                     let data = serde_json::to_vec(&*starting).expect("a leader record serializes");
-                    let options = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
+                    let options = self.acl.persistent();
                     match self.client.create(&self.path, &data, &options).await {
                         Ok(_) => {
                             // ZOOKEEPER-4026: the Stat of a create is unreliable on 3.8.0; read it.
@@ -158,7 +163,7 @@ async fn run(
     mut commands: mpsc::UnboundedReceiver<Command>,
     failovers: mpsc::UnboundedSender<Failover>,
 ) {
-    let mut store = Store { client, path: spec.path.clone(), version: None };
+    let mut store = Store { client, path: spec.path.clone(), acl: spec.acl, version: None };
     let mut record = LeaderRecord {
         v: failover::RECORD_VERSION,
         node: spec.node.clone(),

@@ -1,6 +1,8 @@
 //! ZooKeeper: everything the daemon and the commands read from or write to the ensemble.
 //!
-//! * [`session`]: the one way to connect (every server tried once, bounded) and to close.
+//! * [`session`]: the one way to connect (every server tried once, bounded, with the configured
+//!   authentication and TLS) and to close.
+//! * [`acl`]: the ACL of every node the daemons create, and the check of the existing ones.
 //! * [`election`]: the election on a session (the lock recipe), the heartbeat that proves the
 //!   session alive, and the session's state changes, all reported as machine events.
 //! * [`contenders`]: the one listing of the election's children and its live contenders.
@@ -9,6 +11,7 @@
 //! * [`leader_record`]: the leader record of each term, written with compare-and-set.
 //! * [`latches`]: Flink's leader latch nodes of dead JobManagers, deleted before a start.
 
+pub mod acl;
 pub(crate) mod contenders;
 pub(crate) mod control;
 pub mod election;

@@ -92,6 +92,29 @@ pub fn write_conf_dir(flink: &Path, dir: &Path, drop_keys: &[&str], label: &str,
     std::fs::write(dir.join("config.yaml"), yaml).expect("write config.yaml");
 }
 
+/// The keys a rendered HA configuration replaces, dropped from the distribution's `config.yaml`
+/// by [`write_loopback_base`].
+pub const RENDERED_KEYS: &[&str] = &["jobmanager", "rest", "io", "web", "high-availability"];
+
+/// A base configuration (`flink.base_config`'s directory) for one JobManager bound to loopback,
+/// whose addresses and ports the daemon renders; temporary files go to `tmp`.
+pub fn write_loopback_base(flink: &Path, dir: &Path, tmp: &Path, label: &str) {
+    write_conf_dir(
+        flink,
+        dir,
+        RENDERED_KEYS,
+        label,
+        &format!(
+            "jobmanager.bind-host: 127.0.0.1\n\
+             jobmanager.memory.process.size: 768m\n\
+             rest.bind-address: 127.0.0.1\n\
+             io.tmp.dirs: {tmp}\n\
+             web.tmpdir: {tmp}\n",
+            tmp = tmp.display()
+        ),
+    );
+}
+
 /// How a test lays out and runs its [`Node`]s.
 #[derive(Debug, Clone, Copy)]
 pub struct NodeOptions {
@@ -114,6 +137,8 @@ pub struct DaemonSettings<'a> {
     pub election_path: &'a str,
     /// `zookeeper.session_timeout`.
     pub session_timeout: Duration,
+    /// Lines appended to the `[zookeeper]` table (each ending with a newline).
+    pub zookeeper_extra: &'a str,
     /// `jobmanager.start_timeout`.
     pub start_timeout: Duration,
     /// `jobmanager.stop_grace`.
@@ -142,6 +167,7 @@ impl<'a> DaemonSettings<'a> {
             quorum,
             election_path,
             session_timeout,
+            zookeeper_extra: "",
             start_timeout,
             stop_grace,
             budget,
@@ -219,7 +245,7 @@ id = "{name}"
 quorum = "{quorum}"
 session_timeout = "{session}ms"
 connect_timeout = "3s"
-
+{zookeeper_extra}
 [election]
 path = "{election}"
 
@@ -250,6 +276,7 @@ listen = "off"
             start = settings.start_timeout.as_millis(),
             grace = settings.stop_grace.as_millis(),
             budget = settings.budget.as_millis(),
+            zookeeper_extra = settings.zookeeper_extra,
             jobmanager_extra = settings.jobmanager_extra,
             env_extra = settings.env_extra,
             tail = settings.tail,

@@ -1,6 +1,7 @@
 //! Real-parts test harness for integration tests: include it with `mod support;`.
 //!
-//! * [`ZkEnsemble`] — real ZooKeeper 3.8 servers (standalone or a quorum on loopback).
+//! * [`ZkEnsemble`] — real ZooKeeper 3.8 servers (standalone or a quorum on loopback);
+//!   [`zk_secure`] — the same with SASL DIGEST-MD5 logins or a TLS client port ([`TestPki`]).
 //! * [`BlackholeProxy`] / [`ProxyGroup`] — TCP proxies that model a network partition.
 //! * [`pick_free_port`] — ports that no other test (thread or process) gets.
 //! * [`wait_until`], [`wait_for`] and their async versions — polling instead of sleeping.
@@ -16,9 +17,11 @@ pub mod proxy;
 pub mod standin;
 pub mod wait;
 pub mod zk;
+pub mod zk_secure;
 
 pub use ports::{pick_free_port, pick_free_ports};
 pub use process::{spawn_tied, KillOnDrop};
 pub use proxy::{BlackholeProxy, ProxyGroup, ProxyMode};
 pub use wait::{try_wait_for, try_wait_for_async, wait_for, wait_for_async, wait_until, wait_until_async};
 pub use zk::{four_letter_word, ZkEnsemble, ZkEnsembleBuilder};
+pub use zk_secure::{ClientAuth, SaslRule, TestPki};

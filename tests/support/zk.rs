@@ -9,6 +9,9 @@
 //!   (Debian's jar alone logs through SLF4J's no-op logger).
 //! * `JAVA_HOME` — if set, `$JAVA_HOME/bin/java` is used, else `java` from `PATH`.
 //!
+//! Security (SASL logins, a TLS client port) is set up by the builder methods in
+//! [`super::zk_secure`].
+//!
 //! The blocking methods ([`ZkEnsemble::start`], [`ZkEnsemble::stop`],
 //! [`ZkEnsemble::start_server`], ...) wait up to seconds; in async tests call them from a
 //! multi-thread runtime (`#[tokio::test(flavor = "multi_thread")]`) or `spawn_blocking`, so
@@ -20,7 +23,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::ports::pick_free_port;
@@ -48,6 +51,30 @@ pub struct ZkEnsembleBuilder {
     heap: String,
     start_timeout: Duration,
     extra_config: Vec<(String, String)>,
+    /// Extra JVM arguments (e.g. `-Djava.security.auth.login.config=...`), before the main class.
+    pub(super) jvm_args: Vec<String>,
+    /// Jars appended to the classpath.
+    pub(super) extra_classpath: Vec<String>,
+    /// A secure client port on every server (see [`SecureClientPort`]).
+    pub(super) secure: Option<SecureClientPort>,
+    /// Files the servers read (a JAAS file, keystores): kept as long as the builder or the
+    /// ensemble lives.
+    pub(super) keep: Vec<Arc<tempfile::TempDir>>,
+}
+
+/// A `secureClientPort` on every server, and how the harness itself talks TLS to it (its
+/// four-letter words, when there is no plaintext port): with `openssl s_client` and these PEM
+/// files.
+#[derive(Debug, Clone)]
+pub struct SecureClientPort {
+    /// Also keep the plaintext `clientPort` (false: the servers listen on the secure port only).
+    pub plaintext_too: bool,
+    /// The CA that signed the servers' certificates.
+    pub probe_ca: PathBuf,
+    /// A client certificate the servers accept, and its key.
+    pub probe_cert: PathBuf,
+    /// The key of `probe_cert`.
+    pub probe_key: PathBuf,
 }
 
 impl Default for ZkEnsembleBuilder {
@@ -62,6 +89,10 @@ impl Default for ZkEnsembleBuilder {
             heap: "256m".into(),
             start_timeout: Duration::from_secs(60),
             extra_config: Vec::new(),
+            jvm_args: Vec::new(),
+            extra_classpath: Vec::new(),
+            secure: None,
+            keep: Vec::new(),
         }
     }
 }
@@ -139,6 +170,7 @@ impl ZkEnsembleBuilder {
                 ZkServer {
                     myid: i + 1,
                     client_port: pick_free_port(),
+                    secure_port: self.secure.as_ref().map(|_| pick_free_port()),
                     peer_port: pick_free_port(),
                     election_port: pick_free_port(),
                     data_dir: dir.join("data"),
@@ -169,6 +201,8 @@ struct ZkServer {
     /// `myid`, 1-based (server index + 1).
     myid: usize,
     client_port: u16,
+    /// `secureClientPort`, when the builder asked for one.
+    secure_port: Option<u16>,
     peer_port: u16,
     election_port: u16,
     dir: PathBuf,
@@ -211,6 +245,27 @@ impl ZkEnsemble {
     /// Always `false`: an ensemble has at least one server.
     pub fn is_empty(&self) -> bool {
         self.servers.is_empty()
+    }
+
+    /// `"127.0.0.1:s1,127.0.0.1:s2,..."`: the secure client ports of all servers. Panics
+    /// unless the ensemble was built with a secure client port.
+    pub fn secure_connect_string(&self) -> String {
+        (0..self.len()).map(|i| format!("127.0.0.1:{}", self.secure_port(i))).collect::<Vec<_>>().join(",")
+    }
+
+    /// Server `i`'s `secureClientPort`; panics unless the ensemble has one.
+    pub fn secure_port(&self, i: usize) -> u16 {
+        self.servers[i].secure_port.expect("the ensemble was built without a secure client port")
+    }
+
+    /// Whether the servers listen on a plaintext client port (false for a TLS-only ensemble).
+    pub fn has_plaintext_port(&self) -> bool {
+        self.settings.secure.as_ref().is_none_or(|s| s.plaintext_too)
+    }
+
+    /// Server `i`'s zoo.cfg.
+    pub fn cfg_path(&self, i: usize) -> &Path {
+        &self.servers[i].cfg_path
     }
 
     /// `"127.0.0.1:p1,127.0.0.1:p2,..."` over all servers (stopped ones included, as a client
@@ -321,14 +376,23 @@ impl ZkEnsemble {
     /// `Mode:` reported by server `i` to `srvr` (`"standalone"`, `"leader"`, `"follower"`,
     /// ...), `None` if it is stopped, unreachable or not serving (e.g. electing a leader).
     pub fn server_mode(&self, i: usize) -> Option<String> {
-        let reply = four_letter_word(self.socket_addr(i), "srvr", Duration::from_millis(1500)).ok()?;
+        let reply = self.four_letter_timeout(i, "srvr", Duration::from_millis(1500)).ok()?;
         reply.lines().find_map(|l| l.strip_prefix("Mode: ")).map(|m| m.trim().to_string())
     }
 
     /// Sends a four-letter word (`srvr`, `ruok`, `stat`, `mntr`, `cons`, ...) to server `i`
-    /// and returns the reply.
+    /// and returns the reply; through TLS when the servers have no plaintext port.
     pub fn four_letter(&self, i: usize, word: &str) -> std::io::Result<String> {
-        four_letter_word(self.socket_addr(i), word, Duration::from_secs(3))
+        self.four_letter_timeout(i, word, Duration::from_secs(3))
+    }
+
+    fn four_letter_timeout(&self, i: usize, word: &str, timeout: Duration) -> std::io::Result<String> {
+        match &self.settings.secure {
+            Some(tls) if !tls.plaintext_too => {
+                super::zk_secure::four_letter_word_tls(self.secure_port(i), tls, word, timeout)
+            }
+            _ => four_letter_word(self.socket_addr(i), word, timeout),
+        }
     }
 
     /// Index of the server that answers `srvr` with `Mode: leader` right now (a standalone
@@ -371,8 +435,14 @@ impl ZkEnsemble {
         let _ = writeln!(cfg, "initLimit={}", st.init_limit);
         let _ = writeln!(cfg, "syncLimit={}", st.sync_limit);
         let _ = writeln!(cfg, "dataDir={}", s.data_dir.display());
-        let _ = writeln!(cfg, "clientPort={}", s.client_port);
-        let _ = writeln!(cfg, "clientPortAddress=127.0.0.1");
+        if self.has_plaintext_port() {
+            let _ = writeln!(cfg, "clientPort={}", s.client_port);
+            let _ = writeln!(cfg, "clientPortAddress=127.0.0.1");
+        }
+        if let Some(port) = s.secure_port {
+            let _ = writeln!(cfg, "secureClientPort={port}");
+            let _ = writeln!(cfg, "secureClientPortAddress=127.0.0.1");
+        }
         let _ = writeln!(cfg, "minSessionTimeout={}", self.min_session_timeout().as_millis());
         let _ = writeln!(cfg, "maxSessionTimeout={}", self.max_session_timeout().as_millis());
         let _ = writeln!(cfg, "admin.enableServer=false");
@@ -410,8 +480,9 @@ impl ZkEnsemble {
             .arg("-Dzookeeper.jmx.log4j.disable=true")
             .arg("-Dorg.slf4j.simpleLogger.showDateTime=true")
             .arg("-Dorg.slf4j.simpleLogger.dateTimeFormat=HH:mm:ss.SSS")
+            .args(&self.settings.jvm_args)
             .arg("-cp")
-            .arg(classpath())
+            .arg(self.classpath())
             .arg("org.apache.zookeeper.server.quorum.QuorumPeerMain")
             .arg(&s.cfg_path)
             .stdin(Stdio::null())
@@ -461,6 +532,10 @@ impl ZkEnsemble {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    fn classpath(&self) -> String {
+        std::iter::once(classpath()).chain(self.settings.extra_classpath.iter().cloned()).collect::<Vec<_>>().join(":")
     }
 
     fn describe(&self, i: usize) -> String {

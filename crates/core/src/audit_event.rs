@@ -244,6 +244,14 @@ pub enum AuditEvent {
         /// The node that blocked it.
         blocker: Option<String>,
     },
+    /// A node the daemons own had an ACL that let others do more than read; the daemon set it to
+    /// its own at the start of a session, before contending.
+    AclFixed {
+        /// The node.
+        path: Option<String>,
+        /// Its ACL before, as `scheme:id:perms` entries separated by commas.
+        old_acl: Option<String>,
+    },
     /// A role-change hook started.
     HookStarted {
         /// `on_leader` or `on_standby`.
@@ -331,6 +339,7 @@ impl AuditEvent {
             AuditEvent::HandoverCompleted => "handover_completed",
             AuditEvent::ElectionBlocked { .. } => "election_blocked",
             AuditEvent::ElectionUnblocked { .. } => "election_unblocked",
+            AuditEvent::AclFixed { .. } => "acl_fixed",
             AuditEvent::HookStarted { .. } => "hook_started",
             AuditEvent::HookSucceeded { .. } => "hook_succeeded",
             AuditEvent::HookFailed { .. } => "hook_failed",
@@ -351,7 +360,8 @@ impl AuditEvent {
             | AuditEvent::TickTimeTooLow { .. }
             | AuditEvent::BudgetExceeded(_)
             | AuditEvent::Paused
-            | AuditEvent::HeldByPause { .. } => Warn,
+            | AuditEvent::HeldByPause { .. }
+            | AuditEvent::AclFixed { .. } => Warn,
             AuditEvent::JobManagerSpawnFailed { .. }
             | AuditEvent::Resigned { .. }
             | AuditEvent::Fenced { .. }
@@ -424,6 +434,7 @@ impl AuditEvent {
                 first: Some(true),
             },
             AuditEvent::ElectionUnblocked { blocker: text("stale-lock-0000000001") },
+            AuditEvent::AclFixed { path: text("/flink-ha"), old_acl: text("world:anyone:cdrwa") },
             AuditEvent::HookStarted {
                 hook: text("on_leader"),
                 ha_event: text("elected"),

@@ -19,9 +19,11 @@
 //!   classification of the election path's children, and which of them hold the election up.
 //! * [`failover`]: the leader record's schema and the measurement of a failover's outage.
 //! * [`view`]: the node's snapshot for the HTTP endpoint, the metrics and systemd.
+//! * [`acl`]: whether a node's ACL is the daemons' own (the ACL check at a session's start).
 //! * [`walltime`]: ZooKeeper's wall-clock milliseconds, formatted and parsed without a panic.
 //! * `fuzz` (feature `fuzz`): proptest strategies for hostile data, for the property tests.
 
+pub mod acl;
 pub mod audit_event;
 pub mod blocking;
 pub mod controls;

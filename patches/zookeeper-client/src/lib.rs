@@ -49,6 +49,9 @@ mod util;
 
 pub use self::acl::{Acl, Acls, AuthId, AuthUser, Permission};
 pub use self::error::Error;
+// Patched: how a connect that failed the TLS handshake with every server begins its message.
+#[cfg(feature = "tls")]
+pub use crate::session::TLS_HANDSHAKE_FAILED;
 #[cfg(feature = "tls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub use self::tls::{TlsCa, TlsCerts, TlsCertsBuilder, TlsCertsOptions, TlsDynamicCerts, TlsIdentity, TlsOptions};

@@ -1749,6 +1749,8 @@ impl Connector {
     #[instrument(name = "connect", skip_all, fields(session))]
     async fn connect_internally(self, secure: bool, cluster: &str) -> Result<Client> {
         let (endpoints, chroot) = endpoint::parse_connect_string(cluster, secure)?;
+        #[cfg(feature = "tls")]
+        let tls_configured = self.tls.is_some();
         let builder = Session::builder()
             .with_session(self.session)
             .with_authes(self.authes)
@@ -1770,7 +1772,15 @@ impl Connector {
         }
         let mut buf = Vec::with_capacity(4096);
         let mut depot = Depot::new();
-        let conn = session.start(&mut endpoints, &mut buf, &mut depot).await?;
+        let conn = match session.start(&mut endpoints, &mut buf, &mut depot).await {
+            Ok(conn) => conn,
+            // Patched: hosts that all failed the TLS handshake are no unreachable hosts.
+            #[cfg(feature = "tls")]
+            Err(err @ (Error::NoHosts | Error::Timeout)) if secure || tls_configured => {
+                return Err(session.take_tls_failure().unwrap_or(err))
+            },
+            Err(err) => return Err(err),
+        };
         let session_info = session.session.clone();
         let session_timeout = session.session_timeout;
         let mut state_watcher = StateWatcher::new(session.subscribe_state());

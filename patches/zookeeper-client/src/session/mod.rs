@@ -34,6 +34,8 @@ pub use self::types::{EventType, SessionId, SessionInfo, SessionState, WatchedEv
 use self::watch::WatchManager;
 pub use self::watch::{OneshotReceiver, PersistentReceiver, WatchReceiver};
 use crate::deadline::Deadline;
+#[cfg(feature = "tls")]
+use crate::endpoint::EndpointRef;
 use crate::endpoint::IterableEndpoints;
 use crate::error::Error;
 use crate::proto::{ConnectRequest, ConnectResponse, ErrorCode, OpCode, PredefinedXid, ReplyHeader};
@@ -150,6 +152,8 @@ impl Builder {
             authes: self.authes,
             state_sender,
             watch_manager,
+            #[cfg(feature = "tls")]
+            tls_failure: None,
         };
         let timeout = if self.session_timeout.is_zero() { DEFAULT_SESSION_TIMEOUT } else { self.session_timeout };
         session.reset_timeout(timeout);
@@ -186,9 +190,38 @@ pub struct Session {
     state_sender: sync::watch::Sender<SessionState>,
 
     watch_manager: WatchManager,
+
+    // Patched: the last TLS handshake failure while a session is being made, so that a connect
+    // that runs out of hosts can say why (rejected certificates are not unreachable servers).
+    #[cfg(feature = "tls")]
+    tls_failure: Option<Error>,
+}
+
+/// Patched: the start of the message of a TLS handshake failure ([Session::take_tls_failure]).
+#[cfg(feature = "tls")]
+pub const TLS_HANDSHAKE_FAILED: &str = "TLS handshake with ";
+
+/// Patched: the TLS error (rustls's) inside an I/O error, if it is one.
+#[cfg(feature = "tls")]
+fn tls_error_of<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    let io = err.downcast_ref::<std::io::Error>()?;
+    io.get_ref()?.downcast_ref::<rustls::Error>()
 }
 
 impl Session {
+    /// Patched: the TLS handshake failure of the last attempt to make the session, if any.
+    #[cfg(feature = "tls")]
+    pub fn take_tls_failure(&mut self) -> Option<Error> {
+        self.tls_failure.take()
+    }
+
+    #[cfg(feature = "tls")]
+    fn note_tls_failure(&mut self, endpoint: EndpointRef<'_>, err: &(dyn std::error::Error + 'static)) {
+        if let Some(tls) = tls_error_of(err) {
+            self.tls_failure = Some(Error::with_message(format!("{TLS_HANDSHAKE_FAILED}{endpoint} failed: {tls}")));
+        }
+    }
+
     pub fn builder() -> Builder {
         Builder::default()
     }
@@ -642,6 +675,8 @@ impl Session {
         };
         let mut conn = match self.connector.connect(endpoint, deadline).await {
             Err(err) => {
+                #[cfg(feature = "tls")]
+                self.note_tls_failure(endpoint, &err);
                 debug!("fails in connecting to {} due to {:?}", endpoint, err);
                 return Err(Error::ConnectionLoss);
             },
@@ -663,6 +698,13 @@ impl Session {
         self.change_state(SessionState::Disconnected);
         match self.serve_connecting(&mut conn, buf, depot).await {
             Err(err) => {
+                // A server that rejects the client's certificate says so after the handshake.
+                #[cfg(feature = "tls")]
+                if let Error::Custom(custom) = &err {
+                    if let Some(source) = std::error::Error::source(custom) {
+                        self.note_tls_failure(endpoint, source);
+                    }
+                }
                 warn!("fails to establish session to {} due to {}", endpoint, err);
                 Err(err)
             },
