@@ -1,20 +1,22 @@
 //! The operator commands that steer the daemons through ZooKeeper: `pause`, `resume` (maintenance
 //! mode) and `handover [--to NODE] [--wait]` (a planned switchover). They talk to ZooKeeper
-//! directly, so they work from any host with the configuration, whatever the local daemon does.
+//! directly, so they work from any host that reaches ZooKeeper (`--quorum`, or a configuration
+//! file), whatever the local daemon does. `pause` creates a missing chroot as the daemons do
+//! (`zk::chroot`); `resume` and `handover` find no cluster there and say so.
 //! The handover's rules are `flink_ha_core::handover`'s; this module reads, writes and waits.
 
 use std::future::Future;
-use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use zookeeper_client as zk;
 
-use super::load_settings;
-use crate::config::{parse_command_line_duration, Settings};
+use super::target::Target;
+use crate::config::{parse_command_line_duration, ClientSettings};
 use crate::host;
 use crate::process::mono::wall_now_ms as now_ms;
 use crate::zk::acl::NodeAcl;
+use crate::zk::chroot;
 use crate::zk::contenders::contenders;
 use crate::zk::session::{self, ZkTarget};
 use flink_ha_core::controls::{handover_path, pause_path, PauseNote};
@@ -27,9 +29,9 @@ const CLOSE_WAIT: Duration = Duration::from_millis(500);
 /// `pause`'s arguments.
 #[derive(clap::Args, Debug, Clone)]
 pub(crate) struct PauseArgs {
-    /// The TOML configuration file (for the quorum and the election path).
-    #[arg(long, short)]
-    pub config: PathBuf,
+    /// Where the election is.
+    #[command(flatten)]
+    pub target: Target,
     /// Why, for `status` and the logs.
     #[arg(long)]
     pub reason: Option<String>,
@@ -38,9 +40,9 @@ pub(crate) struct PauseArgs {
 /// `handover`'s arguments.
 #[derive(clap::Args, Debug, Clone)]
 pub(crate) struct HandoverArgs {
-    /// The TOML configuration file.
-    #[arg(long, short)]
-    pub config: PathBuf,
+    /// Where the election is.
+    #[command(flatten)]
+    pub target: Target,
     /// The node that is to lead next (a live contender); default: the next in line.
     #[arg(long)]
     pub to: Option<String>,
@@ -50,6 +52,14 @@ pub(crate) struct HandoverArgs {
     /// How long `--wait` waits.
     #[arg(long, value_parser = parse_command_line_duration, default_value = "60s")]
     pub timeout: Duration,
+}
+
+/// `resume`'s arguments.
+#[derive(clap::Args, Debug, Clone)]
+pub(crate) struct ResumeArgs {
+    /// Where the election is.
+    #[command(flatten)]
+    pub target: Target,
 }
 
 /// How the command ended, with its exit code: 0 done, 1 refused or not done in time, 2 ZooKeeper
@@ -83,40 +93,61 @@ impl From<zk::Error> for Outcome {
 
 /// `pause`: prints the outcome; returns its exit code.
 pub(crate) fn pause_main(args: PauseArgs) -> ExitCode {
-    steer(&args.config, |client, settings| async move { pause(&client, &settings, args.reason).await })
+    steer(&args.target, Chroot::Create, |client, settings| async move { pause(&client, &settings, args.reason).await })
 }
 
 /// `resume`: prints the outcome; returns its exit code.
-pub(crate) fn resume_main(config: &Path) -> ExitCode {
-    steer(config, |client, settings| async move { resume(&client, &settings).await })
+pub(crate) fn resume_main(args: &ResumeArgs) -> ExitCode {
+    steer(&args.target, Chroot::Require, |client, settings| async move { resume(&client, &settings).await })
 }
 
 /// `handover`: prints the outcome; returns its exit code.
 pub(crate) fn handover_main(args: HandoverArgs) -> ExitCode {
-    steer(&args.config, |client, settings| async move {
+    steer(&args.target, Chroot::Require, |client, settings| async move {
         handover(&client, &settings, args.to.as_deref(), args.wait, args.timeout).await
     })
 }
 
-/// Loads the settings (or exits 2), makes a session, runs `command` with a handle on it, closes
-/// the session and prints the outcome.
-fn steer<F>(config: &Path, command: impl FnOnce(zk::Client, Settings) -> F) -> ExitCode
+/// What a command does about a chroot that does not exist.
+#[derive(Debug, Clone, Copy)]
+enum Chroot {
+    /// Create it, as the daemons do.
+    Create,
+    /// Say that there is no cluster (exit code 2).
+    Require,
+}
+
+/// Loads the settings (or exits 2), makes a session, sees to the chroot, runs `command` with a
+/// handle on the session, closes it and prints the outcome.
+fn steer<F>(target: &Target, missing_chroot: Chroot, command: impl FnOnce(zk::Client, ClientSettings) -> F) -> ExitCode
 where
     F: Future<Output = Result<Outcome, zk::Error>>,
 {
-    let settings = match load_settings(config) {
-        Ok((settings, _)) => settings,
+    let settings = match target.load() {
+        Ok(settings) => settings,
         Err(code) => return code,
     };
-    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
-    let target = ZkTarget::of(&settings);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => return super::refuse(format!("cannot start the async runtime: {e}")),
+    };
+    let target = ZkTarget::of_zookeeper(&settings.zookeeper);
     let election_path = settings.election.path.clone();
     let outcome = runtime.block_on(async {
         let client = match target.connect().await {
             Ok(client) => client,
             Err(e) => return Outcome::Unreachable(e.to_string()),
         };
-        let outcome = match command(client.clone(), settings).await {
+        let chroot = match missing_chroot {
+            Chroot::Create => chroot::ensure(&client, &target.quorum, target.acl).await.map(|_| None),
+            Chroot::Require => chroot::missing(&client, &target.quorum).await,
+        };
+        let ran = match chroot {
+            Ok(None) => command(client.clone(), settings).await,
+            Ok(Some(chroot)) => Ok(Outcome::Unreachable(chroot::no_cluster(&target.quorum, &chroot))),
+            Err(e) => Err(e),
+        };
+        let outcome = match ran {
             Ok(outcome) => outcome,
             // The daemons' nodes are protected and this identity is not theirs.
             Err(zk::Error::NoAuth) => {
@@ -142,7 +173,7 @@ fn requester() -> String {
 
 /// Switches maintenance mode on: the daemons neither fail over nor restart or stop the
 /// JobManager on their own until `resume`. Fencing stays on.
-async fn pause(client: &zk::Client, settings: &Settings, reason: Option<String>) -> Result<Outcome, zk::Error> {
+async fn pause(client: &zk::Client, settings: &ClientSettings, reason: Option<String>) -> Result<Outcome, zk::Error> {
     let path = pause_path(&settings.election.path);
     let note = PauseNote { paused_by: requester(), since_ms: now_ms(), reason };
     let data = serde_json::to_vec(&note).expect("a pause note serializes");
@@ -164,7 +195,7 @@ async fn pause(client: &zk::Client, settings: &Settings, reason: Option<String>)
 }
 
 /// Switches maintenance mode off. The daemons return to normal without a failover.
-async fn resume(client: &zk::Client, settings: &Settings) -> Result<Outcome, zk::Error> {
+async fn resume(client: &zk::Client, settings: &ClientSettings) -> Result<Outcome, zk::Error> {
     match client.delete(&pause_path(&settings.election.path), None).await {
         Ok(()) => Ok(Outcome::Done("resumed: maintenance mode is off".into())),
         Err(zk::Error::NoNode) => Ok(Outcome::Done("not paused; nothing changed".into())),
@@ -184,7 +215,7 @@ fn parent(path: &str) -> &str {
 /// JobManager is ready (or after `timeout`).
 async fn handover(
     client: &zk::Client,
-    settings: &Settings,
+    settings: &ClientSettings,
     to: Option<&str>,
     wait: bool,
     timeout: Duration,

@@ -2,7 +2,8 @@
 //! the one way they load the settings ([`load_settings`]).
 //!
 //! * [`run`]: the daemon.
-//! * [`status`]: the election as ZooKeeper holds it.
+//! * [`status`]: the election as ZooKeeper holds it; [`watch`]: `status --watch`.
+//! * [`target`]: where the client commands find the election (`--config`, `--quorum`, ...).
 //! * [`maintenance`]: `pause`, `resume` and `handover`.
 //! * [`audit`]: failovers, outages and overlaps rebuilt from the daemons' logs.
 //! * [`check_config`]: `check-config`.
@@ -20,6 +21,8 @@ pub(crate) mod make_cds_archive;
 pub(crate) mod render_flink_config;
 pub(crate) mod run;
 pub(crate) mod status;
+pub(crate) mod target;
+pub(crate) mod watch;
 
 use std::fmt::Display;
 use std::io::Write as _;
@@ -70,7 +73,7 @@ enum Command {
     /// Maintenance mode on: no failover, restart or stop of the JobManager on the daemons' own initiative.
     Pause(maintenance::PauseArgs),
     /// Maintenance mode off; the daemons return to normal without a failover.
-    Resume(ConfigFile),
+    Resume(maintenance::ResumeArgs),
     /// A planned switchover: the leader stops its JobManager and steps down.
     Handover(maintenance::HandoverArgs),
     /// Internal: the fence guard between the daemon and its JobManager (see guard.rs).
@@ -97,7 +100,7 @@ pub fn main() -> ExitCode {
         Command::Audit(args) => audit::main(&args),
         Command::Status(args) => status::main(&args),
         Command::Pause(args) => maintenance::pause_main(args),
-        Command::Resume(args) => maintenance::resume_main(&args.config),
+        Command::Resume(args) => maintenance::resume_main(&args),
         Command::Handover(args) => maintenance::handover_main(args),
         Command::FenceGuard(args) => fence_guard::main(args),
     }

@@ -205,7 +205,11 @@ fn check_required(root: &Value, env: &EnvLayer, hostname: &Result<String, String
 }
 
 /// Turns what the config crate reports into one of our one-line errors.
-fn from_config_error(error: config::ConfigError, file: &str, origins: &BTreeMap<String, String>) -> ConfigError {
+pub(super) fn from_config_error(
+    error: config::ConfigError,
+    file: &str,
+    origins: &BTreeMap<String, String>,
+) -> ConfigError {
     match error {
         config::ConfigError::FileParse { cause, .. } => ConfigError::new(
             ConfigErrorKind::Syntax,

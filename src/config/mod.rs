@@ -18,6 +18,8 @@
 //!   the full key; a test keeps it equal to the structs.
 //! * `secret`: the ZooKeeper credentials (`password_*`, `tls_*`) read at load, and [`Secret`],
 //!   which never prints.
+//! * `client`: what the client commands (`status`, `pause`, `resume`, `handover`) read, from
+//!   an optional file and the command line ([`ClientSettings::load`]).
 //! * `env`: the `FHS_` environment layer.
 //! * `suggest`: "did you mean" for misspelt keys.
 //! * `load`: reading the file and merging the layers ([`Settings::load`]).
@@ -30,6 +32,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+mod client;
 mod env;
 mod error;
 pub(crate) mod flink_ha;
@@ -44,6 +47,7 @@ pub(crate) mod test_support;
 mod validate;
 mod values;
 
+pub use client::{ClientSettings, Flag, FlagValue};
 pub(crate) use env::env_var_name;
 pub(crate) use error::ConfigErrorKind;
 pub use error::{ConfigError, ConfigWarning};
@@ -57,7 +61,7 @@ pub use sections::{
     ElectionSettings, FailoverSettings, HookSettings, HttpSettings, JobManagerSettings, LogSettings, NodeSettings,
     ZooKeeperSettings,
 };
-pub(crate) use values::parse_command_line_duration;
+pub(crate) use values::{chroot_of, parse_command_line_duration};
 
 /// The longest `node.id`, in bytes (a DNS name's limit).
 pub(crate) const MAX_NODE_ID_BYTES: usize = 253;

@@ -7,7 +7,9 @@ use flink_ha_core::timing;
 
 use super::error::{ConfigError, ConfigWarning};
 use super::values::{check_host_port, check_http_url, check_quorum, check_znode_path, chroot_of, is_invisible_format};
-use super::{server_session_range, AuthMode, Settings, DEFAULT_GATE_JAR, MAX_NODE_ID_BYTES};
+use super::{
+    server_session_range, AuthMode, ElectionSettings, Settings, ZooKeeperSettings, DEFAULT_GATE_JAR, MAX_NODE_ID_BYTES,
+};
 use flink_ha_core::walltime::format_duration;
 
 impl Settings {
@@ -32,27 +34,7 @@ impl Settings {
             ));
         }
 
-        check_quorum(&self.zookeeper.quorum).map_err(|problem| {
-            ConfigError::invalid(
-                "zookeeper.quorum",
-                format!("{problem}; set it to host:port[,host:port...][/chroot], e.g. \"zk1:2181,zk2:2181,zk3:2181/apps/flink\""),
-            )
-        })?;
-
-        check_znode_path(&self.election.path).map_err(|problem| {
-            ConfigError::invalid(
-                "election.path",
-                format!("{problem}; set it to an absolute ZooKeeper path such as \"/flink/leader\""),
-            )
-        })?;
-
-        let server_path = format!("{}{}", chroot_of(&self.zookeeper.quorum), self.election.path);
-        if server_path == "/zookeeper" || server_path.starts_with("/zookeeper/") {
-            return Err(ConfigError::invalid(
-                "election.path",
-                format!("{server_path:?} (chroot included) lies under /zookeeper, ZooKeeper's own subtree; set it to a path of your own such as \"/flink/leader\""),
-            ));
-        }
+        check_target(&self.zookeeper, &self.election)?;
 
         let jm = &self.jobmanager;
         if jm.command.first().map_or(true, |program| program.trim().is_empty()) {
@@ -249,6 +231,33 @@ impl Settings {
     }
 }
 
+/// The checks of `[zookeeper]`'s connect string and `election.path` that every command shares,
+/// the daemon's and the client commands' (`status`, `pause`, `resume`, `handover`).
+pub(super) fn check_target(zookeeper: &ZooKeeperSettings, election: &ElectionSettings) -> Result<(), ConfigError> {
+    check_quorum(&zookeeper.quorum).map_err(|problem| {
+        ConfigError::invalid(
+            "zookeeper.quorum",
+            format!("{problem}; set it to host:port[,host:port...][/chroot], e.g. \"zk1:2181,zk2:2181,zk3:2181/apps/flink\""),
+        )
+    })?;
+
+    check_znode_path(&election.path).map_err(|problem| {
+        ConfigError::invalid(
+            "election.path",
+            format!("{problem}; set it to an absolute ZooKeeper path such as \"/flink/leader\""),
+        )
+    })?;
+
+    let server_path = format!("{}{}", chroot_of(&zookeeper.quorum), election.path);
+    if server_path == "/zookeeper" || server_path.starts_with("/zookeeper/") {
+        return Err(ConfigError::invalid(
+            "election.path",
+            format!("{server_path:?} (chroot included) lies under /zookeeper, ZooKeeper's own subtree; set it to a path of your own such as \"/flink/leader\""),
+        ));
+    }
+    Ok(())
+}
+
 /// Where the session cap comes from, for messages: the key, or the default it follows.
 pub(super) fn cap_source(settings: &Settings) -> String {
     match settings.zookeeper.max_session_timeout {
@@ -323,51 +332,62 @@ impl Settings {
     /// the daemons own the parent of `election.path` (it holds the election, the record and the
     /// controls), so it may be neither `/` nor Flink's HA root.
     pub(super) fn validate_auth(&self, ha: Option<&super::HaConfig>) -> Result<Vec<ConfigWarning>, ConfigError> {
-        let zk = &self.zookeeper;
-        let mut warnings = Vec::new();
-        let Some(mode) = zk.auth_mode() else {
-            return Err(ConfigError::invalid(
+        validate_auth(&self.zookeeper, &self.election.path, ha)
+    }
+}
+
+/// `[zookeeper]`'s authentication and TLS keys, and what authentication asks of `election_path`
+/// (see [`Settings::validate_auth`]); `ha` is `[flink]`'s effective form, `None` where it does not
+/// matter (the client commands).
+pub(super) fn validate_auth(
+    zk: &ZooKeeperSettings,
+    election_path: &str,
+    ha: Option<&super::HaConfig>,
+) -> Result<Vec<ConfigWarning>, ConfigError> {
+    let mut warnings = Vec::new();
+    let Some(mode) = zk.auth_mode() else {
+        return Err(ConfigError::invalid(
                 "zookeeper.auth",
                 format!("{:?} is not an authentication mode; set it to \"none\", \"digest\" (ZooKeeper's addAuth digest user:password) or \"sasl\" (SASL DIGEST-MD5)", zk.auth),
             ));
-        };
-        if mode == AuthMode::None {
-            for (key, set) in [
-                ("zookeeper.user", zk.user.is_some()),
-                ("zookeeper.password_file", zk.password_file.is_some()),
-                ("zookeeper.password_env", zk.password_env.is_some()),
-            ] {
-                if set {
-                    return Err(ConfigError::invalid(
+    };
+    if mode == AuthMode::None {
+        for (key, set) in [
+            ("zookeeper.user", zk.user.is_some()),
+            ("zookeeper.password_file", zk.password_file.is_some()),
+            ("zookeeper.password_env", zk.password_env.is_some()),
+        ] {
+            if set {
+                return Err(ConfigError::invalid(
                         key,
                         "is set while zookeeper.auth = \"none\"; set zookeeper.auth = \"digest\" or \"sasl\" to authenticate, or remove the key",
                     ));
-                }
             }
-            if zk.world_readable {
-                warnings.push(ConfigWarning {
+        }
+        if zk.world_readable {
+            warnings.push(ConfigWarning {
                     key: "zookeeper.world_readable".into(),
                     message: "has no effect with zookeeper.auth = \"none\": the daemons' nodes are open to anyone; set zookeeper.auth to protect them".into(),
                 });
-            }
-        } else {
-            let auth = &zk.auth;
-            let Some(user) = &zk.user else {
-                return Err(ConfigError::invalid(
-                    "zookeeper.user",
-                    format!("required with zookeeper.auth = {auth:?}; set it to the daemons' ZooKeeper user name"),
-                ));
-            };
-            if user.is_empty()
-                || user.chars().any(|c| c.is_whitespace() || c.is_control() || is_invisible_format(c))
-                || (mode == AuthMode::Digest && user.contains(':'))
-            {
-                return Err(ConfigError::invalid(
+        }
+    } else {
+        let auth = &zk.auth;
+        let Some(user) = &zk.user else {
+            return Err(ConfigError::invalid(
+                "zookeeper.user",
+                format!("required with zookeeper.auth = {auth:?}; set it to the daemons' ZooKeeper user name"),
+            ));
+        };
+        if user.is_empty()
+            || user.chars().any(|c| c.is_whitespace() || c.is_control() || is_invisible_format(c))
+            || (mode == AuthMode::Digest && user.contains(':'))
+        {
+            return Err(ConfigError::invalid(
                     "zookeeper.user",
                     format!("{user:?} is empty or contains whitespace, a control character or (with digest) ':'; use letters, digits, '-', '_' and '.'"),
                 ));
-            }
-            match (&zk.password_file, &zk.password_env) {
+        }
+        match (&zk.password_file, &zk.password_env) {
                 (Some(_), Some(_)) => {
                     return Err(ConfigError::invalid(
                         "zookeeper.password_env",
@@ -394,74 +414,72 @@ impl Settings {
                 }
                 _ => {}
             }
-            self.validate_owned_parent(ha)?;
+        validate_owned_parent(zk, election_path, ha)?;
+    }
+    for (key, path) in [
+        ("zookeeper.tls_ca_file", &zk.tls_ca_file),
+        ("zookeeper.tls_cert_file", &zk.tls_cert_file),
+        ("zookeeper.tls_key_file", &zk.tls_key_file),
+    ] {
+        if path.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
+            return Err(ConfigError::invalid(key, "must not be empty; set a path or remove the key"));
         }
-        for (key, path) in [
-            ("zookeeper.tls_ca_file", &zk.tls_ca_file),
-            ("zookeeper.tls_cert_file", &zk.tls_cert_file),
-            ("zookeeper.tls_key_file", &zk.tls_key_file),
-        ] {
-            if path.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
-                return Err(ConfigError::invalid(key, "must not be empty; set a path or remove the key"));
-            }
-        }
-        match (&zk.tls_ca_file, &zk.tls_cert_file, &zk.tls_key_file) {
-            (None, Some(_), _) | (None, _, Some(_)) => {
-                let key = if zk.tls_cert_file.is_some() { "zookeeper.tls_cert_file" } else { "zookeeper.tls_key_file" };
-                return Err(ConfigError::invalid(
+    }
+    match (&zk.tls_ca_file, &zk.tls_cert_file, &zk.tls_key_file) {
+        (None, Some(_), _) | (None, _, Some(_)) => {
+            let key = if zk.tls_cert_file.is_some() { "zookeeper.tls_cert_file" } else { "zookeeper.tls_key_file" };
+            return Err(ConfigError::invalid(
                     key,
                     "needs zookeeper.tls_ca_file, which turns TLS on; set it to the PEM CA bundle of the servers' certificates, or remove the key",
                 ));
-            }
-            (Some(_), Some(_), None) => {
-                return Err(ConfigError::invalid(
-                    "zookeeper.tls_key_file",
-                    "required with zookeeper.tls_cert_file; set it to the certificate's PEM private key",
-                ))
-            }
-            (Some(_), None, Some(_)) => {
-                return Err(ConfigError::invalid(
-                    "zookeeper.tls_cert_file",
-                    "required with zookeeper.tls_key_file; set it to the client's PEM certificate",
-                ))
-            }
-            _ => {}
         }
-        Ok(warnings)
-    }
-
-    /// With authentication on, the parent of `election.path` is the daemons' alone: not `/`,
-    /// and, with Flink's ZooKeeper HA on the same ensemble, neither Flink's root, nor inside it,
-    /// nor around it.
-    fn validate_owned_parent(&self, ha: Option<&super::HaConfig>) -> Result<(), ConfigError> {
-        let path = &self.election.path;
-        let parent = match path.trim_end_matches('/').rfind('/') {
-            Some(0) | None => "/",
-            Some(i) => &path[..i],
-        };
-        if parent == "/" {
+        (Some(_), Some(_), None) => {
             return Err(ConfigError::invalid(
+                "zookeeper.tls_key_file",
+                "required with zookeeper.tls_cert_file; set it to the certificate's PEM private key",
+            ))
+        }
+        (Some(_), None, Some(_)) => {
+            return Err(ConfigError::invalid(
+                "zookeeper.tls_cert_file",
+                "required with zookeeper.tls_key_file; set it to the client's PEM certificate",
+            ))
+        }
+        _ => {}
+    }
+    Ok(warnings)
+}
+
+/// With authentication on, the parent of `election.path` is the daemons' alone: not `/`,
+/// and, with Flink's ZooKeeper HA on the same ensemble, neither Flink's root, nor inside it,
+/// nor around it.
+fn validate_owned_parent(zk: &ZooKeeperSettings, path: &str, ha: Option<&super::HaConfig>) -> Result<(), ConfigError> {
+    let parent = match path.trim_end_matches('/').rfind('/') {
+        Some(0) | None => "/",
+        Some(i) => &path[..i],
+    };
+    if parent == "/" {
+        return Err(ConfigError::invalid(
                 "election.path",
                 format!("{path:?} lies right under \"/\": with zookeeper.auth on the daemons own the election path's parent (it holds the election, the leader record and the pause and handover nodes), and \"/\" cannot be theirs; set election.path = \"{OWN_ELECTION_PATH}\""),
             ));
-        }
-        let Some(super::flink_ha::ModeSettings::ZooKeeper(flink)) = ha.map(|ha| &ha.mode) else {
-            return Ok(());
-        };
-        if !flink.same_ensemble_as_daemon {
-            return Ok(());
-        }
-        let server_parent = format!("{}{parent}", chroot_of(&self.zookeeper.quorum));
-        let root = flink.server_path_root();
-        let nested = |inner: &str, outer: &str| {
-            inner == outer || outer == "/" || inner.strip_prefix(outer).is_some_and(|rest| rest.starts_with('/'))
-        };
-        if nested(&server_parent, &root) || nested(&root, &server_parent) {
-            return Err(ConfigError::invalid(
+    }
+    let Some(super::flink_ha::ModeSettings::ZooKeeper(flink)) = ha.map(|ha| &ha.mode) else {
+        return Ok(());
+    };
+    if !flink.same_ensemble_as_daemon {
+        return Ok(());
+    }
+    let server_parent = format!("{}{parent}", chroot_of(&zk.quorum));
+    let root = flink.server_path_root();
+    let nested = |inner: &str, outer: &str| {
+        inner == outer || outer == "/" || inner.strip_prefix(outer).is_some_and(|rest| rest.starts_with('/'))
+    };
+    if nested(&server_parent, &root) || nested(&root, &server_parent) {
+        return Err(ConfigError::invalid(
                 "election.path",
                 format!("with zookeeper.auth on the daemons own the election path's parent {server_parent:?} (chroot included; it holds the election, the leader record and the pause and handover nodes), which must lie apart from Flink's HA root {root:?} (flink.zookeeper_path_root), where Flink's own client creates nodes; set election.path = \"{OWN_ELECTION_PATH}\""),
             ));
-        }
-        Ok(())
     }
+    Ok(())
 }

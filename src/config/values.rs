@@ -45,7 +45,7 @@ pub(super) fn check_host_port(address: &str) -> Result<(), String> {
 }
 
 /// The chroot of a connect string (`""` for none).
-pub(super) fn chroot_of(quorum: &str) -> &str {
+pub(crate) fn chroot_of(quorum: &str) -> &str {
     quorum.find('/').map_or("", |i| quorum[i..].trim_end_matches('/'))
 }
 

@@ -22,6 +22,7 @@ use crate::process::launch::Launcher;
 use crate::process::mono;
 use crate::process::probe::Probe;
 use crate::zk::acl::{self, CheckFailed};
+use crate::zk::chroot;
 use crate::zk::control;
 use crate::zk::election::{self, Request, Session};
 use crate::zk::leader_record::{Term, TermSpec};
@@ -574,10 +575,10 @@ async fn connect(target: ZkTarget, election_path: String, node: String, generati
                 continue;
             }
         };
-        let checked = tokio::time::timeout(
-            target.session_timeout,
-            acl::check_owned_nodes(&client, &target, &election_path, &node),
-        )
+        let checked = tokio::time::timeout(target.session_timeout, async {
+            ensure_chroot(&client, &target).await?;
+            acl::check_owned_nodes(&client, &target, &election_path, &node).await
+        })
         .await;
         let why = match checked {
             Ok(Ok(())) => {
@@ -599,6 +600,32 @@ async fn connect(target: ZkTarget, election_path: String, node: String, generati
         );
         session::close(client, CHECK_CLOSE_WAIT).await;
         tokio::time::sleep(CONNECT_RETRY).await;
+    }
+}
+
+/// Creates the quorum's chroot when it does not exist (`zk::chroot`), logged as
+/// `chroot_created`; a refusal is the one line of the identity that may not create it.
+async fn ensure_chroot(client: &zk::Client, target: &ZkTarget) -> Result<(), CheckFailed> {
+    match chroot::ensure(client, &target.quorum, target.acl).await {
+        Ok(Some(created)) => {
+            tracing::info!(
+                event = "chroot_created",
+                chroot = created,
+                quorum = target.quorum,
+                "the quorum's chroot did not exist; created it"
+            );
+            Ok(())
+        }
+        Ok(None) => Ok(()),
+        Err(zk::Error::NoAuth) => {
+            let chroot = crate::config::chroot_of(&target.quorum);
+            let hosts = target.quorum.split('/').next().unwrap_or_default();
+            Err(CheckFailed::Refused(Refused(format!(
+                "zookeeper.quorum {}: the chroot {chroot} does not exist and ZooKeeper denies this identity creating it (NoAuth); create it with `zkCli.sh -server {hosts} create {chroot}` as an identity that may, with an ACL that lets the daemons' identity create nodes in it",
+                target.quorum
+            ))))
+        }
+        Err(e) => Err(CheckFailed::Retry(e)),
     }
 }
 

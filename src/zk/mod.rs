@@ -2,6 +2,7 @@
 //!
 //! * [`session`]: the one way to connect (every server tried once, bounded, with the configured
 //!   authentication and TLS) and to close.
+//! * [`chroot`]: the quorum's chroot: whether it exists, and its creation by the daemon.
 //! * [`acl`]: the ACL of every node the daemons create, and the check of the existing ones.
 //! * [`election`]: the election on a session (the lock recipe), the heartbeat that proves the
 //!   session alive, and the session's state changes, all reported as machine events.
@@ -12,6 +13,7 @@
 //! * [`latches`]: Flink's leader latch nodes of dead JobManagers, deleted before a start.
 
 pub mod acl;
+pub(crate) mod chroot;
 pub(crate) mod contenders;
 pub(crate) mod control;
 pub mod election;

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use zookeeper_client as zk;
 
-use crate::config::{AuthMode, Secret, Settings, TlsMaterial};
+use crate::config::{AuthMode, Secret, Settings, TlsMaterial, ZooKeeperSettings};
 use crate::zk::acl::NodeAcl;
 use flink_ha_core::machine::Event;
 use flink_ha_core::walltime;
@@ -91,7 +91,11 @@ pub enum ConnectError {
 impl ZkTarget {
     /// The ensemble of `settings` (`[zookeeper]`), with the credentials read at load.
     pub(crate) fn of(settings: &Settings) -> ZkTarget {
-        let zk = &settings.zookeeper;
+        ZkTarget::of_zookeeper(&settings.zookeeper)
+    }
+
+    /// The ensemble of a `[zookeeper]` section, with the credentials read at load.
+    pub(crate) fn of_zookeeper(zk: &ZooKeeperSettings) -> ZkTarget {
         let credentials = &zk.credentials;
         let auth = match (zk.auth_mode(), &zk.user, &credentials.password) {
             (Some(AuthMode::Digest), Some(user), Some(password)) => {
