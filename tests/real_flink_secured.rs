@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use flinkhost::{dump, flink_home, pid_of, secs, write_loopback_base, DaemonSettings, KeepOnPanic, Node, NodeOptions};
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
-use support::{wait_until, SaslRule, ZkEnsemble};
+use support::{wait_until, ClientAuth, SaslRule, TestPki, ZkEnsemble};
 use zookeeper_client as zk;
 
 /// The daemons' ZooKeeper password (test material only).
@@ -80,6 +80,37 @@ fn acl_text(acl: &[zk::Acl]) -> Vec<String> {
     out
 }
 
+/// A node `jm1` under `root` whose daemon reaches `quorum` with `zookeeper_extra` in
+/// `[zookeeper]` and runs the real Flink with `flink_extra` in `[flink]`.
+fn secured_node(root: &Path, flink: &Path, quorum: &str, zookeeper_extra: &str, flink_extra: &str) -> Node {
+    let node = Node::new(root, "jm1", NODE);
+    let base_dir = node.dir.join("base-conf");
+    write_loopback_base(flink, &base_dir, &node.tmp_dir, "flink-ha-supervisor tests/real_flink_secured.rs");
+    let s = |p: &Path| p.display().to_string();
+    node.write_daemon_config(
+        flink,
+        &DaemonSettings {
+            zookeeper_extra,
+            tail: &format!(
+                "\n[flink]\nenabled = true\nmode = \"zookeeper\"\ncluster_id = {CLUSTER_ID:?}\n\
+                 storage_dir = \"file://{ha}\"\nbase_config = {base:?}\nconf_dir = {conf:?}\n{flink_extra}",
+                ha = root.join("ha").display(),
+                base = s(&base_dir.join("config.yaml")),
+                conf = s(&node.conf_dir),
+            ),
+            ..DaemonSettings::new(
+                quorum,
+                ELECTION_PATH,
+                SESSION_TIMEOUT,
+                START_TIMEOUT,
+                STOP_GRACE,
+                Duration::from_secs(30),
+            )
+        },
+    );
+    node
+}
+
 #[test]
 fn flink_logs_in_as_itself_keeps_its_nodes_to_itself_and_the_daemon_still_clears_its_latch() {
     let flink = flink_home(&["bin/jobmanager.sh"]);
@@ -100,32 +131,13 @@ fn flink_logs_in_as_itself_keeps_its_nodes_to_itself_and_the_daemon_still_clears
         ),
     );
 
-    let mut node = Node::new(&root, "jm1", NODE);
-    let base_dir = node.dir.join("base-conf");
-    write_loopback_base(&flink, &base_dir, &node.tmp_dir, "flink-ha-supervisor tests/real_flink_secured.rs");
     let s = |p: &Path| p.display().to_string();
-    node.write_daemon_config(
+    let mut node = secured_node(
+        &root,
         &flink,
-        &DaemonSettings {
-            zookeeper_extra: &format!("auth = \"sasl\"\nuser = \"flinkha\"\npassword_file = {:?}\n", s(&password_file)),
-            tail: &format!(
-                "\n[flink]\nenabled = true\nmode = \"zookeeper\"\ncluster_id = {CLUSTER_ID:?}\n\
-                 storage_dir = \"file://{ha}\"\nbase_config = {base:?}\nconf_dir = {conf:?}\n\
-                 zookeeper_jaas_file = {jaas:?}\n",
-                ha = root.join("ha").display(),
-                base = s(&base_dir.join("config.yaml")),
-                conf = s(&node.conf_dir),
-                jaas = s(&jaas),
-            ),
-            ..DaemonSettings::new(
-                &quorum,
-                ELECTION_PATH,
-                SESSION_TIMEOUT,
-                START_TIMEOUT,
-                STOP_GRACE,
-                Duration::from_secs(30),
-            )
-        },
+        &quorum,
+        &format!("auth = \"sasl\"\nuser = \"flinkha\"\npassword_file = {:?}\n", s(&password_file)),
+        &format!("zookeeper_jaas_file = {:?}\n", s(&jaas)),
     );
 
     // 1. Flink logs in and leads.
@@ -188,4 +200,39 @@ fn flink_logs_in_as_itself_keeps_its_nodes_to_itself_and_the_daemon_still_clears
     assert!(node.events_after(skip, "latch_clearing_failed").is_empty(), "{}", dump(&[&node]));
     node.wait_event_after(skip, "jobmanager_ready", START_TIMEOUT + SLACK, &[&node]);
     println!("Flink ready again {:.1} s after the restart (the old session expired first)", secs(t1.elapsed()));
+}
+
+#[test]
+fn flink_reaches_a_tls_only_zookeeper_through_the_rendered_jvm_options() {
+    let flink = flink_home(&["bin/jobmanager.sh"]);
+    let keep = KeepOnPanic::new("fhs-real-flink-tls-", "real_flink_secured");
+    let root = keep.path().to_path_buf();
+    let pki = TestPki::generate();
+    let zk_servers = ZkEnsemble::builder().tls(&pki, ClientAuth::None, false).start();
+    let quorum = zk_servers.secure_connect_string();
+    let s = |p: &Path| p.display().to_string();
+    let mut node = secured_node(&root, &flink, &quorum, &format!("tls_ca_file = {:?}\n", s(&pki.ca)), "");
+
+    node.start();
+    node.wait_event("jobmanager_ready", START_TIMEOUT + SLACK, &[&node]);
+    let rendered = std::fs::read_to_string(node.conf_dir.join("config.yaml")).unwrap();
+    assert!(rendered.contains("-Dzookeeper.client.secure=true"), "{rendered}");
+
+    // Flink's own client, not only the daemon, went through TLS: its leader nodes exist, and the
+    // servers have no plaintext port.
+    let ca_pem = std::fs::read_to_string(&pki.ca).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let tls = zk::TlsOptions::new().with_pem_ca(&ca_pem).expect("the test CA");
+        let client = zk::Client::connector().with_tls(tls).secure_connect(&quorum).await.expect("a TLS session");
+        let leader = format!("{FLINK_TREE}/leader");
+        let written = support::try_wait_for_async(SLACK, POLL, || async {
+            let mut components = client.list_children(&leader).await.unwrap_or_default();
+            components.retain(|c| c != "latch");
+            (!components.is_empty()).then_some(components)
+        })
+        .await;
+        assert!(written.is_some(), "Flink wrote no leader under {leader}\n{}", dump(&[&node]));
+    });
+    assert!(!zk_servers.has_plaintext_port());
 }
