@@ -152,6 +152,13 @@ def log_times(log_dir):
     return found
 
 
+def cpu_s(pid):
+    """The CPU time (user + system) the process has used so far, in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def one_start(args, conf, rest, variant, archive, d, rnd, run):
     log = os.path.join(d, f"log-{rnd}-{variant}")
     os.makedirs(log, exist_ok=True)
@@ -188,11 +195,14 @@ def one_start(args, conf, rest, variant, archive, d, rnd, run):
         with open(f"/proc/{p.pid}/maps") as f:
             mapped = archive in f.read()
         load = fo.loadavg()
+        rss = fo.rss_kib(p.pid) or 0
+        cpu0 = cpu_s(p.pid)
         wall0, t0 = time.time(), time.monotonic()
         os.write(gate_w, b"\x01")
         fo.wait_for(f"{variant}: /overview 200 after the release", 120,
                     lambda: fo.http_get(rest, "/overview", 0.5)[0] == 200, poll=0.02)
         ready = time.monotonic() - t0
+        cpu = cpu_s(p.pid) - cpu0
         time.sleep(0.5)  # the log lines of the last phase
         marks = log_times(log)
         phases = {k: round(v - wall0, 3) for k, v in marks.items() if isinstance(v, float)}
@@ -212,33 +222,38 @@ def one_start(args, conf, rest, variant, archive, d, rnd, run):
         os.close(ready_r)
         out.close()
     return {"type": "parked-release", "variant": variant, "ts_run": run, "round": rnd, "spawn_to_parked_s": round(parked, 3),
-            "release_to_ready_s": round(ready, 3), "phases_s": phases, "preload": marks.get("preload"),
-            "archive_mapped": mapped, "sigterm_to_exit_s": round(term_exit, 3), "exit_code": p.returncode,
+            "release_to_ready_s": round(ready, 3), "release_to_ready_cpu_s": round(cpu, 2), "phases_s": phases, "preload": marks.get("preload"),
+            "archive_mapped": mapped, "parked_rss_kib": rss, "sigterm_to_exit_s": round(term_exit, 3), "exit_code": p.returncode,
             "loadavg_before": load, "ts": time.time()}
 
 
 def summary(recs, variants):
-    by = {v: [r["release_to_ready_s"] for r in recs if r["variant"] == v] for v in variants}
+    """Medians per variant, and each variant over plain round by round (wall and JVM CPU time)."""
     for v in variants:
-        xs = by[v]
-        if xs:
+        rs = [r for r in recs if r["variant"] == v]
+        if rs:
+            xs = [r["release_to_ready_s"] for r in rs]
+            cpu = [r["release_to_ready_cpu_s"] for r in rs if "release_to_ready_cpu_s" in r]
             fo.say(f"{v:12s} release to /overview 200: median {statistics.median(xs):.3f}s "
-                   f"min {min(xs):.3f}s max {max(xs):.3f}s (n={len(xs)}); SIGTERM to exit median "
-                   f"{statistics.median([r['sigterm_to_exit_s'] for r in recs if r['variant'] == v]):.2f}s")
+                   f"min {min(xs):.3f}s max {max(xs):.3f}s (n={len(xs)}); JVM CPU median "
+                   f"{statistics.median(cpu) if cpu else float('nan'):.2f}s; parked RSS median "
+                   f"{statistics.median([r.get('parked_rss_kib', 0) for r in rs]) / 1024:.0f} MiB; SIGTERM to exit median "
+                   f"{statistics.median([r['sigterm_to_exit_s'] for r in rs]):.2f}s")
     if "plain" in variants:
         rounds = sorted({r["round"] for r in recs})
-        for v in variants:
-            if v == "plain":
-                continue
-            ratios = []
-            for rnd in rounds:
-                a = [r["release_to_ready_s"] for r in recs if r["round"] == rnd and r["variant"] == v]
-                b = [r["release_to_ready_s"] for r in recs if r["round"] == rnd and r["variant"] == "plain"]
-                if a and b:
-                    ratios.append(a[0] / b[0])
-            if ratios:
-                fo.say(f"{v:12s} / plain per round: {' '.join(f'{x:.2f}' for x in ratios)} "
-                       f"(median {statistics.median(ratios):.2f})")
+        for field in ("release_to_ready_s", "release_to_ready_cpu_s"):
+            for v in variants:
+                if v == "plain":
+                    continue
+                ratios = []
+                for rnd in rounds:
+                    a = [r.get(field) for r in recs if r["round"] == rnd and r["variant"] == v]
+                    b = [r.get(field) for r in recs if r["round"] == rnd and r["variant"] == "plain"]
+                    if a and b and a[0] and b[0]:
+                        ratios.append(a[0] / b[0])
+                if ratios:
+                    fo.say(f"{v:12s} / plain per round ({field}): {' '.join(f'{x:.2f}' for x in ratios)} "
+                           f"(median {statistics.median(ratios):.2f})")
 
 
 def main():
@@ -252,7 +267,12 @@ def main():
     ap.add_argument("--variants", default=",".join(VARIANTS))
     ap.add_argument("--park-wait", type=float, default=5.0, help="seconds parked before the release")
     ap.add_argument("--port-base", type=int, default=None, help="take ports from here up instead of any free one")
+    ap.add_argument("--summary", action="store_true", help="only summarize the records in --results")
     args = ap.parse_args()
+    if args.summary:
+        recs = [json.loads(line) for line in open(args.results) if '"parked-release"' in line]
+        summary(recs, [v for v in VARIANTS if any(r["variant"] == v for r in recs)])
+        return
     if not args.gate_jar or not os.path.isfile(args.gate_jar):
         raise SystemExit("parked_release.py: no gate jar; pass --gate-jar or set FLINK_HA_GATE_JAR (scripts/build-gate)")
     variants = args.variants.split(",")
@@ -277,7 +297,8 @@ def main():
                 recs.append(rec)
                 with open(args.results, "a") as f:
                     f.write(json.dumps(rec) + "\n")
-                fo.say(f"round {rnd} {v}: release to /overview 200 {rec['release_to_ready_s']:.3f}s, phases "
+                fo.say(f"round {rnd} {v}: release to /overview 200 {rec['release_to_ready_s']:.3f}s "
+                       f"(JVM CPU {rec['release_to_ready_cpu_s']:.2f}s; parked RSS {rec['parked_rss_kib'] >> 10} MiB), phases "
                        f"{rec['phases_s']}, archive mapped {rec['archive_mapped']}, SIGTERM to exit "
                        f"{rec['sigterm_to_exit_s']:.2f}s (code {rec['exit_code']}); {rec['preload'] or ''}")
                 time.sleep(1)

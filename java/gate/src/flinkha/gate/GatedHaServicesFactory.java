@@ -156,6 +156,7 @@ public final class GatedHaServicesFactory implements HighAvailabilityServicesFac
         long started = System.nanoTime();
         int loaded = 0;
         int skipped = 0;
+        String firstSkipped = null;
         try (BufferedReader lines = Files.newBufferedReader(list, StandardCharsets.UTF_8)) {
             String line;
             while ((line = lines.readLine()) != null && !released.get()) {
@@ -168,14 +169,19 @@ public final class GatedHaServicesFactory implements HighAvailabilityServicesFac
                     loaded++;
                 } catch (ClassNotFoundException | LinkageError e) {
                     skipped++;
+                    if (firstSkipped == null) {
+                        firstSkipped = name;
+                    }
                 }
             }
         } catch (IOException | RuntimeException e) {
-            LOG.warn("Cannot read the class list {} ({}={}): the JobManager starts without the preload.", list, PRELOAD_VAR, e.toString());
+            LOG.warn("Cannot read the class list {} ({}): {}; the JobManager starts without the preload (make-cds-archive writes the list beside the archive).",
+                    list, PRELOAD_VAR, e.toString());
             return;
         }
-        LOG.info("Preloaded {} classes of {} in {} ms while parked ({} did not load{}).", loaded, list,
-                (System.nanoTime() - started) / 1_000_000, skipped, released.get() ? "; stopped at the release" : "");
+        LOG.info("Preloaded {} classes of {} in {} ms while parked ({} did not load{}{}).", loaded, list,
+                (System.nanoTime() - started) / 1_000_000, skipped, firstSkipped == null ? "" : ", the first " + firstSkipped,
+                released.get() ? "; stopped at the release" : "");
     }
 
     /**
