@@ -13,6 +13,8 @@ Setups (every one on the same ensemble, tickTime 2000, unless it says otherwise)
   A-parked      A-cold with `jobmanager.standby = "parked"` and `jobmanager.gate_jar` from
                 $FLINK_HA_GATE_JAR: every standby holds a JobManager JVM parked at the gate.
   A+cds         A-cold with `jobmanager.cds_archive` (a JVM class-data-sharing archive).
+  A-parked+cds  A-parked with `jobmanager.cds_archive` and its class list beside it: the parked
+                JVM maps the archive and its gate preloads the listed classes while it waits.
   B             two JobManagers, both running, Flink's ZooKeeper HA with its default timeouts.
   C             B with high-availability.zookeeper.client.session-timeout = A's session timeout.
   D             B with the shortest session timeout at which a 10 s SIGSTOP of the leader
@@ -77,6 +79,8 @@ SETUPS = {
     "A-cold": {"kind": "daemons", "session_ms": A_SESSION_TIMEOUT_MS, "zk": "default"},
     "A-parked": {"kind": "daemons", "session_ms": A_SESSION_TIMEOUT_MS, "zk": "default", "parked": True},
     "A+cds": {"kind": "daemons", "session_ms": A_SESSION_TIMEOUT_MS, "zk": "default", "cds": True},
+    "A-parked+cds": {"kind": "daemons", "session_ms": A_SESSION_TIMEOUT_MS, "zk": "default", "parked": True,
+                     "cds": True},
     "B": {"kind": "flink", "session_ms": None, "zk": "default"},
     "C": {"kind": "flink", "session_ms": A_SESSION_TIMEOUT_MS, "zk": "default"},
     "D": {"kind": "flink", "session_ms": "find-d", "zk": "default"},
@@ -383,9 +387,10 @@ def build_job_jar(repo, flink, work):
 
 def make_cds_archive(ctx):
     """A dynamic CDS archive of the JobManager: one start of a plain (non-HA) JobManager with
-    -XX:ArchiveClassesAtExit, stopped with SIGTERM; the JVM writes the archive as it exits."""
+    -XX:ArchiveClassesAtExit, stopped with SIGTERM; the JVM writes the archive as it exits. Its
+    class list (-XX:DumpLoadedClassList) beside it, `<archive>.classes`, as make-cds-archive does."""
     archive = os.path.join(ctx.work, "jm.jsa")
-    if os.path.exists(archive):
+    if os.path.exists(archive) and os.path.exists(archive + ".classes"):
         return archive
     d = os.path.join(ctx.work, "cds-trial")
     conf, log, tmp = (os.path.join(d, x) for x in ("conf", "log", "tmp"))
@@ -396,7 +401,7 @@ def make_cds_archive(ctx):
                    f"jobmanager.rpc.address: 127.0.0.1\njobmanager.rpc.port: {rpc}\nrest.address: 127.0.0.1\n"
                    f"rest.bind-address: 127.0.0.1\nrest.port: {rest}\nio.tmp.dirs: {tmp}\nweb.tmpdir: {tmp}\n")
     env = dict(os.environ, FLINK_CONF_DIR=conf, FLINK_LOG_DIR=log, FLINK_PID_DIR=d,
-               JVM_ARGS=f"-XX:ArchiveClassesAtExit={archive}.tmp")
+               JVM_ARGS=f"-XX:ArchiveClassesAtExit={archive}.tmp -XX:DumpLoadedClassList={archive}.classes.tmp")
     t0 = time.monotonic()
     p = spawn([os.path.join(ctx.flink, "bin/jobmanager.sh"), "start-foreground"], os.path.join(d, "jm.out"), env=env)
     wait_for("the CDS trial JobManager", 120, lambda: http_get(rest, "/overview")[0] == 200)
@@ -404,6 +409,7 @@ def make_cds_archive(ctx):
     sig(p.pid, signal.SIGTERM)
     p.wait(timeout=300)
     os.rename(archive + ".tmp", archive)
+    os.rename(archive + ".classes.tmp", archive + ".classes")
     say(f"CDS archive {archive}: {os.path.getsize(archive) >> 20} MiB; trial start {ready:.1f}s, "
         f"stop and dump {time.monotonic() - t0 - ready:.1f}s")
     return archive
@@ -1210,7 +1216,7 @@ def main():
     ctx.bin = os.path.join(ctx.work, "flink-ha-supervisor")
     shutil.copy(args.bin, ctx.bin)
     ctx.jar = build_job_jar(repo, args.flink, ctx.work)
-    ctx.archive = make_cds_archive(ctx) if "A+cds" in setups and not args.find_d else None
+    ctx.archive = make_cds_archive(ctx) if any(SETUPS[x].get("cds") for x in setups) and not args.find_d else None
     say(f"work dir {ctx.work}")
 
     def append(rec):

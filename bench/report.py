@@ -19,6 +19,7 @@ SETUPS = [("A-cold", "A-cold: this daemon, cold start"),
           ("A-parked", "A-parked: this daemon, parked JobManager"),
           ("A-parked-t500", "A-parked, 2 s session, tickTime 500 ms"),
           ("A+cds", "A+cds: this daemon, CDS archive"),
+          ("A-parked+cds", "A-parked+cds: parked JobManager, CDS archive and class preload"),
           ("B", "B: Flink ZK HA, defaults"),
           ("C", "C: Flink ZK HA, A's session timeout"),
           ("C-t500", "C, 2 s session, tickTime 500 ms"),
@@ -278,6 +279,28 @@ def render(recs):
             out.append(f"| {v} | {st['n']} | {st['min']:.2f} | {st['med']:.2f} | {st['p95']:.2f} | {st['max']:.2f} | {rt} | "
                        f"{load_of(rs)} |")
         out.append("")
+
+    parked = [r for r in recs if r.get("type") == "parked-release"]
+    if parked:
+        table_head(out, "### A parked JobManager's release: CDS archive and class preload (interleaved)\n",
+                   "The real JobManager parked at the gate (bench/parked_release.py), released by one byte; release to "
+                   "`/overview` 200. `cds` = the archive of `make-cds-archive` in `JVM_ARGS`; `preload` = its class list "
+                   "in `FLINK_HA_GATE_PRELOAD`, loaded by the gate while the JVM waits. The ratio is the median of the "
+                   "per-round ratios to `plain`. SIGTERM = the released JobManager's exit after SIGTERM (no job).\n",
+                   "| variant | starts | min (s) | median | p95 | max | median ratio to plain | SIGTERM to exit median (s) | load median (range) |")
+        key = lambda r: (r.get("ts_run"), r["round"])
+        plain = {key(r): r["release_to_ready_s"] for r in parked if r["variant"] == "plain"}
+        for v in ["plain", "cds", "preload", "cds+preload"]:
+            rs = [r for r in parked if r["variant"] == v]
+            if not rs:
+                continue
+            st = stats([r["release_to_ready_s"] for r in rs])
+            ratios = sorted(r["release_to_ready_s"] / plain[key(r)] for r in rs if key(r) in plain)
+            rt = f"{pct(ratios, 50):.2f}" if ratios else "-"
+            term = stats([r["sigterm_to_exit_s"] for r in rs])
+            out.append(f"| {v} | {st['n']} | {st['min']:.2f} | {st['med']:.2f} | {st['p95']:.2f} | {st['max']:.2f} | {rt} | "
+                       f"{term['med']:.2f} | {load_of(rs)} |")
+        out.append("")
     return "\n".join(out)
 
 
@@ -294,7 +317,7 @@ def main():
         rounds = [r for r in recs if r.get("type") == "round"]
         bad = [r for r in rounds if not r.get("ok")]
         problems = []
-        for kind in ("round", "contenders", "coldstart"):
+        for kind in ("round", "contenders", "coldstart", "parked-release"):
             if kind not in kinds:
                 problems.append(f"no `{kind}` records")
         problems += [f"failed round {r['setup']}/{r['fault']}: {r.get('error')}" for r in bad]

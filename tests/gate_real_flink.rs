@@ -13,7 +13,12 @@
 //! 2. closing the gate's write end instead makes the parked JVM exit with code 1 (the gate's
 //!    `Runtime.halt(1)`), without ever touching ZooKeeper;
 //! 3. SIGTERM to a parked JVM makes it exit with 143 (the gate's halt), not with Flink's shutdown
-//!    safeguard (239, after 5 s: Flink's shutdown hook waits for the lock of the blocked start).
+//!    safeguard (239, after 5 s: Flink's shutdown hook waits for the lock of the blocked start);
+//! 4. with the CDS archive and the class list that `flink-ha-supervisor make-cds-archive` writes
+//!    (`JVM_ARGS=-XX:SharedArchiveFile=...`, `FLINK_HA_GATE_PRELOAD=<archive>.classes`, what the
+//!    daemon gives a parked JobManager), the JVM parks, preloads the list while it waits (its log
+//!    says how many classes), still touches nothing, maps the archive, and serves after the
+//!    release; with a list that does not exist it logs that and serves all the same.
 //!
 //! The gate jar is `FLINK_HA_GATE_JAR` (printed by `scripts/install-test-deps`), else built into
 //! the test's directory by `scripts/build-gate`. Flink comes from `FLINK_HOME` or the install
@@ -84,7 +89,8 @@ struct Parked {
 }
 
 /// Renders the configuration with the daemon and spawns the JobManager behind the two pipes.
-fn spawn_parked(root: &Path, flink: &Path, jar: &Path, zk: &ZkEnsemble) -> Parked {
+/// `env`: more variables for the JobManager (`JVM_ARGS`, `FLINK_HA_GATE_PRELOAD`).
+fn spawn_parked(root: &Path, flink: &Path, jar: &Path, zk: &ZkEnsemble, env: &[(&str, String)]) -> Parked {
     let (rest_port, rpc_port) = (pick_free_port(), pick_free_port());
     let base = root.join("base");
     let tmp = root.join("tmp");
@@ -138,6 +144,7 @@ fn spawn_parked(root: &Path, flink: &Path, jar: &Path, zk: &ZkEnsemble) -> Parke
         .env("HADOOP_CLASSPATH", jar)
         .env("FLINK_HA_GATE_FD", gate_fd.to_string())
         .env("FLINK_HA_GATE_READY_FD", ready_fd.to_string())
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(&out).unwrap())
         .stderr(std::fs::File::options().append(true).open(&out).unwrap());
@@ -265,7 +272,7 @@ fn a_parked_jobmanager_touches_nothing_until_its_release_then_starts() {
     let jar = gate_jar(&flink, root.path());
     let zk = ZkEnsemble::builder().servers(1).start();
     let t0 = Instant::now();
-    let mut jm = spawn_parked(root.path(), &flink, &jar, &zk);
+    let mut jm = spawn_parked(root.path(), &flink, &jar, &zk, &[]);
 
     assert_eq!(jm.wait_parked(), "parked\n", "{}", jm.output());
     let parked_after = t0.elapsed();
@@ -297,7 +304,7 @@ fn a_parked_jobmanager_exits_when_its_gate_closes() {
     let root = KeepOnPanic::new("fhs-gate-eof-", "gate_real_flink");
     let jar = gate_jar(&flink, root.path());
     let zk = ZkEnsemble::builder().servers(1).start();
-    let mut jm = spawn_parked(root.path(), &flink, &jar, &zk);
+    let mut jm = spawn_parked(root.path(), &flink, &jar, &zk, &[]);
     assert_eq!(jm.wait_parked(), "parked\n", "{}", jm.output());
     assert_is_java(jm.jvm.id());
 
@@ -317,7 +324,7 @@ fn a_parked_jobmanager_stops_at_once_on_sigterm() {
     let root = KeepOnPanic::new("fhs-gate-term-", "gate_real_flink");
     let jar = gate_jar(&flink, root.path());
     let zk = ZkEnsemble::builder().servers(1).start();
-    let mut jm = spawn_parked(root.path(), &flink, &jar, &zk);
+    let mut jm = spawn_parked(root.path(), &flink, &jar, &zk, &[]);
     assert_eq!(jm.wait_parked(), "parked\n", "{}", jm.output());
     assert_is_java(jm.jvm.id());
 
@@ -329,4 +336,126 @@ fn a_parked_jobmanager_stops_at_once_on_sigterm() {
     // 143 is the gate's own halt; Flink's shutdown safeguard would say 239, 5 s later.
     assert_eq!(status.code(), Some(143), "a parked JVM halts on SIGTERM\n{}", jm.output());
     eprintln!("gate (real Flink): SIGTERM to JVM exit {:.3}s", secs(exit_after));
+}
+
+/// The archive and class list of `flink-ha-supervisor make-cds-archive`, made in `dir` by one
+/// trial start of a plain (non-HA) JobManager.
+fn make_archive(flink: &Path, dir: &Path, zk: &ZkEnsemble) -> PathBuf {
+    let (conf, tmp, log) = (dir.join("trial-conf"), dir.join("trial-tmp"), dir.join("trial-log"));
+    std::fs::create_dir_all(&tmp).unwrap();
+    let (rest_port, rpc_port) = (pick_free_port(), pick_free_port());
+    write_conf_dir(
+        flink,
+        &conf,
+        &["jobmanager", "rest", "io", "web", "high-availability"],
+        "flink-ha-supervisor tests/gate_real_flink.rs (make-cds-archive)",
+        &format!(
+            "jobmanager.bind-host: 127.0.0.1\njobmanager.memory.process.size: 768m\n\
+             jobmanager.rpc.address: 127.0.0.1\njobmanager.rpc.port: {rpc_port}\n\
+             rest.address: 127.0.0.1\nrest.bind-address: 127.0.0.1\nrest.port: {rest_port}\n\
+             io.tmp.dirs: {tmp}\nweb.tmpdir: {tmp}\n",
+            tmp = tmp.display()
+        ),
+    );
+    let archive = dir.join("jobmanager.jsa");
+    let config = dir.join("archive.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[zookeeper]\nquorum = {quorum:?}\n[jobmanager]\ncommand = [{script:?}, \"start-foreground\"]\n\
+             ready_url = \"http://127.0.0.1:{rest_port}/overview\"\ncds_archive = {archive:?}\n\
+             [jobmanager.env]\nFLINK_CONF_DIR = {conf:?}\nFLINK_LOG_DIR = {log:?}\nFLINK_PID_DIR = {dir:?}\n",
+            quorum = zk.connect_string(),
+            script = flink.join("bin/jobmanager.sh").display().to_string(),
+            archive = archive.display().to_string(),
+            conf = conf.display().to_string(),
+            log = log.display().to_string(),
+            dir = dir.display().to_string(),
+        ),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_flink-ha-supervisor"))
+        .args(["make-cds-archive", "--timeout", "180s", "--config"])
+        .arg(&config)
+        .env_remove("JVM_ARGS")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run make-cds-archive");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "make-cds-archive failed: {text}");
+    eprintln!("{}", text.trim());
+    archive
+}
+
+/// The gate's line about its preload in Flink's log (`Preloaded ...` or `Cannot read the class
+/// list ...`), once it is there.
+fn preload_line(root: &Path) -> Option<String> {
+    let dir = std::fs::read_dir(root.join("log")).ok()?;
+    dir.flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".log"))
+        .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+        .flat_map(|text| text.lines().map(str::to_string).collect::<Vec<_>>())
+        .find(|l| l.contains("Preloaded ") || l.contains("Cannot read the class list"))
+}
+
+/// The number in the gate's `Preloaded <n> classes ...` line.
+fn preloaded_count(line: &str) -> usize {
+    let after = line.split("Preloaded ").nth(1).unwrap_or_default();
+    after.split_whitespace().next().and_then(|n| n.parse().ok()).unwrap_or(0)
+}
+
+/// Parks with `env`, waits for the preload's log line, checks that the JVM still touches
+/// nothing, releases it and waits for `/overview` 200; returns the preload line.
+fn park_preload_release(root: &Path, flink: &Path, jar: &Path, zk: &ZkEnsemble, env: &[(&str, String)]) -> String {
+    let mut jm = spawn_parked(root, flink, jar, zk, env);
+    assert_eq!(jm.wait_parked(), "parked\n", "{}", jm.output());
+    assert_is_java(jm.jvm.id());
+    let line = try_wait_for(START_TIMEOUT, POLL, || preload_line(root))
+        .unwrap_or_else(|| panic!("no preload line in Flink's log within {START_TIMEOUT:?}\n{}", jm.output()));
+    assert_eq!(jm.zk_sockets(), 0, "a preloading parked JVM has a socket to ZooKeeper\n{}", jm.output());
+    assert!(jm.rest_refuses(), "a preloading parked JVM's REST port {} accepts connections", jm.rest_port);
+    assert!(!latch_children(zk).contains("latch-"), "a parked JVM made a latch node");
+
+    let released = Instant::now();
+    jm.gate.as_mut().unwrap().write_all(b"\x01").expect("write the release byte");
+    let ready = try_wait_for(START_TIMEOUT, POLL, || jm.overview_200().then_some(()));
+    assert!(ready.is_some(), "no /overview 200 within {START_TIMEOUT:?} of the release\n{}", jm.output());
+    eprintln!("gate (real Flink): {line}; release to /overview 200 {:.2}s", secs(released.elapsed()));
+    if let Some((_, archive)) = env.iter().find(|(k, _)| *k == "JVM_ARGS") {
+        let archive = archive.trim_start_matches("-XX:SharedArchiveFile=");
+        let maps = std::fs::read_to_string(format!("/proc/{}/maps", jm.jvm.id())).unwrap_or_default();
+        assert!(maps.contains(archive), "the parked JVM did not map the archive {archive}");
+    }
+    jm.jvm.signal(nix::sys::signal::Signal::SIGTERM).unwrap();
+    assert!(jm.jvm.wait_timeout(EXIT_TIMEOUT).is_some(), "the released JVM ignored SIGTERM");
+    line
+}
+
+#[test]
+fn a_parked_jobmanager_preloads_its_class_list_and_serves_after_the_release() {
+    let flink = flink_home(&["bin/jobmanager.sh", "conf/config.yaml"]);
+    let root = KeepOnPanic::new("fhs-gate-preload-", "gate_real_flink");
+    let jar = gate_jar(&flink, root.path());
+    let zk = ZkEnsemble::builder().servers(1).start();
+    let archive = make_archive(&flink, root.path(), &zk);
+    let list = PathBuf::from(format!("{}.classes", archive.display()));
+    let listed = std::fs::read_to_string(&list).unwrap_or_default();
+    assert!(
+        listed.lines().any(|l| l.starts_with("org/apache/flink/runtime/dispatcher/")),
+        "make-cds-archive wrote no class list with Flink's dispatcher at {}",
+        list.display()
+    );
+
+    let parked = root.path().join("with-list");
+    let env = [
+        ("JVM_ARGS", format!("-XX:SharedArchiveFile={}", archive.display())),
+        ("FLINK_HA_GATE_PRELOAD", list.display().to_string()),
+    ];
+    let line = park_preload_release(&parked, &flink, &jar, &zk, &env);
+    assert!(preloaded_count(&line) > 1000, "the gate preloaded too few classes: {line}");
+
+    let missing = root.path().join("missing-list");
+    let env = [("FLINK_HA_GATE_PRELOAD", root.path().join("no-such.classes").display().to_string())];
+    let line = park_preload_release(&missing, &flink, &jar, &zk, &env);
+    assert!(line.contains("Cannot read the class list"), "{line}");
 }

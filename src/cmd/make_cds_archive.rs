@@ -10,6 +10,11 @@
 //! `stop_grace`, which is why the daemon's own stops cannot make it). Run it on every host, e.g.
 //! after installing or upgrading Java or Flink (delete the old archive first: a stale one is
 //! ignored by the JVM).
+//!
+//! The same start writes the list of the classes the JobManager loaded
+//! (`-XX:DumpLoadedClassList`) beside the archive, `<archive>.classes`
+//! (`crate::process::cds::class_list`): a parked JobManager loads them at its gate while it
+//! waits, so that they are there when it is released.
 
 use std::path::{Path, PathBuf};
 use std::process::{ExitCode, Stdio};
@@ -61,14 +66,19 @@ pub(crate) async fn make_archive(settings: &Settings, archive: &Path, timeout: D
         env.insert(FLINK_CONF_DIR_VAR.to_string(), scratch.display().to_string());
     }
     let part = partial(archive);
+    let list = crate::process::cds::class_list(archive);
+    let list_part = partial(&list);
     let _ = std::fs::remove_file(&part);
+    let _ = std::fs::remove_file(&list_part);
     if let Some(dir) = archive.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
     }
     let base = env.get(JVM_ARGS_VAR).cloned().or_else(|| std::env::var(JVM_ARGS_VAR).ok()).unwrap_or_default();
     env.insert(
         JVM_ARGS_VAR.to_string(),
-        format!("{base} -XX:ArchiveClassesAtExit={}", part.display()).trim().to_string(),
+        format!("{base} -XX:ArchiveClassesAtExit={} -XX:DumpLoadedClassList={}", part.display(), list_part.display())
+            .trim()
+            .to_string(),
     );
 
     let (program, args) = jm.command.split_first().context("jobmanager.command is empty")?;
@@ -87,12 +97,14 @@ pub(crate) async fn make_archive(settings: &Settings, archive: &Path, timeout: D
         }
         if let Some(status) = child.try_wait()? {
             let _ = std::fs::remove_dir_all(&scratch);
+            let _ = std::fs::remove_file(&list_part);
             bail!("the JobManager exited ({status}) before {} answered", jm.ready_url);
         }
         if started.elapsed() > timeout {
             let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
             let _ = child.wait().await;
             let _ = std::fs::remove_dir_all(&scratch);
+            let _ = std::fs::remove_file(&list_part);
             bail!("{} did not answer within {timeout:?}", jm.ready_url);
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -105,16 +117,28 @@ pub(crate) async fn make_archive(settings: &Settings, archive: &Path, timeout: D
         let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
         let _ = child.wait().await;
         let _ = std::fs::remove_file(&part);
+        let _ = std::fs::remove_file(&list_part);
         bail!("the JobManager did not exit within {timeout:?} of its SIGTERM (writing the archive); nothing written");
     }
     let stop = stopping.elapsed();
     let size = std::fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
     if size == 0 {
+        let _ = std::fs::remove_file(&list_part);
         bail!("the JVM wrote no archive ({}); does this Java support -XX:ArchiveClassesAtExit (13+)?", part.display());
     }
     std::fs::rename(&part, archive).with_context(|| format!("rename {} to {}", part.display(), archive.display()))?;
+    let classes = std::fs::read_to_string(&list_part).map(|t| t.lines().count()).unwrap_or(0);
+    let listed = if classes > 0 {
+        std::fs::rename(&list_part, &list)
+            .with_context(|| format!("rename {} to {}", list_part.display(), list.display()))?;
+        format!("{} ({classes} classes)", list.display())
+    } else {
+        let _ = std::fs::remove_file(&list_part);
+        let _ = std::fs::remove_file(&list);
+        "no class list (the JVM wrote none)".to_string()
+    };
     Ok(format!(
-        "wrote {} ({} MiB): the JobManager answered after {:.1}s; its stop with the dump took {:.1}s",
+        "wrote {} ({} MiB) and {listed}: the JobManager answered after {:.1}s; its stop with the dump took {:.1}s",
         archive.display(),
         size >> 20,
         ready.as_secs_f64(),

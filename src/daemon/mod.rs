@@ -351,7 +351,7 @@ impl Daemon {
     fn park(&mut self, park: u64) -> std::io::Result<Running> {
         let fingerprint = crate::flink::fingerprint(&self.settings).unwrap_or_default();
         crate::flink::prepare_spawn(&self.settings, &mut self.spec)?;
-        crate::process::cds::prepare_spawn(&self.settings, &mut self.spec);
+        crate::process::cds::prepare_park(&self.settings, &mut self.spec);
         let launch = self.launcher.choose(&self.spec);
         Running::start(&self.spec, &launch, Start::Parked { park, fingerprint }, self.process_tx.clone())
     }

@@ -4,6 +4,11 @@
 //! ten thousand classes pre-parsed, which cuts the cold start of a failover (BENCHMARKS.md has
 //! the figures). A missing archive only costs the speed-up. `make-cds-archive`
 //! (`crate::cmd::make_cds_archive`) makes it.
+//!
+//! The same command writes `<archive>.classes` ([`class_list`]): the classes that start loaded.
+//! A parked JobManager gets its path in `FLINK_HA_GATE_PRELOAD` ([`prepare_park`]), and the gate
+//! loads them (without initializing any) while the JVM waits, so that the release finds them
+//! loaded. A missing list only costs that speed-up.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -12,6 +17,16 @@ use crate::config::{JobManagerSettings, Settings};
 
 /// The environment variable Flink's scripts put on the `java` command line.
 pub(crate) const JVM_ARGS_VAR: &str = "JVM_ARGS";
+
+/// The variable that names the class list a parked JobManager's gate preloads.
+pub(crate) const PRELOAD_VAR: &str = "FLINK_HA_GATE_PRELOAD";
+
+/// The class list beside `archive`: `<archive>.classes`.
+pub(crate) fn class_list(archive: &Path) -> PathBuf {
+    let mut name = archive.as_os_str().to_os_string();
+    name.push(".classes");
+    PathBuf::from(name)
+}
 
 /// What [`apply`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,8 +68,42 @@ pub(crate) fn apply(jm: &JobManagerSettings, env: &mut BTreeMap<String, String>)
     }
 }
 
+/// Sets or removes [`PRELOAD_VAR`] in `env` for a parked JobManager: the class list beside the
+/// configured archive when it is a non-empty file. `Some(list)` when set, and the missing list's
+/// path when an archive is configured but its list is not there.
+pub(crate) fn apply_preload(jm: &JobManagerSettings, env: &mut BTreeMap<String, String>) -> Applied {
+    env.remove(PRELOAD_VAR);
+    let Some(archive) = jm.cds_archive.as_deref() else {
+        return Applied::Off;
+    };
+    let list = class_list(archive);
+    if std::fs::metadata(&list).is_ok_and(|m| m.is_file() && m.len() > 0) {
+        env.insert(PRELOAD_VAR.to_string(), list.display().to_string());
+        Applied::Used(list)
+    } else {
+        Applied::Missing(list)
+    }
+}
+
+/// Called by the daemon right before it parks a JobManager: [`prepare_spawn`] and the class list
+/// to preload at the gate; logs what it did.
+pub(crate) fn prepare_park(settings: &Settings, spec: &mut crate::process::jobmanager::Spec) {
+    prepare_spawn(settings, spec);
+    match apply_preload(&settings.jobmanager, &mut spec.settings.env) {
+        Applied::Off => {}
+        Applied::Used(path) => tracing::info!(event = "class_list_used", path = %path.display(),
+            "the parked JobManager loads the classes of its class list while it waits"),
+        Applied::Missing(path) => tracing::warn!(
+            event = "class_list_missing",
+            path = %path.display(),
+            "the class list beside jobmanager.cds_archive does not exist; the parked JobManager waits without preloading (`flink-ha-supervisor make-cds-archive` writes both)"
+        ),
+    }
+}
+
 /// Called by the daemon right before each JobManager spawn; logs what it did.
 pub(crate) fn prepare_spawn(settings: &Settings, spec: &mut crate::process::jobmanager::Spec) {
+    spec.settings.env.remove(PRELOAD_VAR);
     match apply(&settings.jobmanager, &mut spec.settings.env) {
         Applied::Off => {}
         Applied::Used(path) => {
@@ -104,6 +153,27 @@ mod tests {
         std::fs::remove_file(&archive).unwrap();
         assert_eq!(apply(&settings, &mut env), Applied::Missing(archive.clone()));
         assert_eq!(env[JVM_ARGS_VAR], "-Xlog:disable", "a missing archive leaves the configured JVM_ARGS");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_class_list_beside_the_archive_is_named_for_the_gate_only_when_it_exists() {
+        let dir = std::env::temp_dir().join(format!("fhs-cds-list-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let archive = dir.join("jm.jsa");
+        let list = class_list(&archive);
+        assert_eq!(list, dir.join("jm.jsa.classes"));
+        let settings = jm(Some(&archive), None);
+        let mut env = BTreeMap::new();
+        assert_eq!(apply_preload(&settings, &mut env), Applied::Missing(list.clone()));
+        assert!(env.is_empty(), "a missing list names nothing");
+        std::fs::write(&list, b"java/lang/Object id: 0\n").unwrap();
+        assert_eq!(apply_preload(&settings, &mut env), Applied::Used(list.clone()));
+        assert_eq!(env[PRELOAD_VAR], list.display().to_string());
+        std::fs::remove_file(&list).unwrap();
+        assert_eq!(apply_preload(&settings, &mut env), Applied::Missing(list));
+        assert!(env.is_empty(), "a list that went away is no longer named");
+        assert_eq!(apply_preload(&jm(None, None), &mut env), Applied::Off);
         let _ = std::fs::remove_dir_all(&dir);
     }
 

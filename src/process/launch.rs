@@ -246,7 +246,10 @@ fn config_file(bin: &Path, env: &BTreeMap<String, String>) -> PathBuf {
 /// resolved at all (then the command runs as configured).
 pub(crate) fn fingerprint(spec: &Spec) -> Result<u64, String> {
     let bin = flink_bin(spec)?;
-    let env = full_env(spec);
+    let mut env = full_env(spec);
+    // Read by the gate inside the JVM only; the scripts' command line does not depend on it, and a
+    // parked start (with it) and a cold start (without) share one resolution.
+    env.remove(crate::process::cds::PRELOAD_VAR);
     let config = std::fs::read(config_file(&bin, &env)).unwrap_or_default();
     let text = String::from_utf8_lossy(&config);
     if text.lines().any(|l| {

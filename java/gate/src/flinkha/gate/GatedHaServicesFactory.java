@@ -15,6 +15,13 @@
  *                           ZooKeeper HA services. EOF (the guard, and so the daemon, is gone) or
  *                           a read error = Runtime.halt(1) at once: a parked JVM never releases
  *                           itself and never outlives its guard while parked.
+ *   FLINK_HA_GATE_PRELOAD   optional: a class list (one binary name a line, as the JVM's
+ *                           -XX:DumpLoadedClassList writes it) that a daemon thread loads while
+ *                           the JVM waits, without initializing anything (Class.forName(name,
+ *                           false, loader): no static initializer of Flink runs, nothing connects).
+ *                           The classes Flink loads after the release are then there already.
+ *                           A missing or unreadable list, or names that do not load, are logged
+ *                           and skipped; the preload stops at the release.
  * Missing or invalid variables make createHAServices throw, and the JobManager fails to start:
  * this class never proceeds without the gate. A stop while parked (SIGTERM) halts at once with 143.
  *
@@ -26,6 +33,7 @@
  */
 package flinkha.gate;
 
+import java.io.BufferedReader;
 import java.io.FileInputStream;
 import java.io.FileOutputStream;
 import java.io.IOException;
@@ -55,6 +63,8 @@ public final class GatedHaServicesFactory implements HighAvailabilityServicesFac
     public static final String GATE_FD_VAR = "FLINK_HA_GATE_FD";
     /** The fd number this class writes "parked\n" to when it reached the gate. */
     public static final String READY_FD_VAR = "FLINK_HA_GATE_READY_FD";
+    /** The path of the class list to preload while parked (optional). */
+    public static final String PRELOAD_VAR = "FLINK_HA_GATE_PRELOAD";
 
     private static final Logger LOG = LoggerFactory.getLogger(GatedHaServicesFactory.class);
 
@@ -90,6 +100,7 @@ public final class GatedHaServicesFactory implements HighAvailabilityServicesFac
             }
         }, "flink-ha-gate-stop");
         Runtime.getRuntime().addShutdownHook(stopWhileParked);
+        startPreload(System.getenv(PRELOAD_VAR), released);
 
         int release;
         try {
@@ -124,6 +135,71 @@ public final class GatedHaServicesFactory implements HighAvailabilityServicesFac
     public ClientHighAvailabilityServices createClientHAServices(Configuration configuration) throws Exception {
         return HighAvailabilityServicesUtils.createClientHAService(
                 asZooKeeper(configuration), GatedHaServicesFactory::fatalError);
+    }
+
+    /**
+     * Loads the classes the list at `path` names on a daemon thread, without initializing them,
+     * until the list ends or `released` turns true. Nothing when `path` is unset or empty.
+     */
+    private static void startPreload(String path, AtomicBoolean released) {
+        if (path == null || path.isEmpty()) {
+            return;
+        }
+        ClassLoader loader = GatedHaServicesFactory.class.getClassLoader();
+        Thread preload = new Thread(() -> preload(Paths.get(path), loader, released), "flink-ha-gate-preload");
+        preload.setDaemon(true);
+        preload.setPriority(Thread.MIN_PRIORITY);
+        preload.start();
+    }
+
+    private static void preload(Path list, ClassLoader loader, AtomicBoolean released) {
+        long started = System.nanoTime();
+        int loaded = 0;
+        int skipped = 0;
+        String firstSkipped = null;
+        try (BufferedReader lines = Files.newBufferedReader(list, StandardCharsets.UTF_8)) {
+            String line;
+            while ((line = lines.readLine()) != null && !released.get()) {
+                String name = className(line);
+                if (name == null) {
+                    continue;
+                }
+                try {
+                    Class.forName(name, false, loader);
+                    loaded++;
+                } catch (ClassNotFoundException | LinkageError e) {
+                    skipped++;
+                    if (firstSkipped == null) {
+                        firstSkipped = name;
+                    }
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            LOG.warn("Cannot read the class list {} ({}): {}; the JobManager starts without the preload (make-cds-archive writes the list beside the archive).",
+                    list, PRELOAD_VAR, e.toString());
+            return;
+        }
+        LOG.info("Preloaded {} classes of {} in {} ms while parked ({} did not load{}{}).", loaded, list,
+                (System.nanoTime() - started) / 1_000_000, skipped, firstSkipped == null ? "" : ", the first " + firstSkipped,
+                released.get() ? "; stopped at the release" : "");
+    }
+
+    /**
+     * The binary name in one line of a -XX:DumpLoadedClassList list ("a/b/C id: 7 ..." or
+     * "a/b/C"), or null for comments, the JVM's own entries ("@lambda-proxy ...") and hidden
+     * classes, which cannot be loaded by name.
+     */
+    static String className(String line) {
+        String trimmed = line.trim();
+        if (trimmed.isEmpty() || trimmed.startsWith("#") || trimmed.startsWith("@")) {
+            return null;
+        }
+        int end = trimmed.indexOf(' ');
+        String name = end < 0 ? trimmed : trimmed.substring(0, end);
+        if (name.contains("$$Lambda") || name.contains("+0x") || name.startsWith("[")) {
+            return null;
+        }
+        return name.replace('/', '.');
     }
 
     /** A copy of the configuration whose high-availability.type is Flink's own "zookeeper". */
