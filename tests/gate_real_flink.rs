@@ -40,7 +40,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use flinkhost::{flink_home, secs, write_loopback_base, KeepOnPanic};
+use flinkhost::{flink_home, secs, write_conf_dir, write_loopback_base, KeepOnPanic};
 use support::standin::http_get;
 use support::{pick_free_port, try_wait_for, KillOnDrop, ZkEnsemble};
 
