@@ -51,6 +51,20 @@ def stats(vals):
     return {"n": len(v), "min": v[0], "med": pct(v, 50), "p95": pct(v, 95), "max": v[-1]}
 
 
+def interleaved_rows(recs, variants, value, key):
+    """Rows of an interleaved comparison: (variant, its records, "starts | min | median | p95 | max |
+    median ratio to plain"), the ratio being the median of the per-round ratios to `plain` (same key)."""
+    plain = {key(r): r[value] for r in recs if r["variant"] == "plain"}
+    for v in variants:
+        rs = [r for r in recs if r["variant"] == v]
+        if not rs:
+            continue
+        st = stats([r[value] for r in rs])
+        ratios = sorted(r[value] / plain[key(r)] for r in rs if key(r) in plain)
+        rt = f"{pct(ratios, 50):.2f}" if ratios else "-"
+        yield v, rs, f"{st['n']} | {st['min']:.2f} | {st['med']:.2f} | {st['p95']:.2f} | {st['max']:.2f} | {rt}"
+
+
 def load_of(rs):
     """The 1-minute load average at the faults of these rounds: median (min-max)."""
     ls = sorted(r["loadavg_before"][0] for r in rs if r.get("loadavg_before"))
@@ -267,17 +281,9 @@ def render(recs):
                    "the JVM command line read from `/proc/<pid>/cmdline` of a `plain` start, executed directly. The ratio "
                    "is the median of the per-round ratios to `plain`, so load changes between rounds cancel out.\n",
                    "| variant | starts | min (s) | median | p95 | max | median ratio to plain | load median (range) |")
-        key = lambda r: (r.get("run"), r["round"])
-        plain = {key(r): r["ready_s"] for r in cold if r["variant"] == "plain"}
-        for v in ["plain", "direct", "cds", "cds+c1"]:
-            rs = [r for r in cold if r["variant"] == v]
-            if not rs:
-                continue
-            st = stats([r["ready_s"] for r in rs])
-            ratios = sorted(r["ready_s"] / plain[key(r)] for r in rs if key(r) in plain)
-            rt = f"{pct(ratios, 50):.2f}" if ratios else "-"
-            out.append(f"| {v} | {st['n']} | {st['min']:.2f} | {st['med']:.2f} | {st['p95']:.2f} | {st['max']:.2f} | {rt} | "
-                       f"{load_of(rs)} |")
+        for v, rs, cells in interleaved_rows(cold, ["plain", "direct", "cds", "cds+c1"], "ready_s",
+                                             lambda r: (r.get("run"), r["round"])):
+            out.append(f"| {v} | {cells} | {load_of(rs)} |")
         out.append("")
 
     parked = [r for r in recs if r.get("type") == "parked-release"]
@@ -288,18 +294,10 @@ def render(recs):
                    "in `FLINK_HA_GATE_PRELOAD`, loaded by the gate while the JVM waits. The ratio is the median of the "
                    "per-round ratios to `plain`. SIGTERM = the released JobManager's exit after SIGTERM (no job).\n",
                    "| variant | starts | min (s) | median | p95 | max | median ratio to plain | SIGTERM to exit median (s) | load median (range) |")
-        key = lambda r: (r.get("ts_run"), r["round"])
-        plain = {key(r): r["release_to_ready_s"] for r in parked if r["variant"] == "plain"}
-        for v in ["plain", "cds", "preload", "cds+preload"]:
-            rs = [r for r in parked if r["variant"] == v]
-            if not rs:
-                continue
-            st = stats([r["release_to_ready_s"] for r in rs])
-            ratios = sorted(r["release_to_ready_s"] / plain[key(r)] for r in rs if key(r) in plain)
-            rt = f"{pct(ratios, 50):.2f}" if ratios else "-"
+        for v, rs, cells in interleaved_rows(parked, ["plain", "cds", "preload", "cds+preload"], "release_to_ready_s",
+                                             lambda r: (r.get("ts_run"), r["round"])):
             term = stats([r["sigterm_to_exit_s"] for r in rs])
-            out.append(f"| {v} | {st['n']} | {st['min']:.2f} | {st['med']:.2f} | {st['p95']:.2f} | {st['max']:.2f} | {rt} | "
-                       f"{term['med']:.2f} | {load_of(rs)} |")
+            out.append(f"| {v} | {cells} | {term['med']:.2f} | {load_of(rs)} |")
         out.append("")
     return "\n".join(out)
 
