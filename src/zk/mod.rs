@@ -2,6 +2,7 @@
 //!
 //! * [`session`]: the one way to connect (every server tried once, bounded, with the configured
 //!   authentication and TLS) and to close.
+//! * [`kerberos`]: the keytab handed to the GSSAPI library, and its failures' meaning.
 //! * [`acl`]: the ACL of every node the daemons create, and the check of the existing ones.
 //! * [`election`]: the election on a session (the lock recipe), the heartbeat that proves the
 //!   session alive, and the session's state changes, all reported as machine events.
@@ -15,6 +16,7 @@ pub mod acl;
 pub(crate) mod contenders;
 pub(crate) mod control;
 pub mod election;
+pub(crate) mod kerberos;
 pub(crate) mod latches;
 pub(crate) mod leader_record;
 pub mod session;

@@ -1,0 +1,76 @@
+//! Kerberos (`zookeeper.auth = "kerberos"`): how the keytab reaches the GSSAPI library, and what
+//! its failures mean. Built with the `kerberos` feature (zookeeper-client's `sasl-gssapi`, which
+//! links the system's libgssapi_krb5); without it `zookeeper.auth = "kerberos"` is refused when
+//! the settings are loaded.
+//!
+//! The keytab reaches MIT Kerberos through the environment, before any thread starts
+//! ([`export_environment`]): `KRB5_CLIENT_KTNAME` names `zookeeper.keytab`, and `KRB5CCNAME`
+//! an in-process credential cache of the daemon's own (`MEMORY:`), so the library gets a ticket
+//! from the keytab at the first login, and a new one whenever the old one expires, with no
+//! `kinit`, no cache file and no renewal task; and a ticket the daemon's user holds elsewhere
+//! (its default cache) is never used in the keytab's place.
+
+use zookeeper_client as zk;
+
+use crate::config::{AuthMode, Settings};
+use crate::zk::session::Refused;
+
+/// The process's credential cache: in memory, its own, gone with the process.
+pub(crate) const CREDENTIAL_CACHE: &str = "MEMORY:flink-ha-supervisor";
+
+/// With `zookeeper.auth = "kerberos"`, points the GSSAPI library at `zookeeper.keytab` and at
+/// [`CREDENTIAL_CACHE`]. Must run before the process starts any thread (the environment is not
+/// safe to change while another thread may read it): the commands call it right after loading
+/// the settings.
+pub(crate) fn export_environment(settings: &Settings) {
+    let zookeeper = &settings.zookeeper;
+    if zookeeper.auth_mode() != Some(AuthMode::Kerberos) {
+        return;
+    }
+    if let Some(keytab) = &zookeeper.keytab {
+        let mut name = std::ffi::OsString::from("FILE:");
+        name.push(keytab);
+        std::env::set_var("KRB5_CLIENT_KTNAME", name);
+        std::env::set_var("KRB5CCNAME", CREDENTIAL_CACHE);
+    }
+}
+
+/// `connector` logging in with SASL GSSAPI as the keytab's principal, to the servers'
+/// `zookeeper/<host of the connect string>` service.
+#[cfg(feature = "kerberos")]
+pub(crate) fn with_gssapi(connector: zk::Connector) -> Result<zk::Connector, Refused> {
+    Ok(connector.with_sasl(zk::SaslOptions::gssapi()))
+}
+
+/// Without the `kerberos` feature there is no GSSAPI; loading the settings refuses it first.
+#[cfg(not(feature = "kerberos"))]
+pub(crate) fn with_gssapi(_connector: zk::Connector) -> Result<zk::Connector, Refused> {
+    Err(Refused(
+        "zookeeper.auth = \"kerberos\" is not in this build of flink-ha-supervisor; build it with --features kerberos"
+            .into(),
+    ))
+}
+
+/// The one line for a login the GSSAPI library could not make (`text`, the connect's error):
+/// a keytab without the principal's current key, a principal or service the KDC does not know.
+/// `None` when the error is no such failure.
+#[cfg(feature = "kerberos")]
+pub(crate) fn login_refusal(principal: &str, text: &str) -> Option<Refused> {
+    let rest = text.strip_prefix(zk::SASL_LOGIN_FAILED)?;
+    Some(Refused(format!(
+        "zookeeper.auth = \"kerberos\": the Kerberos login of {principal} to {rest}; check that zookeeper.keytab holds the principal's current keys (kadmin: ktadd -k FILE {principal}), that the KDC knows the servers' service principal zookeeper/<host of zookeeper.quorum>, and the realm in krb5.conf (KRB5_CONFIG)"
+    )))
+}
+
+/// Without the `kerberos` feature no login is made.
+#[cfg(not(feature = "kerberos"))]
+pub(crate) fn login_refusal(_principal: &str, _text: &str) -> Option<Refused> {
+    None
+}
+
+/// Why the connect failed when the failure is a KDC that did not answer: servers out of reach
+/// rather than a refusal, so the caller retries.
+pub(crate) fn kdc_unreachable(error: &zk::Error) -> Option<String> {
+    let text = error.to_string();
+    (text.contains("Cannot contact any KDC") || text.contains("Cannot find KDC")).then_some(text)
+}
