@@ -10,6 +10,9 @@
 //! `kinit`, no cache file and no renewal task; and a ticket the daemon's user holds elsewhere
 //! (its default cache) is never used in the keytab's place.
 
+use std::ffi::OsString;
+use std::sync::OnceLock;
+
 use zookeeper_client as zk;
 
 use crate::config::{AuthMode, Settings};
@@ -28,11 +31,28 @@ pub(crate) fn export_environment(settings: &Settings) {
         return;
     }
     if let Some(keytab) = &zookeeper.keytab {
-        let mut name = std::ffi::OsString::from("FILE:");
+        let before = VARIABLES.iter().map(|var| (*var, std::env::var_os(var))).collect();
+        if BEFORE.set(before).is_err() {
+            return;
+        }
+        let mut name = OsString::from("FILE:");
         name.push(keytab);
-        std::env::set_var("KRB5_CLIENT_KTNAME", name);
-        std::env::set_var("KRB5CCNAME", CREDENTIAL_CACHE);
+        std::env::set_var(VARIABLES[0], name);
+        std::env::set_var(VARIABLES[1], CREDENTIAL_CACHE);
     }
+}
+
+/// The variables [`export_environment`] sets: the client keytab and the credential cache.
+const VARIABLES: [&str; 2] = ["KRB5_CLIENT_KTNAME", "KRB5CCNAME"];
+
+/// Their values before [`export_environment`] set them.
+static BEFORE: OnceLock<Vec<(&'static str, Option<OsString>)>> = OnceLock::new();
+
+/// The variables [`export_environment`] changed, with the values they had before (`None`:
+/// unset): what the JobManager gets, so that the daemon's login does not become Flink's. Empty
+/// when nothing was changed.
+pub(crate) fn environment_before() -> &'static [(&'static str, Option<OsString>)] {
+    BEFORE.get().map(Vec::as_slice).unwrap_or_default()
 }
 
 /// `connector` logging in with SASL GSSAPI as the keytab's principal, to the servers'
