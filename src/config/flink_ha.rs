@@ -695,6 +695,15 @@ fn flink_security(
     let f = &settings.flink;
     let daemons = DaemonZkSecurity::of(settings);
     let sasl = match &f.zookeeper_jaas_file {
+        Some(path) if daemons.kerberos && same_ensemble => {
+            return Err(ConfigError::invalid(
+                JAAS,
+                format!(
+                    "{}: a DIGEST-MD5 login, on the ensemble where the daemons log in with Kerberos: ZooKeeper servers whose JAAS Server section logs them in with Kerberos refuse DIGEST-MD5 (AuthFailed); give Flink a Kerberos login of its own in its config.yaml (security.kerberos.login.*, docs/configuration.md \"Kerberos\") and remove this key",
+                    path.display()
+                ),
+            ));
+        }
         Some(path) => {
             absolute(JAAS, path)?;
             let login = crate::flink::jaas::read_client_login(path)
@@ -720,7 +729,7 @@ fn flink_security(
         None if daemons.kerberos && same_ensemble => {
             warnings.push(warning(
                 JAAS,
-                "unset while the daemons log in with Kerberos on Flink's ensemble: Flink's HA nodes keep the open ACL (the daemons render no creator ACL for them); give Flink a login of its own, in its config.yaml (security.kerberos.login.* with `Client` in security.kerberos.login.contexts) or with this JAAS file (DIGEST-MD5), to protect them (docs/configuration.md, \"Kerberos\")",
+                "unset while the daemons log in with Kerberos on Flink's ensemble: Flink logs in with its own security.kerberos.login.* keys (`Client` in security.kerberos.login.contexts), which the daemon passes through, and its HA nodes keep the open ACL, since the daemons render no creator ACL for a login they do not know (docs/configuration.md, \"Kerberos\")",
             ));
             None
         }

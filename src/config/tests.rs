@@ -1019,6 +1019,19 @@ fn kerberos_needs_the_feature_a_principal_and_its_protected_keytab() {
     assert_error(&e, "zookeeper.keytab", &["not a keytab"]);
     let e = error(&["zookeeper.auth = \"sasl\"", principal, OWN_PATH]);
     assert_error(&e, "zookeeper.principal", &["\"kerberos\""]);
+    std::fs::set_permissions(&keytab, std::fs::Permissions::from_mode(0o600)).unwrap();
+    // Flink on the same ensemble logs in with Kerberos too: the servers refuse DIGEST-MD5.
+    let flink = ["flink.enabled = true", "flink.storage_dir = \"file:///ha\""];
+    let found = warnings(&[auth, principal, &keytab_line, OWN_PATH, flink[0], flink[1]]);
+    let jaas = found.iter().find(|w| w.key == "flink.zookeeper_jaas_file").expect("a warning on Flink's login");
+    assert!(jaas.message.contains("security.kerberos.login"), "{}", jaas.message);
+    let jaas = file_with_mode(
+        "Client {\n  org.apache.flink.shaded.zookeeper3.org.apache.zookeeper.server.auth.DigestLoginModule required\n  username=\"flink\"\n  password=\"pw\";\n};\n",
+        0o600,
+    );
+    let jaas_line = format!("flink.zookeeper_jaas_file = {:?}", jaas.path().display().to_string());
+    let e = error(&[auth, principal, &keytab_line, OWN_PATH, flink[0], flink[1], &jaas_line]);
+    assert_error(&e, "flink.zookeeper_jaas_file", &["DIGEST-MD5", "AuthFailed", "security.kerberos.login"]);
 }
 
 #[test]
