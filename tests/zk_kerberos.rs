@@ -1,7 +1,7 @@
 //! Kerberos (`zookeeper.auth = "kerberos"`, SASL GSSAPI) with a real MIT KDC
 //! (tests/support/kerberos.rs), real ZooKeeper servers that require a login, and real daemons:
-//! they elect, fail over after a SIGKILL, and every node they made is `sasl:<their primary>`'s
-//! alone; a keytab of another principal, or one whose key the KDC has changed since, ends `run`
+//! they elect, fail over after a SIGKILL, every node they made is `sasl:<their primary>`'s
+//! alone, and their JobManager does not get their keytab in its environment; a keytab of another principal, or one whose key the KDC has changed since, ends `run`
 //! and `status` with one line and exit code 2.
 //!
 //! Built only with the `kerberos` feature (it links libgssapi_krb5): scripts/test runs it as
@@ -84,6 +84,16 @@ fn kerberos_daemons_elect_fail_over_and_wrong_keys_are_exit_code_2() {
     assert_eq!(cluster.wait_for_leader(Duration::from_secs(30), None), 0, "{}", cluster.dump());
     cluster.wait_ready_reported(0, 1, Duration::from_secs(10));
     start(&mut cluster, 1, &kdc);
+    // The daemon's Kerberos login stays the daemon's: its JobManager's environment has neither
+    // its keytab nor its credential cache.
+    let pid = cluster.starts_of(0)[0]["pid"].as_u64().expect("the stand-in's pid");
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).expect("the JobManager's environment");
+    let kerberos: Vec<String> = environ
+        .split(|b| *b == 0)
+        .map(|var| String::from_utf8_lossy(var).to_string())
+        .filter(|var| var.starts_with("KRB5_CLIENT_KTNAME=") || var.starts_with("KRB5CCNAME="))
+        .collect();
+    assert!(kerberos.is_empty(), "the JobManager got the daemon's Kerberos login: {kerberos:?}");
     // `status` logs in as the daemons (the realm's krb5.conf in its environment) and lists
     // both contenders.
     support::wait_until(cluster::STARTUP, Duration::from_millis(200), || {
