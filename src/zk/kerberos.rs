@@ -94,3 +94,31 @@ pub(crate) fn kdc_unreachable(error: &zk::Error) -> Option<String> {
     let text = error.to_string();
     (text.contains("Cannot contact any KDC") || text.contains("Cannot find KDC")).then_some(text)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kdc_out_of_reach_is_retried_and_other_failures_are_not_its() {
+        let text = "SASL login to zk1 failed: GSS-API error: (Cannot contact any KDC for realm 'EXAMPLE.COM')";
+        let unreachable = zk::Error::UnexpectedError(text.into());
+        assert!(kdc_unreachable(&unreachable).is_some_and(|why| why.contains("EXAMPLE.COM")));
+        let stale = zk::Error::UnexpectedError("GSS-API error: (Decrypt integrity check failed)".into());
+        assert_eq!(kdc_unreachable(&stale), None);
+        assert_eq!(kdc_unreachable(&zk::Error::AuthFailed), None);
+    }
+
+    #[cfg(feature = "kerberos")]
+    #[test]
+    fn a_login_the_library_could_not_make_is_one_line_naming_the_keys() {
+        let text = format!("{}zk1 failed: GSS-API error: (Decrypt integrity check failed)", zk::SASL_LOGIN_FAILED);
+        let Refused(line) = login_refusal("fhs@EXAMPLE.COM", &text).expect("a refusal");
+        assert!(
+            line.contains("fhs@EXAMPLE.COM") && line.contains("zookeeper.keytab") && line.contains("zk1"),
+            "{line}"
+        );
+        assert_eq!(line.lines().count(), 1);
+        assert!(login_refusal("fhs@EXAMPLE.COM", "no available hosts").is_none());
+    }
+}
