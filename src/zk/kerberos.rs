@@ -92,7 +92,9 @@ pub(crate) fn login_refusal(_principal: &str, _text: &str) -> Option<Refused> {
 /// rather than a refusal, so the caller retries.
 pub(crate) fn kdc_unreachable(error: &zk::Error) -> Option<String> {
     let text = error.to_string();
-    (text.contains("Cannot contact any KDC") || text.contains("Cannot find KDC")).then_some(text)
+    // MIT's message for KDCs that did not answer; "Cannot find KDC for realm" (none configured
+    // for the realm) is the configuration's, and a refusal.
+    text.contains("Cannot contact any KDC").then_some(text)
 }
 
 #[cfg(test)]
@@ -107,6 +109,9 @@ mod tests {
         let stale = zk::Error::UnexpectedError("GSS-API error: (Decrypt integrity check failed)".into());
         assert_eq!(kdc_unreachable(&stale), None);
         assert_eq!(kdc_unreachable(&zk::Error::AuthFailed), None);
+        let unconfigured =
+            zk::Error::UnexpectedError("GSS-API error: (Cannot find KDC for realm \"EXAMPLE.COM\")".into());
+        assert_eq!(kdc_unreachable(&unconfigured), None);
     }
 
     #[cfg(feature = "kerberos")]
