@@ -58,6 +58,12 @@ pub(crate) fn main(path: &Path) -> ExitCode {
     let zookeeper = &settings.zookeeper;
     match (zookeeper.auth_on(), zookeeper.world_readable) {
         (false, _) => out.push_str("# zookeeper.auth = \"none\": the daemons' nodes in ZooKeeper are open to anyone who reaches the ensemble (docs/configuration.md, \"Securing it\").\n"),
+        (true, readable) if zookeeper.auth_mode() == Some(config::AuthMode::Kerberos) => out.push_str(&format!(
+            "# The daemons' nodes are writable by Kerberos principal {} alone{}; its keys are read from {}.\n",
+            zookeeper.principal.as_deref().unwrap_or_default(),
+            if readable { " and readable by anyone" } else { ", and readable by it alone" },
+            zookeeper.keytab.as_deref().unwrap_or(std::path::Path::new("")).display(),
+        )),
         (true, readable) => out.push_str(&format!(
             "# The daemons' nodes are writable by ZooKeeper user {} alone{}; its password is read from {}.\n",
             zookeeper.user.as_deref().unwrap_or_default(),

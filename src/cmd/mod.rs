@@ -108,8 +108,11 @@ pub fn main() -> ExitCode {
 
 /// Loads the settings as `run` does (file, `FHS_` environment, defaults, validation); a refused
 /// configuration is printed in one line and `Err` holds exit code 2.
+/// With Kerberos it also hands the keytab to the GSSAPI library, before any thread starts.
 pub(crate) fn load_settings(path: &Path) -> Result<(Settings, Vec<ConfigWarning>), ExitCode> {
-    Settings::load(path).map_err(refuse)
+    let loaded = Settings::load(path).map_err(refuse)?;
+    crate::zk::kerberos::export_environment(&loaded.0.zookeeper);
+    Ok(loaded)
 }
 
 /// [`load_settings`] without reading the daemons' ZooKeeper secrets (password, TLS files), for a

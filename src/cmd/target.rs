@@ -21,7 +21,7 @@ pub(crate) struct Target {
     /// The election path (election.path; default /flink/leader).
     #[arg(long, value_name = "ZNODE")]
     pub path: Option<String>,
-    /// How to authenticate: none, digest or sasl (zookeeper.auth).
+    /// How to authenticate: none, digest, sasl or kerberos (zookeeper.auth).
     #[arg(long, value_name = "MODE")]
     pub auth: Option<String>,
     /// The ZooKeeper user (zookeeper.user).
@@ -33,6 +33,12 @@ pub(crate) struct Target {
     /// An environment variable holding the password (zookeeper.password_env).
     #[arg(long, value_name = "VAR")]
     pub password_env: Option<String>,
+    /// The Kerberos principal, with zookeeper.auth = kerberos (zookeeper.principal).
+    #[arg(long)]
+    pub principal: Option<String>,
+    /// The keytab of --principal, readable by its owner alone (zookeeper.keytab).
+    #[arg(long, value_name = "FILE")]
+    pub keytab: Option<String>,
     /// Nodes this command creates also grant READ to anyone (zookeeper.world_readable).
     #[arg(long)]
     pub world_readable: bool,
@@ -57,6 +63,8 @@ impl Target {
             ("zookeeper.user", &self.user, "--user"),
             ("zookeeper.password_file", &self.password_file, "--password-file"),
             ("zookeeper.password_env", &self.password_env, "--password-env"),
+            ("zookeeper.principal", &self.principal, "--principal"),
+            ("zookeeper.keytab", &self.keytab, "--keytab"),
             ("zookeeper.tls_ca_file", &self.tls_ca_file, "--tls-ca-file"),
             ("zookeeper.tls_cert_file", &self.tls_cert_file, "--tls-cert-file"),
             ("zookeeper.tls_key_file", &self.tls_key_file, "--tls-key-file"),
@@ -71,8 +79,11 @@ impl Target {
         flags
     }
 
-    /// Loads the settings; a refusal is printed in one line and `Err` holds exit code 2.
+    /// Loads the settings; a refusal is printed in one line and `Err` holds exit code 2. With
+    /// Kerberos it also hands the keytab to the GSSAPI library, before any thread starts.
     pub(crate) fn load(&self) -> Result<ClientSettings, ExitCode> {
-        ClientSettings::load(self.config.as_deref(), &self.flags()).map_err(super::refuse)
+        let settings = ClientSettings::load(self.config.as_deref(), &self.flags()).map_err(super::refuse)?;
+        crate::zk::kerberos::export_environment(&settings.zookeeper);
+        Ok(settings)
     }
 }

@@ -658,8 +658,10 @@ fn zookeeper_timing(
 pub(crate) struct DaemonZkSecurity {
     /// `zookeeper.auth` is not "none".
     pub auth_on: bool,
-    /// `zookeeper.user`.
+    /// `zookeeper.user`, or with Kerberos the primary of `zookeeper.principal`.
     pub user: Option<String>,
+    /// `zookeeper.auth = "kerberos"`.
+    pub kerberos: bool,
     /// `zookeeper.tls_ca_file`.
     pub tls_ca_file: Option<PathBuf>,
     /// `zookeeper.tls_cert_file` and `zookeeper.tls_key_file`.
@@ -672,7 +674,8 @@ impl DaemonZkSecurity {
         let z = &settings.zookeeper;
         DaemonZkSecurity {
             auth_on: z.auth_on(),
-            user: z.user.clone(),
+            user: z.identity_name().map(str::to_string),
+            kerberos: z.auth_mode() == Some(super::AuthMode::Kerberos),
             tls_ca_file: z.tls_ca_file.clone(),
             tls_client_files: z.tls_cert_file.iter().chain(z.tls_key_file.iter()).cloned().collect(),
         }
@@ -692,6 +695,15 @@ fn flink_security(
     let f = &settings.flink;
     let daemons = DaemonZkSecurity::of(settings);
     let sasl = match &f.zookeeper_jaas_file {
+        Some(path) if daemons.kerberos && same_ensemble => {
+            return Err(ConfigError::invalid(
+                JAAS,
+                format!(
+                    "{}: a DIGEST-MD5 login, on the ensemble where the daemons log in with Kerberos: ZooKeeper servers whose JAAS Server section logs them in with Kerberos refuse DIGEST-MD5 (AuthFailed); give Flink a Kerberos login of its own in its config.yaml (security.kerberos.login.*, docs/configuration.md \"Kerberos\") and remove this key",
+                    path.display()
+                ),
+            ));
+        }
         Some(path) => {
             absolute(JAAS, path)?;
             let login = crate::flink::jaas::read_client_login(path)
@@ -713,6 +725,13 @@ fn flink_security(
                 ));
             }
             Some(FlinkSasl { jaas_file: path.clone(), user: login.user })
+        }
+        None if daemons.kerberos && same_ensemble => {
+            warnings.push(warning(
+                JAAS,
+                "unset while the daemons log in with Kerberos on Flink's ensemble: Flink logs in with its own security.kerberos.login.* keys (`Client` in security.kerberos.login.contexts), which the daemon passes through, and its HA nodes keep the open ACL, since the daemons render no creator ACL for a login they do not know (docs/configuration.md, \"Kerberos\")",
+            ));
+            None
         }
         None if daemons.auth_on && same_ensemble => {
             return Err(ConfigError::new(

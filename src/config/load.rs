@@ -142,6 +142,13 @@ impl Settings {
 /// Reads a regular file. Anything else is refused without waiting: a FIFO or a device could block
 /// the read forever (the open does not wait either: `O_NONBLOCK`, which regular files ignore).
 pub(super) fn read_regular_file(path: &Path) -> std::io::Result<String> {
+    String::from_utf8(read_regular_bytes(path)?)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "stream did not contain valid UTF-8"))
+}
+
+/// The bytes of the regular file at `path`; anything else (a directory, a FIFO, a device) is
+/// refused without blocking on it.
+pub(super) fn read_regular_bytes(path: &Path) -> std::io::Result<Vec<u8>> {
     use std::io::Read as _;
     use std::os::unix::fs::{FileTypeExt as _, OpenOptionsExt as _};
     let mut file = std::fs::OpenOptions::new().read(true).custom_flags(nix::libc::O_NONBLOCK).open(path)?;
@@ -158,9 +165,9 @@ pub(super) fn read_regular_file(path: &Path) -> std::io::Result<String> {
         };
         return Err(std::io::Error::other(format!("it is {what}, not a regular file")));
     }
-    let mut text = String::new();
-    file.read_to_string(&mut text)?;
-    Ok(text)
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)?;
+    Ok(bytes)
 }
 
 /// The host name, the default of `node.id` and of `jobmanager.rpc_address`'s host.

@@ -37,6 +37,7 @@ mod env;
 mod error;
 pub(crate) mod flink_ha;
 mod host;
+pub(crate) mod keytab;
 mod load;
 mod schema;
 mod secret;

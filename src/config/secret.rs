@@ -65,7 +65,10 @@ pub struct Credentials {
 /// Reads the files and the variable that `zk`'s keys name. `env` is the process environment.
 pub(super) fn load_credentials(zk: &ZooKeeperSettings, env: &[(String, String)]) -> Result<Credentials, ConfigError> {
     let mut credentials = Credentials::default();
-    if zk.auth_mode().is_some_and(|mode| mode != AuthMode::None) {
+    if let (Some(AuthMode::Kerberos), Some(principal), Some(keytab)) = (zk.auth_mode(), &zk.principal, &zk.keytab) {
+        check_keytab(principal, keytab)?;
+    }
+    if zk.auth_mode().is_some_and(|mode| matches!(mode, AuthMode::Digest | AuthMode::Sasl)) {
         let password = match (&zk.password_file, &zk.password_env) {
             (Some(file), _) => read_protected("zookeeper.password_file", file)?,
             (None, Some(var)) => match env.iter().find(|(name, _)| name == var) {
@@ -115,6 +118,24 @@ pub(super) fn load_credentials(zk: &ZooKeeperSettings, env: &[(String, String)])
     Ok(credentials)
 }
 
+/// `zookeeper.keytab`: protected like a password file, a keytab, and `principal` its first
+/// entry (the one the GSSAPI library logs in as).
+fn check_keytab(principal: &str, path: &Path) -> Result<(), ConfigError> {
+    const KEY: &str = "zookeeper.keytab";
+    check_protected(KEY, path)?;
+    let shown = path.display();
+    let first = super::keytab::read_first_principal(path).map_err(|problem| {
+        ConfigError::invalid(KEY, format!("{shown}: {problem}; point it at the keytab of zookeeper.principal {principal} (kadmin: ktadd -k {shown} {principal})"))
+    })?;
+    if first != principal {
+        return Err(ConfigError::invalid(
+            KEY,
+            format!("{shown}: its first principal is {first}, not zookeeper.principal {principal}, and the GSSAPI library logs in as the first; make a keytab of {principal} alone (kadmin: ktadd -k FILE {principal}) or set zookeeper.principal = \"{first}\""),
+        ));
+    }
+    Ok(())
+}
+
 /// One trailing newline (`\n` or `\r\n`) removed, as editors and `echo` leave it.
 fn strip_newline(mut text: String) -> String {
     if text.ends_with('\n') {
@@ -129,6 +150,12 @@ fn strip_newline(mut text: String) -> String {
 /// Reads a file that holds a secret: refused when its group or others may read or write it
 /// (as ssh refuses such a private key).
 fn read_protected(key: &str, path: &Path) -> Result<String, ConfigError> {
+    check_protected(key, path)?;
+    read_text(key, path)
+}
+
+/// Refuses a secret file that cannot be found or that its group or others may read or write.
+fn check_protected(key: &str, path: &Path) -> Result<(), ConfigError> {
     use std::os::unix::fs::PermissionsExt as _;
     let shown = path.display();
     let metadata = std::fs::metadata(path).map_err(|e| {
@@ -144,7 +171,7 @@ fn read_protected(key: &str, path: &Path) -> Result<String, ConfigError> {
             format!("{shown}: {problem} (mode {mode:04o}); run `chmod 600 {shown}`"),
         ));
     }
-    read_text(key, path)
+    Ok(())
 }
 
 /// What is wrong with a secret file's permission bits, if anything: group and others may

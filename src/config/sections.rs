@@ -47,8 +47,9 @@ pub struct ZooKeeperSettings {
     #[serde(default, with = "humantime_serde", skip_serializing_if = "Option::is_none")]
     pub max_session_timeout: Option<Duration>,
     /// How the daemons authenticate: `"none"`, `"digest"` (ZooKeeper's `addAuth digest
-    /// user:password`) or `"sasl"` (SASL DIGEST-MD5). With either of the last two every node the
-    /// daemons create gets an ACL of their identity alone (`crate::zk::acl`). Default "none".
+    /// user:password`), `"sasl"` (SASL DIGEST-MD5) or `"kerberos"` (SASL GSSAPI, in a build
+    /// with the `kerberos` feature). With any but the first every node the daemons create gets
+    /// an ACL of their identity alone (`crate::zk::acl`). Default "none".
     pub auth: String,
     /// The identity's user name; required when `auth` is not "none".
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -60,6 +61,13 @@ pub struct ZooKeeperSettings {
     /// The name of an environment variable holding the password.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_env: Option<String>,
+    /// With `auth = "kerberos"`: the daemons' Kerberos principal (`primary[/instance]@REALM`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal: Option<String>,
+    /// With `auth = "kerberos"`: the keytab holding `principal`'s keys, its first entry;
+    /// protected like `password_file`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keytab: Option<PathBuf>,
     /// With `auth` on: the daemons' nodes also grant `world:anyone` READ, so that `status` and
     /// monitoring read them without credentials. Default false.
     #[serde(default)]
@@ -89,6 +97,8 @@ pub(crate) enum AuthMode {
     Digest,
     /// SASL DIGEST-MD5.
     Sasl,
+    /// SASL GSSAPI (Kerberos).
+    Kerberos,
 }
 
 impl ZooKeeperSettings {
@@ -99,13 +109,23 @@ impl ZooKeeperSettings {
             "none" => Some(AuthMode::None),
             "digest" => Some(AuthMode::Digest),
             "sasl" => Some(AuthMode::Sasl),
+            "kerberos" => Some(AuthMode::Kerberos),
             _ => None,
         }
     }
 
     /// True when the daemons authenticate, and so protect their nodes with ACLs.
     pub(crate) fn auth_on(&self) -> bool {
-        matches!(self.auth_mode(), Some(AuthMode::Digest | AuthMode::Sasl))
+        matches!(self.auth_mode(), Some(AuthMode::Digest | AuthMode::Sasl | AuthMode::Kerberos))
+    }
+
+    /// The daemons' name in ZooKeeper's ACLs: `user`, or with Kerberos the primary of
+    /// `principal` (`sasl:<primary>`, as servers that strip host and realm name it).
+    pub(crate) fn identity_name(&self) -> Option<&str> {
+        match self.auth_mode() {
+            Some(AuthMode::Kerberos) => self.principal.as_deref().map(super::keytab::primary),
+            _ => self.user.as_deref(),
+        }
     }
 
     /// The longest session the servers grant: `max_session_timeout`, or ZooKeeper's default of

@@ -781,7 +781,7 @@ fn settings_serialize_durations_as_humantime_and_round_trip() {
 #[test]
 fn env_var_names_follow_the_documented_form() {
     assert_eq!(env_var_name("zookeeper.session_timeout"), "FHS_ZOOKEEPER__SESSION_TIMEOUT");
-    assert_eq!(known_keys().len(), 54);
+    assert_eq!(known_keys().len(), 56);
 }
 
 #[test]
@@ -969,8 +969,8 @@ fn loading_without_the_daemons_secrets_reads_none_of_them() {
 
 #[test]
 fn bad_auth_settings_are_refused_in_one_line() {
-    let e = error(&["zookeeper.auth = \"kerberos\""]);
-    assert_error(&e, "zookeeper.auth", &["\"none\"", "\"digest\"", "\"sasl\""]);
+    let e = error(&["zookeeper.auth = \"gssapi\""]);
+    assert_error(&e, "zookeeper.auth", &["\"none\"", "\"digest\"", "\"sasl\"", "\"kerberos\""]);
     let e = error(&["zookeeper.auth = \"digest\"", OWN_PATH]);
     assert_error(&e, "zookeeper.user", &["required"]);
     let e = error(&["zookeeper.auth = \"digest\"", "zookeeper.user = \"a:b\"", OWN_PATH]);
@@ -993,6 +993,74 @@ fn bad_auth_settings_are_refused_in_one_line() {
     assert_error(&e, "zookeeper.tls_cert_file", &["zookeeper.tls_ca_file"]);
     let e = error(&["zookeeper.tls_ca_file = \"/nonexistent/ca.pem\""]);
     assert_error(&e, "zookeeper.tls_ca_file", &["/nonexistent/ca.pem", "cannot be read"]);
+}
+
+/// A keytab (MIT format 0x0502) whose one entry is `principal` (`primary[/instance]@REALM`).
+fn keytab_bytes(principal: &str) -> Vec<u8> {
+    let (name, realm) = principal.split_once('@').unwrap();
+    let names: Vec<&str> = name.split('/').collect();
+    let mut entry = (names.len() as u16).to_be_bytes().to_vec();
+    for part in std::iter::once(realm).chain(names) {
+        entry.extend((part.len() as u16).to_be_bytes());
+        entry.extend(part.as_bytes());
+    }
+    entry.extend([0, 0, 0, 1, 0, 0, 0, 0, 2, 0, 17, 0, 1, 0x5a]);
+    let mut bytes = vec![5, 2];
+    bytes.extend((entry.len() as i32).to_be_bytes());
+    bytes.extend(entry);
+    bytes
+}
+
+#[test]
+fn kerberos_needs_the_feature_a_principal_and_its_protected_keytab() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let keytab = dir.path().join("fhs.keytab");
+    std::fs::write(&keytab, keytab_bytes("flinkha/host.example@EXAMPLE.TEST")).unwrap();
+    std::fs::set_permissions(&keytab, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let keytab_line = format!("zookeeper.keytab = {:?}", keytab.display().to_string());
+    let principal = "zookeeper.principal = \"flinkha/host.example@EXAMPLE.TEST\"";
+    let auth = "zookeeper.auth = \"kerberos\"";
+    if !cfg!(feature = "kerberos") {
+        let e = error(&[auth, principal, &keytab_line, OWN_PATH]);
+        assert_error(&e, "zookeeper.auth", &["--features kerberos"]);
+        return;
+    }
+    let s = load(&[auth, principal, &keytab_line, OWN_PATH]);
+    assert!(s.zookeeper.auth_on());
+    assert_eq!(s.zookeeper.identity_name(), Some("flinkha"));
+    let e = error(&[auth, &keytab_line, OWN_PATH]);
+    assert_error(&e, "zookeeper.principal", &["required"]);
+    let e = error(&[auth, "zookeeper.principal = \"flinkha\"", &keytab_line, OWN_PATH]);
+    assert_error(&e, "zookeeper.principal", &["primary[/instance]@REALM"]);
+    let e = error(&[auth, principal, OWN_PATH]);
+    assert_error(&e, "zookeeper.keytab", &["required", "chmod 600"]);
+    let e = error(&[auth, principal, &keytab_line, "zookeeper.user = \"u\"", OWN_PATH]);
+    assert_error(&e, "zookeeper.user", &["zookeeper.principal"]);
+    let e = error(&[auth, "zookeeper.principal = \"other@EXAMPLE.TEST\"", &keytab_line, OWN_PATH]);
+    assert_error(&e, "zookeeper.keytab", &["flinkha/host.example@EXAMPLE.TEST", "other@EXAMPLE.TEST", "first"]);
+    std::fs::set_permissions(&keytab, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let e = error(&[auth, principal, &keytab_line, OWN_PATH]);
+    assert_error(&e, "zookeeper.keytab", &["readable by others", "chmod 600"]);
+    let password = file_with_mode("pw\n", 0o600);
+    let e =
+        error(&[auth, principal, &format!("zookeeper.keytab = {:?}", password.path().display().to_string()), OWN_PATH]);
+    assert_error(&e, "zookeeper.keytab", &["not a keytab"]);
+    let e = error(&["zookeeper.auth = \"sasl\"", principal, OWN_PATH]);
+    assert_error(&e, "zookeeper.principal", &["\"kerberos\""]);
+    std::fs::set_permissions(&keytab, std::fs::Permissions::from_mode(0o600)).unwrap();
+    // Flink on the same ensemble logs in with Kerberos too: the servers refuse DIGEST-MD5.
+    let flink = ["flink.enabled = true", "flink.storage_dir = \"file:///ha\""];
+    let found = warnings(&[auth, principal, &keytab_line, OWN_PATH, flink[0], flink[1]]);
+    let jaas = found.iter().find(|w| w.key == "flink.zookeeper_jaas_file").expect("a warning on Flink's login");
+    assert!(jaas.message.contains("security.kerberos.login"), "{}", jaas.message);
+    let jaas = file_with_mode(
+        "Client {\n  org.apache.flink.shaded.zookeeper3.org.apache.zookeeper.server.auth.DigestLoginModule required\n  username=\"flink\"\n  password=\"pw\";\n};\n",
+        0o600,
+    );
+    let jaas_line = format!("flink.zookeeper_jaas_file = {:?}", jaas.path().display().to_string());
+    let e = error(&[auth, principal, &keytab_line, OWN_PATH, flink[0], flink[1], &jaas_line]);
+    assert_error(&e, "flink.zookeeper_jaas_file", &["DIGEST-MD5", "AuthFailed", "security.kerberos.login"]);
 }
 
 #[test]

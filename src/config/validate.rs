@@ -327,6 +327,55 @@ impl Settings {
 /// The election path an operator should use when the daemons must own its parent.
 const OWN_ELECTION_PATH: &str = "/flink-ha/leader";
 
+/// `zookeeper.auth = "kerberos"`: a build that has it, `principal` and `keytab`, and none of
+/// the password keys.
+fn validate_kerberos(zk: &super::ZooKeeperSettings) -> Result<(), ConfigError> {
+    if !cfg!(feature = "kerberos") {
+        return Err(ConfigError::invalid(
+            "zookeeper.auth",
+            "\"kerberos\" is not in this build of flink-ha-supervisor; build it with `cargo build --release --features kerberos` (it then needs the system's libgssapi_krb5), or use \"sasl\" or \"digest\"",
+        ));
+    }
+    for (key, set) in [
+        ("zookeeper.user", zk.user.is_some()),
+        ("zookeeper.password_file", zk.password_file.is_some()),
+        ("zookeeper.password_env", zk.password_env.is_some()),
+    ] {
+        if set {
+            return Err(ConfigError::invalid(
+                key,
+                "is set while zookeeper.auth = \"kerberos\", which logs in with zookeeper.principal and zookeeper.keytab; remove the key",
+            ));
+        }
+    }
+    let Some(principal) = &zk.principal else {
+        return Err(ConfigError::invalid(
+            "zookeeper.principal",
+            "required with zookeeper.auth = \"kerberos\"; set it to the daemons' Kerberos principal, e.g. \"flink-ha@EXAMPLE.COM\"",
+        ));
+    };
+    let well_formed = principal.split_once('@').is_some_and(|(name, realm)| {
+        !name.is_empty() && !realm.is_empty() && !realm.contains('@') && !name.split('/').any(str::is_empty)
+    });
+    if !well_formed || principal.chars().any(|c| c.is_whitespace() || c.is_control() || is_invisible_format(c)) {
+        return Err(ConfigError::invalid(
+            "zookeeper.principal",
+            format!("{principal:?} is not a Kerberos principal; write it whole, as primary[/instance]@REALM, e.g. \"flink-ha@EXAMPLE.COM\""),
+        ));
+    }
+    match &zk.keytab {
+        None => Err(ConfigError::invalid(
+            "zookeeper.keytab",
+            format!("required with zookeeper.auth = \"kerberos\"; set it to a keytab holding the keys of {principal} that only the daemon's user can read (chmod 600)"),
+        )),
+        Some(path) if !path.is_absolute() => Err(ConfigError::invalid(
+            "zookeeper.keytab",
+            format!("{}: must be an absolute path (the GSSAPI library reads it whatever the working directory)", path.display()),
+        )),
+        Some(_) => Ok(()),
+    }
+}
+
 impl Settings {
     /// `[zookeeper]`'s authentication and TLS keys, and what authentication asks of the paths:
     /// the daemons own the parent of `election.path` (it holds the election, the record and the
@@ -348,7 +397,7 @@ pub(super) fn validate_auth(
     let Some(mode) = zk.auth_mode() else {
         return Err(ConfigError::invalid(
                 "zookeeper.auth",
-                format!("{:?} is not an authentication mode; set it to \"none\", \"digest\" (ZooKeeper's addAuth digest user:password) or \"sasl\" (SASL DIGEST-MD5)", zk.auth),
+                format!("{:?} is not an authentication mode; set it to \"none\", \"digest\" (ZooKeeper's addAuth digest user:password), \"sasl\" (SASL DIGEST-MD5) or \"kerberos\" (SASL GSSAPI)", zk.auth),
             ));
     };
     if mode == AuthMode::None {
@@ -356,11 +405,13 @@ pub(super) fn validate_auth(
             ("zookeeper.user", zk.user.is_some()),
             ("zookeeper.password_file", zk.password_file.is_some()),
             ("zookeeper.password_env", zk.password_env.is_some()),
+            ("zookeeper.principal", zk.principal.is_some()),
+            ("zookeeper.keytab", zk.keytab.is_some()),
         ] {
             if set {
                 return Err(ConfigError::invalid(
                         key,
-                        "is set while zookeeper.auth = \"none\"; set zookeeper.auth = \"digest\" or \"sasl\" to authenticate, or remove the key",
+                        "is set while zookeeper.auth = \"none\"; set zookeeper.auth = \"digest\", \"sasl\" or \"kerberos\" to authenticate, or remove the key",
                     ));
             }
         }
@@ -370,8 +421,19 @@ pub(super) fn validate_auth(
                     message: "has no effect with zookeeper.auth = \"none\": the daemons' nodes are open to anyone; set zookeeper.auth to protect them".into(),
                 });
         }
+    } else if mode == AuthMode::Kerberos {
+        validate_kerberos(zk)?;
+        validate_owned_parent(zk, election_path, ha)?;
     } else {
         let auth = &zk.auth;
+        for (key, set) in [("zookeeper.principal", zk.principal.is_some()), ("zookeeper.keytab", zk.keytab.is_some())] {
+            if set {
+                return Err(ConfigError::invalid(
+                    key,
+                    format!("is set while zookeeper.auth = {auth:?}; it belongs to zookeeper.auth = \"kerberos\": set that, or remove the key"),
+                ));
+            }
+        }
         let Some(user) = &zk.user else {
             return Err(ConfigError::invalid(
                 "zookeeper.user",

@@ -85,7 +85,7 @@ pub(crate) fn client_login(text: &str) -> Result<ClientLogin, String> {
     }
     if entry.class != SHADED_DIGEST_LOGIN_MODULE {
         return Err(format!(
-            "its `{LOGIN_CONTEXT}` section logs in with {:?}; only SASL DIGEST-MD5 through {SHADED_DIGEST_LOGIN_MODULE} is supported (Kerberos is not offered)",
+            "its `{LOGIN_CONTEXT}` section logs in with {:?}; only SASL DIGEST-MD5 through {SHADED_DIGEST_LOGIN_MODULE} is supported here (Flink's Kerberos login goes in its own security.kerberos.login.* keys)",
             entry.class
         ));
     }
@@ -292,7 +292,7 @@ mod tests {
         for (text, words) in [
             ("Server { a.B required; };", "no `Client` section"),
             (&GOOD.replace("org.apache.flink.shaded.zookeeper3.", "")[..], "Flink does not have"),
-            (&GOOD.replace("DigestLoginModule", "Krb5LoginModule")[..], "Kerberos is not offered"),
+            (&GOOD.replace("DigestLoginModule", "Krb5LoginModule")[..], "security.kerberos.login"),
             (&GOOD.replace("username=\"flink\"", "")[..], "no usable username"),
             (&GOOD.replace("username=\"flink\"", "username=\"a b\"")[..], "no usable username"),
             (&GOOD.replace("password=\"s3cr=t;}\"", "")[..], "no password"),

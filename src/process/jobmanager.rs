@@ -124,6 +124,13 @@ impl Running {
         for var in crate::outward::systemd::SYSTEMD_ENV {
             cmd.env_remove(var);
         }
+        // The daemon's own Kerberos login is not the JobManager's.
+        for (var, before) in crate::zk::kerberos::environment_before() {
+            match before {
+                Some(value) => cmd.env(var, value),
+                None => cmd.env_remove(var),
+            };
+        }
         match &s.log_file {
             Some(path) => {
                 let file = crate::outward::logging::open_private_append(path)?;

@@ -3,6 +3,7 @@
 //! * [`session`]: the one way to connect (every server tried once, bounded, with the configured
 //!   authentication and TLS) and to close.
 //! * [`chroot`]: the quorum's chroot: whether it exists, and its creation by the daemon.
+//! * [`kerberos`]: the keytab handed to the GSSAPI library, and its failures' meaning.
 //! * [`acl`]: the ACL of every node the daemons create, and the check of the existing ones.
 //! * [`election`]: the election on a session (the lock recipe), the heartbeat that proves the
 //!   session alive, and the session's state changes, all reported as machine events.
@@ -17,6 +18,7 @@ pub(crate) mod chroot;
 pub(crate) mod contenders;
 pub(crate) mod control;
 pub mod election;
+pub(crate) mod kerberos;
 pub(crate) mod latches;
 pub(crate) mod leader_record;
 pub mod session;

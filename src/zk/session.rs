@@ -1,4 +1,5 @@
-//! A ZooKeeper session: where the ensemble is, who the daemons are to it (digest or SASL, TLS),
+//! A ZooKeeper session: where the ensemble is, who the daemons are to it (digest, SASL or
+//! Kerberos, TLS),
 //! making a session within a bounded time, and closing one. The daemon, `status` and the
 //! maintenance commands all connect and close here.
 //!
@@ -39,6 +40,12 @@ pub enum Auth {
         user: String,
         /// Its password.
         password: Secret,
+    },
+    /// SASL GSSAPI (Kerberos), with the keytab that [`crate::zk::kerberos`] hands the GSSAPI
+    /// library.
+    Kerberos {
+        /// `zookeeper.principal`.
+        principal: String,
     },
 }
 
@@ -104,6 +111,7 @@ impl ZkTarget {
             (Some(AuthMode::Sasl), Some(user), Some(password)) => {
                 Auth::Sasl { user: user.clone(), password: password.clone() }
             }
+            (Some(AuthMode::Kerberos), _, _) => Auth::Kerberos { principal: zk.principal.clone().unwrap_or_default() },
             // Loading refuses the other combinations.
             _ => Auth::None,
         };
@@ -148,6 +156,7 @@ impl ZkTarget {
                 connector =
                     connector.with_sasl(zk::SaslOptions::digest_md5(user.clone(), password.expose().to_string()));
             }
+            Auth::Kerberos { .. } => connector = crate::zk::kerberos::with_gssapi(connector)?,
         }
         let connecting = match &self.tls {
             Some((ca_file, material)) => {
@@ -169,6 +178,9 @@ impl ZkTarget {
                 return Err(Unreachable { quorum: self.quorum.clone(), why }.into());
             }
         };
+        if let Some(why) = crate::zk::kerberos::kdc_unreachable(&error) {
+            return Err(Unreachable { quorum: self.quorum.clone(), why }.into());
+        }
         match self.refusal(&error) {
             Some(refused) => Err(refused.into()),
             None => Err(Unreachable { quorum: self.quorum.clone(), why: error.to_string() }.into()),
@@ -186,12 +198,20 @@ impl ZkTarget {
                 Auth::Digest { user, .. } => format!(
                     "zookeeper.auth = \"digest\": ZooKeeper at {quorum} refused user `{user}` (AuthFailed); check zookeeper.user and its password, and the servers' authentication settings"
                 ),
+                Auth::Kerberos { principal } => format!(
+                    "zookeeper.auth = \"kerberos\": ZooKeeper at {quorum} refused the login of {principal} (AuthFailed); check the servers' JAAS Server section and their Kerberos settings"
+                ),
                 Auth::None => format!(
                     "zookeeper.auth = \"none\": ZooKeeper at {quorum} requires authentication (AuthFailed); set zookeeper.auth, zookeeper.user and zookeeper.password_file"
                 ),
             })),
             zk::Error::Custom(_) => {
                 let text = error.to_string();
+                if let Auth::Kerberos { principal } = &self.auth {
+                    if let Some(refused) = crate::zk::kerberos::login_refusal(principal, &text) {
+                        return Some(refused);
+                    }
+                }
                 let (ca_file, _) = self.tls.as_ref()?;
                 let rest = text.strip_prefix(zk::TLS_HANDSHAKE_FAILED)?;
                 Some(Refused(format!(
@@ -217,6 +237,9 @@ impl ZkTarget {
             ),
             Auth::Sasl { user, .. } => format!(
                 "zookeeper.user `{user}`: ZooKeeper at {quorum} denies this identity {op} {path} (NoAuth); the node belongs to another identity; run `{fix}` as the daemons' identity or a super user"
+            ),
+            Auth::Kerberos { principal } => format!(
+                "zookeeper.principal `{principal}`: ZooKeeper at {quorum} denies this identity {op} {path} (NoAuth); the node belongs to another identity; run `{fix}` as the daemons' identity or a super user"
             ),
         })
     }

@@ -2,6 +2,8 @@
 //!
 //! * [`ZkEnsemble`] — real ZooKeeper 3.8 servers (standalone or a quorum on loopback);
 //!   [`zk_secure`] — the same with SASL DIGEST-MD5 logins or a TLS client port ([`TestPki`]).
+//! * [`kerberos::Kdc`] — a real MIT Kerberos KDC on loopback, and ZooKeeper servers that log
+//!   clients in with SASL GSSAPI against it.
 //! * [`BlackholeProxy`] / [`ProxyGroup`] — TCP proxies that model a network partition.
 //! * [`pick_free_port`] — ports that no other test (thread or process) gets.
 //! * [`wait_until`], [`wait_for`] and their async versions — polling instead of sleeping.
@@ -11,6 +13,7 @@
 //! Every test binary compiles this module but uses only part of it.
 #![allow(dead_code, unused_imports)]
 
+pub mod kerberos;
 pub mod ports;
 pub mod process;
 pub mod proxy;

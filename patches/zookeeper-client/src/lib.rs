@@ -52,6 +52,8 @@ pub use self::error::Error;
 // Patched: how a connect that failed the TLS handshake with every server begins its message.
 #[cfg(feature = "tls")]
 pub use crate::session::TLS_HANDSHAKE_FAILED;
+#[cfg(feature = "sasl-gssapi")]
+pub use crate::session::SASL_LOGIN_FAILED;
 #[cfg(feature = "tls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub use self::tls::{TlsCa, TlsCerts, TlsCertsBuilder, TlsCertsOptions, TlsDynamicCerts, TlsIdentity, TlsOptions};

@@ -1777,8 +1777,13 @@ impl Connector {
             // Patched: hosts that all failed the TLS handshake are no unreachable hosts.
             #[cfg(feature = "tls")]
             Err(err @ (Error::NoHosts | Error::Timeout)) if secure || tls_configured => {
-                return Err(session.take_tls_failure().unwrap_or(err))
+                #[cfg(feature = "sasl-gssapi")]
+                let err = session.take_sasl_failure().unwrap_or(err);
+                return Err(session.take_tls_failure().unwrap_or(err));
             },
+            // Patched: a SASL login this side could not start is no unreachable host either.
+            #[cfg(feature = "sasl-gssapi")]
+            Err(err @ (Error::NoHosts | Error::Timeout)) => return Err(session.take_sasl_failure().unwrap_or(err)),
             Err(err) => return Err(err),
         };
         let session_info = session.session.clone();

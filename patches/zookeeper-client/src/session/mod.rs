@@ -154,6 +154,8 @@ impl Builder {
             watch_manager,
             #[cfg(feature = "tls")]
             tls_failure: None,
+            #[cfg(feature = "sasl-gssapi")]
+            sasl_failure: None,
         };
         let timeout = if self.session_timeout.is_zero() { DEFAULT_SESSION_TIMEOUT } else { self.session_timeout };
         session.reset_timeout(timeout);
@@ -195,7 +197,16 @@ pub struct Session {
     // that runs out of hosts can say why (rejected certificates are not unreachable servers).
     #[cfg(feature = "tls")]
     tls_failure: Option<Error>,
+    // Patched: the last failure to start a SASL login on this side (GSSAPI: no credentials, a
+    // KDC that refuses the keytab's key or knows no such service), which no retry mends.
+    #[cfg(feature = "sasl-gssapi")]
+    sasl_failure: Option<Error>,
 }
+
+/// Patched: the start of the message of a SASL login that failed on the client's side
+/// ([Session::take_sasl_failure]).
+#[cfg(feature = "sasl-gssapi")]
+pub const SASL_LOGIN_FAILED: &str = "SASL login to ";
 
 /// Patched: the start of the message of a TLS handshake failure ([Session::take_tls_failure]).
 #[cfg(feature = "tls")]
@@ -220,6 +231,12 @@ impl Session {
         if let Some(tls) = tls_error_of(err) {
             self.tls_failure = Some(Error::with_message(format!("{TLS_HANDSHAKE_FAILED}{endpoint} failed: {tls}")));
         }
+    }
+
+    /// Patched: the client-side SASL failure of the last attempt to make the session, if any.
+    #[cfg(feature = "sasl-gssapi")]
+    pub fn take_sasl_failure(&mut self) -> Option<Error> {
+        self.sasl_failure.take()
     }
 
     pub fn builder() -> Builder {
@@ -648,9 +665,17 @@ impl Session {
         let Some(options) = self.sasl_options.as_ref() else {
             return Ok(());
         };
-        let session = options.new_session(host).inspect_err(|e| {
-            warn!("fail to open sasl session for {host}: {e}");
-        })?;
+        let session = match options.new_session(host) {
+            Ok(session) => session,
+            Err(e) => {
+                warn!("fail to open sasl session for {host}: {e}");
+                #[cfg(feature = "sasl-gssapi")]
+                {
+                    self.sasl_failure = Some(Error::with_message(format!("{SASL_LOGIN_FAILED}{host} failed: {e}")));
+                }
+                return Err(e);
+            },
+        };
         depot.push_sasl(session.initial());
         self.sasl_session = Some(session);
         Ok(())
