@@ -42,8 +42,11 @@ pub(crate) const LAUNCH_DIRECT: &str = "direct";
 /// `jobmanager.launch = "script"`: always run the command as configured.
 pub(crate) const LAUNCH_SCRIPT: &str = "script";
 
-/// The longest a resolution may take (two helper JVMs on a loaded host) before it is killed.
-const RESOLVE_TIMEOUT: Duration = Duration::from_secs(60);
+/// The longest a resolution may take before it is killed. It runs off the critical path (at the
+/// start and when the inputs change) and a timeout only means running the scripts until the next
+/// resolution, so it is generous: its two helper JVMs took over 60 s on a two-core host under a
+/// load of 10.
+const RESOLVE_TIMEOUT: Duration = Duration::from_secs(180);
 
 /// The nice value of the resolution (and the helper JVMs it starts).
 const RESOLVE_NICE: libc::c_int = 19;
