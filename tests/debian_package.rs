@@ -10,105 +10,28 @@
 //! build would take minutes of a shared machine for every run, and nothing checked here depends
 //! on the profile); both packages are built once per run, with `--fast` compression.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod package;
+
+use std::path::Path;
 use std::time::Instant;
 
-const REPO: &str = env!("CARGO_MANIFEST_DIR");
+use package::{build_deb, file_name, require_docker_image, run, Container};
+
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 const BASE_IMAGE: &str = "fhs-base:bookworm";
 const CONFIG: &str = "/etc/flink-ha-supervisor/flink-ha-supervisor.toml";
 const ENV_FILE: &str = "/etc/default/flink-ha-supervisor";
 
-/// Runs `program args`, returning (success, stdout, stderr); panics only when it cannot start.
-fn run(program: &str, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(program).args(args).output().unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+/// `dpkg-query`'s status and version of the package, e.g. `install ok installed 0.1.0-1`.
+fn package_state(c: &Container) -> String {
+    let (_, out) = c.try_sh("dpkg-query -W -f='${Status} ${Version}' flink-ha-supervisor 2>/dev/null || true");
+    out.trim().to_string()
 }
 
-/// Fails the test, naming the fix, when there is no Docker engine or no base image.
-fn require_docker() {
-    let (ok, _, err) = run("docker", &["info", "--format", "{{.ServerVersion}}"]);
-    assert!(ok, "the Docker engine does not answer (docker info: {}): start it; this test needs Docker", err.trim());
-    let (ok, _, _) = run("docker", &["image", "inspect", BASE_IMAGE]);
-    assert!(ok, "the image {BASE_IMAGE} is missing: build it with docker/build-images");
-}
-
-/// Builds the package of the test binary with version `deb_version` into `out`; its path.
-fn build_deb(out: &Path, deb_version: &str) -> PathBuf {
-    let script = Path::new(REPO).join("scripts/build-deb");
-    let out_str = out.to_str().unwrap();
-    let (ok, stdout, stderr) = run(
-        script.to_str().unwrap(),
-        &[
-            "--binary",
-            env!("CARGO_BIN_EXE_flink-ha-supervisor"),
-            "--deb-version",
-            deb_version,
-            "--out",
-            out_str,
-            "--fast",
-        ],
-    );
-    assert!(ok, "scripts/build-deb failed:\n{stderr}");
-    let deb = PathBuf::from(stdout.lines().last().unwrap_or_default().trim());
-    assert_eq!(deb.parent(), Some(out), "scripts/build-deb printed {stdout:?}, not a package in {out_str}");
-    assert!(deb.is_file(), "scripts/build-deb printed {}, which is not a file", deb.display());
-    deb
-}
-
-/// A container of the base image without network, the packages at /pkg; removed on drop.
-struct Container {
-    name: String,
-}
-
-impl Container {
-    fn start(packages: &Path) -> Container {
-        let name = format!("fhs-debian-package-test-{}", std::process::id());
-        let _ = run("docker", &["rm", "-f", &name]);
-        let mount = format!("{}:/pkg:ro", packages.display());
-        let (ok, _, err) = run(
-            "docker",
-            &["run", "-d", "--rm", "--network", "none", "--name", &name, "-v", &mount, BASE_IMAGE, "sleep", "infinity"],
-        );
-        assert!(ok, "docker run {BASE_IMAGE} failed: {err}");
-        Container { name }
-    }
-
-    /// Runs `script` with bash -eu in the container: (success, stdout and stderr).
-    fn try_sh(&self, script: &str) -> (bool, String) {
-        let (ok, out, err) = run("docker", &["exec", &self.name, "bash", "-euc", script]);
-        (ok, out + &err)
-    }
-
-    /// Runs `script` and returns its stdout and stderr; fails the test when it fails.
-    fn sh(&self, script: &str) -> String {
-        let (ok, out) = self.try_sh(script);
-        assert!(ok, "in the container, this failed:\n{script}\n--- output:\n{out}");
-        out
-    }
-
-    /// `dpkg-query`'s status and version of the package, e.g. `install ok installed 0.1.0-1`.
-    fn package_state(&self) -> String {
-        let (_, out) = self.try_sh("dpkg-query -W -f='${Status} ${Version}' flink-ha-supervisor 2>/dev/null || true");
-        out.trim().to_string()
-    }
-
-    /// The paths of `paths` that do not exist as files in the container.
-    fn missing(&self, paths: &[&str]) -> Vec<String> {
-        let script = format!("for f in {}; do [ -f \"$f\" ] || echo \"$f\"; done", paths.join(" "));
-        self.sh(&script).lines().map(str::to_string).collect()
-    }
-}
-
-impl Drop for Container {
-    fn drop(&mut self) {
-        let _ = run("docker", &["rm", "-f", &self.name]);
-    }
+/// The paths of `paths` that do not exist as files in the container.
+fn missing(c: &Container, paths: &[&str]) -> Vec<String> {
+    let script = format!("for f in {}; do [ -f \"$f\" ] || echo \"$f\"; done", paths.join(" "));
+    c.sh(&script).lines().map(str::to_string).collect()
 }
 
 /// The visible subcommands, from the binary's own `--help` (`help` aside).
@@ -128,21 +51,21 @@ fn subcommands() -> Vec<String> {
 #[test]
 fn install_upgrade_remove_purge() {
     let t0 = Instant::now();
-    require_docker();
+    require_docker_image(BASE_IMAGE, "build it with docker/build-images --base-only");
     let out = tempfile::tempdir().unwrap();
     let v1 = format!("{VERSION}-1");
     let v2 = format!("{VERSION}-2");
     let deb1 = build_deb(out.path(), &v1);
     let deb2 = build_deb(out.path(), &v2);
     let built = t0.elapsed();
-    let name = |deb: &Path| deb.file_name().unwrap().to_str().unwrap().to_string();
+    let name = |deb: &Path| file_name(deb);
     assert_eq!(name(&deb1), format!("flink-ha-supervisor_{v1}_amd64.deb"));
 
-    let c = Container::start(out.path());
+    let c = Container::start(BASE_IMAGE, "debian-package", out.path(), &[], &["sleep", "infinity"]);
 
     // Install, as an operator would, without network: every dependency is in the base.
     c.sh(&format!("cd /pkg && apt-get install -y ./{}", name(&deb1)));
-    assert_eq!(c.package_state(), format!("install ok installed {v1}"));
+    assert_eq!(package_state(&c), format!("install ok installed {v1}"));
 
     let mut files = vec![
         "/usr/bin/flink-ha-supervisor",
@@ -159,7 +82,7 @@ fn install_upgrade_remove_purge() {
         subcommands().iter().map(|c| format!("/usr/share/man/man1/flink-ha-supervisor-{c}.1.gz")).collect();
     assert!(pages.len() >= 10, "too few subcommands in --help: {pages:?}");
     files.extend(pages.iter().map(String::as_str));
-    assert_eq!(c.missing(&files), Vec::<String>::new(), "files the package did not install");
+    assert_eq!(missing(&c, &files), Vec::<String>::new(), "files the package did not install");
 
     let conffiles = c.sh("dpkg-query -W -f='${Conffiles}' flink-ha-supervisor");
     for file in [CONFIG, ENV_FILE] {
@@ -210,7 +133,7 @@ fn install_upgrade_remove_purge() {
     let edit = "# edited by tests/debian_package.rs";
     c.sh(&format!("echo '{edit}' >>{CONFIG}; sed -i 's|^FLINK_HOME=.*|FLINK_HOME=/srv/flink|' {ENV_FILE}"));
     c.sh(&format!("cd /pkg && apt-get install -y ./{}", name(&deb2)));
-    assert_eq!(c.package_state(), format!("install ok installed {v2}"));
+    assert_eq!(package_state(&c), format!("install ok installed {v2}"));
     assert_eq!(c.sh(&format!("tail -1 {CONFIG}")).trim(), edit, "the upgrade lost the edit of {CONFIG}");
     assert_eq!(c.sh(&format!("grep ^FLINK_HOME= {ENV_FILE}")).trim(), "FLINK_HOME=/srv/flink");
     assert_eq!(c.sh("ls -A /etc/flink-ha-supervisor").trim(), "flink-ha-supervisor.toml");
@@ -218,14 +141,14 @@ fn install_upgrade_remove_purge() {
 
     // Remove: the program goes, the configuration (edited) and the user stay.
     c.sh("apt-get remove -y flink-ha-supervisor");
-    assert_eq!(c.package_state(), format!("deinstall ok config-files {v2}"));
+    assert_eq!(package_state(&c), format!("deinstall ok config-files {v2}"));
     c.sh("! test -e /usr/bin/flink-ha-supervisor");
     assert_eq!(c.sh(&format!("tail -1 {CONFIG}")).trim(), edit, "remove lost the configuration");
     c.sh(&format!("test -f {ENV_FILE}; getent passwd flink"));
 
     // Purge: configuration, state and the user the package created are gone.
     c.sh("apt-get purge -y flink-ha-supervisor");
-    assert_eq!(c.package_state(), "", "purge left the package known to dpkg");
+    assert_eq!(package_state(&c), "", "purge left the package known to dpkg");
     for gone in ["/etc/flink-ha-supervisor", ENV_FILE, "/var/lib/flink-ha-supervisor"] {
         c.sh(&format!("! test -e {gone} || {{ echo 'purge left {gone}'; exit 1; }}"));
     }
