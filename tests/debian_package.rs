@@ -126,6 +126,9 @@ fn install_upgrade_remove_purge() {
          COMP_WORDS=(flink-ha-supervisor check-c); COMP_CWORD=1; \
          _flink__ha__supervisor flink-ha-supervisor check-c flink-ha-supervisor; echo \"${COMPREPLY[*]}\"");
     assert_eq!(completed.trim(), "check-config", "bash completion of `check-c`");
+    c.sh("! grep -l -e fence-guard -e package-files /usr/share/bash-completion/completions/flink-ha-supervisor \
+         /usr/share/zsh/vendor-completions/_flink-ha-supervisor \
+         /usr/share/fish/vendor_completions.d/flink-ha-supervisor.fish");
     c.sh("head -1 /usr/share/zsh/vendor-completions/_flink-ha-supervisor | grep -qx '#compdef flink-ha-supervisor'");
     c.sh("grep -q '^complete -c flink-ha-supervisor ' /usr/share/fish/vendor_completions.d/flink-ha-supervisor.fish");
 

@@ -37,7 +37,23 @@ pub(crate) fn main(args: &Args, command: clap::Command) -> ExitCode {
     }
 }
 
+/// `command` with only its visible subcommands: clap_mangen leaves the hidden ones out, but
+/// clap_complete would offer them (`fence-guard`, `package-files`) to an operator's shell.
+fn without_hidden(command: &clap::Command) -> clap::Command {
+    let visible = command.get_subcommands().filter(|s| !s.is_hide_set()).cloned();
+    let mut kept = clap::Command::new("flink-ha-supervisor")
+        .version(env!("CARGO_PKG_VERSION"))
+        .subcommand_required(true)
+        .args(command.get_arguments().cloned())
+        .subcommands(visible);
+    if let Some(about) = command.get_about() {
+        kept = kept.about(about.clone());
+    }
+    kept
+}
+
 fn write_all(out: &Path, command: clap::Command) -> Result<(), String> {
+    let command = without_hidden(&command);
     let man = out.join("man");
     let completions = out.join("completions");
     for dir in [&man, &completions] {
