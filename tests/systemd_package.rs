@@ -3,7 +3,7 @@
 //! installed with apt, a ZooKeeper server on the container's loopback and the stand-in
 //! JobManager. `systemctl start` returns once the daemon sent READY=1, `systemctl status` shows
 //! its STATUS=, `systemctl stop` leaves no process of the unit behind, and exit code 2 (bad
-//! configuration) is not restarted; the unit's sandbox (read-only root, writable state
+//! configuration) is not restarted, `apt remove` stops a running daemon; the unit's sandbox (read-only root, writable state
 //! directory, no capabilities) is in effect for the daemon.
 //!
 //! Not covered here: the watchdog killing a blocked main loop (tests/systemd.rs checks that the
@@ -161,7 +161,9 @@ fn systemd_runs_the_packaged_unit() {
     // systemd had to SIGKILL); nothing of the unit is left.
     c.sh(&format!("systemctl stop {UNIT}"));
     assert_eq!(show(&c, &["ActiveState", "Result"]), ["ActiveState=inactive", "Result=success"]);
-    let left = c.sh("ps -eo pid=,args= | grep -E '^ *[0-9]+ (/usr/bin/flink-ha-supervisor|/usr/local/bin/standin-jobmanager)' || true");
+    let ps_unit =
+        "ps -eo pid=,args= | grep -E '^ *[0-9]+ (/usr/bin/flink-ha-supervisor|/usr/local/bin/standin-jobmanager)'";
+    let left = c.sh(&format!("{ps_unit} || true"));
     assert_eq!(left.trim(), "", "processes of the unit outlived systemctl stop");
     c.sh(&format!("! kill -0 {jobmanager} 2>/dev/null"));
 
@@ -179,6 +181,15 @@ fn systemd_runs_the_packaged_unit() {
         journal.contains("zookeeper.session_timeout (set by FHS_ZOOKEEPER__SESSION_TIMEOUT)"),
         "the journal does not name the bad key:\n{journal}"
     );
+
+    // apt remove of a running daemon: the package's prerm stops the unit first.
+    c.sh(&format!("sed -i '/banana/d' /etc/default/flink-ha-supervisor && systemctl reset-failed {UNIT}"));
+    c.sh(&format!("systemctl start {UNIT}"));
+    assert_eq!(show(&c, &["ActiveState"]), ["ActiveState=active"]);
+    c.sh("apt-get remove -y flink-ha-supervisor");
+    assert_eq!(show(&c, &["ActiveState", "Result"]), ["ActiveState=inactive", "Result=success"]);
+    let left = c.sh(&format!("{ps_unit} || true"));
+    assert_eq!(left.trim(), "", "processes of the unit outlived apt remove");
 
     eprintln!("systemd_package: systemctl start took {start_took:.1?} (READY=1), whole test {:.1?}", t0.elapsed());
 }
