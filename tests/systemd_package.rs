@@ -146,8 +146,9 @@ fn systemd_runs_the_packaged_unit() {
     // read-only root and a writable state directory, and holds no capability.
     let pid = show(&c, &["MainPID"]).remove(0).trim_start_matches("MainPID=").to_string();
     let mounts = c.sh(&format!("awk '{{print $5, $6}}' /proc/{pid}/mountinfo"));
-    let options =
-        |point: &str| mounts.lines().filter_map(|l| l.strip_prefix(&format!("{point} "))).last().map(str::to_string);
+    let options = |point: &str| {
+        mounts.lines().filter_map(|l| l.strip_prefix(&format!("{point} "))).next_back().map(str::to_string)
+    };
     assert!(options("/").is_some_and(|o| o.starts_with("ro,")), "the root is not read-only for the daemon:\n{mounts}");
     assert!(
         options("/var/lib/flink-ha-supervisor").is_some_and(|o| o.starts_with("rw,")),
