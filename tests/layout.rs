@@ -35,6 +35,7 @@ const WORDED_PLACES: &[&str] = &[
     "docker",
     "java",
     "systemd",
+    "debian",
     "monitoring",
     "README.md",
     "BENCHMARKS.md",

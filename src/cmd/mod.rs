@@ -11,6 +11,7 @@
 //! * [`make_cds_archive`]: `make-cds-archive`.
 //! * [`jobmanager_command`]: `jobmanager-command`, the JobManager's command line as `run` starts it.
 //! * [`fence_guard`]: the hidden `fence-guard`, the process between the daemon and its JobManager.
+//! * [`package_files`]: the hidden `package-files`, the man pages and shell completions.
 
 pub(crate) mod audit;
 pub(crate) mod check_config;
@@ -18,6 +19,7 @@ pub(crate) mod fence_guard;
 pub(crate) mod jobmanager_command;
 pub(crate) mod maintenance;
 pub(crate) mod make_cds_archive;
+pub(crate) mod package_files;
 pub(crate) mod render_flink_config;
 pub(crate) mod run;
 pub(crate) mod status;
@@ -30,7 +32,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::config::{self, ConfigWarning, Settings};
 
@@ -79,6 +81,9 @@ enum Command {
     /// Internal: the fence guard between the daemon and its JobManager (see guard.rs).
     #[command(hide = true)]
     FenceGuard(fence_guard::Args),
+    /// Internal: write the man pages and shell completions for a package (scripts/build-deb).
+    #[command(hide = true)]
+    PackageFiles(package_files::Args),
 }
 
 /// The arguments of a command that needs only the configuration.
@@ -103,6 +108,7 @@ pub fn main() -> ExitCode {
         Command::Resume(args) => maintenance::resume_main(&args),
         Command::Handover(args) => maintenance::handover_main(args),
         Command::FenceGuard(args) => fence_guard::main(args),
+        Command::PackageFiles(args) => package_files::main(&args, Cli::command()),
     }
 }
 
