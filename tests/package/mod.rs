@@ -1,5 +1,9 @@
 //! What the tests of the Debian package share: the package built by scripts/build-deb from the
-//! test binary, and a Docker container to install it in.
+//! test binary, a Docker container to install it in, and a container with systemd as PID 1
+//! (`fhs-systemd:bookworm`) with a ZooKeeper server on its loopback.
+
+// Each test that includes this module uses a part of it.
+#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -90,5 +94,86 @@ impl Container {
 impl Drop for Container {
     fn drop(&mut self) {
         let _ = run("docker", &["rm", "-f", &self.name]);
+    }
+}
+
+/// The image with systemd as PID 1 (docker/build-images --base-only --systemd).
+pub const SYSTEMD_IMAGE: &str = "fhs-systemd:bookworm";
+/// The packaged unit.
+pub const UNIT: &str = "flink-ha-supervisor";
+/// The packaged configuration file.
+pub const CONFIG: &str = "/etc/flink-ha-supervisor/flink-ha-supervisor.toml";
+
+/// Starts `fhs-systemd:bookworm` (no network; `packages` at /pkg; `extra` more `docker run`
+/// arguments, e.g. read-only mounts) and waits until systemd finished its start-up.
+pub fn boot_systemd(tag: &str, packages: &Path, extra: &[&str]) -> Container {
+    require_docker_image(SYSTEMD_IMAGE, "build it with docker/build-images --base-only --systemd");
+    let mut args = vec![
+        // CAP_SYS_ADMIN (and no seccomp or AppArmor profile) for the unit's mount namespace:
+        // without them systemd skips ProtectSystem= and the like silently.
+        "--cap-add",
+        "SYS_ADMIN",
+        "--security-opt",
+        "seccomp=unconfined",
+        "--security-opt",
+        "apparmor=unconfined",
+        "--cgroupns=host",
+        "-v",
+        "/sys/fs/cgroup:/sys/fs/cgroup:rw",
+        "--tmpfs",
+        "/run",
+        "--tmpfs",
+        "/run/lock",
+        "--tmpfs",
+        "/tmp",
+    ];
+    args.extend_from_slice(extra);
+    let c = Container::start(SYSTEMD_IMAGE, tag, packages, &args, &[]);
+    // Waits for systemd's socket, then for the end of its start-up (running, or degraded when
+    // some unit failed).
+    wait_for(&c, "test -S /run/systemd/private", 30, "systemd did not open its socket", "ps -ef");
+    let (_, state) = c.try_sh("systemctl is-system-running --wait");
+    assert!(
+        matches!(state.trim(), "running" | "degraded"),
+        "systemd did not come up in the container ({}); the Docker engine must let it run with \
+         --cgroupns=host and /sys/fs/cgroup mounted",
+        state.trim()
+    );
+    c
+}
+
+/// Starts a ZooKeeper server from the base's ZooKeeper as the transient unit `fhs-zk`, on the
+/// container's 127.0.0.1:`port`, and waits until it answers `ruok`.
+pub fn start_zookeeper(c: &Container, port: u16) {
+    c.sh(&format!(
+        "mkdir -p /var/lib/fhs-zk && printf 'tickTime=2000\\ndataDir=/var/lib/fhs-zk\\nclientPort={port}\\n\
+         clientPortAddress=127.0.0.1\\nadmin.enableServer=false\\n4lw.commands.whitelist=ruok\\n' >/etc/fhs-zk.cfg && \
+         systemd-run --unit fhs-zk java -Xmx128m -XX:TieredStopAtLevel=1 \
+         -cp /usr/share/java/zookeeper.jar:/usr/share/java/slf4j-log4j12.jar:/usr/share/java/log4j-1.2.jar \
+         org.apache.zookeeper.server.quorum.QuorumPeerMain /etc/fhs-zk.cfg"
+    ));
+    wait_for(
+        c,
+        &format!("[ \"$( (exec 3<>/dev/tcp/127.0.0.1/{port}; echo ruok >&3; cat <&3) 2>/dev/null)\" = imok ]"),
+        60,
+        "ZooKeeper did not answer ruok",
+        "systemctl status fhs-zk --no-pager",
+    );
+}
+
+/// `systemctl show` properties of `unit`, as `KEY=value` lines in the order asked.
+pub fn show(c: &Container, unit: &str, keys: &[&str]) -> Vec<String> {
+    keys.iter().map(|k| c.sh(&format!("systemctl show -p {k} {unit}")).trim().to_string()).collect()
+}
+
+/// Waits in the container, up to `seconds`, until `condition` (a shell command) succeeds; fails
+/// the test with `what` and the output of `describe` when it does not.
+pub fn wait_for(c: &Container, condition: &str, seconds: u32, what: &str, describe: &str) {
+    let script =
+        format!("for i in $(seq {}); do if {condition}; then exit 0; fi; sleep 0.1; done; exit 1", seconds * 10);
+    let (ok, _) = c.try_sh(&script);
+    if !ok {
+        let (_, state) = c.try_sh(describe);
+        panic!("{what} within {seconds}s; state:\n{state}");
     }
 }
