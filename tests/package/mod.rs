@@ -177,3 +177,16 @@ pub fn wait_for(c: &Container, condition: &str, seconds: u32, what: &str, descri
         panic!("{what} within {seconds}s; state:\n{state}");
     }
 }
+
+/// The value of `key` in the container's `/proc/<pid>/status` (e.g. `CapEff`, `NoNewPrivs`).
+pub fn proc_status(c: &Container, pid: u32, key: &str) -> String {
+    c.sh(&format!("sed -n 's/^{key}:[[:space:]]*//p' /proc/{pid}/status")).trim().to_string()
+}
+
+/// The mount options (`ro,nosuid,...`) of `point` as the process `pid` sees it: those of the
+/// last mount there, the one in effect; None when nothing is mounted at `point` for it.
+pub fn mount_options(c: &Container, pid: u32, point: &str) -> Option<String> {
+    let mounts = c.sh(&format!("awk '{{print $5, $6}}' /proc/{pid}/mountinfo"));
+    let prefix = format!("{point} ");
+    mounts.lines().filter_map(|l| l.strip_prefix(&prefix)).next_back().map(str::to_string)
+}
