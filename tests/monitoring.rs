@@ -299,7 +299,7 @@ fn the_dashboard_is_grafana_json_with_promql_that_parses() {
         }
         let mut ref_ids = BTreeSet::new();
         for target in targets {
-            if !target["expr"].as_str().is_some_and(|e| !e.trim().is_empty()) {
+            if target["expr"].as_str().is_none_or(|e| e.trim().is_empty()) {
                 problems.push(format!("{title}: a target without expr"));
             }
             if !target["refId"].as_str().is_some_and(|r| ref_ids.insert(r.to_string())) {

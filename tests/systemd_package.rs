@@ -20,8 +20,8 @@
 //! standby takes over from the upgraded leader. `journalctl -o json` of both units piped into
 //! `flink-ha-supervisor audit -` reports exactly these failovers and no overlap.
 //!
-//! Not covered here: Flink's own JobManager and its logs under the unit's hardening (the
-//! stand-in replaces it), hooks under the sandbox (a drop-in granting CAP_NET_ADMIN), and
+//! Not covered here: Flink's own JobManager and its logs under the unit's hardening
+//! (tests/systemd_flink.rs), hooks under the sandbox (a drop-in granting CAP_NET_ADMIN), and
 //! nodes on separate hosts (both units here share the host's state directory and clock).
 //!
 //! Needs a Docker engine that runs systemd in a container (--cgroupns=host, the cgroup file
@@ -32,7 +32,10 @@ mod package;
 
 use std::time::Instant;
 
-use package::{boot_systemd, build_deb, file_name, show, start_zookeeper, wait_for, Container, CONFIG, UNIT};
+use package::{
+    boot_systemd, build_deb, file_name, mount_options, proc_status, show, start_zookeeper, wait_for, Container, CONFIG,
+    UNIT,
+};
 use serde_json::Value;
 
 /// Ports on the container's own loopback (its network namespace has nothing else).
@@ -215,17 +218,12 @@ fn systemd_runs_the_packaged_unit() {
     );
     // The unit's sandbox is in effect: the daemon (and the JobManager, its descendant) sees a
     // read-only root and a writable state directory, and holds no capability.
-    let pid = value(&c, UNIT, "MainPID");
-    let mounts = c.sh(&format!("awk '{{print $5, $6}}' /proc/{pid}/mountinfo"));
-    let options = |point: &str| {
-        mounts.lines().filter_map(|l| l.strip_prefix(&format!("{point} "))).next_back().map(str::to_string)
-    };
-    assert!(options("/").is_some_and(|o| o.starts_with("ro,")), "the root is not read-only for the daemon:\n{mounts}");
-    assert!(
-        options("/var/lib/flink-ha-supervisor").is_some_and(|o| o.starts_with("rw,")),
-        "the state directory is not writable for the daemon:\n{mounts}"
-    );
-    assert_eq!(c.sh(&format!("grep ^CapEff: /proc/{pid}/status")).split_whitespace().nth(1), Some("0000000000000000"));
+    let pid: u32 = value(&c, UNIT, "MainPID").parse().expect("MainPID");
+    let options = |point: &str| mount_options(&c, pid, point).unwrap_or_default();
+    assert!(options("/").starts_with("ro,"), "the root is not read-only for the daemon: {}", options("/"));
+    let state = options("/var/lib/flink-ha-supervisor");
+    assert!(state.starts_with("rw,"), "the state directory is not writable for the daemon: {state}");
+    assert_eq!(proc_status(&c, pid, "CapEff"), "0000000000000000");
     let jobmanager = jobmanager_pid(&c, JM_PORT);
 
     // Stop: the daemon stops its JobManager and exits in time (Result=timeout would mean

@@ -6,9 +6,9 @@
 //! * [`target`]: where the client commands find the election (`--config`, `--quorum`, ...).
 //! * [`maintenance`]: `pause`, `resume` and `handover`.
 //! * [`audit`]: failovers, outages and overlaps rebuilt from the daemons' logs.
-//! * [`check_config`]: `check-config`.
-//! * [`render_flink_config`]: `render-flink-config`.
-//! * [`make_cds_archive`]: `make-cds-archive`.
+//! * [`check_config`]: the `check-config` command.
+//! * [`render_flink_config`]: the `render-flink-config` command.
+//! * [`make_cds_archive`]: the `make-cds-archive` command.
 //! * [`jobmanager_command`]: `jobmanager-command`, the JobManager's command line as `run` starts it.
 //! * [`fence_guard`]: the hidden `fence-guard`, the process between the daemon and its JobManager.
 //! * [`package_files`]: the hidden `package-files`, the man pages and shell completions.
@@ -44,6 +44,8 @@ struct Cli {
     command: Command,
 }
 
+// `JobmanagerCommand` ends in the enum's name because the subcommand is `jobmanager-command`.
+#[allow(clippy::enum_variant_names)]
 #[derive(Subcommand)]
 enum Command {
     /// Join the election and run the local JobManager while this node leads.

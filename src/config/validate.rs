@@ -37,7 +37,7 @@ impl Settings {
         check_target(&self.zookeeper, &self.election)?;
 
         let jm = &self.jobmanager;
-        if jm.command.first().map_or(true, |program| program.trim().is_empty()) {
+        if jm.command.first().is_none_or(|program| program.trim().is_empty()) {
             return Err(ConfigError::invalid(
                 "jobmanager.command",
                 "must name a program; set it to the JobManager's argv, e.g. [\"/opt/flink/bin/jobmanager.sh\", \"start-foreground\"]",
@@ -135,7 +135,7 @@ impl Settings {
         }
         for (key, hook) in [("hooks.on_leader", &self.hooks.on_leader), ("hooks.on_standby", &self.hooks.on_standby)] {
             let Some(argv) = hook else { continue };
-            if argv.first().map_or(true, |program| program.trim().is_empty()) {
+            if argv.first().is_none_or(|program| program.trim().is_empty()) {
                 return Err(ConfigError::invalid(
                     key,
                     "must name a program; set it to the hook's argv, e.g. [\"/usr/local/bin/move-vip\", \"--up\"], or remove the key for no hook",

@@ -366,10 +366,12 @@ mod tests {
     #[tokio::test]
     async fn a_killed_group_is_waited_for() {
         use std::os::unix::process::CommandExt;
-        let child = std::process::Command::new("sleep").arg("30").process_group(0).spawn().unwrap();
+        let mut child = std::process::Command::new("sleep").arg("30").process_group(0).spawn().unwrap();
         let pid = child.id() as i32;
         assert_eq!(group_members(pid), Some(vec![pid]));
         kill_group_and_wait(pid).await;
         assert_eq!(group_members(pid), Some(Vec::new()));
+        // The zombie did not count; reaped here, as its parent.
+        assert!(!child.wait().unwrap().success());
     }
 }

@@ -176,7 +176,8 @@ proptest! {
         value in any_value(),
     ) {
         let records = known_records();
-        let mut object: Map<String, Value> = serde_json::from_str(*pick.get(&records)).unwrap();
+        let record: &str = pick.get::<&str>(&records);
+        let mut object: Map<String, Value> = serde_json::from_str(record).unwrap();
         let keys: Vec<String> =
             object.keys().filter(|k| !matches!(k.as_str(), "target" | "v" | "event")).cloned().collect();
         let key = field.get(&keys).clone();

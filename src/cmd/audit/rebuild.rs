@@ -209,7 +209,7 @@ fn close_inferred(
         .iter()
         .filter(|f| f.figures.previous_node.as_deref() == Some(node) && f.logged_at >= open.start)
         .filter(|f| match open.epoch {
-            Some(ours) => f.epoch > ours && f.figures.previous_epoch.map_or(true, |previous| previous == ours),
+            Some(ours) => f.epoch > ours && f.figures.previous_epoch.is_none_or(|previous| previous == ours),
             None => true,
         })
         .filter_map(|f| {
@@ -219,7 +219,7 @@ fn close_inferred(
                 Kind::Leadership => add_ms(start, f.figures.detection_ms.unwrap_or(0)),
             })
         })
-        .find(|&at| bound.map_or(true, |bound| at <= bound));
+        .find(|&at| bound.is_none_or(|bound| at <= bound));
     let (end, ended_by) = match replaced_at {
         Some(at) => (at, "failover"),
         None => (last_before, "last_record"),

@@ -304,12 +304,12 @@ impl Machine {
             JobManager::Starting { since } if now >= since + self.timings.start_timeout && !self.paused => {
                 self.stop(StopReason::Unhealthy, self.timings.stop_grace, &mut out);
             }
-            JobManager::Starting { .. } | JobManager::Ready => {
-                if !self.probing && self.next_probe.is_some_and(|t| now >= t) {
-                    self.probing = true;
-                    self.next_probe = None;
-                    out.actions.push(Action::Probe);
-                }
+            JobManager::Starting { .. } | JobManager::Ready
+                if !self.probing && self.next_probe.is_some_and(|t| now >= t) =>
+            {
+                self.probing = true;
+                self.next_probe = None;
+                out.actions.push(Action::Probe);
             }
             JobManager::Backoff { until } if now >= until => {
                 self.jm = JobManager::Stopped;

@@ -1138,7 +1138,7 @@ mod the_release_invariant {
             for (ms, event, heard) in steps {
                 now += Duration::from_millis(ms);
                 // Each call's output is checked against the machine as that call left it.
-                let heard = heard.then(|| Some(Event::HeardFromServer { sent_at: now }));
+                let heard = heard.then_some(Some(Event::HeardFromServer { sent_at: now }));
                 for event in [heard, Some(event)] {
                     let out = match event {
                         Some(Some(event)) => m.handle_event(now, event),
