@@ -21,7 +21,7 @@
 //! `flink-ha-supervisor audit -` reports exactly these failovers and no overlap.
 //!
 //! Not covered here: Flink's own JobManager and its logs under the unit's hardening
-//! (tests/systemd_flink.rs), hooks under the sandbox (a drop-in granting CAP_NET_ADMIN), and
+//! (its module tests/systemd/flink.rs), hooks under the sandbox (a drop-in granting CAP_NET_ADMIN), and
 //! nodes on separate hosts (both units here share the host's state directory and clock).
 //!
 //! Needs a Docker engine that runs systemd in a container (--cgroupns=host, the cgroup file
@@ -29,6 +29,10 @@
 //! fix. Like tests/debian_package.rs it packages the debug binary `cargo test` built.
 
 mod package;
+// The real Flink JobManager under the unit's hardening: its own test, in this binary so that
+// the containers of both run at once.
+#[path = "systemd/flink.rs"]
+mod flink;
 
 use std::time::Instant;
 

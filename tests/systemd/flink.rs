@@ -20,13 +20,14 @@
 //! without it the test fails and says so. Needs Docker and the image of
 //! `docker/build-images --base-only --systemd`, like tests/systemd_package.rs, and packages the
 //! debug binary `cargo test` built. The start times are printed; run with `--nocapture`.
-
-mod package;
+//!
+//! A module of tests/systemd_package.rs, so that its containers run beside that file's
+//! (`cargo test --test systemd_package flink::`).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use package::{
+use crate::package::{
     boot_systemd, build_deb, file_name, mount_options, proc_status, show, start_zookeeper, wait_for, Container, CONFIG,
     UNIT,
 };
@@ -209,7 +210,7 @@ fn the_real_jobmanager_runs_under_the_packaged_units_hardening() {
     stop_and_check(&c, pid, &log);
 
     eprintln!(
-        "systemd_flink: systemctl start to JobManager ready {cold_took:.1?} (cold), {parked_took:.1?} (parked); \
+        "systemd_package flink: systemctl start to JobManager ready {cold_took:.1?} (cold), {parked_took:.1?} (parked); \
          whole test {:.1?}",
         t0.elapsed()
     );
