@@ -17,6 +17,7 @@ use cluster::{daemon_bin, Cluster, Options};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use serde_json::Value;
+use support::refusal::{assert_refused_in_one_line, output_text as text};
 use support::{pick_free_port, wait_for, ZkEnsemble};
 use zookeeper_client as zk;
 
@@ -36,10 +37,6 @@ fn run(args: &[&str]) -> Output {
     command.output().unwrap()
 }
 
-fn text(output: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
-}
-
 /// `status --format json` with `args`: the exit code and the report.
 fn status(args: &[&str]) -> (i32, Value) {
     let out = run(&[&["status", "--format", "json"], args].concat());
@@ -49,13 +46,7 @@ fn status(args: &[&str]) -> (i32, Value) {
 
 #[track_caller]
 fn assert_one_line_exit_2(out: &Output, words: &[&str]) {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{}", text(out));
-    assert_eq!(stderr.trim_end().lines().count(), 1, "not one line: {stderr}");
-    for word in words {
-        assert!(stderr.contains(word), "{word:?} missing from: {stderr}");
-    }
-    assert!(!text(out).contains(PASSWORD), "the password leaked");
+    assert_refused_in_one_line(out, words, &[PASSWORD]);
 }
 
 #[test]

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use cluster::{Cluster, Options};
 use nix::sys::signal::Signal;
+use support::refusal::{assert_refused_in_one_line, output_text as text};
 use support::{wait_for, wait_until, ZkEnsemble};
 use zookeeper_client as zk;
 
@@ -66,20 +67,10 @@ fn command(config: &Path, args: &[&str]) -> Output {
     Command::new(cluster::daemon_bin()).args(args).arg("--config").arg(config).output().unwrap()
 }
 
-fn text(output: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
-}
-
 /// Asserts exit code 2 with one line on stderr containing every word.
 #[track_caller]
 fn assert_refused(output: &Output, words: &[&str]) {
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{}", text(output));
-    assert_eq!(stderr.trim_end().lines().count(), 1, "not one line: {stderr}");
-    for word in words {
-        assert!(stderr.contains(word), "{word:?} missing from: {stderr}");
-    }
-    assert!(!text(output).contains(PASSWORD) && !text(output).contains(WRONG_PASSWORD), "a password leaked");
+    assert_refused_in_one_line(output, words, &[PASSWORD, WRONG_PASSWORD]);
 }
 
 /// A client of the ZooKeeper ensemble, without credentials or with the daemons' digest.

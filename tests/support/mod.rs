@@ -8,6 +8,7 @@
 //! * [`pick_free_port`] — ports that no other test (thread or process) gets.
 //! * [`wait_until`], [`wait_for`] and their async versions — polling instead of sleeping.
 //! * [`spawn_tied`] / [`KillOnDrop`] — children that die with the test process.
+//! * [`refusal`] — exit code 2 in one line without a secret, as refusals must end.
 //! * [`standin`] — helpers around the `standin-jobmanager` binary (path, events, HTTP GET).
 //!
 //! Every test binary compiles this module but uses only part of it.
@@ -17,6 +18,7 @@ pub mod kerberos;
 pub mod ports;
 pub mod process;
 pub mod proxy;
+pub mod refusal;
 pub mod standin;
 pub mod wait;
 pub mod zk;
